@@ -1,0 +1,1 @@
+"""Task plugins that create, archive and safely unpack artifact files on local paths."""

@@ -1,0 +1,1 @@
+"""Task plugins that transform image arrays (channels-last)."""

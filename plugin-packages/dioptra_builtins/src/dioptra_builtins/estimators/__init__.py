@@ -1,0 +1,1 @@
+"""Task plugins that train small numpy estimators and predict with them."""

@@ -1,0 +1,1 @@
+"""Task plugins that measure distances between arrays and classifier performance."""

@@ -1,0 +1,1 @@
+"""Task plugins that create seeded random generators and draw from them."""

@@ -1,0 +1,1 @@
+"""Task plugins that record parameters and metrics of a run."""

@@ -1,0 +1,3 @@
+"""Example task plugins built on dioptra_builtins: synthetic data and a small attack experiment."""
+
+__version__ = "1.0.0"

@@ -1,0 +1,5 @@
+"""``python -m dioptra_plugins`` runs the CLI."""
+
+from dioptra_plugins.cli.main import main
+
+main()

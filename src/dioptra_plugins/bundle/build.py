@@ -1,0 +1,213 @@
+"""Building a plugin package into a bundle: a reproducible wheel made by hatchling.
+
+A project directory (with ``pyproject.toml``) is built through its PEP 517 backend, which must be
+hatchling, in a subprocess; a bare package folder gets a generated hatchling project first.  The
+task manifest is then computed from the wheel's own ``.py`` files (so it describes exactly what
+was built) and added to its dist-info, with RECORD updated.  Every zip entry keeps the fixed
+timestamp hatchling gave it, so the same source always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import tomli_w
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from dioptra_plugins.bundle.manifest import MANIFEST_FILENAME, build_manifest
+from dioptra_plugins.bundle.verify import verify_wheel
+from dioptra_plugins.errors import BuildError, BundleError, UsageError
+
+logger = logging.getLogger(__name__)
+
+HATCHLING_BACKEND = "hatchling.build"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
+
+
+def build_bundle(
+    src: Path,
+    out_dir: Path,
+    *,
+    version: str | None = None,
+    requires: Sequence[str] = (),
+) -> Path:
+    """Build ``src`` into ``out_dir/<name>-<version>-py3-none-any.whl`` and return its path.
+
+    ``src`` is a hatchling project directory or a bare package folder (``version`` required).
+    The wheel is verified before it is moved into ``out_dir``; a failed build leaves nothing.
+    """
+    src, out_dir = Path(src).resolve(), Path(out_dir).resolve()
+    if (src / "pyproject.toml").is_file():
+        if version is not None or requires:
+            raise UsageError(
+                f"{src} is a project with its own pyproject.toml: set the version and "
+                "dependencies there, not with --version/--requires"
+            )
+        return _build_project(src, out_dir)
+    if (src / "__init__.py").is_file():
+        if version is None:
+            raise UsageError(f"{src} is a bare package folder: --version is required")
+        with tempfile.TemporaryDirectory(prefix="dioptra-build-") as tmp:
+            project = _generate_project(src, Path(tmp) / "project", version, requires)
+            return _build_project(project, out_dir)
+    raise UsageError(
+        f"{src} is neither a project directory (no pyproject.toml) nor a package folder "
+        "(no __init__.py)"
+    )
+
+
+def _generate_project(package: Path, project: Path, version: str, requires: Sequence[str]) -> Path:
+    name = package.resolve().name
+    if not name.isidentifier():
+        raise UsageError(f"{package}: {name!r} is not an importable package name")
+    try:
+        Version(version)
+    except InvalidVersion as error:
+        raise UsageError(f"--version {version!r} is not a valid PEP 440 version") from error
+    for requirement in requires:
+        try:
+            Requirement(requirement)
+        except InvalidRequirement as error:
+            raise UsageError(f"--requires {requirement!r}: {error}") from error
+    shutil.copytree(package, project / "src" / name, ignore=_IGNORED)
+    pyproject = {
+        "build-system": {"requires": ["hatchling"], "build-backend": HATCHLING_BACKEND},
+        "project": {
+            "name": name,
+            "version": version,
+            "requires-python": ">=3.11",
+            "dependencies": list(requires),
+        },
+        "tool": {"hatch": {"build": {"targets": {"wheel": {"packages": [f"src/{name}"]}}}}},
+    }
+    (project / "pyproject.toml").write_text(tomli_w.dumps(pyproject))
+    return project
+
+
+def _build_project(project: Path, out_dir: Path) -> Path:
+    try:
+        config = tomllib.loads((project / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise BuildError(f"{project / 'pyproject.toml'}: {error}") from error
+    backend = config.get("build-system", {}).get("build-backend")
+    if backend != HATCHLING_BACKEND:
+        raise BuildError(
+            f"{project}: build-backend is {backend!r}; bundles are built with {HATCHLING_BACKEND!r}"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dioptra-wheel-", dir=out_dir) as tmp:
+        built = _run_backend(project, Path(tmp))
+        _check_pure(built)
+        final = _add_manifest(built, Path(tmp) / "final")
+        try:
+            verify_wheel(final)
+        except BundleError as error:
+            raise BuildError(f"{project} built an invalid bundle:\n{error}") from error
+        target = out_dir / built.name
+        os.replace(final, target)
+    logger.info("built %s", target)
+    return target
+
+
+def _run_backend(project: Path, wheel_dir: Path) -> Path:
+    # PEP 517's build_wheel hook, called in a subprocess in the project directory as a build
+    # frontend would; hatchling reads the sources as files and never imports the package.
+    hook = "import sys, hatchling.build as b; print(b.build_wheel(sys.argv[1]))"
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [sys.executable, "-c", hook, str(wheel_dir)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BuildError(f"hatchling failed to build {project}: {detail}")
+    name = result.stdout.strip().splitlines()[-1]
+    return wheel_dir / name
+
+
+def _check_pure(wheel: Path) -> None:
+    if wheel.name.endswith("-py2.py3-none-any.whl"):
+        raise BuildError(
+            f"{wheel.name}: hatchling tagged it for Python 2 too; set requires-python "
+            '(for example ">=3.11") in [project] so the bundle is py3-none-any'
+        )
+    if not wheel.name.endswith("-py3-none-any.whl"):
+        raise BuildError(f"{wheel.name}: a bundle must be a pure py3-none-any wheel")
+
+
+def _add_manifest(wheel: Path, out: Path) -> Path:
+    """Copy ``wheel`` adding ``<dist-info>/dioptra_plugins.json`` and its RECORD row."""
+    out.mkdir()
+    target = out / wheel.name
+    with zipfile.ZipFile(wheel) as source:
+        infos = source.infolist()
+        names = [info.filename for info in infos]
+        tops = sorted({n.split("/", 1)[0] for n in names if "/" in n} - _dist_infos(names))
+        loose = [n for n in names if "/" not in n]
+        if len(tops) != 1 or loose:
+            found = ", ".join(tops + loose) or "nothing"
+            raise BuildError(
+                f"{wheel.name} must hold exactly one top-level package and its dist-info; "
+                f"found: {found}"
+            )
+        package = tops[0]
+        (dist_info,) = _dist_infos(names)
+        sources = ((n, source.read(n)) for n in names if n.startswith(f"{package}/"))
+        manifest = build_manifest(package, sources)
+        manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+        record_name = f"{dist_info}/RECORD"
+        record_info = source.getinfo(record_name)
+        manifest_name = f"{dist_info}/{MANIFEST_FILENAME}"
+        with zipfile.ZipFile(target, "w") as dest:
+            for info in infos:
+                if info.filename in (record_name, manifest_name):
+                    continue
+                dest.writestr(info, source.read(info), compress_type=info.compress_type)
+            manifest_info = _like(record_info, manifest_name)
+            dest.writestr(manifest_info, manifest_bytes, compress_type=zipfile.ZIP_DEFLATED)
+            record = _record_with(source.read(record_name), manifest_name, manifest_bytes)
+            dest.writestr(record_info, record, compress_type=record_info.compress_type)
+    return target
+
+
+def _dist_infos(names: list[str]) -> set[str]:
+    return {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
+
+
+def _like(template: zipfile.ZipInfo, name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=template.date_time)
+    info.external_attr = template.external_attr
+    info.create_system = template.create_system
+    return info
+
+
+def _record_with(record: bytes, name: str, data: bytes) -> bytes:
+    rows = [row for row in csv.reader(io.StringIO(record.decode())) if row and row[0] != name]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    row = [name, f"sha256={digest}", str(len(data))]
+    # RECORD lists itself last with no hash, as hatchling wrote it.
+    own = [r for r in rows if r[0].endswith("/RECORD")]
+    rows = [r for r in rows if not r[0].endswith("/RECORD")] + [row] + own
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue().encode()

@@ -1,0 +1,419 @@
+"""Complete verification of a wheel before anything trusts it.
+
+``verify_wheel`` never stops at the first problem: it collects every one it can find and
+raises a single :class:`BundleError` listing them, like pypa/installer's RECORD validation
+(which it builds on for parsing RECORD rows and hashing streams).  Checks run in an order that
+keeps the later ones safe: names and sizes are checked from the zip directory before a single
+byte is decompressed, so a zip bomb or a hostile path is refused without being read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
+from packaging.metadata import ExceptionGroup as MetadataExceptionGroup
+from packaging.metadata import Metadata
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    canonicalize_version,
+    parse_wheel_filename,
+)
+
+from dioptra_plugins.bundle.manifest import (
+    MANIFEST_FILENAME,
+    build_manifest,
+    manifest_problems,
+)
+from dioptra_plugins.errors import BundleError, DioptraPluginsError
+
+_CHUNK = 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SIGNATURES = ("RECORD.jws", "RECORD.p7s")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep a hostile archive from exhausting disk or memory (zip bombs)."""
+
+    max_total_size: int = 2 * 1024**3
+    """Sum of the uncompressed sizes of all entries, in bytes."""
+    max_entries: int = 50_000
+    max_ratio: float = 200.0
+    """Largest uncompressed/compressed ratio of one entry..."""
+    ratio_min_size: int = 1024 * 1024
+    """...checked only for entries at least this big (small files may compress very well)."""
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """One file of a bundle as its RECORD lists it."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    """A wheel that passed every check, and what the index and sync need to know about it."""
+
+    path: Path
+    filename: str
+    name: str
+    version: str
+    sha256: str
+    size: int
+    top_level: str
+    dist_info: str
+    requires_dist: list[str]
+    requires_python: str | None
+    metadata_sha256: str
+    manifest: dict[str, Any]
+    files: list[RecordedFile] = field(repr=False)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def name_problems(name: str) -> list[str]:
+    """Why an archive member name could escape or confuse the directory it is extracted into."""
+    problems = []
+    if "\x00" in name:
+        problems.append(f"{name!r}: NUL byte in name")
+    if "\\" in name:
+        problems.append(f"{name!r}: backslash in name")
+    if name.startswith("/"):
+        problems.append(f"{name!r}: absolute path")
+    if _DRIVE.match(name):
+        problems.append(f"{name!r}: drive letter in path")
+    parts = name.rstrip("/").split("/")
+    if ".." in parts:
+        problems.append(f"{name!r}: '..' in path")
+    if any(part in ("", ".") for part in parts) and not name.startswith("/"):
+        problems.append(f"{name!r}: empty or '.' path component")
+    return problems
+
+
+def _entry_kind_problem(info: zipfile.ZipInfo) -> str | None:
+    mode = info.external_attr >> 16
+    if info.flag_bits & 0x1:
+        return f"{info.filename!r}: encrypted entry"
+    kind = stat.S_IFMT(mode)
+    # No file-type bits (many tools, hatchling included, store only permissions) means a
+    # regular file or, with a trailing slash, a directory.
+    if kind in (0, stat.S_IFREG) or (kind == stat.S_IFDIR and info.is_dir()):
+        return None
+    if kind == stat.S_IFLNK:
+        return f"{info.filename!r}: symbolic link"
+    return f"{info.filename!r}: special file (mode {oct(mode)})"
+
+
+def _parse_headers(data: bytes) -> Message:
+    return BytesParser().parsebytes(data)
+
+
+class _Verifier:
+    """One verification run: collects problems into ``self.problems``."""
+
+    def __init__(self, path: Path, limits: Limits) -> None:
+        self.path = path
+        self.limits = limits
+        self.problems: list[str] = []
+
+    def fail(self, problem: str) -> None:
+        self.problems.append(problem)
+
+    def run(self) -> VerifiedBundle:
+        if not self.path.is_file():
+            raise BundleError(str(self.path), ["no such file"])
+        try:
+            distribution, version = self.check_filename()
+            with zipfile.ZipFile(self.path) as archive:
+                return self.check_archive(archive, distribution, version)
+        except zipfile.BadZipFile as error:
+            self.fail(f"not a valid zip archive: {error}")
+        except OSError as error:
+            self.fail(f"cannot read: {error}")
+        raise BundleError(str(self.path), self.problems)
+
+    def done_or_raise(self) -> None:
+        if self.problems:
+            raise BundleError(str(self.path), self.problems)
+
+    def check_filename(self) -> tuple[str, str]:
+        try:
+            name, version, _build, tags = parse_wheel_filename(self.path.name)
+        except InvalidWheelFilename as error:
+            self.fail(f"filename: {error}")
+            self.done_or_raise()
+            raise AssertionError("unreachable") from error
+        if not any(tag.platform == "any" and tag.abi == "none" for tag in tags):
+            self.fail(f"filename: {self.path.name} is not a pure-Python (none-any) wheel")
+        return name, str(version)
+
+    def check_archive(
+        self, archive: zipfile.ZipFile, distribution: str, version: str
+    ) -> VerifiedBundle:
+        infos = archive.infolist()
+        files = self.check_entries(infos)
+        # Nothing is decompressed until names, kinds and sizes are known to be safe.
+        self.done_or_raise()
+
+        dist_info = self.check_dist_info_dir(files, distribution, version)
+        self.done_or_raise()
+        metadata_bytes = self.read(archive, f"{dist_info}/METADATA")
+        self.check_wheel_file(archive, dist_info)
+        metadata = self.check_metadata(metadata_bytes, distribution, version)
+        recorded = self.check_record(archive, files, dist_info)
+        top_level = self.check_top_level(files, dist_info)
+        self.done_or_raise()
+        manifest = self.read_manifest(archive, files, dist_info, top_level)
+        self.done_or_raise()
+
+        assert metadata is not None
+        assert metadata_bytes is not None
+        return VerifiedBundle(
+            path=self.path,
+            filename=self.path.name,
+            name=canonicalize_name(distribution),
+            version=canonicalize_version(version, strip_trailing_zero=False),
+            sha256=file_sha256(self.path),
+            size=self.path.stat().st_size,
+            top_level=top_level,
+            dist_info=dist_info,
+            requires_dist=[str(requirement) for requirement in metadata.requires_dist or []],
+            requires_python=str(metadata.requires_python) if metadata.requires_python else None,
+            metadata_sha256=hashlib.sha256(metadata_bytes).hexdigest(),
+            manifest=manifest,
+            files=recorded,
+        )
+
+    def check_entries(self, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
+        limits = self.limits
+        if len(infos) > limits.max_entries:
+            self.fail(f"{len(infos)} entries, more than the limit of {limits.max_entries}")
+        seen: dict[str, zipfile.ZipInfo] = {}
+        total = 0
+        for info in infos:
+            name = info.filename
+            # zipfile cuts names at a NUL byte; the name as stored is in orig_filename.
+            self.problems.extend(name_problems(info.orig_filename))
+            if kind := _entry_kind_problem(info):
+                self.fail(kind)
+            if name in seen:
+                self.fail(f"{name!r}: duplicate entry")
+            total += info.file_size
+            compressed = max(info.compress_size, 1)
+            ratio = info.file_size / compressed
+            if info.file_size >= limits.ratio_min_size and ratio > limits.max_ratio:
+                self.fail(
+                    f"{name!r}: compression ratio {ratio:.0f} exceeds the limit of "
+                    f"{limits.max_ratio:.0f} (zip bomb?)"
+                )
+            if not info.is_dir():
+                seen[name] = info
+        if total > limits.max_total_size:
+            self.fail(
+                f"uncompressed size {total} bytes exceeds the limit of "
+                f"{limits.max_total_size} bytes (zip bomb?)"
+            )
+        return seen
+
+    def check_dist_info_dir(
+        self, files: dict[str, zipfile.ZipInfo], distribution: str, version: str
+    ) -> str:
+        dist_infos = sorted({n.split("/", 1)[0] for n in files if ".dist-info/" in n})
+        dist_infos = [d for d in dist_infos if d.endswith(".dist-info")]
+        if len(dist_infos) != 1:
+            self.fail(f"expected exactly one .dist-info directory, found {dist_infos or 'none'}")
+            return ""
+        dist_info = dist_infos[0]
+        stem = dist_info[: -len(".dist-info")]
+        di_name, _, di_version = stem.rpartition("-")
+        if canonicalize_name(di_name) != canonicalize_name(distribution) or (
+            canonicalize_version(di_version) != canonicalize_version(version)
+        ):
+            self.fail(f"{dist_info} does not match the filename ({distribution} {version})")
+        for required in ("WHEEL", "METADATA", "RECORD"):
+            if f"{dist_info}/{required}" not in files:
+                self.fail(f"{dist_info}/{required} is missing")
+        return dist_info
+
+    def read(self, archive: zipfile.ZipFile, name: str) -> bytes | None:
+        try:
+            return archive.read(name)
+        except (KeyError, zipfile.BadZipFile, OSError) as error:
+            self.fail(f"{name}: cannot be read: {error}")
+            return None
+
+    def check_wheel_file(self, archive: zipfile.ZipFile, dist_info: str) -> None:
+        data = self.read(archive, f"{dist_info}/WHEEL")
+        if data is None:
+            return
+        headers = _parse_headers(data)
+        wheel_version = headers.get("Wheel-Version", "")
+        if not re.fullmatch(r"1\.\d+", wheel_version.strip()):
+            self.fail(f"{dist_info}/WHEEL: unsupported Wheel-Version {wheel_version!r}")
+        if headers.get("Root-Is-Purelib", "").strip().lower() != "true":
+            self.fail(f"{dist_info}/WHEEL: Root-Is-Purelib is not true")
+        if not headers.get_all("Tag"):
+            self.fail(f"{dist_info}/WHEEL: no Tag")
+
+    def check_metadata(
+        self, data: bytes | None, distribution: str, version: str
+    ) -> Metadata | None:
+        if data is None:
+            return None
+        try:
+            metadata = Metadata.from_email(data, validate=True)
+        except MetadataExceptionGroup as group:
+            for error in group.exceptions:
+                self.fail(f"METADATA: {error}")
+            return None
+        except (ValueError, UnicodeDecodeError) as error:
+            self.fail(f"METADATA: {error}")
+            return None
+        if canonicalize_name(metadata.name) != canonicalize_name(distribution):
+            self.fail(f"METADATA: Name {metadata.name!r} does not match the filename")
+        if canonicalize_version(metadata.version) != canonicalize_version(version):
+            self.fail(f"METADATA: Version {metadata.version} does not match the filename")
+        return metadata
+
+    def check_record(
+        self, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo], dist_info: str
+    ) -> list[RecordedFile]:
+        record_name = f"{dist_info}/RECORD"
+        data = self.read(archive, record_name)
+        if data is None:
+            return []
+        try:
+            rows = list(parse_record_file(data.decode("utf-8").splitlines()))
+        except (UnicodeDecodeError, ValueError) as error:
+            self.fail(f"RECORD: cannot be parsed: {error}")
+            return []
+        entries: dict[str, RecordEntry] = {}
+        for row in rows:
+            try:
+                entry = RecordEntry.from_elements(*row)
+            except InvalidRecordEntry as error:
+                self.fail(f"RECORD: row {list(row)!r}: {', '.join(error.issues)}")
+                continue
+            if entry.path in entries:
+                self.fail(f"RECORD: {entry.path!r} listed twice")
+            entries[entry.path] = entry
+
+        recorded: list[RecordedFile] = []
+        for name, info in files.items():
+            listed = entries.pop(name, None)
+            if name == record_name or name in (f"{dist_info}/{s}" for s in _SIGNATURES):
+                continue
+            if listed is None:
+                self.fail(f"{name!r}: in the archive but not in RECORD")
+                continue
+            entry = listed
+            if entry.hash_ is None or entry.size is None:
+                self.fail(f"{name!r}: RECORD has no hash or no size")
+                continue
+            if entry.hash_.name != "sha256":
+                self.fail(f"{name!r}: RECORD hash is {entry.hash_.name}, sha256 is required")
+                continue
+            if entry.size != info.file_size:
+                self.fail(f"{name!r}: RECORD size {entry.size}, archive size {info.file_size}")
+                continue
+            try:
+                with archive.open(info) as stream:
+                    ok = entry.validate_stream(cast(BinaryIO, stream))
+            except (zipfile.BadZipFile, OSError, EOFError) as error:
+                self.fail(f"{name!r}: cannot be read: {error}")
+                continue
+            if not ok:
+                self.fail(f"{name!r}: sha256 does not match RECORD")
+                continue
+            recorded.append(RecordedFile(name, urlsafe_b64_to_hex(entry.hash_.value), entry.size))
+        entries.pop(record_name, None)
+        for missing in sorted(entries):
+            self.fail(f"{missing!r}: listed in RECORD but not in the archive")
+        return recorded
+
+    def check_top_level(self, files: dict[str, zipfile.ZipInfo], dist_info: str) -> str:
+        tops: set[str] = set()
+        for name in files:
+            head, sep, _rest = name.partition("/")
+            if head == dist_info:
+                continue
+            if not sep:
+                self.fail(f"{name!r}: a top-level module; a bundle holds exactly one package")
+                continue
+            if head.endswith(".data"):
+                self.fail(f"{name!r}: .data directories (scripts, headers) are not allowed")
+                continue
+            tops.add(head)
+        if len(tops) != 1:
+            found = ", ".join(sorted(tops)) or "none"
+            self.fail(f"expected exactly one top-level package, found: {found}")
+            return ""
+        (top,) = tops
+        if not top.isidentifier():
+            self.fail(f"{top!r}: top-level directory is not an importable package name")
+        elif f"{top}/__init__.py" not in files:
+            self.fail(f"{top}/__init__.py is missing: {top!r} is not a regular package")
+        return top
+
+    def read_manifest(
+        self,
+        archive: zipfile.ZipFile,
+        files: dict[str, zipfile.ZipInfo],
+        dist_info: str,
+        top_level: str,
+    ) -> dict[str, Any]:
+        name = f"{dist_info}/{MANIFEST_FILENAME}"
+        if name in files:
+            data = self.read(archive, name) or b""
+            try:
+                manifest = json.loads(data)
+            except ValueError as error:
+                self.fail(f"{MANIFEST_FILENAME}: not valid JSON: {error}")
+                return {}
+            if not isinstance(manifest, dict):
+                self.fail(f"{MANIFEST_FILENAME}: not a JSON object")
+                return {}
+            self.problems.extend(manifest_problems(manifest, top_level))
+            return manifest
+        # A wheel built by other tools has no manifest: read it from the sources, never import.
+        sources = ((n, archive.read(n)) for n in sorted(files) if n.startswith(f"{top_level}/"))
+        try:
+            return build_manifest(top_level, sources)
+        except DioptraPluginsError as error:
+            self.fail(str(error))
+            return {}
+
+
+def urlsafe_b64_to_hex(urlsafe_b64: str) -> str:
+    """A RECORD hash value (urlsafe base64, unpadded) as hex."""
+    padded = urlsafe_b64 + "=" * (-len(urlsafe_b64) % 4)
+    return base64.urlsafe_b64decode(padded).hex()
+
+
+def verify_wheel(path: Path | str, limits: Limits | None = None) -> VerifiedBundle:
+    """Check a wheel completely; return its description or raise one BundleError with every
+    problem found.  Cost: one pass over the zip directory plus one decompression of each entry.
+    """
+    return _Verifier(Path(path), limits or Limits()).run()

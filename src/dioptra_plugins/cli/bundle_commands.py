@@ -1,0 +1,91 @@
+"""``build`` and ``inspect``: making bundles and looking inside them."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from dioptra_plugins.bundle.build import build_bundle
+from dioptra_plugins.bundle.verify import verify_wheel
+from dioptra_plugins.cli.output import emit_json, emit_table
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out-dir",
+    default="dist",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Directory that receives the wheels.",
+)
+@click.option("--version", "version", help="Version for a bare package folder.")
+@click.option(
+    "--requires",
+    multiple=True,
+    metavar="REQUIREMENT",
+    help="Dependency of a bare package folder (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the built bundles as JSON.")
+def build(
+    sources: tuple[Path, ...],
+    out_dir: Path,
+    version: str | None,
+    requires: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Build plugin packages into bundles (reproducible wheels made by hatchling).
+
+    Each SOURCE is a hatchling project directory or a bare package folder (then --version is
+    required).  Plugin code is never imported: tasks are read from the syntax tree.
+    """
+    built = []
+    for source in sources:
+        wheel = build_bundle(source, out_dir, version=version, requires=requires)
+        bundle = verify_wheel(wheel)
+        built.append(
+            {
+                "wheel": str(wheel),
+                "name": bundle.name,
+                "version": bundle.version,
+                "sha256": bundle.sha256,
+                "tasks": len(bundle.manifest.get("tasks", [])),
+            }
+        )
+        if not as_json:
+            click.echo(f"built {wheel}  sha256={bundle.sha256}  tasks={built[-1]['tasks']}")
+    if as_json:
+        emit_json({"built": built})
+
+
+@click.command()
+@click.argument("wheel", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def inspect(wheel: Path, as_json: bool) -> None:
+    """Verify a bundle and show its name, version, requirements, files, hashes and tasks."""
+    bundle = verify_wheel(wheel)
+    if as_json:
+        document = dataclasses.asdict(bundle)
+        document["path"] = str(bundle.path)
+        emit_json(document)
+        return
+    click.echo(f"{bundle.name} {bundle.version}  ({bundle.filename})")
+    click.echo(f"sha256           {bundle.sha256}")
+    click.echo(f"size             {bundle.size}")
+    click.echo(f"package          {bundle.top_level}")
+    click.echo(f"requires-python  {bundle.requires_python or '-'}")
+    click.echo(f"requires         {', '.join(bundle.requires_dist) or '-'}")
+    click.echo("")
+    emit_table(["file", "size", "sha256"], [(f.path, f.size, f.sha256) for f in bundle.files])
+    click.echo("")
+    tasks = bundle.manifest.get("tasks", [])
+    emit_table(
+        ["task", "signature", "description"],
+        [(f"{t['module']}.{t['function']}", t["signature"], t["doc"]) for t in tasks],
+    )
+
+
+COMMANDS: list[click.Command] = [build, inspect]

@@ -1,0 +1,24 @@
+"""Small helpers the commands share for printing results: JSON documents and tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout (the only thing ``--json`` prints there)."""
+    click.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
+
+
+def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print left-aligned columns; an empty table prints its headers only."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

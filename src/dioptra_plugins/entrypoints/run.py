@@ -1,0 +1,227 @@
+"""Running one entry point of an MLproject (DESIGN §7), top to bottom:
+
+1. parse the ``MLproject`` and pick the entry point;
+2. check and convert the parameters (s3:// paths are downloaded into a temporary directory
+   that lives as long as the run);
+3. render the command with every value shell-quoted;
+4. sync plugins if asked, pin the plugin dir's current generation;
+5. copy the generation's ``pylock.toml`` to the output dir, open the MLflow run (if tracking is
+   configured);
+6. run the command with ``bash -c`` (``sh -c`` without bash) from the project dir, output
+   streamed straight to our stdout/stderr, ``DIOPTRA_PLUGIN_DIR`` set;
+7. write ``run.json`` (entry point, parameters, generation, exit code, timings) and close the
+   MLflow run.
+
+The command's exit code is the result: a command killed by signal N gives 128 + N, as a shell
+reports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dioptra_plugins.entrypoints.command import render_command
+from dioptra_plugins.entrypoints.mlproject import load_mlproject
+from dioptra_plugins.entrypoints.params import resolve_parameters
+from dioptra_plugins.entrypoints.plugins import (
+    LOCK_FILE,
+    RunPlugins,
+    plugin_requirements,
+    prepared_plugins,
+)
+from dioptra_plugins.entrypoints.tracking import TrackedRun, start_tracked_run
+
+logger = logging.getLogger(__name__)
+
+RUN_RECORD_FILE = "run.json"
+RUN_RECORD_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything ``dioptra-plugins run`` was asked to do."""
+
+    project_dir: Path
+    entry_point: str = "main"
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    requirements: Sequence[str] = ()
+    requirements_file: Path | None = None
+    use_project_plugins: bool = True
+    index: str | None = None
+    plugin_dir: Path | None = None
+    output_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The command's exit code and the record written as ``run.json``."""
+
+    exit_code: int
+    record: Mapping[str, Any]
+
+
+def run_entry_point(request: RunRequest) -> RunResult:
+    """Run one entry point as described in the module doc; library errors raise, the command's
+    failure is reported through ``exit_code``."""
+    project = load_mlproject(request.project_dir)
+    entry_point = project.entry_point(request.entry_point)
+    started = _now()
+    with tempfile.TemporaryDirectory(prefix="dioptra-run-") as scratch:
+        resolved = resolve_parameters(
+            entry_point,
+            request.parameters,
+            project_dir=project.directory,
+            download_dir=Path(scratch),
+        )
+        command = render_command(
+            entry_point.command,
+            resolved.declared,
+            resolved.extra,
+            where=f"{project.file}: entry point {entry_point.name!r}",
+        )
+        requirements = plugin_requirements(
+            project.directory,
+            request.requirements,
+            request.requirements_file,
+            use_project_file=request.use_project_plugins,
+        )
+        sync_started = time.monotonic()
+        with prepared_plugins(
+            requirements, index=request.index, plugin_dir=request.plugin_dir
+        ) as plugins:
+            sync_seconds = time.monotonic() - sync_started
+            record: dict[str, Any] = {
+                "format": RUN_RECORD_FORMAT,
+                "project": project.name,
+                "project_dir": str(project.directory),
+                "entry_point": entry_point.name,
+                "parameters": resolved.as_dict(),
+                "command": command,
+                "plugin_dir": str(plugins.plugin_dir) if plugins.plugin_dir else None,
+                "generation": plugins.generation_name,
+                "synced": plugins.synced,
+                "lock": None,
+                "ignored_environment": list(project.unused_environment),
+            }
+            lock_copy = _copy_lock(plugins, request.output_dir)
+            if lock_copy is not None:
+                record["lock"] = lock_copy.name
+            tracked = start_tracked_run(
+                run_name=f"{project.name or project.directory.name}:{entry_point.name}",
+                parameters=resolved.as_dict(),
+                tags=_tags(record),
+                lock_file=plugins.lock_file,
+            )
+            env = {**os.environ, **plugins.environment()}
+            if tracked is not None:
+                env.update(tracked.environment())
+            command_started = time.monotonic()
+            exit_code = 1
+            try:
+                exit_code = run_command(command, cwd=project.directory, env=env)
+            finally:
+                record["exit_code"] = exit_code
+                record["started_at"] = started
+                record["ended_at"] = _now()
+                record["timings"] = {
+                    "sync_seconds": round(sync_seconds, 3),
+                    "command_seconds": round(time.monotonic() - command_started, 3),
+                }
+                _finish(record, request.output_dir, tracked)
+    logger.info("entry point %s exited with %d", entry_point.name, exit_code)
+    return RunResult(exit_code=exit_code, record=record)
+
+
+def run_command(command: str, *, cwd: Path, env: Mapping[str, str]) -> int:
+    """Run ``command`` through the shell, streaming its output; return a shell-style exit code.
+
+    SIGTERM and SIGINT received while it runs are forwarded to it, and the call still waits for
+    it to exit so that the run is recorded.
+    """
+    shell = shutil.which("bash") or "/bin/sh"
+    logger.info("running in %s: %s", cwd, command)
+    # Our own buffered output must come out before the command's, not after it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    process = subprocess.Popen([shell, "-c", command], cwd=cwd, env=dict(env))
+    with _forwarding_signals(process):
+        while True:
+            try:
+                returncode = process.wait()
+                break
+            except KeyboardInterrupt:
+                # SIGINT from a terminal reached the command too; from `kill` it did not.
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGINT)
+    return 128 - returncode if returncode < 0 else returncode
+
+
+@contextlib.contextmanager
+def _forwarding_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        # Signal handlers can only be installed from the main thread.
+        yield
+        return
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _copy_lock(plugins: RunPlugins, output_dir: Path | None) -> Path | None:
+    if output_dir is None or plugins.lock_file is None:
+        return None
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / LOCK_FILE
+    shutil.copyfile(plugins.lock_file, target)
+    return target
+
+
+def _finish(record: dict[str, Any], output_dir: Path | None, tracked: TrackedRun | None) -> None:
+    record_file: Path | None = None
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        record_file = output_dir / RUN_RECORD_FILE
+        tmp = record_file.with_name(f".{RUN_RECORD_FILE}.tmp")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, record_file)
+    if tracked is not None:
+        try:
+            if record_file is not None:
+                tracked.log_artifact(record_file)
+        finally:
+            tracked.finish(int(record["exit_code"]))
+
+
+def _tags(record: Mapping[str, Any]) -> dict[str, str]:
+    tags = {"dioptra.entry_point": str(record["entry_point"])}
+    if record["project"]:
+        tags["dioptra.project"] = str(record["project"])
+    if record["generation"]:
+        tags["dioptra.plugin_generation"] = str(record["generation"])
+    return tags
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,148 @@
+"""The one exception family of dioptra-plugins (DESIGN §8).
+
+Every error carries the facts a user needs (which file, which hash, expected and found).  Only
+the CLI turns them into messages and exit codes: ``exit_code`` 1 means a refused or failed
+operation, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class DioptraPluginsError(Exception):
+    """Root of every error this library raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(DioptraPluginsError):
+    """The caller asked for something malformed (bad URL, bad requirement, bad option)."""
+
+    exit_code = 2
+
+
+# --- bundles -------------------------------------------------------------------------------------
+
+
+class BuildError(DioptraPluginsError):
+    """A plugin package could not be built into a bundle."""
+
+
+class ManifestError(BuildError):
+    """A plugin source file could not be read as Python (syntax error, bad encoding)."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class BundleError(DioptraPluginsError):
+    """A wheel failed verification; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, wheel: str, problems: Iterable[str]) -> None:
+        self.wheel = wheel
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{wheel} is not a valid bundle:\n{lines}")
+
+
+# --- index and storage ---------------------------------------------------------------------------
+
+
+class StorageError(DioptraPluginsError):
+    """The index storage (local directory or S3) failed or refused a request."""
+
+
+class ObjectNotFoundError(StorageError):
+    """A key the caller needed does not exist in the index storage."""
+
+
+class ObjectExistsError(StorageError):
+    """A create-only write found the key already present."""
+
+
+class ConflictError(StorageError):
+    """A compare-and-swap replace lost the race: the object changed since it was read."""
+
+
+class IndexFormatError(DioptraPluginsError):
+    """An index document is corrupt, truncated, of an unknown format or fails its hash."""
+
+
+class PublishError(DioptraPluginsError):
+    """A publish, yank or unyank was refused."""
+
+
+# --- sync and the plugin dir ---------------------------------------------------------------------
+
+
+class ResolutionError(DioptraPluginsError):
+    """The requirements cannot be satisfied by the index (conflict, missing, yanked)."""
+
+
+class EnvironmentRequirementError(DioptraPluginsError):
+    """Bundles need distributions the running environment does not have."""
+
+
+class IntegrityError(DioptraPluginsError):
+    """Bytes did not match their recorded size or sha256."""
+
+
+class SyncError(DioptraPluginsError):
+    """A sync failed; the plugin dir is unchanged."""
+
+
+class PluginDirError(DioptraPluginsError):
+    """A plugin dir is missing, damaged, or cannot be switched."""
+
+
+class LockTimeoutError(PluginDirError):
+    """Another process held the plugin dir lock for longer than the timeout."""
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+
+class RegistryError(DioptraPluginsError):
+    """Base of the registry's lookup and import errors."""
+
+
+class UnknownPackageError(RegistryError):
+    """The plugin package itself cannot be found by the import system."""
+
+
+class UnknownPluginError(RegistryError):
+    """The package exists but has no such plugin module."""
+
+
+class UnknownPluginFunctionError(RegistryError):
+    """The plugin module exists but registers no such function."""
+
+
+class PluginImportError(RegistryError):
+    """A plugin module exists but failed to import (syntax error, missing helper, exception)."""
+
+    def __init__(self, module: str, file: str | None, line: int | None, message: str) -> None:
+        self.module = module
+        self.file = file
+        self.line = line
+        self.message = message
+        where = f"{file}:{line}" if file and line else (file or module)
+        super().__init__(f"plugin module {module!r} failed to import: {where}: {message}")
+
+
+# --- entry points --------------------------------------------------------------------------------
+
+
+class MLprojectError(DioptraPluginsError):
+    """An MLproject file is missing, malformed or asks for something unsupported."""
+
+
+class ParameterError(MLprojectError):
+    """Entry point parameters are missing or of the wrong type."""
+
+    exit_code = 2

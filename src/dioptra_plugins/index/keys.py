@@ -1,0 +1,47 @@
+"""Where things live inside an index (DESIGN §4), and which keys are acceptable at all."""
+
+from __future__ import annotations
+
+import re
+
+from dioptra_plugins.errors import UsageError
+
+ROOT_KEY = "index.json"
+SIMPLE_ROOT_KEY = "simple/index.html"
+
+# A PEP 503-normalized project name: lower case, runs of -_. collapsed into one "-".
+_NORMALIZED_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_normalized_name(name: str) -> bool:
+    return bool(_NORMALIZED_NAME.match(name)) and "--" not in name
+
+
+def is_sha256(value: str) -> bool:
+    return bool(_SHA256.match(value))
+
+
+def project_document_key(name: str, sha256: str) -> str:
+    return f"projects/{name}/{sha256}.json"
+
+
+def bundle_key(name: str, filename: str) -> str:
+    return f"bundles/{name}/{filename}"
+
+
+def simple_project_key(name: str) -> str:
+    return f"simple/{name}/index.html"
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could leave the index prefix or hide among a backend's own files."""
+    parts = key.split("/")
+    if (
+        not key
+        or "\x00" in key
+        or "\\" in key
+        or any(part in ("", ".", "..") or part.startswith(".") for part in parts)
+    ):
+        raise UsageError(f"invalid index key {key!r}")
+    return key

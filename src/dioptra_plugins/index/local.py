@@ -1,0 +1,212 @@
+"""The index on a local directory: the embedded default backend.
+
+Readers never see a partial object: every write goes to a temp file inside ``<root>/.tmp``
+(same filesystem), is fsynced, and only then appears under its key, by ``os.link`` for
+create-only writes (atomic, fails if the key exists) or by ``os.replace`` for the root.
+``replace`` holds an exclusive ``flock`` on a per-key lock file while it compares and renames,
+so two compare-and-swaps on one key are serialized between processes.
+
+The ETag of an object is the sha256 of its bytes: it names exactly the content a caller
+compared, so it is as safe for compare-and-swap as a version id, and it survives copies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from dioptra_plugins.errors import (
+    ConflictError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+)
+from dioptra_plugins.index.counting import RequestCounter
+from dioptra_plugins.index.keys import check_key
+from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
+
+_SCRATCH = ".tmp"
+_CHUNK = 1024 * 1024
+
+
+class LocalStorage:
+    """A :class:`~dioptra_plugins.index.storage.Storage` over a directory tree."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(os.path.abspath(root))
+        self.url = str(self.root)
+        # Local operations are syscalls, not requests; counted anyway so callers can report.
+        self._counter = RequestCounter()
+
+    @property
+    def requests(self) -> int:
+        """How many storage operations this instance made (one per call)."""
+        return self._counter.value
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _scratch(self) -> Path:
+        scratch = self.root / _SCRATCH
+        try:
+            scratch.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"cannot create the index directory {self.root}: {error}") from error
+        return scratch
+
+    def _write_temp(self, data: bytes | BinaryIO) -> Path:
+        """Write ``data`` to a fresh, fsynced temp file; the caller moves or removes it."""
+        temp = self._scratch() / f"{uuid.uuid4().hex}.part"
+        try:
+            with open(temp, "xb") as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, _CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as error:
+            temp.unlink(missing_ok=True)
+            raise StorageError(f"cannot write into {self.root}: {error}") from error
+        return temp
+
+    def _make_parent(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"cannot create {path.parent}: {error}") from error
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _read(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+        except IsADirectoryError as error:
+            raise StorageError(f"{path} is a directory, expected an object") from error
+        except OSError as error:
+            raise StorageError(f"cannot read {path}: {error}") from error
+
+    # --- the Storage interface -------------------------------------------------------------
+
+    def get(self, key: str, if_none_match: str | None = None) -> StoredObject | NotModified:
+        self._counter.add()
+        data = self._read(key)
+        if data is None:
+            raise ObjectNotFoundError(f"{key} does not exist in {self.url}")
+        etag = hashlib.sha256(data).hexdigest()
+        if if_none_match is not None and if_none_match == etag:
+            return NotModified(key, etag)
+        return StoredObject(key, data, etag)
+
+    def open(self, key: str) -> BinaryIO:
+        self._counter.add()
+        path = self._path(key)
+        try:
+            return path.open("rb")
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
+        except OSError as error:
+            raise StorageError(f"cannot read {path}: {error}") from error
+
+    def put_new(self, key: str, data: bytes | BinaryIO) -> str:
+        self._counter.add()
+        path = self._path(key)
+        temp = self._write_temp(data)
+        try:
+            self._make_parent(path)
+            digest = _file_sha256(temp)
+            try:
+                os.link(temp, path)
+            except FileExistsError as error:
+                raise ObjectExistsError(f"{key} already exists in {self.url}") from error
+            except OSError as error:
+                raise StorageError(f"cannot create {path}: {error}") from error
+            self._fsync_dir(path.parent)
+            return digest
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def replace(self, key: str, data: bytes, if_match: str | None) -> str:
+        self._counter.add()
+        path = self._path(key)
+        lock_path = self._scratch() / (key.replace("/", "%2F") + ".lock")
+        try:
+            lock = open(lock_path, "ab")  # noqa: SIM115 - held for the whole swap below
+        except OSError as error:
+            raise StorageError(f"cannot open the lock file {lock_path}: {error}") from error
+        with lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            current = self._read(key)
+            current_etag = None if current is None else hashlib.sha256(current).hexdigest()
+            if current_etag != if_match:
+                found = "absent" if current_etag is None else f"at ETag {current_etag}"
+                wanted = "absent" if if_match is None else f"at ETag {if_match}"
+                raise ConflictError(f"{key} changed: expected it {wanted}, found it {found}")
+            temp = self._write_temp(data)
+            try:
+                self._make_parent(path)
+                os.replace(temp, path)
+            except OSError as error:
+                temp.unlink(missing_ok=True)
+                raise StorageError(f"cannot replace {path}: {error}") from error
+            self._fsync_dir(path.parent)
+        return hashlib.sha256(data).hexdigest()
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        self._counter.add()
+        found: list[ObjectInfo] = []
+        for directory, subdirs, files in os.walk(self.root, onerror=_raise_walk_error):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+            relative = os.path.relpath(directory, self.root)
+            for name in files:
+                if name.startswith("."):
+                    continue
+                key = name if relative == "." else f"{relative}/{name}"
+                if key.startswith(prefix):
+                    with contextlib.suppress(FileNotFoundError):
+                        found.append(ObjectInfo(key, os.stat(os.path.join(directory, name)).st_size))
+        return iter(sorted(found, key=lambda info: info.key))
+
+    def create_location(self) -> None:
+        """Make sure the index directory exists (``index init``)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as error:
+            raise StorageError(f"{self.root} exists and is not a directory") from error
+        except OSError as error:
+            raise StorageError(f"cannot create the index directory {self.root}: {error}") from error
+
+
+def _raise_walk_error(error: OSError) -> None:
+    if error.errno == errno.ENOENT:
+        return  # an index that does not exist yet lists as empty
+    raise StorageError(f"cannot list {error.filename}: {error}") from error
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,236 @@
+"""The index in an S3 bucket, through boto3: AWS, MinIO, SeaweedFS, Ceph alike.
+
+Configuration comes only from the standard AWS chain (environment, profiles,
+``AWS_ENDPOINT_URL``), so nothing here knows which server it talks to.  Create-only writes send
+``If-None-Match: *`` and compare-and-swap sends ``If-Match: <etag>``; the server answers 412 when
+the condition fails.  Transient failures are retried by botocore's own retry modes (standard by
+default, ``AWS_RETRY_MODE=adaptive`` honoured); the only hand-written retry in the index is the
+compare-and-swap loop of the root, in :mod:`dioptra_plugins.index.publish`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, cast
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from dioptra_plugins.errors import (
+    ConflictError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+)
+from dioptra_plugins.index.counting import RequestCounter
+from dioptra_plugins.index.keys import check_key
+from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+_AUTH_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "InvalidToken",
+    "ExpiredToken",
+    "AuthorizationHeaderMalformed",
+    "InvalidClientTokenId",
+    "403",
+}
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+_PRECONDITION_CODES = {"PreconditionFailed", "412"}
+# AWS answers 409 when two conditional writes to one key are in flight at once.
+_CONCURRENT_CODES = {"ConditionalRequestConflict", "409"}
+
+
+class S3Storage:
+    """A :class:`~dioptra_plugins.index.storage.Storage` over ``s3://bucket/prefix``."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, max_pool_connections: int = 32) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._counter = RequestCounter()
+        self._session = boto3.session.Session()
+        retry_mode = os.environ.get("AWS_RETRY_MODE", "standard")
+        if retry_mode not in ("standard", "adaptive"):
+            retry_mode = "standard"
+        config = Config(
+            retries={"mode": retry_mode},  # type: ignore[typeddict-item]
+            max_pool_connections=max_pool_connections,
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        self._client: S3Client = self._session.client("s3", config=config)
+        # before-send fires once per HTTP attempt, retries included: the true request count.
+        self._client.meta.events.register("before-send.s3", self._count_request)
+
+    def _count_request(self, **_kwargs: Any) -> None:
+        self._counter.add()
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._counter.value
+
+    @property
+    def endpoint(self) -> str:
+        return str(self._client.meta.endpoint_url)
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    # --- error translation -----------------------------------------------------------------
+
+    def _credential_source(self) -> str:
+        """Which link of the AWS chain produced credentials, without revealing any secret."""
+        try:
+            credentials = self._session.get_credentials()
+        except botocore.exceptions.BotoCoreError as error:
+            return f"the AWS credential chain failed: {error}"
+        if credentials is None:
+            return "no credentials were found"
+        access_key = credentials.access_key or ""
+        shown = f"{access_key[:4]}…" if len(access_key) > 4 else "…"
+        return f"access key id {shown} from {credentials.method}"
+
+    def _raise(self, error: Exception, action: str, key: str | None = None) -> NoReturn:
+        where = f"{self.url}/{key}" if key else self.url
+        if isinstance(error, botocore.exceptions.NoCredentialsError):
+            raise StorageError(
+                f"cannot {action} {where}: no AWS credentials found (tried the environment "
+                "variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared "
+                "credentials and config files, and instance/container metadata)"
+            ) from None
+        if isinstance(error, botocore.exceptions.EndpointConnectionError | ConnectionError):
+            raise StorageError(
+                f"cannot {action} {where}: the S3 endpoint {self.endpoint} is unreachable "
+                f"({error})"
+            ) from None
+        if isinstance(error, botocore.exceptions.ClientError):
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            message = str(error.response.get("Error", {}).get("Message", ""))
+            if code == "NoSuchBucket":
+                raise StorageError(
+                    f"cannot {action} {where}: the bucket {self.bucket!r} does not exist at "
+                    f"{self.endpoint}"
+                ) from None
+            if code in _AUTH_CODES:
+                raise StorageError(
+                    f"cannot {action} {where}: the server refused the credentials ({code}: "
+                    f"{message}); used {self._credential_source()}"
+                ) from None
+            raise StorageError(f"cannot {action} {where}: {code}: {message}") from None
+        if isinstance(error, botocore.exceptions.BotoCoreError):
+            raise StorageError(f"cannot {action} {where}: {error}") from None
+        raise error
+
+    @staticmethod
+    def _code(error: botocore.exceptions.ClientError) -> str:
+        return str(error.response.get("Error", {}).get("Code", ""))
+
+    # --- the Storage interface -------------------------------------------------------------
+
+    def get(self, key: str, if_none_match: str | None = None) -> StoredObject | NotModified:
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if if_none_match is not None:
+            arguments["IfNoneMatch"] = if_none_match
+        try:
+            response = self._client.get_object(**arguments)
+            data = response["Body"].read()
+        except botocore.exceptions.ClientError as error:
+            code = self._code(error)
+            if code == "304" and if_none_match is not None:
+                return NotModified(key, if_none_match)
+            if code in _NOT_FOUND_CODES:
+                raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from None
+            self._raise(error, "read", key)
+        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+            self._raise(error, "read", key)
+        return StoredObject(key, data, str(response["ETag"]))
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except botocore.exceptions.ClientError as error:
+            if self._code(error) in _NOT_FOUND_CODES:
+                raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from None
+            self._raise(error, "read", key)
+        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+            self._raise(error, "read", key)
+        return cast(BinaryIO, response["Body"])
+
+    def put_new(self, key: str, data: bytes | BinaryIO) -> str:
+        try:
+            response = self._client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+            )
+        except botocore.exceptions.ClientError as error:
+            code = self._code(error)
+            if code in _PRECONDITION_CODES:
+                raise ObjectExistsError(f"{key} already exists in {self.url}") from None
+            if code in _CONCURRENT_CODES:
+                raise ConflictError(f"{key}: a concurrent write to the same key is in flight")
+            self._raise(error, "write", key)
+        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+            self._raise(error, "write", key)
+        return str(response["ETag"])
+
+    def replace(self, key: str, data: bytes, if_match: str | None) -> str:
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
+        if if_match is None:
+            arguments["IfNoneMatch"] = "*"
+        else:
+            arguments["IfMatch"] = if_match
+        try:
+            response = self._client.put_object(**arguments)
+        except botocore.exceptions.ClientError as error:
+            code = self._code(error)
+            wanted = "absent" if if_match is None else f"at ETag {if_match}"
+            # If-Match on a missing key: AWS and SeaweedFS say 412, moto says NoSuchKey.
+            if code in _PRECONDITION_CODES or code in _CONCURRENT_CODES or (
+                if_match is not None and code in _NOT_FOUND_CODES
+            ):
+                raise ConflictError(f"{key} changed: expected it {wanted} ({code})") from None
+            self._raise(error, "write", key)
+        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+            self._raise(error, "write", key)
+        return str(response["ETag"])
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        found: list[ObjectInfo] = []
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+                for item in page.get("Contents", []):
+                    found.append(ObjectInfo(item["Key"][strip:], int(item["Size"])))
+        except (
+            botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError,
+            ConnectionError,
+        ) as error:
+            self._raise(error, "list", prefix or None)
+        return iter(found)
+
+    def check_bucket(self) -> None:
+        """One HEAD request that turns a missing bucket or bad credentials into a clear error."""
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except botocore.exceptions.ClientError as error:
+            if self._code(error) in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageError(
+                    f"the bucket {self.bucket!r} does not exist at {self.endpoint}"
+                ) from None
+            self._raise(error, "access", None)
+        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+            self._raise(error, "access", None)

@@ -1,0 +1,95 @@
+"""The PEP 503 "simple" view of an index, so that pip and uv can install bundles too.
+
+The pages are derived from the root and never read by sync.  Every page records the root serial
+it was rendered from; a writer replaces a page only by compare-and-swap and never over a page
+rendered from a newer root, so concurrent publishers leave the newest view in place.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Iterable
+
+from dioptra_plugins.errors import ConflictError, ObjectNotFoundError
+from dioptra_plugins.index.documents import ProjectDocument, RootDocument
+from dioptra_plugins.index.keys import SIMPLE_ROOT_KEY, simple_project_key
+from dioptra_plugins.index.storage import NotModified, Storage
+
+log = logging.getLogger(__name__)
+
+_SERIAL = re.compile(rb'<meta name="dioptra-plugins:serial" content="(\d+)">')
+_ATTEMPTS = 5
+
+
+def render_root_page(root: RootDocument) -> bytes:
+    links = "\n".join(
+        f'    <a href="{html.escape(name)}/">{html.escape(name)}</a><br>'
+        for name in sorted(root.projects)
+    )
+    return _page("Simple index", root.serial, links)
+
+
+def render_project_page(document: ProjectDocument, serial: int) -> bytes:
+    lines = []
+    for entry in document.files:
+        href = f"../../bundles/{document.name}/{entry.filename}#sha256={entry.sha256}"
+        attributes = [f'href="{html.escape(href)}"']
+        if entry.requires_python:
+            attributes.append(f'data-requires-python="{html.escape(entry.requires_python)}"')
+        if entry.yanked:
+            attributes.append(f'data-yanked="{html.escape(entry.yanked_reason or "")}"')
+        lines.append(f"    <a {' '.join(attributes)}>{html.escape(entry.filename)}</a><br>")
+    return _page(f"Links for {document.name}", serial, "\n".join(lines))
+
+
+def _page(title: str, serial: int, body: str) -> bytes:
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '    <meta name="pypi:repository-version" content="1.0">\n'
+        f'    <meta name="dioptra-plugins:serial" content="{serial}">\n'
+        f"    <title>{html.escape(title)}</title>\n  </head>\n  <body>\n"
+        f"    <h1>{html.escape(title)}</h1>\n{body}\n  </body>\n</html>\n"
+    ).encode()
+
+
+def page_serial(page: bytes) -> int:
+    match = _SERIAL.search(page)
+    return int(match.group(1)) if match else -1
+
+
+def write_page(storage: Storage, key: str, page: bytes, serial: int) -> bool:
+    """Put ``page`` at ``key`` unless a page from a newer root is there; True if written."""
+    for _attempt in range(_ATTEMPTS):
+        try:
+            current = storage.get(key)
+        except ObjectNotFoundError:
+            etag = None
+        else:
+            if isinstance(current, NotModified):  # pragma: no cover - no ETag was sent
+                raise AssertionError("unconditional get answered not-modified")
+            if page_serial(current.data) >= serial:
+                return False
+            etag = current.etag
+        try:
+            storage.replace(key, page, etag)
+        except ConflictError:
+            continue
+        return True
+    log.warning("gave up writing %s after %d conflicts (a newer page wins)", key, _ATTEMPTS)
+    return False
+
+
+def update_simple_pages(
+    storage: Storage, root: RootDocument, documents: Iterable[ProjectDocument]
+) -> None:
+    """Regenerate the root page and the pages of the projects given (those that changed)."""
+    for document in documents:
+        write_page(
+            storage,
+            simple_project_key(document.name),
+            render_project_page(document, root.serial),
+            root.serial,
+        )
+    write_page(storage, SIMPLE_ROOT_KEY, render_root_page(root), root.serial)

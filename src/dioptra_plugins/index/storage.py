@@ -1,0 +1,85 @@
+"""The storage interface every index backend implements (DESIGN §4).
+
+Four operations are enough for a lock-free index: a conditional get, a create-only put, a
+compare-and-swap replace of the one mutable object, and a listing.  Costs are stated per
+backend: on S3 every call is one HTTP request (``list`` one per 1,000 keys); locally every call
+is a handful of syscalls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """The bytes of one object and the ETag that names this version of it."""
+
+    key: str
+    data: bytes
+    etag: str
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """A conditional get found the object still at the ETag the caller already holds."""
+
+    key: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One entry of a listing."""
+
+    key: str
+    size: int
+
+
+class Storage(Protocol):
+    """A flat key space of objects under one index URL.
+
+    Keys are ``/``-separated and relative to the index prefix.  Implementations must be safe to
+    use from several threads at once.
+    """
+
+    url: str
+
+    @property
+    def requests(self) -> int:
+        """How many requests this instance has made so far (S3: HTTP attempts, retries too)."""
+        ...
+
+    def get(self, key: str, if_none_match: str | None = None) -> StoredObject | NotModified:
+        """Read a whole object; :class:`NotModified` when its ETag equals ``if_none_match``.
+
+        Raises ObjectNotFoundError when the key does not exist.  Cost: one request.
+        """
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """Stream an object's bytes (for bundles: never the whole bundle in memory).
+
+        Raises ObjectNotFoundError.  Cost: one request; the caller closes the stream.
+        """
+        ...
+
+    def put_new(self, key: str, data: bytes | BinaryIO) -> str:
+        """Create ``key`` only if it does not exist yet; returns the new ETag.
+
+        Raises ObjectExistsError when it exists (whatever its content).  Cost: one request.
+        """
+        ...
+
+    def replace(self, key: str, data: bytes, if_match: str | None) -> str:
+        """Replace ``key`` only if its ETag is still ``if_match`` (None: only if it is absent).
+
+        Returns the new ETag; raises ConflictError when the object changed.  Cost: one request.
+        """
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every key starting with ``prefix``, in key order.  Cost: one request per 1,000 keys."""
+        ...

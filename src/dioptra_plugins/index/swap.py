@@ -1,0 +1,105 @@
+"""The one way the index changes: write new immutable documents, then swap the root.
+
+``change_root`` runs a change function against the current root, writes the project documents
+it returns with create-only puts (content-addressed, so an existing key already holds exactly
+these bytes), and replaces ``index.json`` by compare-and-swap with the serial increased by one.
+When another writer got there first it re-reads the root and re-runs the change, with jittered
+exponential backoff; this is the index's only hand-written retry loop.
+
+A crash at any point leaves a valid index: until the swap, the new documents are merely
+unreferenced; after it, everything the root points at exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from dioptra_plugins.errors import ConflictError, ObjectExistsError, PublishError
+from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
+from dioptra_plugins.index.keys import ROOT_KEY
+from dioptra_plugins.index.reading import read_project, read_root
+from dioptra_plugins.index.storage import Storage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 200
+BACKOFF_BASE_SECONDS = 0.02
+BACKOFF_CAP_SECONDS = 1.0
+
+
+class ProjectCache:
+    """Project documents already read, by sha256: they are immutable, so safe across retries."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._documents: dict[str, ProjectDocument] = {}
+
+    def get(self, root: RootDocument, name: str) -> ProjectDocument | None:
+        entry = root.projects.get(name)
+        if entry is None:
+            return None
+        document = self._documents.get(entry.sha256)
+        if document is None:
+            document = read_project(self.storage, name, entry)
+            self._documents[entry.sha256] = document
+        return document
+
+
+ChangeFunction = Callable[[RootDocument, ProjectCache], Mapping[str, ProjectDocument]]
+
+
+@dataclass(frozen=True)
+class SwapResult:
+    root: RootDocument
+    changed: tuple[ProjectDocument, ...]
+    """The project documents the new root points at that this swap wrote (empty: no change)."""
+    attempts: int
+
+    @property
+    def swapped(self) -> bool:
+        return bool(self.changed)
+
+
+def change_root(
+    storage: Storage,
+    change: ChangeFunction,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SwapResult:
+    """Apply ``change`` to the newest root in one compare-and-swap, retrying on conflict.
+
+    ``change`` receives the root and a document cache and returns the new project documents by
+    name (an empty mapping means "nothing to do": no write at all).  It may raise to refuse.
+    """
+    cache = ProjectCache(storage)
+    for attempt in range(1, max_attempts + 1):
+        snapshot = read_root(storage)
+        changed = dict(change(snapshot.root, cache))
+        if not changed:
+            return SwapResult(snapshot.root, (), attempt)
+        for document in changed.values():
+            try:
+                storage.put_new(document.key, document.to_bytes())
+            except ObjectExistsError:
+                pass  # content-addressed: that key already holds exactly these bytes
+        new_root = snapshot.root.with_projects(
+            {name: ProjectEntry.for_document(document) for name, document in changed.items()}
+        )
+        try:
+            storage.replace(ROOT_KEY, new_root.to_bytes(), snapshot.etag)
+        except ConflictError:
+            delay = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16)))
+            log.debug("root changed under us (attempt %d); retrying in %.3f s", attempt, delay)
+            sleep(delay)
+            continue
+        log.info("index root is now serial %d", new_root.serial)
+        return SwapResult(new_root, tuple(changed.values()), attempt)
+    raise PublishError(
+        f"gave up after {max_attempts} attempts: {storage.url}/{ROOT_KEY} kept changing "
+        "(too many concurrent writers?); nothing was changed"
+    )

@@ -1,0 +1,44 @@
+"""Dioptra-compatible ``pyplugs`` functions.
+
+``register`` only marks a function (pluggy style); finding and calling marked functions is the
+job of a :class:`~dioptra_plugins.registry.Registry` instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MARK_ATTRIBUTE = "__dioptra_plugin__"
+
+
+@dataclass(frozen=True)
+class PluginMark:
+    """What ``@register`` attaches to a function."""
+
+    sort_value: float = 0
+
+
+@overload
+def register(_func: F) -> F: ...
+@overload
+def register(_func: None = None, *, sort_value: float = 0) -> Callable[[F], F]: ...
+def register(_func: F | None = None, *, sort_value: float = 0) -> F | Callable[[F], F]:
+    """Mark a function as a task plugin; usable bare or as ``@register(sort_value=...)``."""
+
+    def mark(func: F) -> F:
+        setattr(func, MARK_ATTRIBUTE, PluginMark(sort_value=sort_value))
+        return func
+
+    if _func is None:
+        return mark
+    return mark(_func)
+
+
+def plugin_mark(obj: object) -> PluginMark | None:
+    """The mark ``@register`` left on ``obj``, or None."""
+    mark = getattr(obj, MARK_ATTRIBUTE, None)
+    return mark if isinstance(mark, PluginMark) else None

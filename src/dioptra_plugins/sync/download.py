@@ -1,0 +1,172 @@
+"""Downloading bundles into the content-addressed cache, streaming and checked as bytes arrive.
+
+Bundles are fetched in parallel (a bounded thread pool), each streamed in 1 MiB chunks from
+``storage.open`` into ``cache/.tmp-*`` while its size and sha256 are checked; only a complete,
+matching file is renamed to ``cache/<sha256>.whl``.  No bundle is ever held in memory whole.
+
+A cache hit is trusted by its name here and checked later for free: the store verifies every
+wheel before extracting it, and that verification hashes the whole file and compares it with
+the index's sha256 (see store.add_to_store), so a corrupted cache file is caught (and deleted)
+without reading it twice.  Bundles already in the store are not downloaded at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from dioptra_plugins.errors import (
+    BundleError,
+    IntegrityError,
+    ObjectNotFoundError,
+    SyncError,
+    UsageError,
+)
+from dioptra_plugins.index.keys import bundle_key
+from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.sync.layout import PluginDirLayout
+from dioptra_plugins.sync.pylock import LockedPackage
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+ATTEMPTS = 3
+_NOT_RETRIED = (IntegrityError, BundleError, ObjectNotFoundError, UsageError)
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes done, bytes total) as downloads advance; from worker threads."""
+
+
+def cache_path(layout: PluginDirLayout, sha256: str) -> Path:
+    return layout.cache / f"{sha256}.whl"
+
+
+class _Meter:
+    """Thread-safe byte counter feeding the progress callback."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total = total
+        self.done = 0
+        self.progress = progress
+        self.lock = threading.Lock()
+
+    def add(self, count: int) -> None:
+        if self.progress is None:
+            return
+        with self.lock:
+            self.done += count
+            self.progress(self.done, self.total)
+
+
+def _stream_once(storage: Storage, package: LockedPackage, target: Path, meter: _Meter) -> None:
+    key = bundle_key(package.name, package.filename)
+    tmp = target.with_name(f".tmp-{secrets.token_hex(6)}")
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with storage.open(key) as stream, tmp.open("wb") as out:
+            while chunk := stream.read(CHUNK_SIZE):
+                received += len(chunk)
+                if received > package.size:
+                    raise IntegrityError(
+                        f"{key}: more than the {package.size} bytes the index lists"
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+                meter.add(len(chunk))
+        if received != package.size:
+            raise IntegrityError(
+                f"{key}: truncated download, {received} of {package.size} bytes"
+            )
+        if digest.hexdigest() != package.sha256:
+            raise IntegrityError(
+                f"{key}: sha256 {digest.hexdigest()} does not match the index's {package.sha256}"
+            )
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def download_one(storage: Storage, package: LockedPackage, target: Path, meter: _Meter) -> Path:
+    """Fetch one bundle to ``target``, retrying a broken stream (not a wrong one) twice."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            _stream_once(storage, package, target, meter)
+            return target
+        except ObjectNotFoundError as error:
+            raise SyncError(
+                f"the index lists {package.filename} but its bundle is missing: {error}"
+            ) from error
+        except _NOT_RETRIED:
+            raise
+        except Exception as error:
+            if attempt == ATTEMPTS:
+                raise SyncError(
+                    f"downloading {package.filename} failed {ATTEMPTS} times: {error}"
+                ) from error
+            logger.warning("download of %s broke (%s); retrying", package.filename, error)
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")
+
+
+def fetch_bundles(
+    storage: Storage,
+    layout: PluginDirLayout,
+    packages: Sequence[LockedPackage],
+    then: Callable[[LockedPackage, Path], object],
+    *,
+    jobs: int = 8,
+    progress: Progress | None = None,
+) -> int:
+    """Bring every package not yet in the store to a local wheel and call ``then`` on it.
+
+    Runs in a pool of ``jobs`` threads, so downloads overlap with ``then`` (verification and
+    extraction).  A cached wheel that ``then`` rejects (it was corrupted on disk) is downloaded
+    once more.  On the first failure the remaining work is cancelled and the error raised;
+    completed downloads stay in the cache (they were checked, so a later sync may use them).
+    Returns the number of bundles downloaded.
+    """
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    todo = [p for p in packages if not (layout.store / p.sha256).is_dir()]
+    if not todo:
+        return 0
+    layout.cache.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in todo if not cache_path(layout, p.sha256).is_file()]
+    meter = _Meter(sum(p.size for p in missing), progress)
+    downloads = 0
+    count_lock = threading.Lock()
+
+    def work(package: LockedPackage) -> None:
+        nonlocal downloads
+        path = cache_path(layout, package.sha256)
+        if path.is_file():
+            try:
+                then(package, path)
+                return
+            except (IntegrityError, BundleError) as error:
+                logger.warning("cached %s is damaged (%s); downloading it again", path, error)
+        download_one(storage, package, path, meter)
+        with count_lock:
+            downloads += 1
+        then(package, path)
+
+    with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+        futures: list[Future[None]] = [pool.submit(work, p) for p in todo]
+        _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+    for future in futures:
+        if not future.cancelled() and (error := future.exception()) is not None:
+            raise error
+    return downloads

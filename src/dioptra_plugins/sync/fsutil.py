@@ -1,0 +1,74 @@
+"""Durable file-system steps: atomic writes, directory fsyncs, one filesystem-wide flush.
+
+A generation switch is only crash-safe if everything it points at reached the disk before the
+rename that publishes it.  Rather than fsync thousands of extracted files one by one, sync calls
+``syncfs`` once on the plugin dir's filesystem (falling back to ``os.sync``) right before the
+switch; small metadata files are written with their own fsync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import secrets
+from pathlib import Path
+
+_libc: ctypes.CDLL | None = None
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of ``path`` (creations, renames, deletions) durable."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def flush_filesystem(path: Path) -> None:
+    """Flush every dirty page of the filesystem holding ``path`` (one ``syncfs`` call)."""
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        _libc = ctypes.CDLL(name, use_errno=True) if name else ctypes.CDLL(None, use_errno=True)
+    syncfs = getattr(_libc, "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syncfs(descriptor) != 0:
+            os.sync()
+    finally:
+        os.close(descriptor)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one rename, after the bytes reached the disk."""
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with tmp.open("wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def replace_symlink(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` atomically: a fresh symlink renamed over the old one."""
+    tmp = link.with_name(f".{link.name}.tmp-{secrets.token_hex(4)}")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(link.parent)

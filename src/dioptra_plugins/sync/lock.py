@@ -1,0 +1,64 @@
+"""The exclusive lock that serializes every writer of one plugin dir.
+
+A sync, a rollback and a gc each hold ``.dioptra-plugins/lock`` (an ``fcntl.flock``) for their
+whole duration.  The kernel drops the lock when its holder dies, so a ``kill -9`` never leaves
+the dir locked.  The holder writes its pid into the file so that a waiter that times out can
+say who holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from dioptra_plugins.errors import LockTimeoutError
+
+_POLL_SECONDS = 0.02
+
+
+def _holder_pid(descriptor: int) -> int | None:
+    try:
+        text = os.pread(descriptor, 64, 0).decode("ascii", "replace").strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def plugin_dir_lock(lock_file: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold the exclusive lock on ``lock_file`` for the block; wait at most ``timeout`` seconds.
+
+    Raises LockTimeoutError naming the holder's pid when the wait runs out.
+    """
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _holder_pid(descriptor)
+                    who = f"process {holder}" if holder else "another process"
+                    raise LockTimeoutError(
+                        f"plugin dir {lock_file.parent.parent} is locked by {who}; "
+                        f"gave up after waiting {timeout:g} s"
+                    ) from None
+                time.sleep(_POLL_SECONDS)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            # Clear the pid before unlocking so nobody blames a process that already let go.
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, 0)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)

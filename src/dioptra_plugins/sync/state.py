@@ -1,0 +1,87 @@
+"""``state.json``: what the last successful sync saw, so the next one can stop after one request.
+
+Per index URL it records the root's ETag and the highest ``serial`` ever accepted (a root with a
+lower serial means the index was rolled back or replaced, and is refused).  It also records the
+requirements and the generation of the last sync: a sync whose requirements are the same, whose
+generation is still current and whose root is not modified has nothing to do.  The file is
+replaced atomically; it is only ever written while holding the plugin dir lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dioptra_plugins.sync.fsutil import write_atomic
+
+logger = logging.getLogger(__name__)
+
+STATE_FORMAT = 1
+
+
+@dataclass
+class IndexState:
+    """The last root accepted from one index URL."""
+
+    etag: str
+    serial: int
+
+
+@dataclass
+class SyncState:
+    indexes: dict[str, IndexState] = field(default_factory=dict)
+    index: str | None = None
+    """Index URL of the last completed sync."""
+    requirements: str | None = None
+    """Signature of the last completed sync's requirements (see engine.requirements_key)."""
+    generation: str | None = None
+    """Generation the last completed sync left current."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "indexes": {
+                url: {"etag": entry.etag, "serial": entry.serial}
+                for url, entry in sorted(self.indexes.items())
+            },
+            "last_sync": {
+                "index": self.index,
+                "requirements": self.requirements,
+                "generation": self.generation,
+            },
+        }
+
+
+def read_state(path: Path) -> SyncState:
+    """The recorded state, or an empty one when the file is missing or unreadable."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return SyncState()
+    except (OSError, ValueError) as error:
+        logger.warning("ignoring unreadable %s: %s", path, error)
+        return SyncState()
+    try:
+        if data.get("format") != STATE_FORMAT:
+            raise ValueError(f"unknown format {data.get('format')!r}")
+        indexes = {
+            str(url): IndexState(etag=str(entry["etag"]), serial=int(entry["serial"]))
+            for url, entry in data.get("indexes", {}).items()
+        }
+        last = data.get("last_sync") or {}
+        return SyncState(
+            indexes=indexes,
+            index=last.get("index"),
+            requirements=last.get("requirements"),
+            generation=last.get("generation"),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        logger.warning("ignoring malformed %s: %s", path, error)
+        return SyncState()
+
+
+def write_state(path: Path, state: SyncState) -> None:
+    write_atomic(path, json.dumps(state.to_json(), indent=2, sort_keys=True).encode() + b"\n")

@@ -1,0 +1,87 @@
+"""The store: one verified, extracted, read-only directory per bundle sha256.
+
+A bundle enters the store only through :func:`add_to_store`: full wheel verification (every
+RECORD hash, paths, limits), a check that the wheel is the very file the index promised (sha256,
+size, name, version), extraction into a staging directory, and one rename.  So a directory
+named ``store/<sha256>`` is always complete; a crash leaves at most a ``.staging-*`` directory,
+which the next writer removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from dioptra_plugins.errors import IntegrityError
+from dioptra_plugins.sync.layout import PluginDirLayout
+from dioptra_plugins.sync.pylock import LockedPackage
+
+logger = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".staging-"
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def store_entry(layout: PluginDirLayout, sha256: str) -> Path:
+    return layout.store / sha256
+
+
+def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -> Path:
+    """Verify ``wheel`` as ``package`` and extract it into ``store/<sha256>`` (once).
+
+    Raises BundleError when the wheel is not a valid bundle and IntegrityError when it is not
+    the file the index describes; in both cases the wheel is removed from the download cache
+    and the store is unchanged.
+    """
+    from packaging.utils import canonicalize_name, canonicalize_version
+
+    from dioptra_plugins.bundle.extract import extract_bundle
+    from dioptra_plugins.bundle.verify import verify_wheel
+
+    entry = store_entry(layout, package.sha256)
+    if entry.is_dir():
+        return entry
+    try:
+        bundle = verify_wheel(wheel)
+        facts = []
+        if bundle.sha256 != package.sha256 or bundle.size != package.size:
+            facts.append(
+                f"sha256 {bundle.sha256} ({bundle.size} bytes), expected {package.sha256} "
+                f"({package.size} bytes)"
+            )
+        if bundle.name != canonicalize_name(package.name):
+            facts.append(f"project {bundle.name!r}, expected {package.name!r}")
+        if canonicalize_version(bundle.version) != canonicalize_version(package.version):
+            facts.append(f"version {bundle.version}, expected {package.version}")
+        if bundle.top_level != package.top_level:
+            facts.append(f"package {bundle.top_level!r}, expected {package.top_level!r}")
+        if facts:
+            raise IntegrityError(f"{package.filename} is not the bundle the index lists: " + "; ".join(facts))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            wheel.unlink()
+        raise
+    layout.store.mkdir(parents=True, exist_ok=True)
+    staging = layout.store / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    extract_bundle(bundle, staging)
+    try:
+        _make_read_only(staging)
+        os.rename(staging, entry)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("stored %s %s as %s", package.name, package.version, package.sha256[:12])
+    return entry
+
+
+def _make_read_only(root: Path) -> None:
+    """Files become read-only; directories stay writable so that gc can delete them."""
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            os.chmod(os.path.join(directory, name), _READ_ONLY)
