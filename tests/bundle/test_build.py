@@ -177,7 +177,7 @@ def test_source_that_is_neither_project_nor_package(tmp_path: Path) -> None:
 
 
 def test_project_version_flags_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="pyproject.toml"):
+    with pytest.raises(UsageError, match=r"pyproject\.toml"):
         build_bundle(make_project(tmp_path), tmp_path / "dist", version="3.0")
 
 

@@ -10,11 +10,14 @@ import tarfile
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from dioptra_builtins.artifacts.exceptions import UnsafeArchiveError
 from dioptra_plugins import pyplugs
 
 LOGGER = logging.getLogger(__name__)
+
+ReadMode = Literal["r", "r:*", "r:", "r:gz", "r:bz2", "r:xz"]
 
 
 @pyplugs.register
@@ -32,7 +35,7 @@ def make_directories(dirs: Sequence[str | Path]) -> list[Path]:
 def extract_tarfile(
     filepath: str | Path,
     output_dir: str | Path = ".",
-    tarball_read_mode: str = "r:*",
+    tarball_read_mode: ReadMode = "r:*",
 ) -> Path:
     """Extract a tar archive into output_dir, refusing any member that could escape it.
 
@@ -43,12 +46,12 @@ def extract_tarfile(
     all of it extracted, so a refused or broken archive leaves ``output_dir`` unchanged.
     """
     output = Path(output_dir).resolve()
-    output.mkdir(parents=True, exist_ok=True)
     with tarfile.open(filepath, tarball_read_mode) as archive:
         members = archive.getmembers()
         problems = _unsafe_members(members)
         if problems:
             raise UnsafeArchiveError(filepath, problems)
+        output.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=output))
         try:
             try:
@@ -101,6 +104,10 @@ def _unsafe_members(members: Sequence[tarfile.TarInfo]) -> list[str]:
             problems.append(f"{member.name!r}: absolute path")
         elif ".." in name.parts:
             problems.append(f"{member.name!r}: parent directory reference")
+        else:
+            through = _first_link_on(list(name.parts[:-1]), links)
+            if through:
+                problems.append(f"{member.name!r}: path runs through link {through!r}")
         if member.isdev():
             problems.append(f"{member.name!r}: device or fifo")
         if member.issym() or member.islnk():
@@ -111,19 +118,37 @@ def _unsafe_members(members: Sequence[tarfile.TarInfo]) -> list[str]:
 
 
 def _link_problem(member: tarfile.TarInfo, links: set[str]) -> str | None:
-    """Why a link member is unsafe, or None if its target stays inside the directory."""
-    if posixpath.isabs(member.linkname):
-        return f"link to absolute path {member.linkname!r}"
+    """Why a link member is unsafe, or None if its target stays inside the directory.
+
+    The target is walked one component at a time instead of being normalized, because
+    ``a/..`` only means "here" when ``a`` is a real directory, not a link of the archive.
+    """
+    target = member.linkname
+    if posixpath.isabs(target):
+        return f"link to absolute path {target!r}"
     # Symlink targets are relative to the link's folder, hard-link targets to the archive root.
     base = posixpath.dirname(member.name) if member.issym() else ""
-    target = posixpath.normpath(posixpath.join(base, member.linkname))
-    if target == ".." or target.startswith("../"):
-        return f"link target {member.linkname!r} escapes the directory"
-    parts = PurePosixPath(target).parts
-    for depth in range(1, len(parts)):
-        if posixpath.join(*parts[:depth]) in links:
-            # Through another link the lexical check above means nothing.
-            return f"link target {member.linkname!r} runs through another link"
+    position = [part for part in base.split("/") if part not in ("", ".")]
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if _first_link_on(position, links):
+            return f"link target {target!r} runs through another link"
+        if part != "..":
+            position.append(part)
+        elif position:
+            position.pop()
+        else:
+            return f"link target {target!r} escapes the directory"
+    return None
+
+
+def _first_link_on(parts: list[str], links: set[str]) -> str | None:
+    """The first prefix of the path parts that is a symlink member of the archive, if any."""
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        if prefix in links:
+            return prefix
     return None
 
 

@@ -69,7 +69,7 @@ def logistic_loss_gradient(
     probabilities = class_probabilities(features, w, bias)
     if w.ndim == 1:
         # Binary: dL/dx = (p - y) * w.
-        return (probabilities[:, 1] - labels)[:, np.newaxis] * w[np.newaxis, :]
+        return np.asarray((probabilities[:, 1] - labels)[:, np.newaxis] * w, dtype=np.float64)
     # Softmax: dL/dx = (p - onehot(y)) @ W.T.
     error = probabilities - np.eye(w.shape[1])[labels]
     return np.asarray(error @ w.T, dtype=np.float64)

@@ -123,7 +123,7 @@ def _float_dtype(array: NDArray[Any]) -> np.dtype[Any]:
 def _nearest_sources(size_in: int, size_out: int) -> NDArray[np.intp]:
     """Index of the source pixel whose area holds each output pixel centre."""
     centres = (np.arange(size_out) + 0.5) * (size_in / size_out)
-    return np.minimum(np.floor(centres).astype(np.intp), size_in - 1)
+    return np.asarray(np.minimum(np.floor(centres), size_in - 1), dtype=np.intp)
 
 
 def _linear_along(array: NDArray[Any], axis: int, size_out: int) -> NDArray[Any]:
@@ -136,9 +136,9 @@ def _linear_along(array: NDArray[Any], axis: int, size_out: int) -> NDArray[Any]
     shape = [1] * array.ndim
     shape[axis] = size_out
     weight = (positions - below).reshape(shape).astype(array.dtype)
-    return (
-        np.take(array, below, axis=axis) * (1 - weight) + np.take(array, above, axis=axis) * weight
-    )
+    below_values: NDArray[Any] = np.take(array, below, axis=axis)
+    above_values: NDArray[Any] = np.take(array, above, axis=axis)
+    return np.asarray(below_values * (1 - weight) + above_values * weight)
 
 
 def _rotate_sampled(array: NDArray[Any], angle: float, method: Method, fill: float) -> NDArray[Any]:

@@ -72,7 +72,7 @@ def predict_proba(model: LogisticRegressionModel, x: ArrayLike) -> NDArray[np.fl
 @pyplugs.register
 def predict(model: LogisticRegressionModel, x: ArrayLike) -> NDArray[np.int64]:
     """Most probable class index of each row of x."""
-    return np.argmax(predict_proba(model, x), axis=1).astype(np.int64)
+    return np.asarray(np.argmax(predict_proba(model, x), axis=1), dtype=np.int64)
 
 
 def class_probabilities(

@@ -45,14 +45,14 @@ def cosine_similarity(x: ArrayLike, y: ArrayLike) -> float:
 def paired_l_inf_distances(x: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
     """Row-wise largest absolute difference between two batches."""
     a, b = _row_pair(x, y)
-    return np.max(np.abs(a - b), axis=1)
+    return np.asarray(np.max(np.abs(a - b), axis=1), dtype=np.float64)
 
 
 @pyplugs.register(sort_value=10)
 def paired_l1_distances(x: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
     """Row-wise sum of absolute differences between two batches."""
     a, b = _row_pair(x, y)
-    return np.sum(np.abs(a - b), axis=1)
+    return np.asarray(np.sum(np.abs(a - b), axis=1), dtype=np.float64)
 
 
 @pyplugs.register(sort_value=10)

@@ -18,10 +18,11 @@ import json
 import logging
 import math
 import os
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 from dioptra_plugins import pyplugs
 
@@ -48,7 +49,7 @@ def log_params(params: Mapping[str, Any], path: str | Path | None = None) -> str
 
 @pyplugs.register
 def log_metrics(
-    metrics: Mapping[str, float], step: int | None = None, path: str | Path | None = None
+    metrics: Mapping[str, SupportsFloat], step: int | None = None, path: str | Path | None = None
 ) -> str:
     """Record run metrics at an optional step; returns where they went."""
     values = {str(key): float(value) for key, value in metrics.items()}
@@ -62,13 +63,14 @@ def log_metrics(
 
 
 def _mlflow_configured() -> bool:
-    if importlib.util.find_spec("mlflow") is None:
-        return False
-    if os.environ.get("MLFLOW_TRACKING_URI"):
+    # A run can only be active if something imported mlflow already; checking sys.modules
+    # spares the seconds an import costs on workers that have MLflow but do not use it.
+    loaded = sys.modules.get("mlflow")
+    if loaded is not None and loaded.active_run() is not None:
         return True
-    import mlflow
-
-    return mlflow.active_run() is not None
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        return False
+    return importlib.util.find_spec("mlflow") is not None
 
 
 def _mlflow_destination(mlflow: Any) -> str:
