@@ -241,6 +241,9 @@ def running_seaweedfs(data_dir: Path, *, access_key: str, secret_key: str) -> It
         f"-s3.localSocket={data_dir}/s3.sock",
         f"-s3.config={identities}",
         "-s3.autoCreateBucket=false",
+        # Side services with fixed default ports would collide with other SeaweedFS instances.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
     ]
     log = data_dir / "weed.log"
     with log.open("wb") as log_stream:
@@ -273,7 +276,7 @@ def running_moto() -> Iterator[S3Server]:
         name="moto",
         endpoint=f"http://127.0.0.1:{port}",
         access_key="moto-test-key",
-        secret_key="moto-test-secret",  # noqa: S106 - a fake credential for a local test server
+        secret_key="moto-test-secret",
     )
     try:
         _wait_for_s3(server, None, Path(os.devnull))
@@ -294,7 +297,7 @@ def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Ser
     with running_seaweedfs(
         data_dir,
         access_key="seaweed-test-key",
-        secret_key="seaweed-test-secret",  # noqa: S106 - a fake credential for a local server
+        secret_key="seaweed-test-secret",
     ) as server:
         yield server
 

@@ -1,3 +1,43 @@
 """dioptra-plugins: versioned, verified, atomically synced task plugins."""
 
 __version__ = "0.1.0"
+
+# --- sync (the sync helper's part; the function is the callable ``dioptra_plugins.sync``
+# subpackage, imported on first use so that ``import dioptra_plugins`` stays fast) ---
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:
+    from dioptra_plugins.sync.engine import SyncResult as SyncResult
+    from dioptra_plugins.sync.engine import sync as sync
+
+# --- the registry side (imported on first use, like sync) ---
+if _TYPE_CHECKING:
+    from dioptra_plugins import pyplugs as pyplugs
+    from dioptra_plugins.errors import DioptraPluginsError as DioptraPluginsError
+    from dioptra_plugins.plugindirs import plugin_dirs as plugin_dirs
+    from dioptra_plugins.registry import Registry as Registry
+    from dioptra_plugins.watcher import watch as watch
+
+_LAZY = {
+    "pyplugs": ("dioptra_plugins.pyplugs", None),
+    "plugin_dirs": ("dioptra_plugins.plugindirs", "plugin_dirs"),
+    "watch": ("dioptra_plugins.watcher", "watch"),
+    "Registry": ("dioptra_plugins.registry", "Registry"),
+    "DioptraPluginsError": ("dioptra_plugins.errors", "DioptraPluginsError"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in ("sync", "SyncResult"):
+        import dioptra_plugins.sync as _sync
+
+        return _sync if name == "sync" else _sync.SyncResult
+    if name in _LAZY:
+        import importlib
+
+        module_path, attribute = _LAZY[name]
+        module = importlib.import_module(module_path)
+        value = module if attribute is None else getattr(module, attribute)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'dioptra_plugins' has no attribute {name!r}")

@@ -146,3 +146,7 @@ class ParameterError(MLprojectError):
     """Entry point parameters are missing or of the wrong type."""
 
     exit_code = 2
+
+
+class TrackingError(DioptraPluginsError):
+    """MLflow tracking is configured but the run could not be recorded in it."""

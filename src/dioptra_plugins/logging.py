@@ -44,7 +44,8 @@ def configure(
     ``$DIOPTRA_JOB_LOG_AS_JSON``.  Calling it again replaces the handler instead of adding one.
     """
     if level is None:
-        level = os.environ.get("DIOPTRA_JOB_LOG_LEVEL", "WARNING").upper()
+        level = os.environ.get("DIOPTRA_JOB_LOG_LEVEL", "").strip().upper() or "WARNING"
+    level = _level_number(level)
     if as_json is None:
         as_json = os.environ.get("DIOPTRA_JOB_LOG_AS_JSON", "").strip().lower() in _TRUE
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -60,3 +61,21 @@ def configure(
     root.addHandler(handler)
     root.setLevel(level)
     return logging.getLogger("dioptra_plugins")
+
+
+def _level_number(level: int | str) -> int:
+    """``"info"``, ``"INFO"``, ``"20"`` or ``20`` -> 20; an unknown name is a usage error."""
+    if isinstance(level, int):
+        return level
+    name = level.strip().upper()
+    if name.isdigit():
+        return int(name)
+    number = logging.getLevelNamesMapping().get(name)
+    if number is None:
+        from dioptra_plugins.errors import UsageError
+
+        known = "DEBUG, INFO, WARNING, ERROR, CRITICAL"
+        raise UsageError(
+            f"unknown log level {level!r} (DIOPTRA_JOB_LOG_LEVEL: {known} or a number)"
+        )
+    return number

@@ -129,9 +129,9 @@ def find_fresh_spec(name: str) -> importlib.machinery.ModuleSpec | None:
             raise ModuleGone(parent_name)
         search_path = list(path_attr)
     for entry in search_path if search_path is not None else sys.path:
-        finder = sys.path_importer_cache.get(entry)
-        if finder is not None and hasattr(finder, "invalidate_caches"):
-            finder.invalidate_caches()
+        entry_finder = sys.path_importer_cache.get(entry)
+        if entry_finder is not None and hasattr(entry_finder, "invalidate_caches"):
+            entry_finder.invalidate_caches()
     for finder in sys.meta_path:
         find_spec = getattr(finder, "find_spec", None)
         if find_spec is None:
@@ -166,7 +166,9 @@ def execute_source(name: str, spec: importlib.machinery.ModuleSpec) -> ExecutedM
     except SyntaxError as error:
         raise ModuleLoadFailed(syntax_error(error, path)) from error
     except ValueError as error:  # e.g. null bytes in the source
-        raise ModuleLoadFailed(ReloadError(path, None, f"{type(error).__name__}: {error}")) from error
+        raise ModuleLoadFailed(
+            ReloadError(path, None, f"{type(error).__name__}: {error}")
+        ) from error
     module = importlib.util.module_from_spec(spec)
     try:
         # Running plugin code is the whole point of a reload; the module stays invisible
@@ -189,12 +191,14 @@ def located_error(error: BaseException, path: str) -> ReloadError:
     if isinstance(error, SyntaxError):  # raised by something the module imported
         return syntax_error(error, path)
     # importlib's own frames ("<frozen importlib._bootstrap>") say nothing about the plugin.
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<")]
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<")
+    ]
     own = [frame for frame in frames if frame.filename == path]
-    frame = (own or frames or [None])[-1]
     message = f"{type(error).__name__}: {error}"
-    if frame is None:
-        return ReloadError(path, None, message)
+    if not (own or frames):
+        return ReloadError(path or None, None, message)
+    frame = (own or frames)[-1]
     return ReloadError(frame.filename, frame.lineno, message)
 
 

@@ -48,9 +48,24 @@ def _register_commands() -> None:
     for command in bundle_commands.COMMANDS:
         main.add_command(command)
 
+    from dioptra_plugins.cli import index_commands
+
+    for command in index_commands.COMMANDS:
+        main.add_command(command)
+
     from dioptra_plugins.cli import run_commands
 
     for command in run_commands.COMMANDS:
+        main.add_command(command)
+
+    from dioptra_plugins.cli import sync_commands
+
+    for command in sync_commands.COMMANDS:
+        main.add_command(command)
+
+    from dioptra_plugins.cli import registry_commands
+
+    for command in registry_commands.COMMANDS:
         main.add_command(command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -86,9 +87,23 @@ def run_command(
         index=index,
         plugin_dir=plugin_dir,
         output_dir=output_dir.absolute() if output_dir else None,
+        environment=_job_log_settings(),
     )
     result = run_entry_point(request)
     click.get_current_context().exit(result.exit_code)
+
+
+def _job_log_settings() -> dict[str, str]:
+    """Pass ``--log-json`` and ``-v`` on to the command (for ``logging.configure()`` in it),
+    unless the caller set the job's log variables explicitly."""
+    root = click.get_current_context().find_root().params
+    settings: dict[str, str] = {}
+    if root.get("log_json") and "DIOPTRA_JOB_LOG_AS_JSON" not in os.environ:
+        settings["DIOPTRA_JOB_LOG_AS_JSON"] = "true"
+    verbose = int(root.get("verbose") or 0)
+    if verbose and "DIOPTRA_JOB_LOG_LEVEL" not in os.environ:
+        settings["DIOPTRA_JOB_LOG_LEVEL"] = "DEBUG" if verbose > 1 else "INFO"
+    return settings
 
 
 COMMANDS: list[click.Command] = [run_command]

@@ -41,7 +41,8 @@ def render_command(
         if field not in declared:
             known = ", ".join(sorted(declared)) or "none"
             raise MLprojectError(
-                f"{where}: placeholder {{{field}}} is not a declared parameter (declared: {known})"
+                f"{where}: placeholder {{{field}}} is not a declared parameter (declared: "
+                f"{known}); write {{{{ and }}}} for literal braces"
             )
         pieces.append(shlex.quote(declared[field]))
     for name, value in (extra or {}).items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +33,20 @@ INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
 
 
 @dataclass(frozen=True)
+class PluginRequirements:
+    """What to sync before the run and where that came from (for messages and run.json)."""
+
+    requirements: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
 class RunPlugins:
     """What the command runs with: the plugin dir, its pinned generation and lock, if any."""
 
     plugin_dir: Path | None
     generation: Path | None = None
-    synced: bool = False
+    synced: PluginRequirements | None = None
 
     @property
     def generation_name(self) -> str | None:
@@ -49,6 +58,17 @@ class RunPlugins:
             return None
         lock = self.generation / LOCK_FILE
         return lock if lock.is_file() else None
+
+    def locked_versions(self) -> dict[str, str]:
+        """``{name: version}`` of the packages in the generation's lock (empty without one)."""
+        if self.lock_file is None:
+            return {}
+        try:
+            lock = tomllib.loads(self.lock_file.read_text(encoding="utf-8"))
+            return {str(p["name"]): str(p["version"]) for p in lock.get("packages", [])}
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
+            logger.warning("cannot read the versions in %s: %s", self.lock_file, error)
+            return {}
 
     def environment(self) -> dict[str, str]:
         """Variables for the command: where to import plugins from, and which generation."""
@@ -68,29 +88,34 @@ def plugin_requirements(
     requirements_file: Path | None = None,
     *,
     use_project_file: bool = True,
-) -> list[str] | None:
+) -> PluginRequirements | None:
     """The requirements to sync before the run, or None when the run syncs nothing."""
     from dioptra_plugins.sync.requirements import read_requirements_file
 
     if requirements:
-        return list(requirements)
-    if requirements_file is not None:
-        return read_requirements_file(requirements_file)
-    project_file = project_dir / PROJECT_PLUGINS_FILE
-    if use_project_file and project_file.is_file():
-        logger.info("using the plugin requirements in %s", project_file)
-        return read_requirements_file(project_file)
-    return None
+        return PluginRequirements(tuple(requirements), "--sync")
+    file = requirements_file
+    if file is None and use_project_file and (project_dir / PROJECT_PLUGINS_FILE).is_file():
+        file = project_dir / PROJECT_PLUGINS_FILE
+    if file is None:
+        return None
+    lines = read_requirements_file(file)
+    if not lines:
+        # Syncing to nothing would empty the plugin dir under every other user of it.
+        logger.warning("%s lists no requirements: not syncing", file)
+        return None
+    logger.info("using the plugin requirements in %s", file)
+    return PluginRequirements(tuple(lines), str(file))
 
 
 @contextlib.contextmanager
 def prepared_plugins(
-    requirements: Sequence[str] | None,
+    requirements: PluginRequirements | None,
     *,
     index: str | None,
     plugin_dir: Path | None,
 ) -> Iterator[RunPlugins]:
-    """Sync ``requirements`` (if not None) into ``plugin_dir``, then pin its current generation.
+    """Sync ``requirements`` (unless None) into ``plugin_dir``, then pin its current generation.
 
     ``plugin_dir`` and ``index`` default to ``$DIOPTRA_PLUGIN_DIR`` and
     ``$DIOPTRA_PLUGINS_INDEX``.  The pin lasts until the block exits.
@@ -100,8 +125,8 @@ def prepared_plugins(
     if requirements is not None:
         if plugin_dir is None:
             raise UsageError(
-                "syncing plugins for the run needs a plugin dir: pass --plugin-dir or set "
-                f"{PLUGIN_DIR_VARIABLE}"
+                f"syncing the plugins of {requirements.source} needs a plugin dir: pass "
+                f"--plugin-dir or set {PLUGIN_DIR_VARIABLE}"
             )
         _sync(requirements, index=index, plugin_dir=plugin_dir)
     if plugin_dir is None:
@@ -124,20 +149,23 @@ def prepared_plugins(
                 f"{plugin_dir}: generation {generation.name} disappeared; run again"
             )
         logger.info("running on %s generation %s", plugin_dir, generation.name)
-        yield RunPlugins(
-            plugin_dir=plugin_dir, generation=generation, synced=requirements is not None
-        )
+        yield RunPlugins(plugin_dir=plugin_dir, generation=generation, synced=requirements)
 
 
-def _sync(requirements: Sequence[str], *, index: str | None, plugin_dir: Path) -> None:
-    from dioptra_plugins.sync import sync
-
+def _sync(requirements: PluginRequirements, *, index: str | None, plugin_dir: Path) -> None:
     index = index or os.environ.get(INDEX_VARIABLE)
     if not index:
+        hint = "" if requirements.source == "--sync" else "; --no-sync runs without syncing"
         raise UsageError(
-            f"syncing plugins for the run needs an index: pass --index or set {INDEX_VARIABLE}"
+            f"syncing the plugins of {requirements.source} needs an index: pass --index or set "
+            f"{INDEX_VARIABLE}{hint}"
         )
-    result = sync(list(requirements), index=index, plugin_dir=plugin_dir)
+    from dioptra_plugins.sync import sync
+
+    result = sync(list(requirements.requirements), index=index, plugin_dir=plugin_dir)
     logger.info(
-        "synced %s into %s: generation %s", ", ".join(requirements), plugin_dir, result.generation
+        "synced %s into %s: generation %s",
+        ", ".join(requirements.requirements),
+        plugin_dir,
+        result.generation,
     )

@@ -8,7 +8,8 @@
 5. copy the generation's ``pylock.toml`` to the output dir, open the MLflow run (if tracking is
    configured);
 6. run the command with ``bash -c`` (``sh -c`` without bash) from the project dir, output
-   streamed straight to our stdout/stderr, ``DIOPTRA_PLUGIN_DIR`` set;
+   streamed straight to our stdout/stderr, ``DIOPTRA_PLUGIN_DIR`` set and this interpreter's
+   directory first on ``PATH`` (so ``python`` is the runner's Python);
 7. write ``run.json`` (entry point, parameters, generation, exit code, timings) and close the
    MLflow run.
 
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ class RunRequest:
     index: str | None = None
     plugin_dir: Path | None = None
     output_dir: Path | None = None
+    # Extra variables for the command (the CLI passes its log settings on this way).
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def run_entry_point(request: RunRequest) -> RunResult:
                 "command": command,
                 "plugin_dir": str(plugins.plugin_dir) if plugins.plugin_dir else None,
                 "generation": plugins.generation_name,
-                "synced": plugins.synced,
+                "plugins": plugins.locked_versions(),
+                "synced_from": plugins.synced.source if plugins.synced else None,
                 "lock": None,
                 "ignored_environment": list(project.unused_environment),
             }
@@ -127,7 +131,7 @@ def run_entry_point(request: RunRequest) -> RunResult:
                 tags=_tags(record),
                 lock_file=plugins.lock_file,
             )
-            env = {**os.environ, **plugins.environment()}
+            env = {**_python_first_environment(), **request.environment, **plugins.environment()}
             if tracked is not None:
                 env.update(tracked.environment())
             command_started = time.monotonic()
@@ -158,35 +162,69 @@ def run_command(command: str, *, cwd: Path, env: Mapping[str, str]) -> int:
     # Our own buffered output must come out before the command's, not after it.
     sys.stdout.flush()
     sys.stderr.flush()
-    process = subprocess.Popen([shell, "-c", command], cwd=cwd, env=dict(env))
-    with _forwarding_signals(process):
+    with _SignalForwarder() as forwarder:
+        # The handler is in place before the command starts: a SIGTERM that arrives in between
+        # is held and delivered once there is a process to deliver it to.
+        process = subprocess.Popen([shell, "-c", command], cwd=cwd, env=dict(env))
+        forwarder.attach(process)
         while True:
             try:
                 returncode = process.wait()
                 break
             except KeyboardInterrupt:
                 # SIGINT from a terminal reached the command too; from `kill` it did not.
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGINT)
+                forwarder.forward(signal.SIGINT)
     return 128 - returncode if returncode < 0 else returncode
 
 
-@contextlib.contextmanager
-def _forwarding_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        # Signal handlers can only be installed from the main thread.
-        yield
-        return
+class _SignalForwarder:
+    """Forwards SIGTERM to the command while installed (only possible in the main thread)."""
 
-    def forward(signum: int, _frame: object) -> None:
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending: list[int] = []
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _SignalForwarder:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def attach(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        while self._pending:
+            self.forward(self._pending.pop(0))
+
+    def forward(self, signum: int) -> None:
+        if self._process is None:
+            self._pending.append(signum)
+            return
         with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signum)
+            self._process.send_signal(signum)
 
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.forward(signum)
+
+
+def _python_first_environment() -> dict[str, str]:
+    """Our environment with this interpreter's directory first on PATH.
+
+    The MLproject's environment keys are not used, so "the environment" a command runs in is
+    the runner's: ``python`` in a command must be the interpreter that has dioptra-plugins (and
+    the plugins' dependencies), not whichever one an unactivated shell finds first.
+    """
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    entries = env.get("PATH", os.defpath).split(os.pathsep)
+    if entries[:1] != [bin_dir]:
+        env["PATH"] = os.pathsep.join([bin_dir, *entries])
+    return env
 
 
 def _copy_lock(plugins: RunPlugins, output_dir: Path | None) -> Path | None:
@@ -207,11 +245,7 @@ def _finish(record: dict[str, Any], output_dir: Path | None, tracked: TrackedRun
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, record_file)
     if tracked is not None:
-        try:
-            if record_file is not None:
-                tracked.log_artifact(record_file)
-        finally:
-            tracked.finish(int(record["exit_code"]))
+        tracked.finish(int(record["exit_code"]), record_file)
 
 
 def _tags(record: Mapping[str, Any]) -> dict[str, str]:

@@ -53,7 +53,9 @@ def _split(name: str, uri: str) -> tuple[str, str]:
 def _client() -> S3Client:
     import boto3
 
-    return boto3.client("s3")
+    # A fresh session, not boto3's module-level default: that one caches the credentials it
+    # resolved first, and the environment may have changed since (another profile, endpoint).
+    return boto3.session.Session().client("s3")
 
 
 def _boto_errors() -> tuple[type[Exception], ...]:

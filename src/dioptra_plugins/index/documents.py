@@ -56,53 +56,53 @@ class _Reader:
     def _fail(self, name: str, expected: str, value: Any) -> IndexFormatError:
         return IndexFormatError(f"{self.what}: field {name!r} must be {expected}, found {value!r}")
 
-    def str(self, name: str) -> str:
+    def text(self, name: str) -> str:
         value = self._get(name)
         if not isinstance(value, str):
             raise self._fail(name, "a string", value)
         return value
 
-    def optional_str(self, name: str) -> str | None:
+    def optional_text(self, name: str) -> str | None:
         value = self._get(name)
         if value is not None and not isinstance(value, str):
             raise self._fail(name, "a string or null", value)
         return value
 
-    def int(self, name: str) -> int:
+    def integer(self, name: str) -> int:
         value = self._get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise self._fail(name, "a non-negative integer", value)
         return value
 
-    def bool(self, name: str) -> bool:
+    def boolean(self, name: str) -> bool:
         value = self._get(name)
         if not isinstance(value, bool):
             raise self._fail(name, "true or false", value)
         return value
 
     def sha256(self, name: str) -> str:
-        value = self.str(name)
+        value = self.text(name)
         if not is_sha256(value):
             raise self._fail(name, "a lower-case hex sha256", value)
         return value
 
     def name(self, field_name: str = "name") -> str:
-        value = self.str(field_name)
+        value = self.text(field_name)
         if not is_normalized_name(value):
             raise self._fail(field_name, "a PEP 503-normalized project name", value)
         return value
 
     def version(self, name: str) -> str:
-        value = self.str(name)
+        value = self.text(name)
         return checked_version(value, f"{self.what}: field {name!r}")
 
-    def list(self, name: str) -> list[Any]:
+    def array(self, name: str) -> list[Any]:
         value = self._get(name)
         if not isinstance(value, list):
             raise self._fail(name, "a list", value)
         return value
 
-    def dict(self, name: str) -> dict[str, Any]:
+    def mapping(self, name: str) -> dict[str, Any]:
         value = self._get(name)
         if not isinstance(value, dict):
             raise self._fail(name, "an object", value)
@@ -183,25 +183,25 @@ class FileEntry:
     @classmethod
     def from_json(cls, obj: object, what: str) -> FileEntry:
         reader = _Reader(what, obj)
-        filename = reader.str("filename")
+        filename = reader.text("filename")
         if "/" in filename or "\\" in filename or not filename.endswith(".whl"):
             raise IndexFormatError(f"{what}: filename {filename!r} is not a wheel filename")
-        requires_dist = reader.list("requires_dist")
+        requires_dist = reader.array("requires_dist")
         if not all(isinstance(item, str) for item in requires_dist):
             raise IndexFormatError(f"{what}: requires_dist must be a list of strings")
         return cls(
             filename=filename,
             version=reader.version("version"),
             sha256=reader.sha256("sha256"),
-            size=reader.int("size"),
-            requires_python=reader.optional_str("requires_python"),
+            size=reader.integer("size"),
+            requires_python=reader.optional_text("requires_python"),
             requires_dist=tuple(requires_dist),
-            yanked=reader.bool("yanked"),
-            yanked_reason=reader.optional_str("yanked_reason"),
-            upload_time=reader.str("upload_time"),
+            yanked=reader.boolean("yanked"),
+            yanked_reason=reader.optional_text("yanked_reason"),
+            upload_time=reader.text("upload_time"),
             core_metadata_sha256=reader.sha256("core_metadata_sha256"),
-            top_level=reader.str("top_level"),
-            manifest=reader.dict("manifest"),
+            top_level=reader.text("top_level"),
+            manifest=reader.mapping("manifest"),
         )
 
 
@@ -262,7 +262,7 @@ class ProjectDocument:
         name = reader.name()
         files = [
             FileEntry.from_json(item, f"{what} file #{number}")
-            for number, item in enumerate(reader.list("files"))
+            for number, item in enumerate(reader.array("files"))
         ]
         seen: set[str] = set()
         for entry in files:
@@ -318,21 +318,21 @@ class RootDocument:
     ) -> RootDocument:
         reader = _Reader(what, _load_json(data, what, expected_sha256))
         reader.format()
-        serial = reader.int("serial")
+        serial = reader.integer("serial")
         projects: dict[str, ProjectEntry] = {}
-        for name, item in reader.dict("projects").items():
+        for name, item in reader.mapping("projects").items():
             entry_what = f"{what} project {name!r}"
             if not is_normalized_name(name):
                 raise IndexFormatError(f"{entry_what}: not a PEP 503-normalized project name")
             entry = _Reader(entry_what, item)
             sha256 = entry.sha256("sha256")
-            document = entry.str("document")
+            document = entry.text("document")
             if document != project_document_key(name, sha256):
                 raise IndexFormatError(
                     f"{entry_what}: document key {document!r} does not match "
                     f"{project_document_key(name, sha256)!r}"
                 )
-            latest = entry.optional_str("latest")
+            latest = entry.optional_text("latest")
             if latest is not None:
                 checked_version(latest, f"{entry_what}: field 'latest'")
             projects[name] = ProjectEntry(document=document, sha256=sha256, latest=latest)

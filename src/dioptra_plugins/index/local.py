@@ -185,7 +185,9 @@ class LocalStorage:
                 key = name if relative == "." else f"{relative}/{name}"
                 if key.startswith(prefix):
                     with contextlib.suppress(FileNotFoundError):
-                        found.append(ObjectInfo(key, os.stat(os.path.join(directory, name)).st_size))
+                        found.append(
+                            ObjectInfo(key, os.stat(os.path.join(directory, name)).st_size)
+                        )
         return iter(sorted(found, key=lambda info: info.key))
 
     def create_location(self) -> None:

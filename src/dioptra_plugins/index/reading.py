@@ -30,7 +30,9 @@ def read_root(storage: Storage) -> RootSnapshot:
         return RootSnapshot(RootDocument.empty(), None)
     if isinstance(stored, NotModified):  # pragma: no cover - no ETag was sent
         raise AssertionError("unconditional get answered not-modified")
-    return RootSnapshot(RootDocument.from_bytes(stored.data, what=f"{storage.url}/{ROOT_KEY}"), stored.etag)
+    return RootSnapshot(
+        RootDocument.from_bytes(stored.data, what=f"{storage.url}/{ROOT_KEY}"), stored.etag
+    )
 
 
 def read_project(storage: Storage, name: str, entry: ProjectEntry) -> ProjectDocument:

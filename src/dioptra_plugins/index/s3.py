@@ -11,9 +11,8 @@ compare-and-swap loop of the root, in :mod:`dioptra_plugins.index.publish`.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, cast
 
 import boto3
 import botocore.exceptions
@@ -59,11 +58,12 @@ class S3Storage:
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self._counter = RequestCounter()
         self._session = boto3.session.Session()
-        retry_mode = os.environ.get("AWS_RETRY_MODE", "standard")
+        # The profile's or environment's retry_mode wins; "legacy" (or nothing) becomes standard.
+        retry_mode = self._session._session.get_config_variable("retry_mode") or "standard"
         if retry_mode not in ("standard", "adaptive"):
             retry_mode = "standard"
         config = Config(
-            retries={"mode": retry_mode},  # type: ignore[typeddict-item]
+            retries={"mode": cast(Literal["standard", "adaptive"], retry_mode)},
             max_pool_connections=max_pool_connections,
             connect_timeout=10,
             read_timeout=60,
@@ -112,8 +112,7 @@ class S3Storage:
             ) from None
         if isinstance(error, botocore.exceptions.EndpointConnectionError | ConnectionError):
             raise StorageError(
-                f"cannot {action} {where}: the S3 endpoint {self.endpoint} is unreachable "
-                f"({error})"
+                f"cannot {action} {where}: the S3 endpoint {self.endpoint} is unreachable ({error})"
             ) from None
         if isinstance(error, botocore.exceptions.ClientError):
             code = str(error.response.get("Error", {}).get("Code", ""))
@@ -178,7 +177,9 @@ class S3Storage:
             if code in _PRECONDITION_CODES:
                 raise ObjectExistsError(f"{key} already exists in {self.url}") from None
             if code in _CONCURRENT_CODES:
-                raise ConflictError(f"{key}: a concurrent write to the same key is in flight")
+                raise ConflictError(
+                    f"{key}: a concurrent write to the same key is in flight"
+                ) from None
             self._raise(error, "write", key)
         except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
             self._raise(error, "write", key)
@@ -196,8 +197,10 @@ class S3Storage:
             code = self._code(error)
             wanted = "absent" if if_match is None else f"at ETag {if_match}"
             # If-Match on a missing key: AWS and SeaweedFS say 412, moto says NoSuchKey.
-            if code in _PRECONDITION_CODES or code in _CONCURRENT_CODES or (
-                if_match is not None and code in _NOT_FOUND_CODES
+            if (
+                code in _PRECONDITION_CODES
+                or code in _CONCURRENT_CODES
+                or (if_match is not None and code in _NOT_FOUND_CODES)
             ):
                 raise ConflictError(f"{key} changed: expected it {wanted} ({code})") from None
             self._raise(error, "write", key)

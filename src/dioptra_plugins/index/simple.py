@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from dioptra_plugins.errors import ConflictError, ObjectNotFoundError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
@@ -59,8 +60,20 @@ def page_serial(page: bytes) -> int:
     return int(match.group(1)) if match else -1
 
 
-def write_page(storage: Storage, key: str, page: bytes, serial: int) -> bool:
-    """Put ``page`` at ``key`` unless a page from a newer root is there; True if written."""
+def write_page(
+    storage: Storage, key: str, page: bytes, serial: int, *, probably_absent: bool = False
+) -> bool:
+    """Put ``page`` at ``key`` unless a page from a newer root is there; True if written.
+
+    ``probably_absent`` (a project this swap created) tries a create-only write first, which
+    saves the read; if the page exists after all, the normal read-compare-swap follows.
+    """
+    if probably_absent:
+        try:
+            storage.replace(key, page, None)
+            return True
+        except ConflictError:
+            pass
     for _attempt in range(_ATTEMPTS):
         try:
             current = storage.get(key)
@@ -82,14 +95,29 @@ def write_page(storage: Storage, key: str, page: bytes, serial: int) -> bool:
 
 
 def update_simple_pages(
-    storage: Storage, root: RootDocument, documents: Iterable[ProjectDocument]
+    storage: Storage,
+    root: RootDocument,
+    documents: Iterable[ProjectDocument],
+    new_projects: Collection[str] = (),
 ) -> None:
     """Regenerate the root page and the pages of the projects given (those that changed)."""
-    for document in documents:
-        write_page(
-            storage,
+    pages = [
+        (
             simple_project_key(document.name),
             render_project_page(document, root.serial),
-            root.serial,
+            document.name in new_projects,
         )
-    write_page(storage, SIMPLE_ROOT_KEY, render_root_page(root), root.serial)
+        for document in documents
+    ]
+    pages.append((SIMPLE_ROOT_KEY, render_root_page(root), False))
+
+    def write(item: tuple[str, bytes, bool]) -> bool:
+        key, page, absent = item
+        return write_page(storage, key, page, root.serial, probably_absent=absent)
+
+    if len(pages) <= 2:
+        for item in pages:
+            write(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(pages))) as pool:
+        list(pool.map(write, pages))

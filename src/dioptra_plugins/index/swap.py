@@ -12,10 +12,12 @@ unreferenced; after it, everything the root points at exists.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dioptra_plugins.errors import ConflictError, ObjectExistsError, PublishError
@@ -58,16 +60,34 @@ class SwapResult:
     changed: tuple[ProjectDocument, ...]
     """The project documents the new root points at that this swap wrote (empty: no change)."""
     attempts: int
+    new_projects: frozenset[str] = frozenset()
+    """Names of the changed projects that the previous root did not list."""
 
     @property
     def swapped(self) -> bool:
         return bool(self.changed)
 
 
+def _put_new_document(storage: Storage, document: ProjectDocument) -> None:
+    # Content-addressed: an existing key already holds exactly these bytes.
+    with contextlib.suppress(ObjectExistsError):
+        storage.put_new(document.key, document.to_bytes())
+
+
+def _put_documents(storage: Storage, documents: list[ProjectDocument]) -> None:
+    """Write the new project documents, in parallel when a publish touches many projects."""
+    if len(documents) == 1:
+        _put_new_document(storage, documents[0])
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(documents))) as pool:
+        list(pool.map(lambda document: _put_new_document(storage, document), documents))
+
+
 def change_root(
     storage: Storage,
     change: ChangeFunction,
     *,
+    before_swap: Callable[[], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SwapResult:
@@ -75,6 +95,9 @@ def change_root(
 
     ``change`` receives the root and a document cache and returns the new project documents by
     name (an empty mapping means "nothing to do": no write at all).  It may raise to refuse.
+    ``before_swap`` runs after the documents are written and before the root is replaced
+    (publish waits there for its bundle uploads, so documents and bundles go up together); if
+    it raises, nothing but unreferenced objects was written.
     """
     cache = ProjectCache(storage)
     for attempt in range(1, max_attempts + 1):
@@ -82,23 +105,24 @@ def change_root(
         changed = dict(change(snapshot.root, cache))
         if not changed:
             return SwapResult(snapshot.root, (), attempt)
-        for document in changed.values():
-            try:
-                storage.put_new(document.key, document.to_bytes())
-            except ObjectExistsError:
-                pass  # content-addressed: that key already holds exactly these bytes
+        _put_documents(storage, list(changed.values()))
+        if before_swap is not None:
+            before_swap()
         new_root = snapshot.root.with_projects(
             {name: ProjectEntry.for_document(document) for name, document in changed.items()}
         )
         try:
             storage.replace(ROOT_KEY, new_root.to_bytes(), snapshot.etag)
         except ConflictError:
-            delay = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16)))
+            delay = random.uniform(
+                0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16))
+            )
             log.debug("root changed under us (attempt %d); retrying in %.3f s", attempt, delay)
             sleep(delay)
             continue
         log.info("index root is now serial %d", new_root.serial)
-        return SwapResult(new_root, tuple(changed.values()), attempt)
+        new_projects = frozenset(changed) - frozenset(snapshot.root.projects)
+        return SwapResult(new_root, tuple(changed.values()), attempt, new_projects)
     raise PublishError(
         f"gave up after {max_attempts} attempts: {storage.url}/{ROOT_KEY} kept changing "
         "(too many concurrent writers?); nothing was changed"

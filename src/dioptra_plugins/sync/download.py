@@ -2,7 +2,8 @@
 
 Bundles are fetched in parallel (a bounded thread pool), each streamed in 1 MiB chunks from
 ``storage.open`` into ``cache/.tmp-*`` while its size and sha256 are checked; only a complete,
-matching file is renamed to ``cache/<sha256>.whl``.  No bundle is ever held in memory whole.
+matching file is renamed to ``cache/<sha256>/<wheel filename>``.  No bundle is ever held in
+memory whole.
 
 A cache hit is trusted by its name here and checked later for free: the store verifies every
 wheel before extracting it, and that verification hashes the whole file and compares it with
@@ -27,6 +28,7 @@ from dioptra_plugins.errors import (
     BundleError,
     IntegrityError,
     ObjectNotFoundError,
+    StorageError,
     SyncError,
     UsageError,
 )
@@ -39,14 +41,17 @@ logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
 ATTEMPTS = 3
-_NOT_RETRIED = (IntegrityError, BundleError, ObjectNotFoundError, UsageError)
+# A failed request was already retried by the storage (botocore's standard retries); only a
+# stream that breaks after the request succeeded is retried here.
+_NOT_RETRIED = (IntegrityError, BundleError, StorageError, UsageError)
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) as downloads advance; from worker threads."""
 
 
-def cache_path(layout: PluginDirLayout, sha256: str) -> Path:
-    return layout.cache / f"{sha256}.whl"
+def cache_path(layout: PluginDirLayout, package: LockedPackage) -> Path:
+    """``cache/<sha256>/<wheel filename>``: content-addressed, and still a valid wheel name."""
+    return layout.cache / package.sha256 / package.filename
 
 
 class _Meter:
@@ -68,7 +73,7 @@ class _Meter:
 
 def _stream_once(storage: Storage, package: LockedPackage, target: Path, meter: _Meter) -> None:
     key = bundle_key(package.name, package.filename)
-    tmp = target.with_name(f".tmp-{secrets.token_hex(6)}")
+    tmp = target.parent.parent / f".tmp-{secrets.token_hex(6)}"
     digest = hashlib.sha256()
     received = 0
     try:
@@ -83,13 +88,12 @@ def _stream_once(storage: Storage, package: LockedPackage, target: Path, meter: 
                 out.write(chunk)
                 meter.add(len(chunk))
         if received != package.size:
-            raise IntegrityError(
-                f"{key}: truncated download, {received} of {package.size} bytes"
-            )
+            raise IntegrityError(f"{key}: truncated download, {received} of {package.size} bytes")
         if digest.hexdigest() != package.sha256:
             raise IntegrityError(
                 f"{key}: sha256 {digest.hexdigest()} does not match the index's {package.sha256}"
             )
+        target.parent.mkdir(exist_ok=True)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -98,7 +102,7 @@ def _stream_once(storage: Storage, package: LockedPackage, target: Path, meter: 
 
 
 def download_one(storage: Storage, package: LockedPackage, target: Path, meter: _Meter) -> Path:
-    """Fetch one bundle to ``target``, retrying a broken stream (not a wrong one) twice."""
+    """Fetch one bundle to ``target``, retrying a stream that broke (not a wrong one) twice."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             _stream_once(storage, package, target, meter)
@@ -142,14 +146,14 @@ def fetch_bundles(
     if not todo:
         return 0
     layout.cache.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in todo if not cache_path(layout, p.sha256).is_file()]
+    missing = [p for p in todo if not cache_path(layout, p).is_file()]
     meter = _Meter(sum(p.size for p in missing), progress)
     downloads = 0
     count_lock = threading.Lock()
 
     def work(package: LockedPackage) -> None:
         nonlocal downloads
-        path = cache_path(layout, package.sha256)
+        path = cache_path(layout, package)
         if path.is_file():
             try:
                 then(package, path)

@@ -9,13 +9,12 @@ switch; small metadata files are written with their own fsync.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
-_libc: ctypes.CDLL | None = None
+_libc: Any = None
 
 
 def fsync_dir(path: Path) -> None:
@@ -31,8 +30,10 @@ def flush_filesystem(path: Path) -> None:
     """Flush every dirty page of the filesystem holding ``path`` (one ``syncfs`` call)."""
     global _libc
     if _libc is None:
-        name = ctypes.util.find_library("c")
-        _libc = ctypes.CDLL(name, use_errno=True) if name else ctypes.CDLL(None, use_errno=True)
+        import ctypes
+
+        # The running interpreter already links libc; no library search (which may fork).
+        _libc = ctypes.CDLL(None, use_errno=True)
     syncfs = getattr(_libc, "syncfs", None)
     if syncfs is None:
         os.sync()

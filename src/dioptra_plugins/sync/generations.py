@@ -57,7 +57,9 @@ def read_generation_lock(layout: PluginDirLayout, name: str) -> Lock:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise PluginDirError(f"generation {name} has no readable {LOCK_FILENAME}: {error}") from error
+        raise PluginDirError(
+            f"generation {name} has no readable {LOCK_FILENAME}: {error}"
+        ) from error
     return lock_from_toml(data, str(path))
 
 
@@ -148,6 +150,7 @@ def remove_leftovers(layout: PluginDirLayout) -> None:
         (layout.generations, BUILDING_PREFIX),
         (layout.store, STAGING_PREFIX),
         (layout.cache, ".tmp-"),
+        (layout.cache / "documents", ".tmp-"),
         (layout.meta, ".current.tmp-"),
         (layout.meta, ".state.json.tmp-"),
     ):

@@ -59,7 +59,9 @@ class IndexView:
                 ) from error
             assert isinstance(fetched, StoredObject)
             data = fetched.data
-        document = ProjectDocument.from_bytes(data, expected_sha256=entry.sha256)
+        document = ProjectDocument.from_bytes(
+            data, expected_sha256=entry.sha256, what=f"{self.url}/{entry.document}"
+        )
         if document.name != name:
             raise IndexFormatError(
                 f"{entry.document} describes project {document.name!r}, not {name!r}"

@@ -1,15 +1,15 @@
 """Where things live inside a synced plugin dir (DESIGN §5), and generation pins.
 
-    $DIOPTRA_PLUGIN_DIR/
-      dioptra_builtins -> .dioptra-plugins/current/dioptra_builtins   stable entry links
-      .dioptra-plugins/
-        current -> generations/000042                                 the one switch
-        generations/000042/{dioptra_builtins -> ../../store/<sha256>/dioptra_builtins,
-                            pylock.toml}
-        store/<sha256>/...                                            verified, read-only
-        cache/<sha256>.whl                                            downloaded bundles
-        pins/<pid>-<token>.json                                       generations in use
-        state.json   lock
+$DIOPTRA_PLUGIN_DIR/
+  dioptra_builtins -> .dioptra-plugins/current/dioptra_builtins   stable entry links
+  .dioptra-plugins/
+    current -> generations/000042                                 the one switch
+    generations/000042/{dioptra_builtins -> ../../store/<sha256>/dioptra_builtins,
+                        pylock.toml}
+    store/<sha256>/...                                            verified, read-only
+    cache/<sha256>.whl                                            downloaded bundles
+    pins/<pid>-<token>.json                                       generations in use
+    state.json   lock
 """
 
 from __future__ import annotations

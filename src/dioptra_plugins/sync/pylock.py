@@ -8,7 +8,6 @@ import package of each bundle) live under ``[tool.dioptra-plugins]`` tables, as 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +88,8 @@ def _lock_problem(source: str, message: str) -> UsageError:
 
 def lock_from_toml(data: bytes, source: str = "pylock.toml") -> Lock:
     """Parse a lock written by :func:`lock_to_toml`; a malformed one is a UsageError."""
+    import tomllib
+
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

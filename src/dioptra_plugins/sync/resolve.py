@@ -106,7 +106,7 @@ def split_dependencies(
     return wanted, needs
 
 
-class IndexProvider(AbstractProvider):  # type: ignore[misc]
+class IndexProvider(AbstractProvider[Wanted, Candidate, str]):
     def __init__(self, view: IndexView) -> None:
         self.view = view
 
@@ -165,14 +165,16 @@ def _available(view: IndexView, name: str) -> str:
     return text
 
 
-def _impossible_message(view: IndexView, error: ResolutionImpossible) -> str:
+def _impossible_message(view: IndexView, error: ResolutionImpossible[Wanted, Candidate]) -> str:
     lines = ["the requirements cannot all be satisfied:"]
     names: list[str] = []
     for cause in error.causes:
         requirement: Wanted = cause.requirement
         spec = str(requirement.specifier) or " (any version)"
-        lines.append(f"  - {_who(cause.parent)} want{'' if cause.parent is None else 's'} "
-                     f"{requirement.name}{spec}")
+        lines.append(
+            f"  - {_who(cause.parent)} want{'' if cause.parent is None else 's'} "
+            f"{requirement.name}{spec}"
+        )
         if requirement.name not in names:
             names.append(requirement.name)
     lines.extend(f"  {_available(view, name)}" for name in names)
@@ -242,8 +244,7 @@ def check_environment(
     if problems and not ignore:
         raise EnvironmentRequirementError(
             "the running environment lacks what these plugin packages need "
-            "(install them, or pass --ignore-env-deps):\n"
-            + "\n".join(f"  - {p}" for p in problems)
+            "(install them, or pass --ignore-env-deps):\n" + "\n".join(f"  - {p}" for p in problems)
         )
     for problem in problems:
         logger.warning("environment requirement not met (ignored): %s", problem)

@@ -39,6 +39,8 @@ class SyncState:
     """Signature of the last completed sync's requirements (see engine.requirements_key)."""
     generation: str | None = None
     """Generation the last completed sync left current."""
+    packages: dict[str, str] = field(default_factory=dict)
+    """Its packages, name -> version (reported as unchanged by a no-op sync)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class SyncState:
                 "index": self.index,
                 "requirements": self.requirements,
                 "generation": self.generation,
+                "packages": dict(sorted(self.packages.items())),
             },
         }
 
@@ -77,6 +80,7 @@ def read_state(path: Path) -> SyncState:
             index=last.get("index"),
             requirements=last.get("requirements"),
             generation=last.get("generation"),
+            packages={str(k): str(v) for k, v in (last.get("packages") or {}).items()},
         )
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         logger.warning("ignoring malformed %s: %s", path, error)

@@ -60,7 +60,9 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
         if bundle.top_level != package.top_level:
             facts.append(f"package {bundle.top_level!r}, expected {package.top_level!r}")
         if facts:
-            raise IntegrityError(f"{package.filename} is not the bundle the index lists: " + "; ".join(facts))
+            raise IntegrityError(
+                f"{package.filename} is not the bundle the index lists: " + "; ".join(facts)
+            )
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             wheel.unlink()

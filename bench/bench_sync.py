@@ -1,0 +1,393 @@
+"""Sync speed and request counts against what a user would do instead (issue 4).
+
+Workload: 40 plugin packages x 25 modules (about 1,000 files) built into bundles and published
+to an index in a loopback SeaweedFS bucket; the same package trees are also uploaded as plain
+files for ``aws s3 sync``; ``uv pip install --target`` installs the same wheels from the
+index's PEP 503 pages (served over loopback HTTP from a local copy of the index, since uv does
+not speak S3).  Scenarios, interleaved per round (the order rotates each round):
+
+- cold: an empty plugin dir / target dir / download dir;
+- no-op: the same again; ours is also compared with a bare script that imports boto3 and makes
+  one conditional GET, and timed in-process (a worker calling ``sync()`` before each job);
+- one changed: one package republished with a new version.
+
+Then (unless --skip-big) one 500 MB bundle: sync speed against the slower of a raw streaming GET
+and a sha256 of the same bytes, and the peak memory (max RSS) of the sync process.
+
+Run: .venv/bin/python bench/bench_sync.py [--rounds 5] [--skip-big]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import s3servers  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
+
+BIN = Path(sys.executable).parent
+CLI = str(BIN / "dioptra-plugins")
+AWS = str(BIN / "aws")
+UV = str(BIN / "uv")
+PACKAGES = 40
+MODULES = 25
+
+MODULE = '''"""Module {m} of {pkg} {version}: generated for the sync benchmark."""
+
+from dioptra_plugins.pyplugs import register
+
+TABLE = {table!r}
+
+
+@register
+def task_{m}(x: float, scale: float = 1.0) -> float:
+    """Scale x, then add a constant from the table ({version})."""
+    return x * scale + TABLE[{m} % len(TABLE)]
+
+
+def helper_{m}(values: list[float]) -> float:
+    total = 0.0
+    for value in values:
+        total += task_{m}(value)
+    return total
+'''
+
+
+def write_package(parent: Path, name: str, version: str) -> Path:
+    package = parent / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f'VERSION = "{version}"\n')
+    for m in range(MODULES - 1):
+        table = [round((hash((name, m, k)) % 10_000) / 7.0, 3) for k in range(60)]
+        (package / f"mod{m:02d}.py").write_text(
+            MODULE.format(m=m, pkg=name, version=version, table=table)
+        )
+    return package
+
+
+def build_all(work: Path, rounds: int) -> tuple[list[Path], list[Path], Path]:
+    """The 40 bundles, the changed versions of pkg00 (one per round), and the plain trees."""
+    from dioptra_plugins.bundle.build import build_bundle
+
+    trees = work / "trees"
+    jobs = [(f"pkg{i:02d}", "1.0.0") for i in range(PACKAGES)]
+    jobs += [("pkg00", f"1.0.{r + 1}") for r in range(rounds)]
+
+    def one(job: tuple[str, str]) -> Path:
+        name, version = job
+        source = write_package(work / "src" / f"{name}-{version}", name, version)
+        if version == "1.0.0":
+            shutil.copytree(source, trees / name)
+        return build_bundle(source, work / "wheels", version=version)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        wheels = list(pool.map(one, jobs))
+    return wheels[:PACKAGES], wheels[PACKAGES:], trees
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return elapsed, done.stdout
+
+
+@contextlib.contextmanager
+def http_server(directory: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def count_requests(endpoint: str, command: list[str]) -> int:
+    """HTTP requests ``command`` sends to S3, counted by a forwarding proxy."""
+    with FaultProxy(endpoint) as proxy:
+        env = {**os.environ, "AWS_ENDPOINT_URL": proxy.url}
+        timed(command, env)
+        return proxy.count()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[str, Any]:
+    from dioptra_plugins.index.publish import publish
+    from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.sync.engine import sync
+
+    wheels, changed, trees = build_all(work, rounds)
+    bucket = server.create_bucket("bench")
+    index = f"s3://{bucket}/plugins"
+    publish(open_storage(index), wheels)
+    local_index = work / "local-index"
+    publish(open_storage(str(local_index)), wheels)
+    timed([AWS, "s3", "sync", str(trees), f"s3://{bucket}/tree", "--only-show-errors"])
+    requirements = [f"pkg{i:02d}" for i in range(PACKAGES)]
+    files = sum(1 for _ in trees.rglob("*.py"))
+
+    results: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        results.setdefault(key, []).append(value)
+
+    requests: dict[str, Any] = {}
+    with http_server(local_index) as http_url:
+        for r in range(rounds):
+            ours_dir, aws_dir, uv_dir = (work / f"round{r}" / n for n in ("ours", "aws", "uv"))
+            ours = [
+                CLI,
+                "sync",
+                *requirements,
+                "--index",
+                index,
+                "--plugin-dir",
+                str(ours_dir),
+                "--json",
+            ]
+            aws = [AWS, "s3", "sync", f"s3://{bucket}/tree", str(aws_dir), "--only-show-errors"]
+            uv = [
+                UV,
+                "pip",
+                "install",
+                "--target",
+                str(uv_dir),
+                "--no-cache",
+                "--python",
+                sys.executable,
+                "--index-url",
+                f"{http_url}/simple/",
+                "--quiet",
+                *requirements,
+            ]
+            tools = [("ours", ours), ("aws", aws), ("uv", uv)]
+            tools = tools[r % 3 :] + tools[: r % 3]
+            # cold
+            for name, command in tools:
+                elapsed, out = timed(command)
+                add(f"cold/{name}", elapsed)
+                if name == "ours":
+                    requests["cold/ours"] = json.loads(out)["requests"]
+            # no-op
+            root_etag = open_storage(index).get("index.json").etag
+            bare = [
+                sys.executable,
+                "-c",
+                (
+                    "import boto3, botocore.exceptions as e\n"
+                    "c = boto3.client('s3')\n"
+                    "try:\n"
+                    f"    c.get_object(Bucket={bucket!r}, Key='plugins/index.json', "
+                    f"IfNoneMatch={root_etag!r})\n"
+                    "except e.ClientError:\n"
+                    "    pass\n"
+                ),
+            ]
+            for name, command in [*tools, ("bare", bare)]:
+                elapsed, out = timed(command)
+                add(f"noop/{name}", elapsed)
+                if name == "ours":
+                    summary = json.loads(out)
+                    requests["noop/ours"] = summary["requests"]
+                    assert summary["not_modified"], summary
+            # one changed: a new version of pkg00 published; its tree changes for aws
+            publish(open_storage(index), [changed[r]])
+            publish(open_storage(str(local_index)), [changed[r]])
+            new_tree = work / "src" / f"pkg00-1.0.{r + 1}" / "pkg00"
+            timed(
+                [
+                    AWS,
+                    "s3",
+                    "sync",
+                    str(new_tree),
+                    f"s3://{bucket}/tree/pkg00",
+                    "--only-show-errors",
+                ]
+            )
+            uv_changed = [*uv[:-PACKAGES], "--upgrade-package", "pkg00", *requirements]
+            for name, command in [("ours", ours), ("aws", aws), ("uv", uv_changed)]:
+                elapsed, out = timed(command)
+                add(f"changed/{name}", elapsed)
+                if name == "ours":
+                    summary = json.loads(out)
+                    requests["changed/ours"] = summary["requests"]
+                    requests["changed/ours downloaded"] = summary["downloaded"]
+                    assert summary["upgraded"] == {"pkg00": [f"1.0.{r}", f"1.0.{r + 1}"]}
+        # in-process no-op: a worker calling sync() before each job
+        last = work / f"round{rounds - 1}" / "ours"
+        sync(requirements, index=index, plugin_dir=last)
+        times = []
+        for _ in range(200):
+            started = time.perf_counter()
+            result = sync(requirements, index=index, plugin_dir=last)
+            times.append(time.perf_counter() - started)
+            assert result.requests == 1
+        results["noop/in-process"] = times
+        # request counts of the baselines, through a counting proxy
+        probe = work / "probe"
+        requests["cold/aws"] = count_requests(
+            server.endpoint,
+            [AWS, "s3", "sync", f"s3://{bucket}/tree", str(probe / "aws"), "--only-show-errors"],
+        )
+        requests["noop/aws"] = count_requests(
+            server.endpoint,
+            [AWS, "s3", "sync", f"s3://{bucket}/tree", str(probe / "aws"), "--only-show-errors"],
+        )
+        requests["noop/ours (counted by proxy)"] = count_requests(
+            server.endpoint,
+            [CLI, "sync", *requirements, "--index", index, "--plugin-dir", str(last), "--json"],
+        )
+    server.delete_bucket(bucket)
+    return {"files": files, "times": results, "requests": requests}
+
+
+def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str, Any]:
+    import boto3
+
+    from dioptra_plugins.bundle.build import build_bundle
+    from dioptra_plugins.index.publish import publish
+    from dioptra_plugins.index.url import open_storage
+
+    package = work / "big" / "bigdata"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('VERSION = "1.0.0"\n')
+    with (package / "weights.bin").open("wb") as out:
+        for _ in range(size_mb):
+            out.write(os.urandom(1024 * 1024))
+    wheel = build_bundle(package, work / "big-wheels", version="1.0.0")
+    size = wheel.stat().st_size
+    bucket = server.create_bucket("big")
+    index = f"s3://{bucket}/plugins"
+    publish(open_storage(index), [wheel])
+    key = f"plugins/bundles/bigdata/{wheel.name}"
+    client = boto3.session.Session().client("s3")
+
+    def raw_get() -> float:
+        started = time.perf_counter()
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        while body.read(1024 * 1024):
+            pass
+        return time.perf_counter() - started
+
+    def raw_hash() -> float:
+        started = time.perf_counter()
+        digest = hashlib.sha256()
+        with wheel.open("rb") as stream:
+            while chunk := stream.read(1024 * 1024):
+                digest.update(chunk)
+        return time.perf_counter() - started
+
+    gets, hashes, ours, rss = [], [], [], []
+    for r in range(3):
+        gets.append(raw_get())
+        hashes.append(raw_hash())
+        plugin_dir = work / "big-plugins" / str(r)
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [CLI, "sync", "bigdata", "--index", index, "--plugin-dir", str(plugin_dir), "--json"],
+            stdout=subprocess.DEVNULL,
+        )
+        _pid, status, usage = os.wait4(process.pid, 0)
+        ours.append(time.perf_counter() - started)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise RuntimeError("big sync failed")
+        rss.append(usage.ru_maxrss / 1024)
+        shutil.rmtree(plugin_dir, ignore_errors=True)
+    server.delete_bucket(bucket)
+    return {"size": size, "get": gets, "hash": hashes, "ours": ours, "rss_mb": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--big-mb", type=int, default=500)
+    args = parser.parse_args()
+    # Big objects need SeaweedFS volumes larger than the tests' tiny ones.
+    s3servers.SEAWEEDFS_VOLUME_SIZE_LIMIT_MB = 1024
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        work = Path(tmp)
+        with s3servers.running_seaweedfs(
+            work / "seaweedfs",
+            access_key="bench-key",
+            secret_key="bench-secret",
+        ) as server:
+            os.environ.update(server.env())
+            report = bench_workload(server, work / "workload", args.rounds)
+            big = None if args.skip_big else bench_big(server, work / "bigwork", args.big_mb)
+    print_report(report, big)
+
+
+def print_report(report: dict[str, Any], big: dict[str, Any] | None) -> None:
+    times, requests = report["times"], report["requests"]
+    print(
+        f"workload: {PACKAGES} bundles, {report['files']} files; rounds: {len(times['cold/ours'])}"
+    )
+    for key in sorted(times):
+        print(
+            f"  {key:22s} median {fmt(median(times[key]))}  runs "
+            + ", ".join(fmt(t) for t in times[key][:8])
+        )
+
+    def ratios(a: str, b: str) -> str:
+        values = [x / y for x, y in zip(times[a], times[b], strict=True)]
+        return f"median {median(values):.2f} (runs {', '.join(f'{v:.2f}' for v in values)})"
+
+    print(f"  cold ours/uv      {ratios('cold/ours', 'cold/uv')}")
+    print(f"  cold ours/aws     {ratios('cold/ours', 'cold/aws')}")
+    print(f"  noop ours/bare    {ratios('noop/ours', 'noop/bare')}")
+    print(f"  noop ours/aws     {ratios('noop/ours', 'noop/aws')}")
+    print(f"  changed ours/aws  {ratios('changed/ours', 'changed/aws')}")
+    print(f"  changed ours/uv   {ratios('changed/ours', 'changed/uv')}")
+    print(f"  requests {json.dumps(requests)}")
+    if big:
+        slower = [max(g, h) for g, h in zip(big["get"], big["hash"], strict=True)]
+        speed = [s / o for s, o in zip(slower, big["ours"], strict=True)]
+        mb = big["size"] / 1024**2
+        print(
+            f"big bundle {mb:.0f} MB: raw GET {fmt(median(big['get']))}, sha256 "
+            f"{fmt(median(big['hash']))}, ours {fmt(median(big['ours']))}; speed ratio "
+            f"median {median(speed):.2f} (runs {', '.join(f'{v:.2f}' for v in speed)}); "
+            f"peak RSS {max(big['rss_mb']):.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()

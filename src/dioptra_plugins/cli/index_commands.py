@@ -1,0 +1,250 @@
+"""``index init/list/show/check``, ``publish``, ``yank`` and ``unyank``."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from packaging.utils import canonicalize_name
+
+from dioptra_plugins.cli.output import emit_json, emit_table
+from dioptra_plugins.errors import UsageError
+from dioptra_plugins.index.check import check_index
+from dioptra_plugins.index.documents import ProjectDocument
+from dioptra_plugins.index.initialize import init_index
+from dioptra_plugins.index.publish import ProgressCallback, publish
+from dioptra_plugins.index.reading import read_project, read_root
+from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.index.yank import parse_pin, set_yanked
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def index_option(func: F) -> F:
+    return click.option(
+        "--index",
+        "index_url",
+        envvar="DIOPTRA_PLUGINS_INDEX",
+        metavar="URL",
+        help="Index URL: s3://bucket/prefix, a directory or file:///path "
+        "[default: $DIOPTRA_PLUGINS_INDEX].",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(func)
+
+
+def storage_for(index_url: str | None) -> Storage:
+    if not index_url:
+        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
+    return open_storage(index_url)
+
+
+@click.group("index")
+def index_group() -> None:
+    """Create and inspect an index of bundles."""
+
+
+@index_group.command("init")
+@click.argument("url", required=False)
+@index_option
+@json_option
+def init_command(url: str | None, index_url: str | None, as_json: bool) -> None:
+    """Create an empty index at URL (or --index); an existing index is left as it is."""
+    result = init_index(storage_for(url or index_url))
+    if as_json:
+        emit_json({"url": result.url, "created": result.created, "serial": result.serial})
+    elif result.created:
+        click.echo(f"created an empty index at {result.url}")
+    else:
+        click.echo(f"{result.url} is already an index (serial {result.serial})")
+
+
+@index_group.command("list")
+@index_option
+@json_option
+def list_command(index_url: str | None, as_json: bool) -> None:
+    """Projects in the index with their latest version and number of versions."""
+    storage = storage_for(index_url)
+    snapshot = read_root(storage)
+    rows = []
+    for name, entry in sorted(snapshot.root.projects.items()):
+        document = read_project(storage, name, entry)
+        rows.append({"name": name, "latest": entry.latest, "versions": len(document.versions())})
+    if as_json:
+        emit_json({"url": storage.url, "serial": snapshot.root.serial, "projects": rows})
+        return
+    emit_table(
+        ["project", "latest", "versions"],
+        [(row["name"], row["latest"] or "-", row["versions"]) for row in rows],
+    )
+
+
+@index_group.command("show")
+@click.argument("name")
+@index_option
+@json_option
+def show_command(name: str, index_url: str | None, as_json: bool) -> None:
+    """Versions, files, hashes, yanked state and tasks of one project."""
+    storage = storage_for(index_url)
+    normalized = canonicalize_name(name)
+    root = read_root(storage).root
+    entry = root.projects.get(normalized)
+    if entry is None:
+        raise UsageError(f"{name} is not in the index {storage.url}")
+    document = read_project(storage, normalized, entry)
+    if as_json:
+        emit_json(_project_json(document, entry.latest))
+        return
+    click.echo(f"{document.name}  latest {entry.latest or '-'}")
+    for version in document.versions():
+        for file in document.files_of(version):
+            state = f"yanked ({file.yanked_reason or 'no reason given'})" if file.yanked else ""
+            click.echo(f"\n{version}  {file.filename}  {state}".rstrip())
+            click.echo(f"  sha256 {file.sha256}  size {file.size}")
+            click.echo(f"  requires-python {file.requires_python or '-'}")
+            click.echo(f"  requires {', '.join(file.requires_dist) or '-'}")
+            for task in file.manifest.get("tasks", []):
+                click.echo(f"  task {task['module']}.{task['function']}{task['signature']}")
+
+
+def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, Any]:
+    return {
+        "name": document.name,
+        "latest": latest,
+        "versions": [
+            {
+                "version": version,
+                "files": [file.to_json() for file in document.files_of(version)],
+            }
+            for version in document.versions()
+        ],
+    }
+
+
+@index_group.command("check")
+@index_option
+@json_option
+@click.pass_context
+def check_command(ctx: click.Context, index_url: str | None, as_json: bool) -> None:
+    """Check that every object the root reaches exists with the right hash (exit 1 if not)."""
+    report = check_index(storage_for(index_url))
+    if as_json:
+        emit_json(
+            {
+                "url": report.url,
+                "ok": report.ok,
+                "serial": report.serial,
+                "projects": report.projects,
+                "files": report.files,
+                "problems": report.problems,
+                "unreferenced": report.unreferenced,
+            }
+        )
+    else:
+        for problem in report.problems:
+            click.echo(f"damaged: {problem}")
+        for key in report.unreferenced:
+            click.echo(f"unreferenced: {key}")
+        verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        click.echo(
+            f"{report.url}: serial {report.serial}, {report.projects} projects, "
+            f"{report.files} files, {len(report.unreferenced)} unreferenced objects: {verdict}"
+        )
+    if not report.ok:
+        ctx.exit(1)
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[ProgressCallback | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty() or total == 0:
+        yield None
+        return
+    with click.progressbar(length=total, label="publishing", file=sys.stderr) as bar:
+        yield lambda _filename: bar.update(1)
+
+
+@click.command("publish")
+@click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_option
+@json_option
+def publish_command(wheels: tuple[Path, ...], index_url: str | None, as_json: bool) -> None:
+    """Verify WHEELs and publish them to the index in one step."""
+    storage = storage_for(index_url)
+    with _progress(len(wheels)) as progress:
+        result = publish(storage, list(wheels), progress=progress)
+    if as_json:
+        emit_json(
+            {
+                "url": storage.url,
+                "serial": result.serial,
+                "swapped": result.swapped,
+                "attempts": result.attempts,
+                "requests": storage.requests,
+                "files": [
+                    {
+                        "name": f.name,
+                        "version": f.version,
+                        "filename": f.filename,
+                        "sha256": f.sha256,
+                        "status": f.status,
+                    }
+                    for f in result.files
+                ],
+            }
+        )
+        return
+    for file in result.files:
+        click.echo(f"{file.status}: {file.filename}  sha256={file.sha256}")
+    click.echo(f"{storage.url}: serial {result.serial}")
+
+
+def _set_yanked(
+    pin: str, yanked: bool, reason: str | None, index_url: str | None, as_json: bool
+) -> None:
+    name, version = parse_pin(pin)
+    storage = storage_for(index_url)
+    result = set_yanked(storage, name, version, yanked=yanked, reason=reason)
+    if as_json:
+        emit_json(
+            {
+                "name": result.name,
+                "version": result.version,
+                "yanked": result.yanked,
+                "changed": result.changed,
+                "serial": result.serial,
+            }
+        )
+        return
+    word = "yanked" if yanked else "unyanked"
+    state = word if result.changed else f"already {word}"
+    click.echo(f"{state}: {result.name} {result.version} (serial {result.serial})")
+
+
+@click.command("yank")
+@click.argument("pin", metavar="NAME==VERSION")
+@click.option("--reason", help="Why the version was yanked (shown to users and pip).")
+@index_option
+@json_option
+def yank_command(pin: str, reason: str | None, index_url: str | None, as_json: bool) -> None:
+    """Mark every file of NAME==VERSION as yanked: sync skips it unless pinned exactly."""
+    _set_yanked(pin, True, reason, index_url, as_json)
+
+
+@click.command("unyank")
+@click.argument("pin", metavar="NAME==VERSION")
+@index_option
+@json_option
+def unyank_command(pin: str, index_url: str | None, as_json: bool) -> None:
+    """Undo a yank of NAME==VERSION."""
+    _set_yanked(pin, False, None, index_url, as_json)
+
+
+COMMANDS: list[click.Command] = [index_group, publish_command, yank_command, unyank_command]

@@ -1,0 +1,212 @@
+"""``tasks``, ``call`` and ``watch``: the registry from the shell."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from dioptra_plugins.cli.output import emit_json, emit_table
+from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
+from dioptra_plugins.plugindirs import PLUGIN_DIR_VARIABLE, plugin_dirs
+from dioptra_plugins.registry import PluginInfo, Registry, module_name
+from dioptra_plugins.reload import ReloadError, ReloadEvent
+
+_plugin_dir_option = click.option(
+    "--plugin-dir",
+    envvar=PLUGIN_DIR_VARIABLE,
+    metavar="DIR[:DIR...]",
+    help=f"Plugin dirs to import from (default: ${PLUGIN_DIR_VARIABLE}).",
+)
+
+
+def _absolute_dirs(value: str | None) -> str | None:
+    # The library refuses relative plugin dirs (they would import from the cwd); on the
+    # command line a relative path plainly means "relative to here".
+    if value is None:
+        return None
+    return os.pathsep.join(os.path.abspath(part) for part in value.split(os.pathsep) if part)
+
+
+def _packages_in(directories: Sequence[Path]) -> Iterator[str]:
+    """Top-level packages (directories with ``__init__.py``) in the plugin dirs."""
+    seen: set[str] = set()
+    for directory in directories:
+        for child in sorted(directory.iterdir()):
+            name = child.name
+            if name.isidentifier() and name not in seen and (child / "__init__.py").is_file():
+                seen.add(name)
+                yield name
+
+
+def _load(registry: Registry, packages: Sequence[str]) -> list[PluginImportError]:
+    failures: list[PluginImportError] = []
+    for package in packages:
+        failures.extend(registry.load_package(package, recursive=True))
+    return failures
+
+
+def _signature(info: PluginInfo) -> str:
+    try:
+        return str(inspect.signature(info.func))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def _task_document(info: PluginInfo) -> dict[str, Any]:
+    return {
+        "module": module_name(info.package_name, info.plugin_name),
+        "package": info.package_name,
+        "plugin": info.plugin_name,
+        "function": info.func_name,
+        "signature": _signature(info),
+        "description": info.description.strip().splitlines()[0] if info.description else "",
+        "sort_value": info.sort_value,
+    }
+
+
+def _error_document(error: PluginImportError) -> dict[str, Any]:
+    return {
+        "module": error.module,
+        "file": error.file,
+        "line": error.line,
+        "message": error.message,
+    }
+
+
+@click.command("tasks")
+@click.argument("package", required=False)
+@_plugin_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) -> None:
+    """List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."""
+    registry = Registry()
+    with plugin_dirs(_absolute_dirs(plugin_dir)) as directories:
+        packages = [package] if package else list(_packages_in(directories))
+        failures = _load(registry, packages)
+        tasks = [_task_document(info) for info in registry.plugins(package)]
+    if as_json:
+        emit_json({"tasks": tasks, "errors": [_error_document(e) for e in failures]})
+    else:
+        rows = [(f"{t['module']}.{t['function']}{t['signature']}", t["description"]) for t in tasks]
+        emit_table(["TASK", "DESCRIPTION"], rows)
+        for failure in failures:
+            click.echo(f"error: {failure}", err=True)
+    if failures:
+        raise click.exceptions.Exit(1)
+
+
+def _parse_argument(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise UsageError(f"-a expects NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value  # not JSON: the plain string
+
+
+@click.command("call")
+@click.argument("package")
+@click.argument("plugin")
+@click.argument("func")
+@click.option(
+    "-a",
+    "--arg",
+    "arguments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A keyword argument; VALUE is parsed as JSON when it parses, else taken as a string.",
+)
+@_plugin_dir_option
+def call_command(
+    package: str, plugin: str, func: str, arguments: tuple[str, ...], plugin_dir: str | None
+) -> None:
+    """Call task plugin FUNC of PACKAGE.PLUGIN and print its result (as JSON if it can)."""
+    kwargs = dict(_parse_argument(a) for a in arguments)
+    registry = Registry()
+    with plugin_dirs(_absolute_dirs(plugin_dir)):
+        plugin_func = registry.get(package, plugin, func)
+        try:
+            result = plugin_func(**kwargs)
+        except Exception as error:  # the plugin's own failure: report it, no traceback
+            raise RegistryError(
+                f"{module_name(package, plugin)}.{func} raised {type(error).__name__}: {error}"
+            ) from error
+    try:
+        click.echo(json.dumps(result))
+    except (TypeError, ValueError):
+        click.echo(repr(result))
+
+
+def _describe(event: ReloadEvent) -> str:
+    if event.error is not None:
+        return f"error   {event.module}: {event.error} (keeping the last good version)"
+    if event.unloaded:
+        return f"removed {event.module}: unregistered {', '.join(event.removed) or 'nothing'}"
+    parts = [
+        f"{label} {', '.join(names)}"
+        for label, names in (
+            ("added", event.added),
+            ("changed", event.changed),
+            ("removed", event.removed),
+        )
+        if names
+    ]
+    return f"reload  {event.module}" + (f": {'; '.join(parts)}" if parts else "")
+
+
+@click.command("watch")
+@click.argument("dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
+@click.option(
+    "--debounce", type=float, default=0.02, show_default=True, help="Quiet seconds per module."
+)
+def watch_command(dirs: tuple[str, ...], as_json: bool, debounce: float) -> None:
+    """Import the plugins in DIRS (default: $DIOPTRA_PLUGIN_DIR) and reload them on every save."""
+    from dioptra_plugins.watcher import watch, watched_dirs
+
+    directories = watched_dirs(dirs or None)
+    registry = Registry()
+    lock = threading.Lock()
+
+    def emit(event: ReloadEvent) -> None:
+        with lock:
+            click.echo(json.dumps(event.to_dict()) if as_json else _describe(event))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with plugin_dirs([str(d) for d in directories]):
+            for failure in _load(registry, list(_packages_in(directories))):
+                error = ReloadError(failure.file, failure.line, failure.message)
+                emit(ReloadEvent(failure.module, error=error))
+            registry.subscribe(emit)
+            with watch(directories, registry=registry, debounce=debounce, load_new=True):
+                click.echo(
+                    f"watching {', '.join(map(str, directories))} "
+                    f"({len(registry.plugins())} tasks); Ctrl-C to stop",
+                    err=True,
+                )
+                while not stop.wait(0.5):
+                    pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped", err=True)
+
+
+COMMANDS: list[click.Command] = [tasks_command, call_command, watch_command]

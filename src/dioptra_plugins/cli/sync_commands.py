@@ -1,0 +1,294 @@
+"""``sync``, ``list``, ``verify``, ``rollback`` and ``gc``: the plugin dir commands.
+
+They parse arguments, call :mod:`dioptra_plugins.sync`, and print; the library is imported
+inside each command so that ``dioptra-plugins --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dioptra_plugins.cli.output import emit_json, emit_table
+from dioptra_plugins.errors import DioptraPluginsError
+
+if TYPE_CHECKING:
+    from dioptra_plugins.sync.engine import SyncResult
+
+_PLUGIN_DIR = click.option(
+    "--plugin-dir",
+    metavar="DIR",
+    help="The plugin dir [default: $DIOPTRA_PLUGIN_DIR].",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A byte progress bar on stderr when it is a terminal; (callback, finish)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label="downloading", file=sys.stderr)
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(done - bar.pos)
+
+    def finish() -> None:
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+    return update, finish
+
+
+def _describe(result: SyncResult) -> str:
+    if not result.switched:
+        count = len(result.unchanged)
+        return (
+            f"up to date: generation {result.generation}, {count} package"
+            f"{'' if count == 1 else 's'} ({result.requests} request"
+            f"{'' if result.requests == 1 else 's'})"
+        )
+    parts = [f"generation {result.generation}:"]
+    parts += [f"installed {n} {v}" for n, v in sorted(result.installed.items())]
+    parts += [f"upgraded {n} {a} -> {b}" for n, (a, b) in sorted(result.upgraded.items())]
+    parts += [f"removed {n} {v}" for n, v in sorted(result.removed.items())]
+    parts.append(
+        f"{len(result.unchanged)} unchanged; {result.downloaded} downloaded, "
+        f"{result.requests} requests"
+    )
+    return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
+
+
+@click.command("sync")
+@click.argument("requirements", nargs=-1)
+@click.option(
+    "-r",
+    "--requirements-file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    help="Requirements file: one per line, # comments (repeatable).",
+)
+@click.option("--locked", metavar="LOCKFILE", help="Reproduce exactly this pylock.toml.")
+@click.option("--index", metavar="URL", help="Index URL [default: $DIOPTRA_PLUGINS_INDEX].")
+@_PLUGIN_DIR
+@click.option(
+    "--jobs", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads."
+)
+@_JSON
+@click.option(
+    "--ignore-env-deps",
+    is_flag=True,
+    help="Warn about, instead of refusing, unmet non-plugin requirements (numpy, ...).",
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.05),
+    metavar="SECONDS",
+    help="Keep syncing: one conditional request per interval; stop on SIGTERM/SIGINT.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another process holding the plugin dir.",
+)
+def sync_command(
+    requirements: tuple[str, ...],
+    files: tuple[str, ...],
+    locked: str | None,
+    index: str | None,
+    plugin_dir: str | None,
+    jobs: int,
+    as_json: bool,
+    ignore_env_deps: bool,
+    every: float | None,
+    lock_timeout: float,
+) -> None:
+    """Sync the plugin dir to REQUIREMENTs (PEP 508: name>=1,<2), atomically.
+
+    A sync that finds nothing changed makes one request.  A failed or refused sync leaves the
+    plugin dir exactly as it was.
+    """
+    from dioptra_plugins.errors import UsageError
+    from dioptra_plugins.sync.engine import sync
+    from dioptra_plugins.sync.requirements import read_requirements_file
+
+    wanted = list(requirements)
+    for file in files:
+        wanted += read_requirements_file(file)
+    if locked and wanted:
+        raise UsageError("give requirements or --locked, not both")
+    if not wanted and not locked:
+        raise UsageError("nothing to sync: give REQUIREMENTs, -r FILE or --locked LOCKFILE")
+
+    def once(progress: Callable[[int, int], None] | None) -> SyncResult:
+        return sync(
+            wanted,
+            index=index,
+            plugin_dir=plugin_dir,
+            locked=locked,
+            jobs=jobs,
+            ignore_env_deps=ignore_env_deps,
+            progress=progress,
+            lock_timeout=lock_timeout,
+        )
+
+    if every is None:
+        progress, finish = _progress_bar() if not as_json else (None, lambda: None)
+        try:
+            result = once(progress)
+        finally:
+            finish()
+        if as_json:
+            emit_json(result.to_dict())
+        else:
+            click.echo(_describe(result))
+        return
+    _sync_every(every, once, as_json)
+
+
+def _sync_every(
+    interval: float, once: Callable[[Callable[[int, int], None] | None], SyncResult], as_json: bool
+) -> None:
+    """Sync, then wait ``interval``, until SIGTERM or SIGINT; one line per switch or failure."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.is_set():
+            try:
+                result = once(None)
+            except DioptraPluginsError as error:
+                # A long-lived keeper outlives a flaky network or a bad publish: say so, go on.
+                click.echo(f"sync failed (plugin dir unchanged): {error}", err=True)
+            else:
+                if result.switched:
+                    if as_json:
+                        click.echo(json.dumps(result.to_dict(), sort_keys=True))
+                    else:
+                        click.echo(_describe(result))
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command("list")
+@_PLUGIN_DIR
+@_JSON
+def list_command(plugin_dir: str | None, as_json: bool) -> None:
+    """List the current generation's plugin packages, bundle hashes and tasks."""
+    from dioptra_plugins.sync.maintenance import list_plugins
+
+    listing = list_plugins(plugin_dir)
+    if as_json:
+        emit_json(listing)
+        return
+    click.echo(
+        f"{listing['plugin_dir']}: generation {listing['generation']} "
+        f"(index {listing['index']}, serial {listing['index_serial']})"
+    )
+    emit_table(
+        ["package", "project", "version", "sha256", "tasks"],
+        [
+            [p["package"], p["name"], p["version"], p["sha256"][:16], len(p["tasks"])]
+            for p in listing["packages"]
+        ],
+    )
+    for package in listing["packages"]:
+        for task in package["tasks"]:
+            click.echo(f"  {task.get('module')}.{task.get('function')}{task.get('signature', '')}")
+
+
+@click.command("verify")
+@_PLUGIN_DIR
+@_JSON
+@click.pass_context
+def verify_command(ctx: click.Context, plugin_dir: str | None, as_json: bool) -> None:
+    """Re-hash every store file against its RECORD and check every link; exit 1 on a difference."""
+    from dioptra_plugins.sync.maintenance import verify
+
+    report = verify(plugin_dir)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for problem in report.problems:
+            click.echo(f"problem: {problem}")
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        click.echo(
+            f"{verdict}: generation {report.generation}, {report.files_checked} files in "
+            f"{report.store_entries} store entries, {report.generations} generations"
+        )
+    if not report.ok:
+        ctx.exit(1)
+
+
+@click.command("rollback")
+@_PLUGIN_DIR
+@click.option("--to", "to", metavar="GENERATION", help="Generation number [default: previous].")
+@_JSON
+def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> None:
+    """Switch the plugin dir back to an earlier generation, atomically."""
+    from dioptra_plugins.sync.maintenance import rollback
+
+    outcome = rollback(plugin_dir, to)
+    if as_json:
+        emit_json(outcome)
+    elif outcome["from"] == outcome["to"]:
+        click.echo(f"already at generation {outcome['to']}")
+    else:
+        click.echo(f"rolled back from generation {outcome['from']} to {outcome['to']}")
+
+
+@click.command("gc")
+@_PLUGIN_DIR
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Newest generations to keep (current, previous and pinned ones are always kept).",
+)
+@_JSON
+def gc_command(plugin_dir: str | None, keep: int, as_json: bool) -> None:
+    """Delete old generations and the store entries and cached bundles nothing uses."""
+    from dioptra_plugins.sync.maintenance import gc
+
+    result = gc(plugin_dir, keep)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(
+        f"removed {len(result.removed_generations)} generations, "
+        f"{len(result.removed_store_entries)} store entries, "
+        f"{len(result.removed_cache_entries)} cached bundles; kept {', '.join(result.kept)}"
+        + (f" (pinned: {', '.join(result.pinned)})" if result.pinned else "")
+    )
+
+
+COMMANDS: list[click.Command] = [
+    sync_command,
+    list_command,
+    verify_command,
+    rollback_command,
+    gc_command,
+]

@@ -1,0 +1,92 @@
+"""``index check``: is everything the root reaches present and intact?
+
+Every project document is read and checked against the sha256 the root pins, and every bundle
+a document lists is streamed and checked for size and sha256.  Objects under ``projects/`` and
+``bundles/`` that nothing reaches are listed as unreferenced: normal after a crashed or lost
+publish race, and harmless, so they are reported but are not damage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError
+from dioptra_plugins.index.documents import FileEntry
+from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
+from dioptra_plugins.index.reading import read_project, read_root
+from dioptra_plugins.index.storage import Storage
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class CheckReport:
+    url: str
+    serial: int | None = None
+    projects: int = 0
+    files: int = 0
+    problems: list[str] = field(default_factory=list)
+    unreferenced: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_index(storage: Storage, *, max_workers: int = 8) -> CheckReport:
+    report = CheckReport(storage.url)
+    try:
+        snapshot = read_root(storage)
+    except DioptraPluginsError as error:
+        report.problems.append(f"{ROOT_KEY}: {error}")
+        return report
+    if not snapshot.exists:
+        report.problems.append(f"{ROOT_KEY}: missing (not an index; run `index init`)")
+        return report
+    root = snapshot.root
+    report.serial = root.serial
+    reachable = {ROOT_KEY}
+    bundles: list[tuple[str, FileEntry]] = []
+    for name, entry in sorted(root.projects.items()):
+        reachable.add(entry.document)
+        try:
+            document = read_project(storage, name, entry)
+        except DioptraPluginsError as error:
+            report.problems.append(str(error))
+            continue
+        report.projects += 1
+        for file in document.files:
+            key = bundle_key(name, file.filename)
+            reachable.add(key)
+            bundles.append((key, file))
+    report.files = len(bundles)
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        for problem in pool.map(lambda item: _bundle_problem(storage, *item), bundles):
+            if problem:
+                report.problems.append(problem)
+    for prefix in ("projects/", "bundles/"):
+        for info in storage.list(prefix):
+            if info.key not in reachable:
+                report.unreferenced.append(info.key)
+    return report
+
+
+def _bundle_problem(storage: Storage, key: str, file: FileEntry) -> str | None:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with storage.open(key) as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except ObjectNotFoundError:
+        return f"{key}: missing"
+    except DioptraPluginsError as error:
+        return f"{key}: {error}"
+    if size != file.size:
+        return f"{key}: size {size}, expected {file.size}"
+    if digest.hexdigest() != file.sha256:
+        return f"{key}: sha256 {digest.hexdigest()}, expected {file.sha256}"
+    return None

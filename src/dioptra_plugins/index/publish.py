@@ -1,0 +1,206 @@
+"""Publish bundles into an index: verify, upload create-only, then one root swap for all.
+
+The order is what makes a crash harmless and hostile input inert:
+
+1. every wheel is verified completely; a refused wheel stops the publish before any upload;
+2. the current root is read and each file is compared with what the index already lists
+   (identical bytes: "already published", nothing to do; different bytes: refused);
+3. the new bundles are uploaded in parallel with create-only writes, while the new project
+   documents are written (unreferenced until the swap);
+4. once every upload succeeded, one compare-and-swap of the root adds all of them
+   (``swap.change_root``);
+5. the PEP 503 pages of the changed projects are regenerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
+from dioptra_plugins.errors import ObjectExistsError, PublishError
+from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
+from dioptra_plugins.index.keys import bundle_key, is_normalized_name
+from dioptra_plugins.index.reading import read_root
+from dioptra_plugins.index.simple import update_simple_pages
+from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.index.swap import ProjectCache, change_root
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = "published"
+ALREADY_PUBLISHED = "already published"
+_CHUNK = 1024 * 1024
+
+ProgressCallback = Callable[[str], None]
+"""Called with a wheel's filename once its bundle is in the index (uploaded or already there)."""
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    status: str
+    """``published`` or ``already published``."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    files: tuple[PublishedFile, ...]
+    serial: int
+    """The root serial after the publish (unchanged when everything was already published)."""
+    swapped: bool
+    attempts: int
+    """Compare-and-swap attempts of the root (1 without contention)."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def publish(
+    storage: Storage,
+    wheels: Sequence[Path],
+    *,
+    progress: ProgressCallback | None = None,
+    limits: Limits | None = None,
+    max_workers: int = 8,
+) -> PublishResult:
+    """Publish ``wheels`` to ``storage``; raises BundleError/PublishError before writing."""
+    bundles = _verify_all(wheels, limits or Limits())
+    upload_time = utc_now()
+    cache = ProjectCache(storage)
+    snapshot = read_root(storage)
+
+    pending: list[VerifiedBundle] = []
+    for bundle in bundles:
+        listed = _listed(cache.get(snapshot.root, bundle.name), bundle)
+        if listed:
+            log.info("%s: already published", bundle.filename)
+            if progress:
+                progress(bundle.filename)
+        else:
+            pending.append(bundle)
+
+    already: set[str] = set()
+
+    def add_files(root: RootDocument, documents: ProjectCache) -> Mapping[str, ProjectDocument]:
+        already.clear()
+        changed: dict[str, ProjectDocument] = {}
+        for bundle in bundles:
+            document = changed.get(bundle.name) or documents.get(root, bundle.name)
+            if _listed(document, bundle):
+                already.add(bundle.filename)
+                continue
+            files = document.files if document else ()
+            changed[bundle.name] = ProjectDocument(
+                name=bundle.name, files=(*files, _file_entry(bundle, upload_time))
+            )
+        return changed
+
+    # Bundles upload while the first swap attempt writes its project documents; the root is
+    # replaced only once every upload has succeeded.
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending)))) as pool:
+        uploads = [pool.submit(_upload, storage, bundle) for bundle in pending]
+
+        def uploads_done() -> None:
+            for finished in as_completed(uploads):
+                filename = finished.result()
+                if progress:
+                    progress(filename)
+            uploads.clear()
+
+        swap = change_root(storage, add_files, before_swap=uploads_done)
+    if swap.swapped:
+        update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
+    files = tuple(
+        PublishedFile(
+            name=bundle.name,
+            version=bundle.version,
+            filename=bundle.filename,
+            sha256=bundle.sha256,
+            status=ALREADY_PUBLISHED if bundle.filename in already else PUBLISHED,
+        )
+        for bundle in bundles
+    )
+    return PublishResult(files, swap.root.serial, swap.swapped, swap.attempts)
+
+
+def _verify_all(wheels: Sequence[Path], limits: Limits) -> list[VerifiedBundle]:
+    """Verify every wheel (BundleError on the first refused one); drop exact duplicates."""
+    by_filename: dict[str, VerifiedBundle] = {}
+    for wheel in wheels:
+        bundle = verify_wheel(Path(wheel), limits)
+        if not is_normalized_name(bundle.name):
+            raise PublishError(f"{wheel}: {bundle.name!r} is not a valid project name")
+        seen = by_filename.get(bundle.filename)
+        if seen is not None and seen.sha256 != bundle.sha256:
+            raise PublishError(
+                f"two different files named {bundle.filename} were given: {seen.path} "
+                f"(sha256 {seen.sha256}) and {wheel} (sha256 {bundle.sha256})"
+            )
+        by_filename[bundle.filename] = bundle
+    return list(by_filename.values())
+
+
+def _listed(document: ProjectDocument | None, bundle: VerifiedBundle) -> bool:
+    """True if the project already lists these exact bytes; refuses different bytes."""
+    entry = document.file_named(bundle.filename) if document else None
+    if entry is None:
+        return False
+    if entry.sha256 != bundle.sha256:
+        raise PublishError(
+            f"{bundle.filename} is already published with different content (index sha256 "
+            f"{entry.sha256}, this file {bundle.sha256}); publish a new version instead"
+        )
+    return True
+
+
+def _upload(storage: Storage, bundle: VerifiedBundle) -> str:
+    key = bundle_key(bundle.name, bundle.filename)
+    try:
+        with bundle.path.open("rb") as stream:
+            storage.put_new(key, stream)
+        log.info("uploaded %s", key)
+    except ObjectExistsError:
+        # Left by an earlier publish that crashed before its swap, or by a concurrent one.
+        found = _stored_sha256(storage, key)
+        if found != bundle.sha256:
+            raise PublishError(
+                f"{key} already exists in {storage.url} with different content (sha256 "
+                f"{found}, this file {bundle.sha256}); publish a new version instead"
+            ) from None
+        log.info("%s is already in the index with identical bytes", key)
+    return bundle.filename
+
+
+def _stored_sha256(storage: Storage, key: str) -> str:
+    digest = hashlib.sha256()
+    with storage.open(key) as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_entry(bundle: VerifiedBundle, upload_time: str) -> FileEntry:
+    return FileEntry(
+        filename=bundle.filename,
+        version=bundle.version,
+        sha256=bundle.sha256,
+        size=bundle.size,
+        requires_python=bundle.requires_python,
+        requires_dist=tuple(bundle.requires_dist),
+        yanked=False,
+        yanked_reason=None,
+        upload_time=upload_time,
+        core_metadata_sha256=bundle.metadata_sha256,
+        top_level=bundle.top_level,
+        manifest=bundle.manifest,
+    )

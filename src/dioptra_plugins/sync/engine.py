@@ -1,0 +1,397 @@
+"""``sync()``: bring a plugin dir to the bundles the requirements resolve to, atomically.
+
+The whole sync runs under the plugin dir lock.  Its steps, in order:
+
+1. conditional GET of the root with the stored ETag; "not modified" with the same requirements
+   and the same current generation ends the sync (one request, nothing heavy imported);
+2. refuse a root whose serial is lower than one accepted before;
+3. resolve (or take the ``--locked`` set and check the index still has it), check the
+   environment's requirements;
+4. download, verify and extract into the store whatever is missing;
+5. build the next generation and switch ``current`` to it in one rename;
+6. record the root's ETag and serial in ``state.json``.
+
+Until step 5's rename nothing a reader sees has changed; a failure anywhere before it leaves
+the plugin dir as it was (the download cache and store may hold new verified entries, which
+are invisible and reused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
+from dioptra_plugins.sync.generations import current_generation_name
+from dioptra_plugins.sync.layout import PluginDirLayout
+from dioptra_plugins.sync.lock import plugin_dir_lock
+from dioptra_plugins.sync.requirements import requirements_key
+from dioptra_plugins.sync.state import IndexState, SyncState, read_state, write_state
+
+if TYPE_CHECKING:
+    from dioptra_plugins.index.storage import Storage
+    from dioptra_plugins.sync.pylock import Lock, LockedPackage
+
+logger = logging.getLogger(__name__)
+
+ROOT_KEY = "index.json"
+INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
+PLUGIN_DIR_VARIABLE = "DIOPTRA_PLUGIN_DIR"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SyncResult:
+    """What a sync did.  Package maps are ``name -> version``; ``upgraded`` maps to (old, new)."""
+
+    plugin_dir: str
+    index: str
+    generation: str | None
+    installed: dict[str, str] = field(default_factory=dict)
+    upgraded: dict[str, tuple[str, str]] = field(default_factory=dict)
+    removed: dict[str, str] = field(default_factory=dict)
+    unchanged: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+    """Requests made to the index (HTTP requests on S3, retries included)."""
+    not_modified: bool = False
+    """True when the root was not modified and nothing had to be done."""
+    switched: bool = False
+    """True when a new generation became current."""
+    downloaded: int = 0
+    """Bundles downloaded (the rest came from the store or the download cache)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plugin_dir": self.plugin_dir,
+            "index": self.index,
+            "generation": self.generation,
+            "installed": self.installed,
+            "upgraded": {name: list(versions) for name, versions in self.upgraded.items()},
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "requests": self.requests,
+            "not_modified": self.not_modified,
+            "switched": self.switched,
+            "downloaded": self.downloaded,
+        }
+
+
+_storages: dict[str, Storage] = {}
+_storages_lock = threading.Lock()
+
+
+def storage_for(url: str) -> Storage:
+    """One storage per index URL per process: a long-lived worker reuses its S3 connections."""
+    with _storages_lock:
+        storage = _storages.get(url)
+        if storage is None:
+            from dioptra_plugins.index.url import open_storage
+
+            storage = _storages[url] = open_storage(url)
+        return storage
+
+
+def _requests(storage: Storage) -> int:
+    return int(getattr(storage, "requests", 0))
+
+
+def resolve_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> PluginDirLayout:
+    chosen = plugin_dir if plugin_dir is not None else os.environ.get(PLUGIN_DIR_VARIABLE)
+    if not chosen:
+        raise UsageError(f"no plugin dir: pass --plugin-dir or set ${PLUGIN_DIR_VARIABLE}")
+    text = os.fspath(chosen)
+    if os.pathsep in text:
+        raise UsageError(f"sync writes one plugin dir, not a list: {text!r}")
+    return PluginDirLayout(Path(text).absolute())
+
+
+def sync(
+    requirements: Iterable[str] = (),
+    *,
+    index: str | None = None,
+    plugin_dir: str | os.PathLike[str] | None = None,
+    locked: str | os.PathLike[str] | None = None,
+    jobs: int = 8,
+    ignore_env_deps: bool = False,
+    progress: Progress | None = None,
+    lock_timeout: float = 60.0,
+) -> SyncResult:
+    """Sync ``plugin_dir`` to ``requirements`` (or exactly to the lock file ``locked``).
+
+    Defaults: ``$DIOPTRA_PLUGINS_INDEX`` and ``$DIOPTRA_PLUGIN_DIR``.  Raises ResolutionError,
+    EnvironmentRequirementError, IntegrityError, BundleError, SyncError, LockTimeoutError...;
+    whatever it raises, the plugin dir is unchanged.
+    """
+    requirements = list(requirements)
+    layout = resolve_plugin_dir(plugin_dir)
+    lock: Lock | None = None
+    if locked is not None:
+        if requirements:
+            raise UsageError("give requirements or --locked, not both")
+        from dioptra_plugins.sync.pylock import lock_from_toml
+
+        lock_bytes = Path(locked).read_bytes() if Path(locked).is_file() else None
+        if lock_bytes is None:
+            raise UsageError(f"lock file {locked} does not exist")
+        lock = lock_from_toml(lock_bytes, os.fspath(locked))
+        key = "locked:" + hashlib.sha256(lock_bytes).hexdigest()
+    else:
+        key = requirements_key(requirements)
+    index_url = index or os.environ.get(INDEX_VARIABLE) or (lock.index if lock else None)
+    if not index_url:
+        raise UsageError(f"no index: pass --index or set ${INDEX_VARIABLE}")
+    storage = storage_for(index_url)
+    first_request = _requests(storage)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with plugin_dir_lock(layout.lock_file, lock_timeout):
+        result = _sync_locked(
+            layout,
+            storage,
+            index_url,
+            key,
+            requirements,
+            lock,
+            jobs=jobs,
+            ignore_env_deps=ignore_env_deps,
+            progress=progress,
+        )
+    result.requests = _requests(storage) - first_request
+    return result
+
+
+def _sync_locked(
+    layout: PluginDirLayout,
+    storage: Storage,
+    index_url: str,
+    key: str,
+    requirements: list[str],
+    lock: Lock | None,
+    *,
+    jobs: int,
+    ignore_env_deps: bool,
+    progress: Progress | None,
+) -> SyncResult:
+    from dioptra_plugins.index.storage import NotModified
+
+    state = read_state(layout.state_file)
+    current = current_generation_name(layout)
+    known = state.indexes.get(index_url)
+    may_be_noop = (
+        known is not None
+        and current is not None
+        and state.index == index_url
+        and state.requirements == key
+        and state.generation == current
+    )
+    try:
+        fetched = storage.get(ROOT_KEY, if_none_match=known.etag if may_be_noop and known else None)
+    except ObjectNotFoundError as error:
+        raise SyncError(f"no index at {index_url}: {ROOT_KEY} does not exist") from error
+    if isinstance(fetched, NotModified):
+        return SyncResult(
+            plugin_dir=str(layout.root),
+            index=index_url,
+            generation=current,
+            unchanged=dict(state.packages),
+            not_modified=True,
+        )
+    return _full_sync(
+        layout,
+        storage,
+        index_url,
+        key,
+        requirements,
+        lock,
+        state,
+        fetched.data,
+        fetched.etag,
+        jobs=jobs,
+        ignore_env_deps=ignore_env_deps,
+        progress=progress,
+    )
+
+
+def _full_sync(
+    layout: PluginDirLayout,
+    storage: Storage,
+    index_url: str,
+    key: str,
+    requirements: list[str],
+    lock: Lock | None,
+    state: SyncState,
+    root_bytes: bytes,
+    root_etag: str,
+    *,
+    jobs: int,
+    ignore_env_deps: bool,
+    progress: Progress | None,
+) -> SyncResult:
+    from dioptra_plugins.index.documents import RootDocument
+    from dioptra_plugins.sync.download import fetch_bundles
+    from dioptra_plugins.sync.generations import (
+        build_generation,
+        check_entry_names,
+        read_generation_lock,
+        remove_leftovers,
+        switch_to,
+    )
+    from dioptra_plugins.sync.index_view import IndexView
+    from dioptra_plugins.sync.pylock import Lock
+    from dioptra_plugins.sync.store import add_to_store
+
+    root = RootDocument.from_bytes(root_bytes, what=f"{index_url}/{ROOT_KEY}")
+    known = state.indexes.get(index_url)
+    if known is not None and root.serial < known.serial:
+        raise SyncError(
+            f"refusing the index at {index_url}: its serial {root.serial} is lower than "
+            f"serial {known.serial} accepted before, so the index was rolled back or replaced; "
+            f"if that was intended, delete {layout.state_file}"
+        )
+    remove_leftovers(layout)
+    view = IndexView(storage, root, layout.cache / "documents")
+    if lock is None:
+        packages = _resolve_packages(view, requirements, jobs, ignore_env_deps)
+    else:
+        packages = _locked_packages(view, lock, ignore_env_deps)
+
+    for package in packages:
+        check_package_names(package)
+    current = current_generation_name(layout)
+    old = {p.name: p for p in read_generation_lock(layout, current).packages} if current else {}
+    new = {p.name: p for p in packages}
+    result = SyncResult(plugin_dir=str(layout.root), index=index_url, generation=current)
+    for name, package in new.items():
+        before = old.get(name)
+        if before is None:
+            result.installed[name] = package.version
+        elif before.sha256 != package.sha256:
+            result.upgraded[name] = (before.version, package.version)
+        else:
+            result.unchanged[name] = package.version
+    result.removed = {name: p.version for name, p in old.items() if name not in new}
+
+    if current is None or result.installed or result.upgraded or result.removed:
+        check_entry_names(layout, (p.top_level for p in packages))
+        result.downloaded = fetch_bundles(
+            storage,
+            layout,
+            packages,
+            lambda package, path: add_to_store(layout, path, package),
+            jobs=jobs,
+            progress=progress,
+        )
+        name = build_generation(
+            layout,
+            Lock(
+                packages=tuple(packages),
+                index=index_url,
+                index_serial=root.serial,
+                requirements=tuple(requirements) if lock is None else lock.requirements,
+            ),
+        )
+        try:
+            switch_to(layout, name)
+        except BaseException:
+            if current_generation_name(layout) != name:
+                shutil.rmtree(layout.generation_path(name), ignore_errors=True)
+            raise
+        result.generation = name
+        result.switched = True
+
+    state.indexes[index_url] = IndexState(etag=root_etag, serial=root.serial)
+    state.index = index_url
+    state.requirements = key
+    state.generation = result.generation
+    state.packages = {p.name: p.version for p in packages}
+    write_state(layout.state_file, state)
+    return result
+
+
+def check_package_names(package: LockedPackage) -> None:
+    """Refuse names that would become paths outside the plugin dir (a hostile index or lock)."""
+    from dioptra_plugins.errors import IndexFormatError
+    from dioptra_plugins.index.keys import is_normalized_name, is_sha256
+
+    problems = []
+    if not is_normalized_name(package.name):
+        problems.append(f"project name {package.name!r}")
+    if not is_sha256(package.sha256):
+        problems.append(f"sha256 {package.sha256!r}")
+    if "/" in package.filename or "\\" in package.filename or not package.filename.endswith(".whl"):
+        problems.append(f"filename {package.filename!r}")
+    if not package.top_level.isidentifier():
+        problems.append(f"import package {package.top_level!r}")
+    if problems:
+        raise IndexFormatError(f"refusing {package.filename!r}: invalid " + ", ".join(problems))
+
+
+def _resolve_packages(
+    view: Any, requirements: list[str], jobs: int, ignore_env_deps: bool
+) -> list[LockedPackage]:
+    from dioptra_plugins.index.keys import bundle_key
+    from dioptra_plugins.sync.pylock import LockedPackage, bundle_url
+    from dioptra_plugins.sync.requirements import parse_requirements
+    from dioptra_plugins.sync.resolve import check_environment, resolve
+
+    chosen = resolve(view, parse_requirements(requirements), jobs)
+    check_environment(view, chosen, ignore=ignore_env_deps)
+    return [
+        LockedPackage(
+            name=c.name,
+            version=c.file.version,
+            filename=c.file.filename,
+            sha256=c.file.sha256,
+            size=c.file.size,
+            top_level=c.file.top_level,
+            index=view.url,
+            url=bundle_url(view.url, bundle_key(c.name, c.file.filename)),
+        )
+        for c in chosen
+    ]
+
+
+def _locked_packages(view: Any, lock: Lock, ignore_env_deps: bool) -> list[LockedPackage]:
+    """The lock's packages, after checking that the index still has each exact file."""
+    from dataclasses import replace
+
+    from packaging.version import Version
+
+    from dioptra_plugins.sync.resolve import Candidate, check_environment
+
+    problems = []
+    candidates = []
+    for package in lock.packages:
+        if not view.has_project(package.name):
+            problems.append(f"{package.name}: no longer in the index")
+            continue
+        files = {f.filename: f for f in view.project(package.name).files}
+        file = files.get(package.filename)
+        if file is None:
+            problems.append(f"{package.filename}: no longer in the index")
+        elif file.sha256 != package.sha256 or file.size != package.size:
+            problems.append(
+                f"{package.filename}: the index now lists sha256 {file.sha256} ({file.size} "
+                f"bytes), the lock {package.sha256} ({package.size} bytes)"
+            )
+        elif file.top_level != package.top_level:
+            problems.append(
+                f"{package.filename}: the lock names import package {package.top_level!r}, "
+                f"the index {file.top_level!r}"
+            )
+        else:
+            candidates.append(Candidate(package.name, Version(file.version), file))
+    if problems:
+        raise SyncError(
+            f"cannot reproduce the lock from {view.url}:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+    check_environment(view, candidates, ignore=ignore_env_deps)
+    return [replace(p, index=view.url) for p in lock.packages]

@@ -1,0 +1,419 @@
+"""The watchdog side of hot reload: turn file-system events into debounced module reloads.
+
+Editors save in several ways (write in place; write a temp file and ``os.replace`` it over the
+original; rename the original away and create a new file, as vim does) and produce bursts of
+events for one save.  The watcher maps every event to the *module* it concerns, waits until
+that module has been quiet for ``debounce`` seconds, and then asks the registry to reload it
+only if the source hash changed, so touches, attribute changes, reads and our own
+``__pycache__`` traffic never cause a reload.  A file that is missing when its turn comes gets
+a short grace period first (the gap inside a vim-style save), then is unregistered.
+
+For a synced plugin dir the watcher follows ``.dioptra-plugins/current``: when a sync switches
+it, ``sys.path`` and package ``__path__`` entries are re-pointed at the new generation (which
+the watcher pins, as ``plugin_dirs()`` does) and every module whose file content changed is
+reloaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.plugindirs import parse_plugin_dirs
+from dioptra_plugins.reload import ReloadEvent
+from dioptra_plugins.sync.layout import PluginDirLayout, pin_generation
+
+if TYPE_CHECKING:
+    from dioptra_plugins.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DEBOUNCE = 0.02  # seconds a module must be quiet before it is reloaded
+DELETE_GRACE = 0.1  # extra wait before a missing file counts as deleted (vim-style saves)
+
+# Only these reach us: opens, reads (close-no-write) and our own reads during a reload are
+# filtered out in the kernel's inotify mask already.
+_EVENT_FILTER = [
+    FileModifiedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileClosedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+]
+_FILE_EVENTS = (FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent)
+_GENERATION_KEY = "\0generation:"
+
+
+@dataclass
+class _Root:
+    path: Path
+    layout: PluginDirLayout | None = None  # set for a synced plugin dir
+    generation: Path | None = None
+    pin: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            self._watcher._on_event(event)
+        except Exception:  # never let one odd event kill the observer thread
+            logger.exception("watcher could not handle %r", event)
+
+
+def _real(path: str | os.PathLike[str]) -> str:
+    return os.path.realpath(os.fsdecode(path))
+
+
+class Watcher:
+    """Watches plugin dirs and reloads changed modules into ``registry``.
+
+    Use :func:`watch` rather than driving this class directly.
+    """
+
+    def __init__(
+        self,
+        directories: Sequence[Path],
+        registry: Registry,
+        *,
+        debounce: float = DEFAULT_DEBOUNCE,
+        delete_grace: float = DELETE_GRACE,
+        load_new: bool = False,
+    ) -> None:
+        self.registry = registry
+        self.load_new = load_new
+        self.debounce = debounce
+        self.delete_grace = delete_grace
+        self.reload_count = 0  # reload attempts made (unchanged sources are not attempts)
+        self._roots = [_Root(Path(d).absolute()) for d in directories]
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._cond = threading.Condition()
+        self._pending: dict[str, float] = {}  # module name (or generation key) -> deadline
+        self._stopping = False
+        self._worker: threading.Thread | None = None
+        # Both maps are replaced whole, never mutated, so either thread may read them freely.
+        self._files: dict[str, str] = {}  # real path of a loaded module's file -> module name
+        self._vanished: dict[str, str] = {}  # real path of an unloaded module's file -> name
+        self._in_grace: set[str] = set()
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for root in self._roots:
+            layout = PluginDirLayout(root.path)
+            if layout.is_synced():
+                root.layout = layout
+                root.generation = layout.current_generation()
+                if root.generation is not None:
+                    root.pin.enter_context(pin_generation(layout, root.generation))
+        self.registry.adopt_loaded(self._source_dirs())
+        self._refresh_files()
+        observer = Observer()
+        handler = _Handler(self)
+        for root in self._roots:
+            if root.layout is not None:  # the store is immutable: only the switch matters
+                observer.schedule(handler, str(root.layout.meta), recursive=False)
+            else:
+                observer.schedule(
+                    handler, str(root.path), recursive=True, event_filter=_EVENT_FILTER
+                )
+        observer.start()
+        self._observer = observer
+        self._worker = threading.Thread(
+            target=self._run, name="dioptra-plugins-reload", daemon=True
+        )
+        self._worker.start()
+        logger.info("watching %s", ", ".join(str(root.path) for root in self._roots))
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join()
+            self._observer = None
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        for root in self._roots:
+            root.pin.close()
+
+    # --- public helpers --------------------------------------------------------------------------
+
+    def rescan(self) -> list[ReloadEvent]:
+        """Check every watched module now (and any generation switch); returns the reloads."""
+        events: list[ReloadEvent] = []
+        for root in self._roots:
+            if root.layout is not None:
+                events.extend(self._check_generation(root))
+        self._refresh_files()
+        for name in sorted({*self._files.values(), *self._vanished.values()}):
+            event = self._reload(name)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def pending(self) -> int:
+        """How many modules are waiting for their debounce to expire."""
+        with self._cond:
+            return len(self._pending)
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def _on_event(self, event: FileSystemEvent) -> None:
+        src = os.fsdecode(event.src_path)
+        dest = os.fsdecode(getattr(event, "dest_path", "") or "")
+        for index, root in enumerate(self._roots):
+            if root.layout is not None and str(root.layout.current) in (src, dest):
+                self._schedule(f"{_GENERATION_KEY}{index}", 0.0)
+        if "__pycache__" in src.split(os.sep) and (not dest or "__pycache__" in dest):
+            return
+        if isinstance(event, DirDeletedEvent | DirMovedEvent):
+            for name in self._modules_under(src):
+                self._schedule(name, self.debounce)
+        if isinstance(event, DirMovedEvent | DirCreatedEvent):
+            for name in self._modules_under(dest or src):
+                self._schedule(name, self.debounce)
+        if not isinstance(event, (*_FILE_EVENTS, FileClosedEvent)):
+            return
+        for path in (src, dest):
+            if path.endswith(".py") and "__pycache__" not in path.split(os.sep):
+                module = self._module_for(path)
+                if module is not None:
+                    self._schedule(module, self.debounce)
+
+    def _schedule(self, key: str, delay: float) -> None:
+        with self._cond:
+            self._pending[key] = time.monotonic() + delay
+            self._cond.notify()
+
+    def _module_for(self, path: str) -> str | None:
+        real = _real(path)
+        name: str | None = self._files.get(real) or self._vanished.get(real)
+        if name is None:
+            self._refresh_files()
+            name = self._files.get(real)
+        if name is None and self.load_new:
+            name = self._new_module_name(Path(path))
+        return name
+
+    def _new_module_name(self, path: Path) -> str | None:
+        """The module a new ``.py`` file under an unsynced root would be, if importable now.
+
+        Only files directly in a root (top-level modules) or in an already imported package
+        qualify: anything else would need importing packages nobody asked for.
+        """
+        for root in self._roots:
+            if root.layout is not None or not path.is_relative_to(root.path):
+                continue
+            parts = path.relative_to(root.path).with_suffix("").parts
+            if not parts or not all(part.isidentifier() for part in parts):
+                return None
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            name = ".".join(parts)
+            parent = name.rpartition(".")[0]
+            if name and (not parent or parent in sys.modules):
+                return name
+        return None
+
+    def _modules_under(self, directory: str) -> set[str]:
+        prefix = _real(directory).rstrip(os.sep) + os.sep
+        known = {**self._vanished, **self._files}
+        return {name for path, name in known.items() if path.startswith(prefix)}
+
+    def _source_dirs(self) -> list[Path]:
+        dirs: list[Path] = []
+        for root in self._roots:
+            dirs.append(root.path)
+            if root.generation is not None:
+                dirs.append(root.generation)
+        return dirs
+
+    def _refresh_files(self) -> None:
+        prefixes = [_real(d).rstrip(os.sep) + os.sep for d in self._source_dirs()]
+        prefixes += [str(d).rstrip(os.sep) + os.sep for d in self._source_dirs()]
+        files: dict[str, str] = {}
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and file.endswith(".py") and file.startswith(tuple(prefixes)):
+                files[_real(file)] = name
+        for name in self.registry.modules():
+            entry = self.registry.entry(name)
+            if entry is not None and entry.file is not None:
+                real = _real(entry.file)
+                if real.startswith(tuple(prefixes)):
+                    files.setdefault(real, name)
+        self._files = files
+
+    # --- the reload worker -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                due: list[str] = []
+                while not self._stopping:
+                    now = time.monotonic()
+                    due = [key for key, deadline in self._pending.items() if deadline <= now]
+                    if due:
+                        for key in due:
+                            del self._pending[key]
+                        break
+                    timeout = min(self._pending.values()) - now if self._pending else None
+                    self._cond.wait(timeout)
+                if self._stopping:
+                    return
+            for key in sorted(due):
+                try:
+                    self._process(key)
+                except Exception:
+                    logger.exception("reloading %s failed unexpectedly", key)
+
+    def _process(self, key: str) -> None:
+        if key.startswith(_GENERATION_KEY):
+            self._check_generation(self._roots[int(key[len(_GENERATION_KEY) :])])
+            return
+        file = self._file_of(key)
+        if file is not None and not os.path.exists(file) and key not in self._in_grace:
+            self._in_grace.add(key)  # maybe the gap inside a vim-style save: look again soon
+            self._schedule(key, self.delete_grace)
+            return
+        self._in_grace.discard(key)
+        self._reload(key)
+
+    def _file_of(self, name: str) -> str | None:
+        for path, known in (*self._files.items(), *self._vanished.items()):
+            if known == name:
+                return path
+        return None
+
+    def _reload(self, name: str) -> ReloadEvent | None:
+        file = self._file_of(name)
+        event = self.registry.reload_if_changed(name)
+        if event is None:
+            return None
+        self.reload_count += 1
+        if file is not None and (event.unloaded or event.error is None):
+            # Copy-on-write: the observer thread reads these maps without a lock.
+            files, vanished = dict(self._files), dict(self._vanished)
+            if event.unloaded:
+                files.pop(file, None)
+                vanished[file] = name
+            else:
+                vanished.pop(file, None)
+                files[file] = name
+            self._files, self._vanished = files, vanished
+        return event
+
+    # --- generation switches of a synced plugin dir ----------------------------------------------
+
+    def _check_generation(self, root: _Root) -> list[ReloadEvent]:
+        assert root.layout is not None
+        new = root.layout.current_generation()
+        old = root.generation
+        if new is None or new == old or not new.is_dir():
+            return []
+        logger.info("%s switched generation: %s -> %s", root.path, old, new)
+        new_pin = contextlib.ExitStack()
+        new_pin.enter_context(pin_generation(root.layout, new))
+        candidates: list[str] = []
+        if old is not None:
+            self._repoint(str(old), str(new))
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and file.startswith(str(root.path) + os.sep):
+                candidates.append(name)
+        events: list[ReloadEvent] = []
+        # Parents first, so that a changed package is live before its submodules are looked up.
+        for name in sorted(set(candidates), key=lambda n: (n.count("."), n)):
+            event = self.registry.reload_if_changed(name)
+            if event is not None:
+                self.reload_count += 1
+                events.append(event)
+        root.pin.close()
+        root.pin, root.generation = new_pin, new
+        self._refresh_files()
+        return events
+
+    @staticmethod
+    def _repoint(old: str, new: str) -> None:
+        """Make imports find the new generation: ``sys.path`` and packages' ``__path__``."""
+        sys.path[:] = [new if entry == old else entry for entry in sys.path]
+        prefix = old + os.sep
+        for module in list(sys.modules.values()):
+            search = getattr(module, "__path__", None)
+            if isinstance(search, list) and any(p.startswith(prefix) for p in search):
+                search[:] = [new + p[len(old) :] if p.startswith(prefix) else p for p in search]
+
+
+def watched_dirs(dirs: Iterable[str | os.PathLike[str]] | None) -> list[Path]:
+    """The directories to watch: ``dirs`` if given, else ``$DIOPTRA_PLUGIN_DIR``."""
+    found = parse_plugin_dirs(None if dirs is None else [os.path.abspath(d) for d in dirs])
+    if not found:
+        raise PluginDirError(
+            "nothing to watch: give existing absolute directories or set DIOPTRA_PLUGIN_DIR"
+        )
+    return found
+
+
+@contextlib.contextmanager
+def watch(
+    dirs: Iterable[str | os.PathLike[str]] | None = None,
+    *,
+    registry: Registry | None = None,
+    debounce: float = DEFAULT_DEBOUNCE,
+    delete_grace: float = DELETE_GRACE,
+    load_new: bool = False,
+) -> Iterator[Watcher]:
+    """Reload plugin modules under ``dirs`` into ``registry`` while the block runs.
+
+    ``registry`` defaults to the one ``pyplugs``' module functions use; subscribe to it for
+    reload events.  With ``load_new`` a new ``.py`` file in an imported package is loaded
+    as soon as it appears (the CLI does this); otherwise only loaded modules are watched.  The
+    watchdog observer and the reload thread stop when the block exits.
+    """
+    if registry is None:
+        from dioptra_plugins.pyplugs import default_registry
+
+        registry = default_registry()
+    watcher = Watcher(
+        watched_dirs(dirs),
+        registry,
+        debounce=debounce,
+        delete_grace=delete_grace,
+        load_new=load_new,
+    )
+    watcher.start()
+    try:
+        yield watcher
+    finally:
+        watcher.stop()

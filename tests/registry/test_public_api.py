@@ -1,0 +1,34 @@
+"""The public face (DESIGN §9): the promised names, and a cheap ``import dioptra_plugins``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_promised_names() -> None:
+    import dioptra_plugins
+    from dioptra_plugins import DioptraPluginsError, Registry, plugin_dirs, pyplugs, watch
+    from dioptra_plugins.errors import DioptraPluginsError as Root
+    from dioptra_plugins.plugindirs import plugin_dirs as real_plugin_dirs
+    from dioptra_plugins.registry import Registry as RealRegistry
+    from dioptra_plugins.watcher import watch as real_watch
+
+    assert DioptraPluginsError is Root
+    assert Registry is RealRegistry is pyplugs.Registry
+    assert plugin_dirs is real_plugin_dirs
+    assert watch is real_watch
+    assert dioptra_plugins.watch is real_watch  # not shadowed by a submodule
+    assert callable(pyplugs.register)
+
+
+def test_import_stays_light() -> None:
+    code = (
+        "import sys, dioptra_plugins; from dioptra_plugins import pyplugs;"
+        "heavy = [m for m in ('watchdog', 'prefect', 'boto3', 'click') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

@@ -1,0 +1,257 @@
+"""The watcher: real files, real inotify events, each editor save style and each pitfall."""
+
+from __future__ import annotations
+
+import os
+import py_compile
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.registry import Registry
+from dioptra_plugins.watcher import watch
+
+DEBOUNCE = 0.02
+QUIET = 0.4  # seconds without events after which "nothing else will happen" is concluded
+
+PLUGIN = """
+from dioptra_plugins import pyplugs
+
+@pyplugs.register
+def answer():
+    return {value!r}
+"""
+
+
+def plugin(value: object) -> str:
+    return PLUGIN.format(value=value)
+
+
+@pytest.fixture
+def loaded(area, registry: Registry) -> str:
+    package = area.package({"mod.py": plugin(1), "_helper.py": "VALUE = 1\n"})
+    assert registry.call(package, "mod") == 1
+    return package
+
+
+@pytest.mark.parametrize("style", ["inplace", "replace", "vim"])
+def test_each_save_style_is_reloaded_once(area, registry, event_log, loaded, style) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        area.write(f"{loaded}/mod.py", plugin(2), style=style)
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.ok
+        assert event.changed == ("answer",)
+        assert registry.call(loaded, "mod") == 2
+        assert event_log.drain(QUIET) == []  # one save, one reload
+
+
+def test_touch_only_does_not_reload(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
+        os.utime(area.path(f"{loaded}/mod.py"))
+        area.path(f"{loaded}/mod.py").read_bytes()  # open + close without writing
+        os.chmod(area.path(f"{loaded}/mod.py"), 0o644)  # attribute-only
+        with open(area.path(f"{loaded}/mod.py"), "ab"):  # opened for writing, nothing written
+            pass
+        area.write(f"{loaded}/mod.py", plugin(1), style="replace")  # saved without changes
+        assert event_log.drain(QUIET) == []
+        assert watcher.reload_count == 0
+
+
+def test_pycache_and_other_files_are_ignored(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
+        py_compile.compile(str(area.path(f"{loaded}/mod.py")), doraise=True)
+        area.write(f"{loaded}/notes.txt", "not python")
+        area.write(f"{loaded}/data.json", "{}")
+        assert event_log.drain(QUIET) == []
+        assert watcher.reload_count == 0
+
+
+def test_idle_for_two_seconds_reloads_nothing(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
+        time.sleep(2)
+        assert watcher.reload_count == 0
+    assert event_log.drain(0.05) == []
+
+
+def test_syntax_error_is_reported_and_old_version_kept(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        area.write(f"{loaded}/mod.py", "def answer(:\n")
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.error is not None
+        assert event.error.line == 1
+        assert registry.call(loaded, "mod") == 1
+        area.write(f"{loaded}/mod.py", plugin(3))
+        assert event_log.wait(lambda e: e.module == f"{loaded}.mod").ok
+        assert registry.call(loaded, "mod") == 3
+
+
+def test_exception_at_import_keeps_old(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        area.write(f"{loaded}/mod.py", plugin(2) + "\nraise ValueError('no')\n")
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.error is not None
+        assert "ValueError" in event.error.message
+        assert registry.call(loaded, "mod") == 1
+
+
+def test_function_removed(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        area.write(f"{loaded}/mod.py", "from dioptra_plugins import pyplugs\n")
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.removed == ("answer",)
+        assert not registry.exists(loaded, "mod")
+
+
+def test_file_deleted_unregisters(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        area.path(f"{loaded}/mod.py").unlink()
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.unloaded
+        assert event.removed == ("answer",)
+        assert not registry.exists(loaded, "mod")
+        area.write(f"{loaded}/mod.py", plugin(4))  # and brought back
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.added == ("answer",)
+        assert registry.call(loaded, "mod") == 4
+
+
+def test_helper_edit_reloads_dependents(area, registry, event_log) -> None:
+    package = area.package(
+        {
+            "_helper.py": "VALUE = 1\n",
+            "top.py": "from dioptra_plugins import pyplugs\nfrom ._helper import VALUE\n"
+            "@pyplugs.register\ndef f():\n    return VALUE\n",
+        }
+    )
+    assert registry.call(package, "top") == 1
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        area.write(f"{package}/_helper.py", "VALUE = 2\n", style="replace")
+        event_log.wait(lambda e: e.module == f"{package}.top")
+        assert registry.call(package, "top") == 2
+
+
+def test_helper_imported_before_the_watcher_started(area, registry, event_log) -> None:
+    # The helper was imported by plain Python, not the registry; touching it must not count.
+    import importlib
+
+    package = area.package({"_helper.py": "VALUE = 1\n"})
+    importlib.import_module(f"{package}._helper")
+    with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
+        os.utime(area.path(f"{package}/_helper.py"))
+        assert event_log.drain(QUIET) == []
+        area.write(f"{package}/_helper.py", "VALUE = 2\n")
+        event_log.wait(lambda e: e.module == f"{package}._helper")
+        assert sys.modules[f"{package}._helper"].VALUE == 2
+        assert watcher.reload_count == 1
+
+
+def test_directory_moved_out_of_the_tree(area, registry, event_log, loaded, tmp_path) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        shutil.move(str(area.path(loaded)), str(tmp_path / "elsewhere"))
+        event_log.wait(lambda e: e.module == f"{loaded}.mod" and e.unloaded)
+        assert not registry.exists(loaded, "mod")
+
+
+def test_same_second_same_size_edits(area, registry, event_log, loaded) -> None:
+    path = area.path(f"{loaded}/mod.py")
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        for value in (5, 6, 7):
+            stat = path.stat()
+            area.write(f"{loaded}/mod.py", plugin(value))
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            event_log.wait(lambda e: e.module == f"{loaded}.mod")
+            assert registry.call(loaded, "mod") == value
+
+
+def test_burst_of_saves_is_debounced(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=0.2):
+        for value in range(10, 20):
+            area.write(f"{loaded}/mod.py", plugin(value))
+        event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event_log.drain(QUIET) == []
+        assert registry.call(loaded, "mod") == 19
+
+
+def test_rescan_reloads_what_changed(area, registry, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=60) as watcher:  # events never due
+        area.write(f"{loaded}/mod.py", plugin(9))
+        events = watcher.rescan()
+        assert [e.module for e in events] == [f"{loaded}.mod"]
+        assert registry.call(loaded, "mod") == 9
+        assert watcher.rescan() == []
+
+
+def test_new_module_loaded_with_load_new(area, registry, event_log, loaded) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE, load_new=True):
+        area.write(f"{loaded}/fresh.py", plugin("new"))
+        event = event_log.wait(lambda e: e.module == f"{loaded}.fresh")
+        assert event.added == ("answer",)
+        assert registry.call(loaded, "fresh") == "new"
+
+
+def test_watch_needs_a_directory(tmp_path, registry, monkeypatch) -> None:
+    monkeypatch.delenv("DIOPTRA_PLUGIN_DIR", raising=False)
+    with pytest.raises(PluginDirError), watch(None, registry=registry):
+        pass
+    with pytest.raises(PluginDirError), watch([tmp_path / "missing"], registry=registry):
+        pass
+
+
+# --- a synced plugin dir switching generations -------------------------------------------------
+
+
+def make_generation(plugin_dir: Path, number: int, package: str, files: dict[str, str]) -> Path:
+    """Build store/<sha>/<pkg> and generations/<n>/<pkg> -> ../../store/<sha>/<pkg> by hand."""
+    meta = plugin_dir / ".dioptra-plugins"
+    sha = f"{number:02d}" * 32
+    store_pkg = meta / "store" / sha / package
+    store_pkg.mkdir(parents=True)
+    for name, text in {"__init__.py": "", **files}.items():
+        (store_pkg / name).write_text(text)
+    generation = meta / "generations" / f"{number:06d}"
+    generation.mkdir(parents=True)
+    (generation / package).symlink_to(Path("..", "..", "store", sha, package))
+    return generation
+
+
+def switch_current(plugin_dir: Path, number: int) -> None:
+    meta = plugin_dir / ".dioptra-plugins"
+    temp = meta / f".current.{number}"
+    temp.symlink_to(Path("generations", f"{number:06d}"))
+    os.replace(temp, meta / "current")
+
+
+def test_generation_switch_reloads_changed_modules(tmp_path, area, registry, event_log) -> None:
+    from dioptra_plugins.plugindirs import plugin_dirs
+    from dioptra_plugins.sync.layout import PluginDirLayout, pinned_generations
+
+    plugin_dir = tmp_path / "synced"
+    package = area.package({})  # only for a unique name and sys.modules clean-up
+    shutil.rmtree(area.path(package))
+    unchanged = (
+        "from dioptra_plugins import pyplugs\n@pyplugs.register\ndef same():\n    return 0\n"
+    )
+    make_generation(plugin_dir, 1, package, {"mod.py": plugin(1), "stable.py": unchanged})
+    make_generation(plugin_dir, 2, package, {"mod.py": plugin(2), "stable.py": unchanged})
+    switch_current(plugin_dir, 1)
+    (plugin_dir / package).symlink_to(Path(".dioptra-plugins", "current", package))
+    layout = PluginDirLayout(plugin_dir)
+    with plugin_dirs(str(plugin_dir)) as entries:
+        assert entries == [layout.generation_path("000001").resolve()]
+        assert registry.call(package, "mod") == 1
+        assert registry.call(package, "stable") == 0
+        with watch([plugin_dir], registry=registry, debounce=DEBOUNCE):
+            switch_current(plugin_dir, 2)
+            event = event_log.wait(lambda e: e.module == f"{package}.mod")
+            assert event.changed == ("answer",)
+            assert registry.call(package, "mod") == 2
+            assert str(layout.generation_path("000002").resolve()) in sys.path
+            assert "000002" in pinned_generations(layout)
+            assert [e.module for e in event_log.drain(QUIET)] == []  # stable.py: unchanged
+        assert "000001" in pinned_generations(layout)  # plugin_dirs' own pin
+    assert pinned_generations(layout) == set()
+    assert not any(".dioptra-plugins" in entry for entry in sys.path)
