@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/bench_reload.py [--edits 200]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import secrets
@@ -124,10 +125,8 @@ def bench_watchfiles(root: Path, edits: int) -> tuple[list[float], int]:
 
     def reloader() -> None:
         for _changes in watchfiles.watch(root, stop_event=stop):  # defaults otherwise
-            try:
+            with contextlib.suppress(Exception):  # a broken save: wait for the next one
                 importlib.reload(module)
-            except Exception:
-                pass
 
     thread = threading.Thread(target=reloader, daemon=True)
     thread.start()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -269,6 +270,8 @@ def running_moto() -> Iterator[S3Server]:
     """moto's ThreadedMotoServer on a free loopback port (it does not check credentials)."""
     from moto.server import ThreadedMotoServer
 
+    # One access-log line per request costs CPU that the concurrency tests need.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     (port,) = free_ports(1)
     server_thread = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server_thread.start()

@@ -122,3 +122,5 @@ def test_concurrent_publishers_lose_nothing(
     # Every project page shows the final state: the view never went backwards.
     page = storage.get("simple/shared-pkg/index.html")
     assert page.data.count(b"<a href=") == 2 * PROCESSES  # type: ignore[union-attr]
+    index_page = storage.get("simple/index.html")
+    assert index_page.data.count(b"<a href=") == PROCESSES + 1  # type: ignore[union-attr]

@@ -287,3 +287,30 @@ def test_concurrent_first_loads_execute_the_module_once(area, registry: Registry
     for thread in threads:
         thread.join()
     assert builtins.__dict__.pop("_zz_count") == [1]
+
+
+def test_a_dioptra_style_script_runs_with_only_its_imports_changed(area) -> None:
+    """An entry-point script for Dioptra's pyplugs, imports changed, in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    package = area.package({"metrics.py": METRICS, "b_second.py": SECOND})
+    script = f"""
+from dioptra_plugins import pyplugs            # was: from dioptra import pyplugs
+from dioptra_plugins import plugin_dirs        # was: dioptra.sdk.utilities.paths...
+
+with plugin_dirs():
+    call = pyplugs.call_factory({package!r})
+    names = pyplugs.names_factory({package!r})
+    print(names(), call("metrics", "l2", [0, 3], [4, 0]), pyplugs.call({package!r}, "b_second"))
+    try:
+        pyplugs.call({package!r}, "nope")
+    except pyplugs.UnknownPluginError as error:
+        print("unknown plugin")
+"""
+    env = {**os.environ, "DIOPTRA_PLUGIN_DIR": str(area.root)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.splitlines() == ["['metrics', 'b_second'] 5.0 2", "unknown plugin"]

@@ -116,13 +116,15 @@ def test_sync_every_one_request_per_idle_interval(
             after_first = proxy.count()
             time.sleep(interval * 5.5)
             idle = proxy.seen[after_first:]
-            assert 3 <= len(idle) <= 7
+            # About one request per interval (5.5 intervals slept; loose bounds for a busy box).
+            assert 2 <= len(idle) <= 7
             assert all(s.path.endswith("/index.json") and s.method == "GET" for s in idle)
 
             publish_wheels(s3_index, [wheels["alpha-1.1.0"]])  # directly, not through the proxy
             published = time.monotonic()
             switch = json.loads(keeper.stdout.readline())
-            assert time.monotonic() - published < interval * 3
+            # Noticed within one interval, plus the time the sync itself takes.
+            assert time.monotonic() - published < interval + 5
             assert switch["upgraded"] == {"alpha": ["1.0.0", "1.1.0"]}
             assert installed(plugin_dir) == {"alpha": "1.1.0", "beta": "1.0.0"}
 

@@ -54,11 +54,31 @@ def _load(registry: Registry, packages: Sequence[str]) -> list[PluginImportError
     return failures
 
 
+class _Annotation(str):
+    """An annotation kept as source text (``from __future__ import annotations``), unquoted."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _unquoted(annotation: Any) -> Any:
+    return _Annotation(annotation) if isinstance(annotation, str) else annotation
+
+
 def _signature(info: PluginInfo) -> str:
+    """The signature as written in the source, like the task manifest shows it."""
     try:
-        return str(inspect.signature(info.func))
+        signature = inspect.signature(info.func)
     except (TypeError, ValueError):
         return "(...)"
+    parameters = [
+        p.replace(annotation=_unquoted(p.annotation)) for p in signature.parameters.values()
+    ]
+    return str(
+        signature.replace(
+            parameters=parameters, return_annotation=_unquoted(signature.return_annotation)
+        )
+    )
 
 
 def _task_document(info: PluginInfo) -> dict[str, Any]:

@@ -100,7 +100,8 @@ def update_simple_pages(
     documents: Iterable[ProjectDocument],
     new_projects: Collection[str] = (),
 ) -> None:
-    """Regenerate the root page and the pages of the projects given (those that changed)."""
+    """Regenerate the pages of the projects given (those that changed) and the root page."""
+    documents = list(documents)
     pages = [
         (
             simple_project_key(document.name),
@@ -109,7 +110,10 @@ def update_simple_pages(
         )
         for document in documents
     ]
-    pages.append((SIMPLE_ROOT_KEY, render_root_page(root), False))
+    # The root page lists project names only: rewrite it when a project appeared (or for a
+    # fresh index), not on every publish, which would make every publisher contend for it.
+    if new_projects or not documents:
+        pages.append((SIMPLE_ROOT_KEY, render_root_page(root), False))
 
     def write(item: tuple[str, bytes, bool]) -> bool:
         key, page, absent = item
