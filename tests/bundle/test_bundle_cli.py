@@ -67,3 +67,28 @@ def test_version_and_help(tmp_path: Path) -> None:
         result = cli(command, "--help", cwd=tmp_path)
         assert result.returncode == 0
         assert "Usage:" in result.stdout
+
+
+def test_every_lazily_listed_command_exists() -> None:
+    from dioptra_plugins.cli.main import _check_command_table
+
+    _check_command_table()
+
+
+def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from dioptra_plugins.cli.main import main\n"
+        "try:\n"
+        "    main(['inspect', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dioptra_plugins.cli.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    loaded = result.stdout.strip().splitlines()[-1]
+    assert "bundle_commands" in loaded
+    for other in ("sync_commands", "index_commands", "run_commands", "registry_commands"):
+        assert other not in loaded

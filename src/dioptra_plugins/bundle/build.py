@@ -182,7 +182,9 @@ def _add_manifest(wheel: Path, out: Path) -> Path:
             for info in infos:
                 if info.filename in (record_name, manifest_name):
                     continue
-                dest.writestr(info, source.read(info), compress_type=info.compress_type)
+                # Streamed entry by entry: a bundle may hold files far larger than memory.
+                with source.open(info) as reader, dest.open(info, "w") as writer:
+                    shutil.copyfileobj(reader, writer, 1024 * 1024)
             manifest_info = _like(record_info, manifest_name)
             dest.writestr(manifest_info, manifest_bytes, compress_type=zipfile.ZIP_DEFLATED)
             record = _record_with(source.read(record_name), manifest_name, manifest_bytes)

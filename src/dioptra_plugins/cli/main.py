@@ -5,6 +5,7 @@ This is the only place where library errors become messages and exit codes (DESI
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -14,9 +15,40 @@ import click
 from dioptra_plugins import __version__
 from dioptra_plugins.errors import DioptraPluginsError
 
+# Command name -> the module (one per area) that defines it.  Modules are imported only when
+# their command runs, so `dioptra-plugins sync` never pays for importing build or run code.
+COMMAND_MODULES = {
+    "build": "bundle_commands",
+    "inspect": "bundle_commands",
+    "index": "index_commands",
+    "publish": "index_commands",
+    "yank": "index_commands",
+    "unyank": "index_commands",
+    "run": "run_commands",
+    "sync": "sync_commands",
+    "list": "sync_commands",
+    "verify": "sync_commands",
+    "rollback": "sync_commands",
+    "gc": "sync_commands",
+    "tasks": "registry_commands",
+    "call": "registry_commands",
+    "watch": "registry_commands",
+}
+
 
 class Group(click.Group):
-    """A click group that turns library errors into one clean message and an exit code."""
+    """A lazily loading click group that turns library errors into a message and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is not None and cmd_name not in self.commands:
+            module = importlib.import_module(f"dioptra_plugins.cli.{module_name}")
+            for command in module.COMMANDS:
+                self.add_command(command)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,32 +73,10 @@ def main(verbose: int, log_json: bool) -> None:
     configure(level=level, as_json=log_json, stream=sys.stderr)
 
 
-def _register_commands() -> None:
-    # One module per area; each exposes click commands that this group adds.
-    from dioptra_plugins.cli import bundle_commands
-
-    for command in bundle_commands.COMMANDS:
-        main.add_command(command)
-
-    from dioptra_plugins.cli import index_commands
-
-    for command in index_commands.COMMANDS:
-        main.add_command(command)
-
-    from dioptra_plugins.cli import run_commands
-
-    for command in run_commands.COMMANDS:
-        main.add_command(command)
-
-    from dioptra_plugins.cli import sync_commands
-
-    for command in sync_commands.COMMANDS:
-        main.add_command(command)
-
-    from dioptra_plugins.cli import registry_commands
-
-    for command in registry_commands.COMMANDS:
-        main.add_command(command)
-
-
-_register_commands()
+def _check_command_table() -> None:
+    """Used by tests: every lazily listed command exists in the module it is listed under."""
+    for name, module_name in COMMAND_MODULES.items():
+        module = importlib.import_module(f"dioptra_plugins.cli.{module_name}")
+        names = {command.name for command in module.COMMANDS}
+        if name not in names:
+            raise LookupError(f"{module_name} has no command {name!r}")
