@@ -153,86 +153,62 @@ def sync(
     layout.root.mkdir(parents=True, exist_ok=True)
     with plugin_dir_lock(layout.lock_file, lock_timeout):
         result = _sync_locked(
-            layout,
-            storage,
-            index_url,
-            key,
-            requirements,
-            lock,
-            jobs=jobs,
-            ignore_env_deps=ignore_env_deps,
-            progress=progress,
+            _SyncRequest(
+                layout, storage, index_url, key, requirements, lock, jobs, ignore_env_deps, progress
+            )
         )
     result.requests = _requests(storage) - first_request
     return result
 
 
-def _sync_locked(
-    layout: PluginDirLayout,
-    storage: Storage,
-    index_url: str,
-    key: str,
-    requirements: list[str],
-    lock: Lock | None,
-    *,
-    jobs: int,
-    ignore_env_deps: bool,
-    progress: Progress | None,
-) -> SyncResult:
+@dataclass(frozen=True)
+class _SyncRequest:
+    """What one sync was asked for, resolved from arguments and environment."""
+
+    layout: PluginDirLayout
+    storage: Storage
+    index_url: str
+    key: str
+    """Identifies the requirements (or lock file) so a repeated sync can be a no-op."""
+    requirements: list[str]
+    lock: Lock | None
+    jobs: int
+    ignore_env_deps: bool
+    progress: Progress | None
+
+
+def _sync_locked(request: _SyncRequest) -> SyncResult:
     from dioptra_plugins.index.storage import NotModified
 
-    state = read_state(layout.state_file)
-    current = current_generation_name(layout)
-    known = state.indexes.get(index_url)
+    state = read_state(request.layout.state_file)
+    current = current_generation_name(request.layout)
+    known = state.indexes.get(request.index_url)
     may_be_noop = (
         known is not None
         and current is not None
-        and state.index == index_url
-        and state.requirements == key
+        and state.index == request.index_url
+        and state.requirements == request.key
         and state.generation == current
     )
     try:
-        fetched = storage.get(ROOT_KEY, if_none_match=known.etag if may_be_noop and known else None)
+        fetched = request.storage.get(
+            ROOT_KEY, if_none_match=known.etag if may_be_noop and known else None
+        )
     except ObjectNotFoundError as error:
-        raise SyncError(f"no index at {index_url}: {ROOT_KEY} does not exist") from error
+        raise SyncError(f"no index at {request.index_url}: {ROOT_KEY} does not exist") from error
     if isinstance(fetched, NotModified):
         return SyncResult(
-            plugin_dir=str(layout.root),
-            index=index_url,
+            plugin_dir=str(request.layout.root),
+            index=request.index_url,
             generation=current,
             unchanged=dict(state.packages),
             not_modified=True,
         )
-    return _full_sync(
-        layout,
-        storage,
-        index_url,
-        key,
-        requirements,
-        lock,
-        state,
-        fetched.data,
-        fetched.etag,
-        jobs=jobs,
-        ignore_env_deps=ignore_env_deps,
-        progress=progress,
-    )
+    return _full_sync(request, state, fetched.data, fetched.etag)
 
 
 def _full_sync(
-    layout: PluginDirLayout,
-    storage: Storage,
-    index_url: str,
-    key: str,
-    requirements: list[str],
-    lock: Lock | None,
-    state: SyncState,
-    root_bytes: bytes,
-    root_etag: str,
-    *,
-    jobs: int,
-    ignore_env_deps: bool,
-    progress: Progress | None,
+    request: _SyncRequest, state: SyncState, root_bytes: bytes, root_etag: str
 ) -> SyncResult:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.sync.download import fetch_bundles
@@ -247,27 +223,35 @@ def _full_sync(
     from dioptra_plugins.sync.pylock import Lock
     from dioptra_plugins.sync.store import add_to_store
 
-    root = RootDocument.from_bytes(root_bytes, what=f"{index_url}/{ROOT_KEY}")
-    known = state.indexes.get(index_url)
+    root = RootDocument.from_bytes(root_bytes, what=f"{request.index_url}/{ROOT_KEY}")
+    known = state.indexes.get(request.index_url)
     if known is not None and root.serial < known.serial:
         raise SyncError(
-            f"refusing the index at {index_url}: its serial {root.serial} is lower than "
+            f"refusing the index at {request.index_url}: its serial {root.serial} is lower than "
             f"serial {known.serial} accepted before, so the index was rolled back or replaced; "
-            f"if that was intended, delete {layout.state_file}"
+            f"if that was intended, delete {request.layout.state_file}"
         )
-    remove_leftovers(layout)
-    view = IndexView(storage, root, layout.cache / "documents")
-    if lock is None:
-        packages = _resolve_packages(view, requirements, jobs, ignore_env_deps)
+    remove_leftovers(request.layout)
+    view = IndexView(request.storage, root, request.layout.cache / "documents")
+    if request.lock is None:
+        packages = _resolve_packages(
+            view, request.requirements, request.jobs, request.ignore_env_deps
+        )
     else:
-        packages = _locked_packages(view, lock, ignore_env_deps)
+        packages = _locked_packages(view, request.lock, request.ignore_env_deps)
 
     for package in packages:
         check_package_names(package)
-    current = current_generation_name(layout)
-    old = {p.name: p for p in read_generation_lock(layout, current).packages} if current else {}
+    current = current_generation_name(request.layout)
+    old = (
+        {p.name: p for p in read_generation_lock(request.layout, current).packages}
+        if current
+        else {}
+    )
     new = {p.name: p for p in packages}
-    result = SyncResult(plugin_dir=str(layout.root), index=index_url, generation=current)
+    result = SyncResult(
+        plugin_dir=str(request.layout.root), index=request.index_url, generation=current
+    )
     for name, package in new.items():
         before = old.get(name)
         if before is None:
@@ -279,39 +263,41 @@ def _full_sync(
     result.removed = {name: p.version for name, p in old.items() if name not in new}
 
     if current is None or result.installed or result.upgraded or result.removed:
-        check_entry_names(layout, (p.top_level for p in packages))
+        check_entry_names(request.layout, (p.top_level for p in packages))
         result.downloaded = fetch_bundles(
-            storage,
-            layout,
+            request.storage,
+            request.layout,
             packages,
-            lambda package, path: add_to_store(layout, path, package),
-            jobs=jobs,
-            progress=progress,
+            lambda package, path: add_to_store(request.layout, path, package),
+            jobs=request.jobs,
+            progress=request.progress,
         )
         name = build_generation(
-            layout,
+            request.layout,
             Lock(
                 packages=tuple(packages),
-                index=index_url,
+                index=request.index_url,
                 index_serial=root.serial,
-                requirements=tuple(requirements) if lock is None else lock.requirements,
+                requirements=tuple(request.requirements)
+                if request.lock is None
+                else request.lock.requirements,
             ),
         )
         try:
-            switch_to(layout, name)
+            switch_to(request.layout, name)
         except BaseException:
-            if current_generation_name(layout) != name:
-                shutil.rmtree(layout.generation_path(name), ignore_errors=True)
+            if current_generation_name(request.layout) != name:
+                shutil.rmtree(request.layout.generation_path(name), ignore_errors=True)
             raise
         result.generation = name
         result.switched = True
 
-    state.indexes[index_url] = IndexState(etag=root_etag, serial=root.serial)
-    state.index = index_url
-    state.requirements = key
+    state.indexes[request.index_url] = IndexState(etag=root_etag, serial=root.serial)
+    state.index = request.index_url
+    state.requirements = request.key
     state.generation = result.generation
     state.packages = {p.name: p.version for p in packages}
-    write_state(layout.state_file, state)
+    write_state(request.layout.state_file, state)
     return result
 
 
