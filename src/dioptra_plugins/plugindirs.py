@@ -55,7 +55,8 @@ def _pinned_generation(layout: PluginDirLayout, stack: contextlib.ExitStack) -> 
         pin = stack.enter_context(pin_generation(layout, generation))
         if generation.is_dir():  # still there after pinning: gc can no longer take it
             return generation
-        pin.unlink(missing_ok=True)
+        if pin is not None:
+            pin.unlink(missing_ok=True)
     raise PluginDirError(f"{layout.root}: the current generation kept changing; try again")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Callable, Iterable
@@ -113,6 +114,20 @@ def resolve_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> PluginDirLa
     return PluginDirLayout(Path(text).absolute())
 
 
+def _make_plugin_dir(layout: PluginDirLayout) -> None:
+    """Create the plugin dir if needed; refuse, with the reason, one sync cannot write."""
+    from dioptra_plugins.errors import PluginDirError
+
+    try:
+        layout.root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise PluginDirError(f"plugin dir {layout.root} is a file, not a directory") from None
+    except OSError as error:
+        raise PluginDirError(
+            f"cannot create plugin dir {layout.root}: {error.strerror or error}"
+        ) from error
+
+
 def sync(
     requirements: Iterable[str] = (),
     *,
@@ -150,13 +165,29 @@ def sync(
         raise UsageError(f"no index: pass --index or set ${INDEX_VARIABLE}")
     storage = storage_for(index_url)
     first_request = _requests(storage)
-    layout.root.mkdir(parents=True, exist_ok=True)
+    _make_plugin_dir(layout)
     with plugin_dir_lock(layout.lock_file, lock_timeout):
-        result = _sync_locked(
-            _SyncRequest(
-                layout, storage, index_url, key, requirements, lock, jobs, ignore_env_deps, progress
+        try:
+            result = _sync_locked(
+                _SyncRequest(
+                    layout,
+                    storage,
+                    index_url,
+                    key,
+                    requirements,
+                    lock,
+                    jobs,
+                    ignore_env_deps,
+                    progress,
+                )
             )
-        )
+        except OSError as error:
+            # The file system refused a write (disk full, quota, read-only): say so plainly.
+            where = f" ({error.filename})" if error.filename else ""
+            raise SyncError(
+                f"sync of {layout.root} failed: {error.strerror or error}{where}; importers still "
+                "see one complete generation"
+            ) from error
     result.requests = _requests(storage) - first_request
     return result
 
@@ -212,6 +243,7 @@ def _full_sync(
 ) -> SyncResult:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.sync.download import fetch_bundles
+    from dioptra_plugins.sync.fsutil import write_atomic
     from dioptra_plugins.sync.generations import (
         build_generation,
         check_entry_names,
@@ -232,7 +264,8 @@ def _full_sync(
             f"if that was intended, delete {request.layout.state_file}"
         )
     remove_leftovers(request.layout)
-    view = IndexView(request.storage, root, request.layout.cache / "documents")
+    view = IndexView(request.storage, root, request.layout.documents)
+    save_root_copy(request.layout, root_bytes)
     if request.lock is None:
         packages = _resolve_packages(
             view, request.requirements, request.jobs, request.ignore_env_deps
@@ -292,6 +325,10 @@ def _full_sync(
         result.generation = name
         result.switched = True
 
+    # Made here, so that a process pinning a generation creates nothing in the plugin dir.
+    request.layout.pins.mkdir(exist_ok=True)
+    if not request.layout.identity_file.is_file():
+        write_atomic(request.layout.identity_file, secrets.token_hex(16).encode() + b"\n")
     state.indexes[request.index_url] = IndexState(etag=root_etag, serial=root.serial)
     state.index = request.index_url
     state.requirements = request.key
@@ -299,6 +336,18 @@ def _full_sync(
     state.packages = {p.name: p.version for p in packages}
     write_state(request.layout.state_file, state)
     return result
+
+
+def save_root_copy(layout: PluginDirLayout, root_bytes: bytes) -> None:
+    """Keep the accepted root beside the cached documents: gc collects what it no longer names."""
+    from dioptra_plugins.sync.fsutil import write_atomic
+    from dioptra_plugins.sync.layout import ROOT_COPY
+
+    try:
+        layout.documents.mkdir(parents=True, exist_ok=True)
+        write_atomic(layout.documents / ROOT_COPY, root_bytes)
+    except OSError as error:  # only a cache: a sync must not fail for it
+        logger.warning("cannot keep a copy of the index root: %s", error)
 
 
 def check_package_names(package: LockedPackage) -> None:

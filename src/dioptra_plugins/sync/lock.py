@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from dioptra_plugins.errors import LockTimeoutError
+from dioptra_plugins.errors import LockTimeoutError, PluginDirError
 
 _POLL_SECONDS = 0.02
 
@@ -34,8 +34,16 @@ def plugin_dir_lock(lock_file: Path, timeout: float = 60.0) -> Iterator[None]:
 
     Raises LockTimeoutError naming the holder's pid when the wait runs out.
     """
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        # A read-only mount, a file where the dir should be, no permission: nothing can write.
+        raise PluginDirError(
+            f"cannot lock plugin dir {lock_file.parent.parent} for writing: "
+            f"{error.strerror or error} (sync, rollback and gc write to the plugin dir; a "
+            "read-only plugin dir can only be read: tasks, call, run --no-sync, plugin_dirs())"
+        ) from error
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import csv
 import hashlib
-import io
 import json
 import logging
 import os
@@ -21,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dioptra_plugins.errors import PluginDirError, UsageError
+from dioptra_plugins.bundle.verify import file_sha256
+from dioptra_plugins.errors import DioptraPluginsError, PluginDirError, UsageError
 from dioptra_plugins.sync.engine import resolve_plugin_dir
 from dioptra_plugins.sync.generations import (
     LOCK_FILENAME,
@@ -33,7 +32,13 @@ from dioptra_plugins.sync.generations import (
     remove_leftovers,
     switch_to,
 )
-from dioptra_plugins.sync.layout import PluginDirLayout, pinned_generations
+from dioptra_plugins.sync.layout import (
+    DOCUMENTS_DIR,
+    ROOT_COPY,
+    PluginDirLayout,
+    pinned_generations,
+    remove_dead_pins,
+)
 from dioptra_plugins.sync.lock import plugin_dir_lock
 from dioptra_plugins.sync.pylock import Lock
 
@@ -128,8 +133,13 @@ class VerifyReport:
 
 
 def _record_rows(record: Path) -> list[tuple[str, str, str]]:
-    text = record.read_text(encoding="utf-8")
-    return [(row[0], row[1], row[2]) for row in csv.reader(io.StringIO(text)) if len(row) == 3]
+    """RECORD's rows as (path, hash, size), parsed by installer as at verification time."""
+    from installer.records import parse_record_file
+
+    lines = record.read_text(encoding="utf-8").splitlines()
+    return [
+        (path, hash_field, size_field) for path, hash_field, size_field in parse_record_file(lines)
+    ]
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -142,7 +152,24 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii"), size
 
 
+def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dict[str, str]:
+    """The pycs sync recorded for ``entry`` (empty, with a problem reported, when unreadable)."""
+    from dioptra_plugins.sync.bytecode import MANIFEST_NAME, BytecodeManifest
+
+    path = entry / MANIFEST_NAME
+    try:
+        return BytecodeManifest.from_bytes(path.read_bytes()).files
+    except FileNotFoundError:
+        # An entry stored before bytecode was compiled at install: any pyc in it is foreign.
+        report.notes.append(f"{name}: no bytecode manifest (stored by an older version)")
+    except (OSError, ValueError) as error:
+        report.problems.append(f"{name}/{MANIFEST_NAME}: unreadable: {error}")
+    return {}
+
+
 def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
+    from dioptra_plugins.sync.bytecode import MANIFEST_NAME
+
     name = f"store/{entry.name}"
     dist_info = _dist_info(entry)
     if dist_info is None:
@@ -151,10 +178,13 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
     record = dist_info / "RECORD"
     try:
         rows = _record_rows(record)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         report.problems.append(f"{name}: unreadable RECORD: {error}")
         return
-    recorded = {"/".join((dist_info.name, "RECORD"))}
+    except Exception as error:  # installer's InvalidRecordEntry has no common base with ours
+        report.problems.append(f"{name}: unreadable RECORD: {error}")
+        return
+    recorded = {"/".join((dist_info.name, "RECORD")), MANIFEST_NAME}
     for path, hash_field, size_field in rows:
         recorded.add(path)
         if not hash_field:
@@ -169,15 +199,40 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
             continue
         found, size = _hash_file(file)
         report.files_checked += 1
-        if found != expected or (size_field and int(size_field) != size):
+        if found != expected or (size_field and size_field != str(size)):
             report.problems.append(
                 f"{name}/{path}: sha256={found} ({size} bytes), RECORD says "
                 f"sha256={expected} ({size_field} bytes)"
             )
+    bytecode = _read_bytecode_manifest(entry, name, report)
+    for path, expected in sorted(bytecode.items()):
+        file = entry.joinpath(*path.split("/"))
+        if path in recorded or not path.endswith(".pyc"):
+            report.problems.append(
+                f"{name}/{path}: the bytecode manifest lists a non-bytecode file"
+            )
+            continue
+        recorded.add(path)
+        if file.is_symlink() or not file.is_file():
+            report.problems.append(f"{name}/{path}: bytecode missing or not a regular file")
+            continue
+        report.files_checked += 1
+        if file_sha256(file) != expected:
+            report.problems.append(
+                f"{name}/{path}: bytecode changed since sync compiled it (sha256 "
+                f"{file_sha256(file)}, expected {expected})"
+            )
     for directory, _dirs, files in os.walk(entry):
         for file_name in files:
             relative = Path(directory, file_name).relative_to(entry).as_posix()
-            if relative not in recorded:
+            if relative in recorded:
+                continue
+            if relative.endswith(".pyc"):
+                report.problems.append(
+                    f"{name}/{relative}: bytecode that sync did not write (planted, or written "
+                    "by another interpreter; it would run unchecked)"
+                )
+            else:
                 report.problems.append(f"{name}/{relative}: not listed in RECORD")
 
 
@@ -295,6 +350,7 @@ class GcResult:
     removed_generations: list[str] = field(default_factory=list)
     removed_store_entries: list[str] = field(default_factory=list)
     removed_cache_entries: list[str] = field(default_factory=list)
+    removed_documents: list[str] = field(default_factory=list)
     pinned: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -304,6 +360,7 @@ class GcResult:
             "removed_generations": self.removed_generations,
             "removed_store_entries": self.removed_store_entries,
             "removed_cache_entries": self.removed_cache_entries,
+            "removed_documents": self.removed_documents,
             "pinned": self.pinned,
         }
 
@@ -312,16 +369,54 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def store_entries_reached(layout: PluginDirLayout, name: str) -> set[str]:
+    """The store entries (sha256) generation ``name`` reaches: its links and its lock.
+
+    Liveness is read from what the generation actually links to (``readlink`` of every link
+    in it, however deep), so a damaged lock cannot make gc delete an entry in use; the lock's
+    entries are added when it is readable.  Raises PluginDirError when the generation itself
+    cannot be read: the caller must then delete nothing.
+    """
+    from dioptra_plugins.index.keys import is_sha256
+
+    generation = layout.generation_path(name)
+    store = os.path.normpath(layout.store)
+    reached: set[str] = set()
+    pending = [str(generation)]
+    try:
+        while pending:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        target = os.path.normpath(
+                            os.path.join(os.path.dirname(entry.path), os.readlink(entry.path))
+                        )
+                        relative = os.path.relpath(target, store)
+                        first = relative.split(os.sep, 1)[0]
+                        if not relative.startswith("..") and is_sha256(first):
+                            reached.add(first)
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+    except OSError as error:
+        raise PluginDirError(f"generation {name} cannot be read: {error}") from error
+    try:
+        reached.update(p.sha256 for p in read_generation_lock(layout, name).packages)
+    except DioptraPluginsError as error:
+        logger.warning("gc: %s; keeping what its links reach", error)
+    return reached
+
+
 def gc(
     plugin_dir: str | os.PathLike[str] | None = None,
     keep: int = 3,
     *,
     lock_timeout: float = 60.0,
 ) -> GcResult:
-    """Delete all but the ``keep`` newest generations, and what no kept generation uses.
+    """Delete all but the ``keep`` newest generations, and what no kept generation reaches.
 
     The current generation, the one before it, and generations pinned by live processes are
-    kept whatever ``keep`` says.
+    kept whatever ``keep`` says.  Fails closed: when a kept generation or a pin cannot be
+    read, it raises PluginDirError and deletes nothing.
     """
     if keep < 0:
         raise UsageError(f"--keep must be 0 or more, not {keep}")
@@ -332,46 +427,69 @@ def gc(
         current = current_generation_name(layout)
         assert current is not None
         names = generation_names(layout)
-        pinned = pinned_generations(layout)
+        pinned = pinned_generations(layout, strict=True)
         older = [n for n in names if int(n) < int(current)]
         kept = set(names[-keep:] if keep else []) | {current} | (pinned & set(names))
         if older:
             kept.add(older[-1])
         result.pinned = sorted(pinned & set(names))
         result.kept = sorted(kept)
+        live: set[str] = set()
+        unreadable = []
+        for name in sorted(kept):
+            try:
+                live |= store_entries_reached(layout, name)
+            except PluginDirError as error:
+                unreadable.append(str(error))
+        if unreadable:
+            raise PluginDirError(
+                "gc refused, nothing was deleted: " + "; ".join(unreadable) + " (repair it "
+                "with rollback or a new sync, or delete the generation by hand)"
+            )
         for name in names:
             if name not in kept:
                 _remove_tree(layout.generation_path(name))
                 result.removed_generations.append(name)
-        used: set[str] = set()
-        for name in kept:
-            with contextlib.suppress(Exception):
-                used.update(p.sha256 for p in read_generation_lock(layout, name).packages)
         for directory, removed in (
             (layout.store, result.removed_store_entries),
             (layout.cache, result.removed_cache_entries),
         ):
             with contextlib.suppress(FileNotFoundError):
                 for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-                    if len(entry.name) == 64 and entry.name not in used:
+                    if len(entry.name) == 64 and entry.name not in live:
                         _remove_tree(Path(entry.path))
                         removed.append(entry.name)
-        _remove_dead_pins(layout)
+        result.removed_documents = _collect_documents(layout)
+        remove_dead_pins(layout)
     logger.info(
-        "gc of %s removed %d generations, %d store entries, %d cached bundles",
+        "gc of %s removed %d generations, %d store entries, %d cached bundles, %d documents",
         layout.root,
         len(result.removed_generations),
         len(result.removed_store_entries),
         len(result.removed_cache_entries),
+        len(result.removed_documents),
     )
     return result
 
 
-def _remove_dead_pins(layout: PluginDirLayout) -> None:
-    from dioptra_plugins.sync.layout import pid_alive
+def _collect_documents(layout: PluginDirLayout) -> list[str]:
+    """Delete cached project documents the last accepted root no longer names.
 
+    Without a readable saved root nothing is deleted (they are only a cache).
+    """
+    from dioptra_plugins.index.documents import RootDocument
+
+    documents = layout.cache / DOCUMENTS_DIR
+    try:
+        root = RootDocument.from_bytes((documents / ROOT_COPY).read_bytes(), what=ROOT_COPY)
+    except (OSError, DioptraPluginsError):
+        return []
+    wanted = {f"{entry.sha256}.json" for entry in root.projects.values()} | {ROOT_COPY}
+    removed = []
     with contextlib.suppress(FileNotFoundError):
-        for pin in layout.pins.glob("*.json"):
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                if not pid_alive(int(json.loads(pin.read_text())["pid"])):
-                    pin.unlink()
+        for entry in sorted(os.scandir(documents), key=lambda e: e.name):
+            if entry.name not in wanted and not entry.name.startswith("."):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed

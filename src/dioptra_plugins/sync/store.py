@@ -2,9 +2,10 @@
 
 A bundle enters the store only through :func:`add_to_store`: full wheel verification (every
 RECORD hash, paths, limits), a check that the wheel is the very file the index promised (sha256,
-size, name, version), extraction into a staging directory, and one rename.  So a directory
-named ``store/<sha256>`` is always complete; a crash leaves at most a ``.staging-*`` directory,
-which the next writer removes.
+size, name, version), extraction and compilation to bytecode (:mod:`.bytecode`) into a staging
+directory, and one rename.  So a directory named ``store/<sha256>`` is always complete,
+bytecode included; a crash leaves at most a ``.staging-*`` directory, which the next writer
+removes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from dioptra_plugins.errors import IntegrityError
+from dioptra_plugins.errors import IntegrityError, SyncError
 from dioptra_plugins.sync.layout import PluginDirLayout
 from dioptra_plugins.sync.pylock import LockedPackage
 
@@ -41,6 +42,7 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
 
     from dioptra_plugins.bundle.extract import extract_bundle
     from dioptra_plugins.bundle.verify import verify_wheel
+    from dioptra_plugins.sync.bytecode import compile_entry
 
     entry = store_entry(layout, package.sha256)
     if entry.is_dir():
@@ -67,16 +69,27 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
         with contextlib.suppress(FileNotFoundError):
             wheel.unlink()
         raise
-    layout.store.mkdir(parents=True, exist_ok=True)
     staging = layout.store / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
-    extract_bundle(bundle, staging)
     try:
+        layout.store.mkdir(parents=True, exist_ok=True)
+        extract_bundle(bundle, staging)
+        sources = [
+            f.path
+            for f in bundle.files
+            if f.path.endswith(".py") and not f.path.startswith(f"{bundle.dist_info}/")
+        ]
+        compile_entry(staging, entry, sources)
         _make_read_only(staging)
         os.rename(staging, entry)
-    except BaseException:
+    except BaseException as error:
         import shutil
 
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise SyncError(
+                f"cannot write {package.filename} into the store {layout.store}: "
+                f"{error.strerror or error}"
+            ) from error
         raise
     logger.info("stored %s %s as %s", package.name, package.version, package.sha256[:12])
     return entry
