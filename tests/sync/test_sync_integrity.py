@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -374,3 +375,49 @@ def test_pinning_without_any_writable_pin_dir_runs_unpinned(
     finally:
         del os.environ[PIN_DIR_VARIABLE]
     assert "running unpinned" in caplog.text
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MB tmpfs: writes past it fail with ENOSPC, as on a full disk."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mountpoint = tmp_path / "small"
+    mountpoint.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mountpoint)], check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mount -t tmpfs is not permitted here")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def test_disk_full_during_extraction(index: str, tmp_path: Path, small_filesystem: Path) -> None:
+    plugin_dir = small_filesystem / "plugins"
+    sync(["alpha==1.0.0"], index=index, plugin_dir=plugin_dir)
+    # A bundle whose wheel fits (about 17:1 compressed, under the zip-bomb limit) but whose
+    # files do not.
+    source = tmp_path / "src-roomy" / "roomy"
+    source.mkdir(parents=True)
+    (source / "__init__.py").write_text("")
+    data = bytearray(6 * 1024 * 1024)
+    data[::40] = random.Random(0).randbytes(len(data[::40]))
+    (source / "data.bin").write_bytes(bytes(data))
+    from dioptra_plugins.bundle.build import build_bundle
+
+    publish_wheels(index, [build_bundle(source, tmp_path / "wheels", version="1.0.0")])
+    before = snapshot(plugin_dir)
+    done = cli("sync", "alpha==1.0.0", "roomy", "--index", index, "--plugin-dir", str(plugin_dir))
+    assert done.returncode == 1
+    assert "No space left on device" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    after = snapshot(plugin_dir)
+    # Nothing a reader sees changed; at most the verified download stayed in the cache.
+    assert {k: v for k, v in after.items() if "/cache/" not in k} == {
+        k: v for k, v in before.items() if "/cache/" not in k
+    }
+    assert not [k for k in after if ".staging-" in k]
+    assert verify(plugin_dir).ok
