@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from dioptra_plugins.errors import (
     PluginImportError,
@@ -19,57 +18,18 @@ from dioptra_plugins.errors import (
     UnknownPluginError,
     UnknownPluginFunctionError,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-MARK_ATTRIBUTE = "__dioptra_plugin__"
-
-
-@dataclass(frozen=True)
-class PluginMark:
-    """What ``@register`` attaches to a function."""
-
-    sort_value: float = 0
-
-
-@overload
-def register(_func: F) -> F: ...
-@overload
-def register(_func: None = None, *, sort_value: float = 0) -> Callable[[F], F]: ...
-def register(_func: F | None = None, *, sort_value: float = 0) -> F | Callable[[F], F]:
-    """Mark a function as a task plugin; usable bare or as ``@register(sort_value=...)``."""
-
-    def mark(func: F) -> F:
-        setattr(func, MARK_ATTRIBUTE, PluginMark(sort_value=sort_value))
-        return func
-
-    if _func is None:
-        return mark
-    return mark(_func)
-
-
-def plugin_mark(obj: object) -> PluginMark | None:
-    """The mark ``@register`` left on ``obj``, or None."""
-    mark = getattr(obj, MARK_ATTRIBUTE, None)
-    return mark if isinstance(mark, PluginMark) else None
-
-
-def task_nout(nout: int) -> Callable[[F], F]:
-    """Dioptra's marker for a task returning ``nout`` outputs (kept for source compatibility)."""
-
-    def mark(func: F) -> F:
-        setattr(func, "_task_nout", nout)  # noqa: B010
-        return func
-
-    return mark
-
+from dioptra_plugins.marks import (
+    MARK_ATTRIBUTE,
+    PluginMark,
+    plugin_mark,
+    register,
+    task_nout,
+)
+from dioptra_plugins.registry import PluginInfo, Registry
 
 # --- the module functions, over a default Registry -----------------------------------------------
 # They are the default registry's bound methods rather than wrappers: forwarding ``*args,
 # **kwargs`` through a wrapper doubled the cost of every ``pyplugs.call`` (bench_reload.py).
-# registry.py imports this module only lazily, so importing it here is not circular.
-
-from dioptra_plugins.registry import PluginInfo, Registry  # noqa: E402
 
 _default = Registry()
 

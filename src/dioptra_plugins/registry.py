@@ -32,6 +32,7 @@ from dioptra_plugins.errors import (
     UnknownPluginError,
     UnknownPluginFunctionError,
 )
+from dioptra_plugins.marks import plugin_mark
 from dioptra_plugins.reload import (
     ExecutedModule,
     ModuleGone,
@@ -80,9 +81,6 @@ class ModuleEntry:
 
 def collect_plugins(module: ModuleType) -> dict[str, PluginInfo]:
     """The marked functions *defined* in ``module`` (imported ones belong to their own module)."""
-    # Imported here: pyplugs builds its module functions on a Registry, so it imports us.
-    from dioptra_plugins.pyplugs import plugin_mark
-
     name = module.__name__
     package_name, _, plugin_name = name.rpartition(".")
     module_doc = module.__doc__ or ""
