@@ -5,11 +5,16 @@ hatchling, in a subprocess; a bare package folder gets a generated hatchling pro
 task manifest is then computed from the wheel's own ``.py`` files (so it describes exactly what
 was built) and added to its dist-info, with RECORD updated.  Every zip entry keeps the fixed
 timestamp hatchling gave it, so the same source always gives the same bytes.
+
+A failed or interrupted build leaves nothing behind: every temporary file, hatchling's own
+included (its ``TMPDIR`` is a directory of ours), lives in a temporary directory that is removed
+on every way out, and ``out_dir`` is removed again if the build created it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import io
@@ -52,6 +57,23 @@ def build_bundle(
     The wheel is verified before it is moved into ``out_dir``; a failed build leaves nothing.
     """
     src, out_dir = Path(src).resolve(), Path(out_dir).resolve()
+    try:
+        return _build(src, out_dir, version, requires)
+    except OSError as error:
+        # A full disk, a read-only output dir...: one message, not a traceback.
+        raise BuildError(f"cannot build {src}: {_describe_os_error(error)}") from error
+
+
+def _describe_os_error(error: OSError) -> str:
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list):
+        # copytree gathers (source, destination, reason) triples; the first one says enough.
+        _source, destination, reason = error.args[0][0]
+        return f"{destination}: {reason}"
+    reason = os.strerror(error.errno).lower() if error.errno else str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
+
+
+def _build(src: Path, out_dir: Path, version: str | None, requires: Sequence[str]) -> Path:
     if (src / "pyproject.toml").is_file():
         if version is not None or requires:
             raise UsageError(
@@ -109,19 +131,33 @@ def _build_project(project: Path, out_dir: Path) -> Path:
         raise BuildError(
             f"{project}: build-backend is {backend!r}; bundles are built with {HATCHLING_BACKEND!r}"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="dioptra-wheel-", dir=out_dir) as tmp:
-        built = _run_backend(project, Path(tmp))
-        _check_pure(built)
-        final = _add_manifest(built, Path(tmp) / "final")
-        try:
-            verify_wheel(final)
-        except BundleError as error:
-            raise BuildError(f"{project} built an invalid bundle:\n{error}") from error
-        target = out_dir / built.name
-        os.replace(final, target)
+    created = _make_dirs(out_dir)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dioptra-wheel-", dir=out_dir) as tmp:
+            built = _run_backend(project, Path(tmp))
+            _check_pure(built)
+            final = _add_manifest(built, Path(tmp) / "final")
+            try:
+                verify_wheel(final)
+            except BundleError as error:
+                raise BuildError(f"{project} built an invalid bundle:\n{error}") from error
+            target = out_dir / built.name
+            os.replace(final, target)
+    except BaseException:
+        # Undo the mkdir too, deepest first; a directory someone else filled meanwhile stays.
+        for directory in reversed(created):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
     logger.info("built %s", target)
     return target
+
+
+def _make_dirs(directory: Path) -> list[Path]:
+    """``mkdir -p directory``; returns the directories it created, outermost first."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
 
 
 def _run_backend(project: Path, wheel_dir: Path) -> Path:
@@ -130,6 +166,12 @@ def _run_backend(project: Path, wheel_dir: Path) -> Path:
     hook = "import sys, hatchling.build as b; print(b.build_wheel(sys.argv[1]))"
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
+    # hatchling writes the whole wheel to a mkstemp file first and does not remove it when the
+    # build fails: give it a temporary directory of ours, removed with ``wheel_dir``'s parent.
+    # (Same file system as wheel_dir, so its final move is a rename, not a copy.)
+    scratch = wheel_dir / "tmp"
+    scratch.mkdir()
+    env.update(TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
     result = subprocess.run(
         [sys.executable, "-c", hook, str(wheel_dir)],
         cwd=project,

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from packaging.utils import canonicalize_name
 
+from dioptra_plugins.cli.options import timeout_option
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.check import check_index
@@ -26,6 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def index_option(func: F) -> F:
+    """``--index URL`` and, beside it, ``--timeout SECONDS``."""
     return click.option(
         "--index",
         "index_url",
@@ -33,7 +35,7 @@ def index_option(func: F) -> F:
         metavar="URL",
         help="Index URL: s3://bucket/prefix, a directory or file:///path "
         "[default: $DIOPTRA_PLUGINS_INDEX].",
-    )(func)
+    )(timeout_option(func))
 
 
 def json_option(func: F) -> F:

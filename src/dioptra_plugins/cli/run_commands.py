@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from dioptra_plugins.cli.options import timeout_option
 from dioptra_plugins.entrypoints.params import parse_assignments
 from dioptra_plugins.entrypoints.run import RunRequest, run_entry_point
 
@@ -47,6 +48,7 @@ from dioptra_plugins.entrypoints.run import RunRequest, run_entry_point
     metavar="URL",
     help="Index to sync from (s3://bucket/prefix or a directory) [env: DIOPTRA_PLUGINS_INDEX].",
 )
+@timeout_option
 @click.option(
     "--plugin-dir",
     envvar="DIOPTRA_PLUGIN_DIR",

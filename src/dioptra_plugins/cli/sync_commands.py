@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dioptra_plugins.cli.options import timeout_option
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import DioptraPluginsError
 
@@ -83,6 +84,7 @@ def _describe(result: SyncResult) -> str:
 )
 @click.option("--locked", metavar="LOCKFILE", help="Reproduce exactly this pylock.toml.")
 @click.option("--index", metavar="URL", help="Index URL [default: $DIOPTRA_PLUGINS_INDEX].")
+@timeout_option
 @_PLUGIN_DIR
 @click.option(
     "--jobs", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads."

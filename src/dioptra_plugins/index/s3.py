@@ -6,13 +6,19 @@ Configuration comes only from the standard AWS chain (environment, profiles,
 the condition fails.  Transient failures are retried by botocore's own retry modes (standard by
 default, ``AWS_RETRY_MODE=adaptive`` honoured); the only hand-written retry in the index is the
 compare-and-swap loop of the root, in :mod:`dioptra_plugins.index.publish`.
+
+Every attempt waits at most ``timeout`` seconds to connect and for each read (default 10, see
+:func:`dioptra_plugins.index.url.index_timeout`), so an endpoint that accepts connections and
+never answers fails after about ``attempts x timeout`` seconds, each retry logged as a warning.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, cast
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
@@ -27,11 +33,15 @@ from dioptra_plugins.errors import (
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
+from dioptra_plugins.index.url import TIMEOUT_VARIABLE, index_timeout
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
+
+_DEFAULT_ATTEMPTS = 3  # botocore's standard and adaptive modes, unless AWS_MAX_ATTEMPTS says
+_FAILURE_CONTEXT_KEY = "dioptra_plugins_last_failure"
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
@@ -52,28 +62,88 @@ _CONCURRENT_CODES = {"ConditionalRequestConflict", "409"}
 class S3Storage:
     """A :class:`~dioptra_plugins.index.storage.Storage` over ``s3://bucket/prefix``."""
 
-    def __init__(self, bucket: str, prefix: str = "", *, max_pool_connections: int = 32) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        max_pool_connections: int = 32,
+        timeout: float | None = None,
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        # Seconds to connect and for each read, per attempt: the argument, else the variable.
+        self.timeout = timeout = index_timeout(timeout)
         self._counter = RequestCounter()
-        self._session = boto3.session.Session()
-        # The profile's or environment's retry_mode wins; "legacy" (or nothing) becomes standard.
-        retry_mode = self._session._session.get_config_variable("retry_mode") or "standard"
-        if retry_mode not in ("standard", "adaptive"):
-            retry_mode = "standard"
-        config = Config(
-            retries={"mode": cast(Literal["standard", "adaptive"], retry_mode)},
-            max_pool_connections=max_pool_connections,
-            connect_timeout=10,
-            read_timeout=60,
-        )
-        self._client: S3Client = self._session.client("s3", config=config)
+        try:
+            self._session = boto3.session.Session()
+            # The profile's or environment's retry_mode wins; "legacy" (or nothing) is standard.
+            retry_mode = self._session._session.get_config_variable("retry_mode") or "standard"
+            if retry_mode not in ("standard", "adaptive"):
+                retry_mode = "standard"
+            config = Config(
+                retries={"mode": cast(Literal["standard", "adaptive"], retry_mode)},
+                max_pool_connections=max_pool_connections,
+                connect_timeout=timeout,
+                read_timeout=timeout,
+            )
+            self._client: S3Client = self._session.client("s3", config=config)
+        except botocore.exceptions.ProfileNotFound as error:
+            self._raise(error, "use the index", None)
+        # The resolved retry settings (AWS_MAX_ATTEMPTS included), for the messages.
+        retries: dict[str, Any] = getattr(self._client.meta.config, "retries", None) or {}
+        self.attempts = int(retries.get("total_max_attempts") or _DEFAULT_ATTEMPTS)
+        events = self._client.meta.events
         # before-send fires once per HTTP attempt, retries included: the true request count.
-        self._client.meta.events.register("before-send.s3", self._count_request)
+        events.register("before-send.s3", self._count_request)
+        # botocore's own retry handler decides; these two only say why and which attempt.
+        events.register_first("needs-retry.s3", self._remember_failure)
+        events.register("request-created.s3", self._log_retry)
 
     def _count_request(self, **_kwargs: Any) -> None:
         self._counter.add()
+
+    @staticmethod
+    def _remember_failure(
+        request_dict: dict[str, Any],
+        response: tuple[Any, dict[str, Any]] | None = None,
+        caught_exception: Exception | None = None,
+        **_kwargs: Any,
+    ) -> None:
+        """needs-retry: note why this attempt failed, for the log line of the next one."""
+        reason: str | None = None
+        if caught_exception is not None:
+            reason = f"{type(caught_exception).__name__}: {caught_exception}"
+        elif response is not None:
+            status = int(getattr(response[0], "status_code", 0) or 0)
+            if status >= 400:
+                error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
+                reason = f"HTTP {status} {error.get('Code', '')}".rstrip()
+        if reason is not None:
+            request_dict.setdefault("context", {})[_FAILURE_CONTEXT_KEY] = reason
+
+    def _log_retry(self, request: Any, operation_name: str = "", **_kwargs: Any) -> None:
+        """request-created: a second or later attempt is a retry; say what, which and why."""
+        context = getattr(request, "context", None) or {}
+        retries = context.get("retries") or {}
+        attempt = int(retries.get("attempt") or 1)
+        if attempt < 2:
+            return
+        # Host and path only: no user info, and no query (a presigned signature) in the log.
+        parts = urlsplit(str(getattr(request, "url", "")))
+        port = f":{parts.port}" if parts.port else ""
+        log.warning(
+            "retrying S3 %s %s://%s%s%s (attempt %d of %s) after %s",
+            operation_name,
+            parts.scheme,
+            parts.hostname,
+            port,
+            parts.path,
+            attempt,
+            retries.get("max", self.attempts),
+            context.get(_FAILURE_CONTEXT_KEY, "a retryable failure"),
+        )
 
     @property
     def requests(self) -> int:
@@ -90,6 +160,13 @@ class S3Storage:
 
     # --- error translation -----------------------------------------------------------------
 
+    @staticmethod
+    def _config_files() -> str:
+        """Where botocore looks for profiles (paths only; the files are not read here)."""
+        config = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
+        credentials = os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+        return f"{config} or {credentials}"
+
     def _credential_source(self) -> str:
         """Which link of the AWS chain produced credentials, without revealing any secret."""
         try:
@@ -104,6 +181,23 @@ class S3Storage:
 
     def _raise(self, error: Exception, action: str, key: str | None = None) -> NoReturn:
         where = f"{self.url}/{key}" if key else self.url
+        if isinstance(error, botocore.exceptions.ProfileNotFound):
+            profile = error.kwargs.get("profile") or os.environ.get("AWS_PROFILE", "")
+            files = self._config_files()
+            raise StorageError(
+                f"cannot {action} {where}: the AWS profile {profile!r} (AWS_PROFILE) is not "
+                f"defined in {files}; set AWS_PROFILE to a profile defined there, or unset it "
+                "to use the default credential chain"
+            ) from None
+        if isinstance(
+            error, botocore.exceptions.ReadTimeoutError | botocore.exceptions.ConnectTimeoutError
+        ):
+            raise StorageError(
+                f"cannot {action} {where}: the S3 endpoint {self.endpoint} did not answer within "
+                f"{self.timeout:g} s ({self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+                f"); to wait longer per attempt, pass --timeout SECONDS or set "
+                f"{TIMEOUT_VARIABLE}"
+            ) from None
         if isinstance(error, botocore.exceptions.NoCredentialsError):
             raise StorageError(
                 f"cannot {action} {where}: no AWS credentials found (tried the environment "

@@ -1,7 +1,14 @@
-"""Turn an index URL into a storage backend: ``s3://bucket/prefix``, a path, or ``file://``."""
+"""Turn an index URL into a storage backend: ``s3://bucket/prefix``, a path, or ``file://``.
+
+Also the one place that decides how long a request to an S3 index may take (:func:`index_timeout`):
+an explicit ``timeout``, else the CLI's ``--timeout`` for the command being run, else
+``$DIOPTRA_PLUGINS_TIMEOUT``, else :data:`DEFAULT_TIMEOUT` seconds.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -14,16 +21,56 @@ from dioptra_plugins.index.storage import Storage
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
+TIMEOUT_VARIABLE = "DIOPTRA_PLUGINS_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0
+"""Seconds to connect and for each read, per attempt; with botocore's 3 attempts an endpoint
+that accepts connections and never answers fails in about 30 s."""
 
-def open_storage(url: str) -> Storage:
-    """The backend for ``url``; a malformed URL is a :class:`UsageError` (exit 2)."""
+# Set by the CLI's --timeout for the duration of one command (see cli/options.py).
+_command_timeout: float | None = None
+
+
+def set_command_timeout(seconds: float | None) -> None:
+    """The timeout of storages opened until it is reset with ``None`` (the CLI's --timeout)."""
+    global _command_timeout
+    _command_timeout = None if seconds is None else _checked_timeout(seconds, "--timeout")
+
+
+def index_timeout(timeout: float | None = None) -> float:
+    """``timeout``, else --timeout, else ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10 seconds."""
+    if timeout is not None:
+        return _checked_timeout(timeout, "timeout")
+    if _command_timeout is not None:
+        return _command_timeout
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{TIMEOUT_VARIABLE}={text!r} is not a number of seconds") from None
+    return _checked_timeout(value, TIMEOUT_VARIABLE)
+
+
+def _checked_timeout(value: float, source: str) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{source} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def open_storage(url: str, *, timeout: float | None = None) -> Storage:
+    """The backend for ``url``; a malformed URL is a :class:`UsageError` (exit 2).
+
+    ``timeout`` (seconds to connect and for each read, per attempt) applies to S3; without it
+    :func:`index_timeout` decides.  A local index needs none.
+    """
     if not url or not url.strip():
         raise UsageError("the index URL is empty")
     scheme_match = _SCHEME.match(url)
     scheme = scheme_match.group(1).lower() if scheme_match else ""
     # A one-letter "scheme" is a Windows drive; anything else that is not ours is refused.
     if scheme == "s3":
-        return _s3(url)
+        return _s3(url, index_timeout(timeout))
     if scheme == "file":
         return _file(url)
     if scheme and len(scheme) > 1:
@@ -35,7 +82,7 @@ def open_storage(url: str) -> Storage:
     return LocalStorage(Path(url).expanduser())
 
 
-def _s3(url: str) -> Storage:
+def _s3(url: str, timeout: float) -> Storage:
     parts = urlsplit(url)
     if not url.startswith("s3://"):
         raise UsageError(f"malformed S3 URL {url!r}: expected s3://bucket/prefix")
@@ -54,7 +101,7 @@ def _s3(url: str) -> Storage:
     # Imported here: boto3 costs ~0.1 s of start-up that a local index never needs.
     from dioptra_plugins.index.s3 import S3Storage
 
-    return S3Storage(bucket, prefix)
+    return S3Storage(bucket, prefix, timeout=timeout)
 
 
 def _file(url: str) -> Storage:

@@ -9,11 +9,16 @@ A cache hit is trusted by its name here and checked later for free: the store ve
 wheel before extracting it, and that verification hashes the whole file and compares it with
 the index's sha256 (see store.add_to_store), so a corrupted cache file is caught (and deleted)
 without reading it twice.  Bundles already in the store are not downloaded at all.
+
+Only a broken stream is retried.  A full disk, an exceeded quota or a read-only file system
+while writing into the cache is not a network fault: it fails at once with a SyncError naming
+the path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -23,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import BinaryIO
 
 from dioptra_plugins.errors import (
     BundleError,
@@ -44,6 +50,8 @@ ATTEMPTS = 3
 # A failed request was already retried by the storage (botocore's standard retries); only a
 # stream that breaks after the request succeeded is retried here.
 _NOT_RETRIED = (IntegrityError, BundleError, StorageError, UsageError)
+# Writing into the cache failed for a reason another attempt cannot change.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) as downloads advance; from worker threads."""
@@ -71,13 +79,18 @@ class _Meter:
             self.progress(self.done, self.total)
 
 
+def _create(path: Path) -> BinaryIO:
+    """Open a new temporary cache file for writing (the one place bundle bytes are written)."""
+    return path.open("wb")
+
+
 def _stream_once(storage: Storage, package: LockedPackage, target: Path, meter: _Meter) -> None:
     key = bundle_key(package.name, package.filename)
     tmp = target.parent.parent / f".tmp-{secrets.token_hex(6)}"
     digest = hashlib.sha256()
     received = 0
     try:
-        with storage.open(key) as stream, tmp.open("wb") as out:
+        with storage.open(key) as stream, _create(tmp) as out:
             while chunk := stream.read(CHUNK_SIZE):
                 received += len(chunk)
                 if received > package.size:
@@ -114,6 +127,8 @@ def download_one(storage: Storage, package: LockedPackage, target: Path, meter: 
         except _NOT_RETRIED:
             raise
         except Exception as error:
+            if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
+                raise _disk_error(error, target, f"downloading {package.filename}") from error
             if attempt == ATTEMPTS:
                 raise SyncError(
                     f"downloading {package.filename} failed {ATTEMPTS} times: {error}"
@@ -121,6 +136,12 @@ def download_one(storage: Storage, package: LockedPackage, target: Path, meter: 
             logger.warning("download of %s broke (%s); retrying", package.filename, error)
             time.sleep(0.1 * attempt)
     raise AssertionError("unreachable")
+
+
+def _disk_error(error: OSError, path: Path, doing: str) -> SyncError:
+    """``cannot write <path> (downloading x.whl): no space left on device``; never retried."""
+    reason = os.strerror(error.errno).lower() if error.errno else str(error)
+    return SyncError(f"cannot write {path} ({doing}): {reason}")
 
 
 def fetch_bundles(
@@ -145,7 +166,10 @@ def fetch_bundles(
     todo = [p for p in packages if not (layout.store / p.sha256).is_dir()]
     if not todo:
         return 0
-    layout.cache.mkdir(parents=True, exist_ok=True)
+    try:
+        layout.cache.mkdir(parents=True, exist_ok=True)
+    except OSError as mkdir_error:
+        raise _disk_error(mkdir_error, layout.cache, "creating the download cache") from mkdir_error
     missing = [p for p in todo if not cache_path(layout, p).is_file()]
     meter = _Meter(sum(p.size for p in missing), progress)
     downloads = 0
