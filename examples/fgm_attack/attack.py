@@ -21,7 +21,7 @@ import click
 
 from dioptra_plugins import pyplugs
 from dioptra_plugins.logging import configure
-from dioptra_plugins.plugindirs import plugin_dirs
+from dioptra_plugins.plugindir.syspath import plugin_dirs
 
 logger = logging.getLogger("fgm_attack")
 

@@ -14,13 +14,13 @@ if _TYPE_CHECKING:
 if _TYPE_CHECKING:
     from dioptra_plugins import pyplugs as pyplugs
     from dioptra_plugins.errors import DioptraPluginsError as DioptraPluginsError
-    from dioptra_plugins.plugindirs import plugin_dirs as plugin_dirs
+    from dioptra_plugins.plugindir.syspath import plugin_dirs as plugin_dirs
     from dioptra_plugins.registry import Registry as Registry
     from dioptra_plugins.watcher import watch as watch
 
 _LAZY = {
     "pyplugs": ("dioptra_plugins.pyplugs", None),
-    "plugin_dirs": ("dioptra_plugins.plugindirs", "plugin_dirs"),
+    "plugin_dirs": ("dioptra_plugins.plugindir.syspath", "plugin_dirs"),
     "watch": ("dioptra_plugins.watcher", "watch"),
     "Registry": ("dioptra_plugins.registry", "Registry"),
     "DioptraPluginsError": ("dioptra_plugins.errors", "DioptraPluginsError"),

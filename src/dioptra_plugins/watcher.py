@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,9 +42,10 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from dioptra_plugins.errors import PluginDirError
-from dioptra_plugins.plugindirs import parse_plugin_dirs
+from dioptra_plugins.plugindir.layout import PluginDirLayout, readable_plugin_dirs
+from dioptra_plugins.plugindir.pins import PinnedGeneration
+from dioptra_plugins.plugindir.syspath import repoint_generation
 from dioptra_plugins.reload import ReloadEvent
-from dioptra_plugins.sync.layout import PluginDirLayout, pin_generation
 
 if TYPE_CHECKING:
     from dioptra_plugins.registry import Registry
@@ -74,8 +75,7 @@ _GENERATION_KEY = "\0generation:"
 class _Root:
     path: Path
     layout: PluginDirLayout | None = None  # set for a synced plugin dir
-    generation: Path | None = None
-    pin: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    pinned: PinnedGeneration | None = None
 
 
 class _Handler(FileSystemEventHandler):
@@ -131,9 +131,7 @@ class Watcher:
             layout = PluginDirLayout(root.path)
             if layout.is_synced():
                 root.layout = layout
-                root.generation = layout.current_generation()
-                if root.generation is not None:
-                    root.pin.enter_context(pin_generation(layout, root.generation))
+                root.pinned = PinnedGeneration(layout)
         self.registry.adopt_loaded(self._source_dirs())
         self._refresh_files()
         observer = Observer()
@@ -165,7 +163,8 @@ class Watcher:
             self._worker.join()
             self._worker = None
         for root in self._roots:
-            root.pin.close()
+            if root.pinned is not None:
+                root.pinned.release()
 
     # --- public helpers --------------------------------------------------------------------------
 
@@ -255,8 +254,8 @@ class Watcher:
         dirs: list[Path] = []
         for root in self._roots:
             dirs.append(root.path)
-            if root.generation is not None:
-                dirs.append(root.generation)
+            if root.pinned is not None:
+                dirs.append(root.pinned.path)
         return dirs
 
     def _refresh_files(self) -> None:
@@ -337,17 +336,14 @@ class Watcher:
     # --- generation switches of a synced plugin dir ----------------------------------------------
 
     def _check_generation(self, root: _Root) -> list[ReloadEvent]:
-        assert root.layout is not None
-        new = root.layout.current_generation()
-        old = root.generation
-        if new is None or new == old or not new.is_dir():
+        assert root.pinned is not None
+        old = root.pinned.advance()
+        if old is None:
             return []
+        new = root.pinned.path
         logger.info("%s switched generation: %s -> %s", root.path, old, new)
-        new_pin = contextlib.ExitStack()
-        new_pin.enter_context(pin_generation(root.layout, new))
+        repoint_generation(old, new)
         candidates: list[str] = []
-        if old is not None:
-            self._repoint(str(old), str(new))
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
             if isinstance(file, str) and file.startswith(str(root.path) + os.sep):
@@ -359,25 +355,13 @@ class Watcher:
             if event is not None:
                 self.reload_count += 1
                 events.append(event)
-        root.pin.close()
-        root.pin, root.generation = new_pin, new
         self._refresh_files()
         return events
-
-    @staticmethod
-    def _repoint(old: str, new: str) -> None:
-        """Make imports find the new generation: ``sys.path`` and packages' ``__path__``."""
-        sys.path[:] = [new if entry == old else entry for entry in sys.path]
-        prefix = old + os.sep
-        for module in list(sys.modules.values()):
-            search = getattr(module, "__path__", None)
-            if isinstance(search, list) and any(p.startswith(prefix) for p in search):
-                search[:] = [new + p[len(old) :] if p.startswith(prefix) else p for p in search]
 
 
 def watched_dirs(dirs: Iterable[str | os.PathLike[str]] | None) -> list[Path]:
     """The directories to watch: ``dirs`` if given, else ``$DIOPTRA_PLUGIN_DIR``."""
-    found = parse_plugin_dirs(None if dirs is None else [os.path.abspath(d) for d in dirs])
+    found = readable_plugin_dirs(None if dirs is None else [os.path.abspath(d) for d in dirs])
     if not found:
         raise PluginDirError(
             "nothing to watch: give existing absolute directories or set DIOPTRA_PLUGIN_DIR"

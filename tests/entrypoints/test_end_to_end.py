@@ -112,7 +112,7 @@ def test_publish_then_run_with_sync(
 JOB = """\
 import os, sys, time
 from dioptra_plugins import pyplugs
-from dioptra_plugins.plugindirs import plugin_dirs
+from dioptra_plugins.plugindir.syspath import plugin_dirs
 
 ready, go = sys.argv[1:3]
 with plugin_dirs():

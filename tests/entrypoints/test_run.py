@@ -22,7 +22,7 @@ from entrypoint_projects import ARGV_SCRIPT, add_generation, make_project
 
 from dioptra_plugins.entrypoints.run import RunRequest, run_entry_point
 from dioptra_plugins.errors import ParameterError, UsageError
-from dioptra_plugins.sync.layout import PluginDirLayout
+from dioptra_plugins.plugindir.layout import PluginDirLayout
 
 CLI = [sys.executable, "-m", "dioptra_plugins"]
 

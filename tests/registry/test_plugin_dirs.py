@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from dioptra_plugins.errors import PluginDirError
-from dioptra_plugins.plugindirs import parse_plugin_dirs, plugin_dirs
-from dioptra_plugins.sync.layout import PluginDirLayout, pinned_generations
+from dioptra_plugins.plugindir.layout import PluginDirLayout, readable_plugin_dirs
+from dioptra_plugins.plugindir.pins import pinned_generations
+from dioptra_plugins.plugindir.syspath import plugin_dirs
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +45,7 @@ def test_relative_missing_empty_and_duplicate_entries_are_skipped(tmp_path: Path
             str(real),
         ]
     )
-    assert parse_plugin_dirs(value) == [real]
+    assert readable_plugin_dirs(value) == [real]
     before = list(sys.path)
     with plugin_dirs(value):
         assert sys.path.count(str(real)) == 1

@@ -10,7 +10,7 @@ def test_promised_names() -> None:
     import dioptra_plugins
     from dioptra_plugins import DioptraPluginsError, Registry, plugin_dirs, pyplugs, watch
     from dioptra_plugins.errors import DioptraPluginsError as Root
-    from dioptra_plugins.plugindirs import plugin_dirs as real_plugin_dirs
+    from dioptra_plugins.plugindir.syspath import plugin_dirs as real_plugin_dirs
     from dioptra_plugins.registry import Registry as RealRegistry
     from dioptra_plugins.watcher import watch as real_watch
 

@@ -226,8 +226,9 @@ def switch_current(plugin_dir: Path, number: int) -> None:
 
 
 def test_generation_switch_reloads_changed_modules(tmp_path, area, registry, event_log) -> None:
-    from dioptra_plugins.plugindirs import plugin_dirs
-    from dioptra_plugins.sync.layout import PluginDirLayout, pinned_generations
+    from dioptra_plugins.plugindir.layout import PluginDirLayout
+    from dioptra_plugins.plugindir.pins import pinned_generations
+    from dioptra_plugins.plugindir.syspath import plugin_dirs
 
     plugin_dir = tmp_path / "synced"
     package = area.package({})  # only for a unique name and sys.modules clean-up

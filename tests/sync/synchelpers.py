@@ -11,8 +11,8 @@ from pathlib import Path
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.sync.generations import current_generation_name, read_generation_lock
-from dioptra_plugins.sync.layout import PluginDirLayout
 
 
 def make_package(parent: Path, top: str, version: str, modules: int = 3) -> Path:

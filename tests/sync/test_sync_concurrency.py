@@ -16,8 +16,8 @@ from synchelpers import CLI, installed, publish_wheels
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import LockTimeoutError
+from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.sync.generations import generation_names
-from dioptra_plugins.sync.layout import PluginDirLayout
 from dioptra_plugins.sync.lock import plugin_dir_lock
 from dioptra_plugins.sync.maintenance import verify
 from dioptra_plugins.sync.state import read_state

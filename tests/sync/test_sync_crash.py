@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from synchelpers import installed, publish_wheels, visible
 
+from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.sync.engine import sync
 from dioptra_plugins.sync.generations import current_generation_name, generation_names
-from dioptra_plugins.sync.layout import PluginDirLayout
 from dioptra_plugins.sync.maintenance import verify
 
 TRIALS = int(os.environ.get("DIOPTRA_CRASH_TRIALS", "200"))

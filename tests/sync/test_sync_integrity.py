@@ -17,13 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from synchelpers import CLI, build, publish_wheels
+from synchelpers import CLI, publish_wheels
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.plugindir.layout import PIN_DIR_VARIABLE, PluginDirLayout
+from dioptra_plugins.plugindir.pins import pin_generation
 from dioptra_plugins.sync.bytecode import MANIFEST_NAME
 from dioptra_plugins.sync.generations import LOCK_FILENAME, generation_names
-from dioptra_plugins.sync.layout import PIN_DIR_VARIABLE, PluginDirLayout, pin_generation
 from dioptra_plugins.sync.maintenance import gc, rollback, verify
 
 
@@ -214,7 +215,7 @@ def test_gc_refuses_an_unreadable_pin(index: str, tmp_path: Path) -> None:
     sync(["beta"], index=index, plugin_dir=plugin_dir)
     layout.pins.mkdir(exist_ok=True)
     (layout.pins / f"{os.getpid()}-garbled.json").write_text('{"pid": ')
-    with pytest.raises(PluginDirError, match="garbled.json cannot be read"):
+    with pytest.raises(PluginDirError, match=r"garbled\.json cannot be read"):
         gc(plugin_dir, keep=0)
     assert generation_names(layout) == ["000001", "000002", "000003"]
 
@@ -350,7 +351,8 @@ def test_read_only_plugin_dir(
         sync(["alpha==1.0.0"], index=index, plugin_dir=writable)  # 000003
         sync(["beta"], index=index, plugin_dir=writable)  # 000004
         with pin_generation(view_layout, generation) as pin:
-            assert pin is not None and pin.is_relative_to(pins)
+            assert pin is not None
+            assert pin.is_relative_to(pins)
             result = gc(writable, keep=0)
         assert "000002" in result.kept
         assert result.pinned == ["000002"]

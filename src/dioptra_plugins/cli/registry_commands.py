@@ -16,7 +16,8 @@ import click
 
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
-from dioptra_plugins.plugindirs import PLUGIN_DIR_VARIABLE, plugin_dirs
+from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
+from dioptra_plugins.plugindir.syspath import plugin_dirs
 from dioptra_plugins.registry import PluginInfo, Registry, module_name
 from dioptra_plugins.reload import ReloadError, ReloadEvent
 

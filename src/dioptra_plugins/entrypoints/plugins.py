@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dioptra_plugins.errors import PluginDirError, UsageError
-from dioptra_plugins.sync.layout import PluginDirLayout, pin_generation
+from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE, PluginDirLayout
+from dioptra_plugins.plugindir.pins import PinnedGeneration
 
 logger = logging.getLogger(__name__)
 
 PROJECT_PLUGINS_FILE = "plugins.txt"
 LOCK_FILE = "pylock.toml"
-PLUGIN_DIR_VARIABLE = "DIOPTRA_PLUGIN_DIR"
 INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
 
 
@@ -134,22 +134,15 @@ def prepared_plugins(
         return
     plugin_dir = plugin_dir.absolute()
     layout = PluginDirLayout(plugin_dir)
-    generation = layout.current_generation()
-    if generation is None:
+    if not layout.is_synced():
         if not plugin_dir.is_dir():
             raise PluginDirError(f"{plugin_dir}: plugin dir does not exist")
         # A plain directory of plugin packages (a developer's checkout): nothing to pin.
         yield RunPlugins(plugin_dir=plugin_dir)
         return
-    with pin_generation(layout, generation):
-        # Pin first, then check: a gc that ran between reading `current` and pinning may have
-        # collected the generation; after the pin no gc will.
-        if not generation.is_dir():
-            raise PluginDirError(
-                f"{plugin_dir}: generation {generation.name} disappeared; run again"
-            )
-        logger.info("running on %s generation %s", plugin_dir, generation.name)
-        yield RunPlugins(plugin_dir=plugin_dir, generation=generation, synced=requirements)
+    with PinnedGeneration(layout) as pinned:
+        logger.info("running on %s generation %s", plugin_dir, pinned.name)
+        yield RunPlugins(plugin_dir=plugin_dir, generation=pinned.path, synced=requirements)
 
 
 def _sync(requirements: PluginRequirements, *, index: str | None, plugin_dir: Path) -> None:

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
+from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
 from dioptra_plugins.sync.generations import current_generation_name
-from dioptra_plugins.sync.layout import PluginDirLayout
 from dioptra_plugins.sync.lock import plugin_dir_lock
 from dioptra_plugins.sync.requirements import requirements_key
 from dioptra_plugins.sync.state import IndexState, SyncState, read_state, write_state
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 ROOT_KEY = "index.json"
 INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
-PLUGIN_DIR_VARIABLE = "DIOPTRA_PLUGIN_DIR"
 
 Progress = Callable[[int, int], None]
 
@@ -104,16 +103,6 @@ def _requests(storage: Storage) -> int:
     return int(getattr(storage, "requests", 0))
 
 
-def resolve_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> PluginDirLayout:
-    chosen = plugin_dir if plugin_dir is not None else os.environ.get(PLUGIN_DIR_VARIABLE)
-    if not chosen:
-        raise UsageError(f"no plugin dir: pass --plugin-dir or set ${PLUGIN_DIR_VARIABLE}")
-    text = os.fspath(chosen)
-    if os.pathsep in text:
-        raise UsageError(f"sync writes one plugin dir, not a list: {text!r}")
-    return PluginDirLayout(Path(text).absolute())
-
-
 def _make_plugin_dir(layout: PluginDirLayout) -> None:
     """Create the plugin dir if needed; refuse, with the reason, one sync cannot write."""
     from dioptra_plugins.errors import PluginDirError
@@ -146,7 +135,7 @@ def sync(
     whatever it raises, the plugin dir is unchanged.
     """
     requirements = list(requirements)
-    layout = resolve_plugin_dir(plugin_dir)
+    layout = writable_plugin_dir(plugin_dir)
     lock: Lock | None = None
     if locked is not None:
         if requirements:
@@ -248,7 +237,6 @@ def _full_sync(
         build_generation,
         check_entry_names,
         read_generation_lock,
-        remove_leftovers,
         switch_to,
     )
     from dioptra_plugins.sync.index_view import IndexView
@@ -263,7 +251,7 @@ def _full_sync(
             f"serial {known.serial} accepted before, so the index was rolled back or replaced; "
             f"if that was intended, delete {request.layout.state_file}"
         )
-    remove_leftovers(request.layout)
+    request.layout.remove_leftovers()
     view = IndexView(request.storage, root, request.layout.documents)
     save_root_copy(request.layout, root_bytes)
     if request.lock is None:
@@ -340,8 +328,8 @@ def _full_sync(
 
 def save_root_copy(layout: PluginDirLayout, root_bytes: bytes) -> None:
     """Keep the accepted root beside the cached documents: gc collects what it no longer names."""
+    from dioptra_plugins.plugindir.layout import ROOT_COPY
     from dioptra_plugins.sync.fsutil import write_atomic
-    from dioptra_plugins.sync.layout import ROOT_COPY
 
     try:
         layout.documents.mkdir(parents=True, exist_ok=True)

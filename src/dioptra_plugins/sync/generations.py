@@ -24,13 +24,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, PluginDirLayout
 from dioptra_plugins.sync.fsutil import flush_filesystem, fsync_dir, replace_symlink
-from dioptra_plugins.sync.layout import META_DIR, PluginDirLayout
 from dioptra_plugins.sync.pylock import Lock, lock_from_toml, lock_to_toml
 
 logger = logging.getLogger(__name__)
 
-BUILDING_PREFIX = ".building-"
 LOCK_FILENAME = "pylock.toml"
 NAME_WIDTH = 6
 
@@ -63,10 +62,6 @@ def read_generation_lock(layout: PluginDirLayout, name: str) -> Lock:
     return lock_from_toml(data, str(path))
 
 
-def entry_link_target(top_level: str) -> str:
-    return f"{META_DIR}/current/{top_level}"
-
-
 def build_generation(layout: PluginDirLayout, lock: Lock) -> str:
     """Create the next numbered generation holding exactly ``lock``'s bundles; returns its name.
 
@@ -81,7 +76,7 @@ def build_generation(layout: PluginDirLayout, lock: Lock) -> str:
     building.mkdir()
     try:
         for package in lock.packages:
-            target = f"../../store/{package.sha256}/{package.top_level}"
+            target = PluginDirLayout.store_link(package.sha256, package.top_level)
             if not (building / target).is_dir():
                 raise PluginDirError(f"store entry {package.sha256} has no {package.top_level}/")
             os.symlink(target, building / package.top_level)
@@ -98,7 +93,7 @@ def check_entry_names(layout: PluginDirLayout, top_levels: Iterable[str]) -> Non
     clashes = []
     for top_level in top_levels:
         path = layout.root / top_level
-        if path.is_symlink() and os.readlink(path) == entry_link_target(top_level):
+        if path.is_symlink() and os.readlink(path) == PluginDirLayout.entry_link(top_level):
             continue
         if path.exists() or path.is_symlink():
             clashes.append(str(path))
@@ -120,7 +115,7 @@ def managed_entry_links(layout: PluginDirLayout) -> dict[str, Path]:
     for entry in entries:
         if entry.is_symlink():
             with contextlib.suppress(OSError):
-                if os.readlink(entry.path) == entry_link_target(entry.name):
+                if os.readlink(entry.path) == PluginDirLayout.entry_link(entry.name):
                     links[entry.name] = Path(entry.path)
     return links
 
@@ -132,7 +127,7 @@ def switch_to(layout: PluginDirLayout, name: str) -> None:
     check_entry_names(layout, wanted)
     existing = managed_entry_links(layout)
     for top_level in sorted(wanted - existing.keys()):
-        os.symlink(entry_link_target(top_level), layout.root / top_level)
+        os.symlink(PluginDirLayout.entry_link(top_level), layout.root / top_level)
     flush_filesystem(layout.root)
     replace_symlink(layout.current, f"generations/{name}")
     for top_level in sorted(existing.keys() - wanted):
@@ -140,28 +135,3 @@ def switch_to(layout: PluginDirLayout, name: str) -> None:
             existing[top_level].unlink()
     fsync_dir(layout.root)
     logger.info("plugin dir %s now at generation %s", layout.root, name)
-
-
-def remove_leftovers(layout: PluginDirLayout) -> None:
-    """Delete what interrupted writers left behind (never anything a generation uses)."""
-    from dioptra_plugins.sync.store import STAGING_PREFIX
-
-    for directory, prefix in (
-        (layout.generations, BUILDING_PREFIX),
-        (layout.store, STAGING_PREFIX),
-        (layout.cache, ".tmp-"),
-        (layout.cache / "documents", ".tmp-"),
-        (layout.meta, ".current.tmp-"),
-        (layout.meta, ".state.json.tmp-"),
-    ):
-        try:
-            entries = list(os.scandir(directory))
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            if entry.name.startswith(prefix):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)

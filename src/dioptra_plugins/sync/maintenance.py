@@ -21,23 +21,15 @@ from typing import Any
 
 from dioptra_plugins.bundle.verify import file_sha256
 from dioptra_plugins.errors import DioptraPluginsError, PluginDirError, UsageError
-from dioptra_plugins.sync.engine import resolve_plugin_dir
+from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout, writable_plugin_dir
+from dioptra_plugins.plugindir.pins import pinned_generations, remove_dead_pins
 from dioptra_plugins.sync.generations import (
     LOCK_FILENAME,
     current_generation_name,
-    entry_link_target,
     generation_names,
     managed_entry_links,
     read_generation_lock,
-    remove_leftovers,
     switch_to,
-)
-from dioptra_plugins.sync.layout import (
-    DOCUMENTS_DIR,
-    ROOT_COPY,
-    PluginDirLayout,
-    pinned_generations,
-    remove_dead_pins,
 )
 from dioptra_plugins.sync.lock import plugin_dir_lock
 from dioptra_plugins.sync.pylock import Lock
@@ -49,7 +41,7 @@ _CHUNK = 1024 * 1024
 
 
 def _synced_layout(plugin_dir: str | os.PathLike[str] | None) -> PluginDirLayout:
-    layout = resolve_plugin_dir(plugin_dir)
+    layout = writable_plugin_dir(plugin_dir)
     if not layout.is_synced():
         raise PluginDirError(f"{layout.root} is not a synced plugin dir (no {layout.current})")
     return layout
@@ -247,7 +239,7 @@ def _verify_generation(layout: PluginDirLayout, name: str, report: VerifyReport)
     for package in lock.packages:
         expected.add(package.top_level)
         link = layout.generation_path(name) / package.top_level
-        target = f"../../store/{package.sha256}/{package.top_level}"
+        target = PluginDirLayout.store_link(package.sha256, package.top_level)
         try:
             found = os.readlink(link)
         except OSError:
@@ -287,7 +279,7 @@ def verify(plugin_dir: str | os.PathLike[str] | None = None) -> VerifyReport:
         if top_level not in links:
             report.problems.append(
                 f"{top_level}: no entry link {layout.root / top_level} -> "
-                f"{entry_link_target(top_level)}"
+                f"{PluginDirLayout.entry_link(top_level)}"
             )
     for top_level in sorted(links.keys() - wanted):
         report.notes.append(
@@ -423,7 +415,7 @@ def gc(
     layout = _synced_layout(plugin_dir)
     result = GcResult(plugin_dir=str(layout.root))
     with plugin_dir_lock(layout.lock_file, lock_timeout):
-        remove_leftovers(layout)
+        layout.remove_leftovers()
         current = current_generation_name(layout)
         assert current is not None
         names = generation_names(layout)
@@ -479,7 +471,7 @@ def _collect_documents(layout: PluginDirLayout) -> list[str]:
     """
     from dioptra_plugins.index.documents import RootDocument
 
-    documents = layout.cache / DOCUMENTS_DIR
+    documents = layout.documents
     try:
         root = RootDocument.from_bytes((documents / ROOT_COPY).read_bytes(), what=ROOT_COPY)
     except (OSError, DioptraPluginsError):

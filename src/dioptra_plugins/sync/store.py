@@ -18,17 +18,12 @@ import stat
 from pathlib import Path
 
 from dioptra_plugins.errors import IntegrityError, SyncError
-from dioptra_plugins.sync.layout import PluginDirLayout
+from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
 from dioptra_plugins.sync.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 
-STAGING_PREFIX = ".staging-"
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-
-
-def store_entry(layout: PluginDirLayout, sha256: str) -> Path:
-    return layout.store / sha256
 
 
 def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -> Path:
@@ -44,7 +39,7 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
     from dioptra_plugins.bundle.verify import verify_wheel
     from dioptra_plugins.sync.bytecode import compile_entry
 
-    entry = store_entry(layout, package.sha256)
+    entry = layout.store_entry(package.sha256)
     if entry.is_dir():
         return entry
     try:

@@ -1,142 +1,38 @@
-"""Where things live inside a synced plugin dir (DESIGN §5), and generation pins.
-
-$DIOPTRA_PLUGIN_DIR/
-  dioptra_builtins -> .dioptra-plugins/current/dioptra_builtins   stable entry links
-  .dioptra-plugins/
-    current -> generations/000042                                 the one switch
-    generations/000042/{dioptra_builtins -> ../../store/<sha256>/dioptra_builtins,
-                        pylock.toml}
-    store/<sha256>/...                                            verified, read-only
-    cache/<sha256>/<wheel>                                        downloaded bundles
-    cache/documents/<sha256>.json, root.json                      project documents, last root
-    pins/<pid>-<token>.json                                       generations in use
-    state.json   lock
+"""Generation pins: "this process runs generation N", so gc keeps N until the process lets go.
 
 Pins are written into the plugin dir, where a gc run by any process sees them.  A plugin dir
 mounted read-only (a job reading a sidecar-synced dir) cannot take them, so its pins go to the
 runtime pin dir instead: ``$DIOPTRA_PLUGINS_PIN_DIR`` when set (then always; point it at a
 directory the gc-running process also sees), else ``$XDG_RUNTIME_DIR/dioptra-plugins``, else
 ``<tmp>/dioptra-plugins-<uid>``, one subdirectory per plugin dir.  gc reads all of them.
+
+A pin is a small JSON file named by pid and a random token, written atomically; a pin whose pid
+is dead is ignored (and later deleted) by gc, so a crashed job never keeps a generation forever.
+:class:`PinnedGeneration` is the one way to pin ``current``: pin first, then check that the
+generation still exists (a gc that ran between reading ``current`` and pinning may have taken
+it; after the pin no gc will).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import logging
 import os
 import secrets
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.plugindir.layout import PIN_DIR_VARIABLE, PluginDirLayout
 
 logger = logging.getLogger(__name__)
 
-META_DIR = ".dioptra-plugins"
-DOCUMENTS_DIR = "documents"
-ROOT_COPY = "root.json"
-"""The last root a sync accepted, kept beside the documents so gc knows which are still named."""
-PIN_DIR_VARIABLE = "DIOPTRA_PLUGINS_PIN_DIR"
 # Errors that mean "this directory cannot take a pin file", not "something is broken".
 _CANNOT_WRITE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
-
-
-@dataclass(frozen=True)
-class PluginDirLayout:
-    """Paths of one plugin dir; creating the object touches nothing on disk."""
-
-    root: Path
-
-    @property
-    def meta(self) -> Path:
-        return self.root / META_DIR
-
-    @property
-    def current(self) -> Path:
-        return self.meta / "current"
-
-    @property
-    def generations(self) -> Path:
-        return self.meta / "generations"
-
-    @property
-    def store(self) -> Path:
-        return self.meta / "store"
-
-    @property
-    def cache(self) -> Path:
-        return self.meta / "cache"
-
-    @property
-    def documents(self) -> Path:
-        return self.cache / DOCUMENTS_DIR
-
-    @property
-    def pins(self) -> Path:
-        return self.meta / "pins"
-
-    @property
-    def runtime_pins(self) -> Path:
-        """Where pins go when the plugin dir cannot take them (see the module docstring)."""
-        configured = os.environ.get(PIN_DIR_VARIABLE)
-        if configured:
-            base = Path(configured)
-        elif os.environ.get("XDG_RUNTIME_DIR"):
-            base = Path(os.environ["XDG_RUNTIME_DIR"], "dioptra-plugins")
-        else:
-            base = Path(tempfile.gettempdir(), f"dioptra-plugins-{os.getuid()}")
-        return base / self.identity()
-
-    @property
-    def identity_file(self) -> Path:
-        return self.meta / "id"
-
-    def identity(self) -> str:
-        """A name for this plugin dir that is the same through every mount of it.
-
-        Sync writes a random id into the dir once; a read-only bind mount in a job container
-        shows the same id as the sidecar's writable path, so both find the same runtime pins.
-        A dir without one (never synced by this version) is named by its real path.
-        """
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            text = self.identity_file.read_text(encoding="ascii").strip()
-            if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
-                return text
-        return hashlib.sha256(os.fsencode(os.path.realpath(self.root))).hexdigest()[:32]
-
-    def pin_dirs(self) -> list[Path]:
-        """Every directory that may hold pins of this plugin dir, preferred first."""
-        if os.environ.get(PIN_DIR_VARIABLE):
-            return [self.runtime_pins, self.pins]
-        return [self.pins, self.runtime_pins]
-
-    @property
-    def state_file(self) -> Path:
-        return self.meta / "state.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.meta / "lock"
-
-    def is_synced(self) -> bool:
-        """True when this dir is managed by sync (it has a ``current`` generation link)."""
-        return self.current.is_symlink()
-
-    def current_generation(self) -> Path | None:
-        """The generation directory ``current`` points at right now, resolved; None if unsynced."""
-        try:
-            target = os.readlink(self.current)
-        except OSError:
-            return None
-        return (self.meta / target).resolve()
-
-    def generation_path(self, name: str) -> Path:
-        return self.generations / name
+_ATTEMPTS = 5
 
 
 def pid_alive(pid: int) -> bool:
@@ -202,6 +98,68 @@ def pin_generation(layout: PluginDirLayout, generation: Path) -> Iterator[Path |
         if pin is not None:
             with contextlib.suppress(OSError):
                 pin.unlink()
+
+
+class PinnedGeneration:
+    """The current generation of a synced plugin dir, pinned for as long as this object holds.
+
+    Creating it reads ``current`` and pins what it points at (pin first, then check it still
+    exists, retried if a sync and a gc got in between).  :meth:`advance` moves the pin to the
+    generation ``current`` points at now.  Use it as a context manager, or call :meth:`release`.
+    """
+
+    def __init__(self, layout: PluginDirLayout) -> None:
+        self.layout = layout
+        self.path, self._pin = self._pin_current()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def advance(self) -> Path | None:
+        """Pin the generation now current if it changed, then release the old one.
+
+        Returns the old generation's path when the pin moved, else None.
+        """
+        now = self.layout.current_generation()
+        if now is None or now == self.path or not now.is_dir():
+            return None
+        path, pin = self._pin_current()
+        old = self.path
+        self._release()
+        self.path, self._pin = path, pin
+        return old
+
+    def release(self) -> None:
+        self._release()
+
+    def __enter__(self) -> PinnedGeneration:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        self._pin.close()
+
+    def _pin_current(self) -> tuple[Path, contextlib.ExitStack]:
+        for _ in range(_ATTEMPTS):
+            generation = self.layout.current_generation()
+            if generation is None or not generation.is_dir():
+                raise PluginDirError(
+                    f"{self.layout.root}: 'current' does not point at a generation"
+                )
+            stack = contextlib.ExitStack()
+            stack.enter_context(pin_generation(self.layout, generation))
+            if generation.is_dir():  # still there after pinning: gc can no longer take it
+                return generation, stack
+            stack.close()
+        raise PluginDirError(f"{self.layout.root}: the current generation kept changing; try again")
 
 
 def pinned_generations(layout: PluginDirLayout, *, strict: bool = False) -> set[str]:
