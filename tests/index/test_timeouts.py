@@ -26,7 +26,8 @@ from dioptra_plugins.cli.main import main
 from dioptra_plugins.errors import StorageError, UsageError
 from dioptra_plugins.index import url as index_url_module
 from dioptra_plugins.index.s3 import S3Storage
-from dioptra_plugins.index.url import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, open_storage
+from dioptra_plugins.index.timeouts import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE
+from dioptra_plugins.index.url import open_storage
 from s3servers import S3Server
 
 # 3 attempts x 1 s, botocore's non-throttling backoff (50 ms, 100 ms) and start-up slack.

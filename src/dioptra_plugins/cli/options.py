@@ -12,7 +12,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _apply_timeout(ctx: click.Context, _param: click.Parameter, value: float | None) -> None:
     # Imported here: the index package is not needed to parse options of other commands.
-    from dioptra_plugins.index.url import set_command_timeout
+    from dioptra_plugins.index.timeouts import set_command_timeout
 
     # One command, one timeout: a later command in the same process (tests) starts afresh.
     set_command_timeout(value)
@@ -25,7 +25,7 @@ def timeout_option(func: F) -> F:
 
     The value is not passed to the command: it applies to every storage the command opens
     (also the ones the sync engine and ``run --sync`` open), through
-    :func:`dioptra_plugins.index.url.set_command_timeout`.
+    :func:`dioptra_plugins.index.timeouts.set_command_timeout`.
     """
     return click.option(
         "--timeout",

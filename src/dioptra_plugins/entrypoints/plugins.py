@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dioptra_plugins.errors import PluginDirError, UsageError
+from dioptra_plugins.index.url import INDEX_VARIABLE
 from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE, PluginDirLayout
 from dioptra_plugins.plugindir.pins import PinnedGeneration
 
@@ -29,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 PROJECT_PLUGINS_FILE = "plugins.txt"
 LOCK_FILE = "pylock.toml"
-INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
 
 
 @dataclass(frozen=True)

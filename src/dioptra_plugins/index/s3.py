@@ -8,7 +8,7 @@ default, ``AWS_RETRY_MODE=adaptive`` honoured); the only hand-written retry in t
 compare-and-swap loop of the root, in :mod:`dioptra_plugins.index.publish`.
 
 Every attempt waits at most ``timeout`` seconds to connect and for each read (default 10, see
-:func:`dioptra_plugins.index.url.index_timeout`), so an endpoint that accepts connections and
+:func:`dioptra_plugins.index.timeouts.index_timeout`), so an endpoint that accepts connections and
 never answers fails after about ``attempts x timeout`` seconds, each retry logged as a warning.
 """
 
@@ -33,7 +33,7 @@ from dioptra_plugins.errors import (
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
-from dioptra_plugins.index.url import TIMEOUT_VARIABLE, index_timeout
+from dioptra_plugins.index.timeouts import TIMEOUT_VARIABLE, index_timeout
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

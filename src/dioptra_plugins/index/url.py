@@ -1,14 +1,7 @@
-"""Turn an index URL into a storage backend: ``s3://bucket/prefix``, a path, or ``file://``.
-
-Also the one place that decides how long a request to an S3 index may take (:func:`index_timeout`):
-an explicit ``timeout``, else the CLI's ``--timeout`` for the command being run, else
-``$DIOPTRA_PLUGINS_TIMEOUT``, else :data:`DEFAULT_TIMEOUT` seconds.
-"""
+"""Turn an index URL into a storage backend: ``s3://bucket/prefix``, a path, or ``file://``."""
 
 from __future__ import annotations
 
-import math
-import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -16,46 +9,14 @@ from urllib.parse import unquote, urlsplit
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.local import LocalStorage
 from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.index.timeouts import index_timeout
 
 # S3 bucket naming rules (lower case, digits, dots, hyphens; 3 to 63 characters).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
-TIMEOUT_VARIABLE = "DIOPTRA_PLUGINS_TIMEOUT"
-DEFAULT_TIMEOUT = 10.0
-"""Seconds to connect and for each read, per attempt; with botocore's 3 attempts an endpoint
-that accepts connections and never answers fails in about 30 s."""
-
-# Set by the CLI's --timeout for the duration of one command (see cli/options.py).
-_command_timeout: float | None = None
-
-
-def set_command_timeout(seconds: float | None) -> None:
-    """The timeout of storages opened until it is reset with ``None`` (the CLI's --timeout)."""
-    global _command_timeout
-    _command_timeout = None if seconds is None else _checked_timeout(seconds, "--timeout")
-
-
-def index_timeout(timeout: float | None = None) -> float:
-    """``timeout``, else --timeout, else ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10 seconds."""
-    if timeout is not None:
-        return _checked_timeout(timeout, "timeout")
-    if _command_timeout is not None:
-        return _command_timeout
-    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{TIMEOUT_VARIABLE}={text!r} is not a number of seconds") from None
-    return _checked_timeout(value, TIMEOUT_VARIABLE)
-
-
-def _checked_timeout(value: float, source: str) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{source} must be a positive number of seconds, not {value!r}")
-    return float(value)
+INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
+"""The index URL commands and ``sync()`` use when none is given."""
 
 
 def open_storage(url: str, *, timeout: float | None = None) -> Storage:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
+from dioptra_plugins.index.url import INDEX_VARIABLE
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
 from dioptra_plugins.sync.generations import current_generation_name
 from dioptra_plugins.sync.lock import plugin_dir_lock
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROOT_KEY = "index.json"
-INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
 
 Progress = Callable[[int, int], None]
 
