@@ -34,7 +34,7 @@ from test_sync_crash import (  # noqa: E402
 )
 
 from dioptra_plugins.sync.engine import sync  # noqa: E402
-from dioptra_plugins.sync.maintenance import verify  # noqa: E402
+from dioptra_plugins.sync.verify_dir import verify  # noqa: E402
 
 
 def main() -> None:

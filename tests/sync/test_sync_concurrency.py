@@ -19,8 +19,8 @@ from dioptra_plugins.errors import LockTimeoutError
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.sync.generations import generation_names
 from dioptra_plugins.sync.lock import plugin_dir_lock
-from dioptra_plugins.sync.maintenance import verify
 from dioptra_plugins.sync.state import read_state
+from dioptra_plugins.sync.verify_dir import verify
 from faultproxy import FaultProxy
 from s3servers import S3Server
 

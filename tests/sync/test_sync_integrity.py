@@ -24,8 +24,10 @@ from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.plugindir.layout import PIN_DIR_VARIABLE, PluginDirLayout
 from dioptra_plugins.plugindir.pins import pin_generation
 from dioptra_plugins.sync.bytecode import MANIFEST_NAME
+from dioptra_plugins.sync.gc import gc
 from dioptra_plugins.sync.generations import LOCK_FILENAME, generation_names
-from dioptra_plugins.sync.maintenance import gc, rollback, verify
+from dioptra_plugins.sync.maintenance import rollback
+from dioptra_plugins.sync.verify_dir import verify
 
 
 @pytest.fixture

@@ -225,7 +225,7 @@ def list_command(plugin_dir: str | None, as_json: bool) -> None:
 @click.pass_context
 def verify_command(ctx: click.Context, plugin_dir: str | None, as_json: bool) -> None:
     """Re-hash every store file against its RECORD and check every link; exit 1 on a difference."""
-    from dioptra_plugins.sync.maintenance import verify
+    from dioptra_plugins.sync.verify_dir import verify
 
     report = verify(plugin_dir)
     if as_json:
@@ -273,7 +273,7 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
 @_JSON
 def gc_command(plugin_dir: str | None, keep: int, as_json: bool) -> None:
     """Delete old generations and the store entries and cached bundles nothing uses."""
-    from dioptra_plugins.sync.maintenance import gc
+    from dioptra_plugins.sync.gc import gc
 
     result = gc(plugin_dir, keep)
     if as_json:

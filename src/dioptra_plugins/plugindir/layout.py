@@ -184,6 +184,16 @@ def writable_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> PluginDirL
     return PluginDirLayout(Path(text).absolute())
 
 
+def synced_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> PluginDirLayout:
+    """Like :func:`writable_plugin_dir`, for commands that need a synced dir (list, verify...)."""
+    from dioptra_plugins.errors import PluginDirError
+
+    layout = writable_plugin_dir(plugin_dir)
+    if not layout.is_synced():
+        raise PluginDirError(f"{layout.root} is not a synced plugin dir (no {layout.current})")
+    return layout
+
+
 def readable_plugin_dirs(value: str | Sequence[str | os.PathLike[str]] | None) -> list[Path]:
     """The absolute, existing directories in ``value`` (``:``-separated), without duplicates.
 

@@ -17,14 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dioptra_plugins.sync.engine import SyncResult, sync
-    from dioptra_plugins.sync.maintenance import (
-        GcResult,
-        VerifyReport,
-        gc,
-        list_plugins,
-        rollback,
-        verify,
-    )
+    from dioptra_plugins.sync.gc import GcResult, gc
+    from dioptra_plugins.sync.maintenance import list_plugins, rollback
+    from dioptra_plugins.sync.verify_dir import VerifyReport, verify
 
 __all__ = [
     "GcResult",
@@ -40,12 +35,12 @@ __all__ = [
 _HOMES = {
     "sync": "engine",
     "SyncResult": "engine",
-    "gc": "maintenance",
-    "GcResult": "maintenance",
+    "gc": "gc",
+    "GcResult": "gc",
     "list_plugins": "maintenance",
     "rollback": "maintenance",
-    "verify": "maintenance",
-    "VerifyReport": "maintenance",
+    "verify": "verify_dir",
+    "VerifyReport": "verify_dir",
 }
 
 

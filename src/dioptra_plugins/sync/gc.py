@@ -1,0 +1,181 @@
+"""``gc``: delete old generations, and the store entries, bundles and documents nothing uses.
+
+It runs under the plugin dir's writer lock, like a sync.  The current generation, the one
+before it, and generations pinned by live processes are kept whatever ``--keep`` says.  What is
+live is read from what kept generations link to, and gc fails closed: when a kept generation or
+a pin cannot be read, it deletes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dioptra_plugins.errors import DioptraPluginsError, PluginDirError, UsageError
+from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout, synced_plugin_dir
+from dioptra_plugins.plugindir.pins import pinned_generations, remove_dead_pins
+from dioptra_plugins.sync.generations import (
+    current_generation_name,
+    generation_names,
+    read_generation_lock,
+)
+from dioptra_plugins.sync.lock import plugin_dir_lock
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GcResult:
+    plugin_dir: str
+    kept: list[str] = field(default_factory=list)
+    removed_generations: list[str] = field(default_factory=list)
+    removed_store_entries: list[str] = field(default_factory=list)
+    removed_cache_entries: list[str] = field(default_factory=list)
+    removed_documents: list[str] = field(default_factory=list)
+    pinned: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plugin_dir": self.plugin_dir,
+            "kept": self.kept,
+            "removed_generations": self.removed_generations,
+            "removed_store_entries": self.removed_store_entries,
+            "removed_cache_entries": self.removed_cache_entries,
+            "removed_documents": self.removed_documents,
+            "pinned": self.pinned,
+        }
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def store_entries_reached(layout: PluginDirLayout, name: str) -> set[str]:
+    """The store entries (sha256) generation ``name`` reaches: its links and its lock.
+
+    Liveness is read from what the generation actually links to (``readlink`` of every link
+    in it, however deep), so a damaged lock cannot make gc delete an entry in use; the lock's
+    entries are added when it is readable.  Raises PluginDirError when the generation itself
+    cannot be read: the caller must then delete nothing.
+    """
+    from dioptra_plugins.index.keys import is_sha256
+
+    generation = layout.generation_path(name)
+    store = os.path.normpath(layout.store)
+    reached: set[str] = set()
+    pending = [str(generation)]
+    try:
+        while pending:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        target = os.path.normpath(
+                            os.path.join(os.path.dirname(entry.path), os.readlink(entry.path))
+                        )
+                        relative = os.path.relpath(target, store)
+                        first = relative.split(os.sep, 1)[0]
+                        if not relative.startswith("..") and is_sha256(first):
+                            reached.add(first)
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+    except OSError as error:
+        raise PluginDirError(f"generation {name} cannot be read: {error}") from error
+    try:
+        reached.update(p.sha256 for p in read_generation_lock(layout, name).packages)
+    except DioptraPluginsError as error:
+        logger.warning("gc: %s; keeping what its links reach", error)
+    return reached
+
+
+def gc(
+    plugin_dir: str | os.PathLike[str] | None = None,
+    keep: int = 3,
+    *,
+    lock_timeout: float = 60.0,
+) -> GcResult:
+    """Delete all but the ``keep`` newest generations, and what no kept generation reaches.
+
+    The current generation, the one before it, and generations pinned by live processes are
+    kept whatever ``keep`` says.  Fails closed: when a kept generation or a pin cannot be
+    read, it raises PluginDirError and deletes nothing.
+    """
+    if keep < 0:
+        raise UsageError(f"--keep must be 0 or more, not {keep}")
+    layout = synced_plugin_dir(plugin_dir)
+    result = GcResult(plugin_dir=str(layout.root))
+    with plugin_dir_lock(layout.lock_file, lock_timeout):
+        layout.remove_leftovers()
+        current = current_generation_name(layout)
+        assert current is not None
+        names = generation_names(layout)
+        pinned = pinned_generations(layout, strict=True)
+        older = [n for n in names if int(n) < int(current)]
+        kept = set(names[-keep:] if keep else []) | {current} | (pinned & set(names))
+        if older:
+            kept.add(older[-1])
+        result.pinned = sorted(pinned & set(names))
+        result.kept = sorted(kept)
+        live: set[str] = set()
+        unreadable = []
+        for name in sorted(kept):
+            try:
+                live |= store_entries_reached(layout, name)
+            except PluginDirError as error:
+                unreadable.append(str(error))
+        if unreadable:
+            raise PluginDirError(
+                "gc refused, nothing was deleted: " + "; ".join(unreadable) + " (repair it "
+                "with rollback or a new sync, or delete the generation by hand)"
+            )
+        for name in names:
+            if name not in kept:
+                _remove_tree(layout.generation_path(name))
+                result.removed_generations.append(name)
+        for directory, removed in (
+            (layout.store, result.removed_store_entries),
+            (layout.cache, result.removed_cache_entries),
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+                    if len(entry.name) == 64 and entry.name not in live:
+                        _remove_tree(Path(entry.path))
+                        removed.append(entry.name)
+        result.removed_documents = _collect_documents(layout)
+        remove_dead_pins(layout)
+    logger.info(
+        "gc of %s removed %d generations, %d store entries, %d cached bundles, %d documents",
+        layout.root,
+        len(result.removed_generations),
+        len(result.removed_store_entries),
+        len(result.removed_cache_entries),
+        len(result.removed_documents),
+    )
+    return result
+
+
+def _collect_documents(layout: PluginDirLayout) -> list[str]:
+    """Delete cached project documents the last accepted root no longer names.
+
+    Without a readable saved root nothing is deleted (they are only a cache).
+    """
+    from dioptra_plugins.index.documents import RootDocument
+
+    documents = layout.documents
+    try:
+        root = RootDocument.from_bytes((documents / ROOT_COPY).read_bytes(), what=ROOT_COPY)
+    except (OSError, DioptraPluginsError):
+        return []
+    wanted = {f"{entry.sha256}.json" for entry in root.projects.values()} | {ROOT_COPY}
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in sorted(os.scandir(documents), key=lambda e: e.name):
+            if entry.name not in wanted and not entry.name.startswith("."):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed

@@ -1,0 +1,227 @@
+"""``verify``: a synced plugin dir checked against what sync wrote, trusting nothing it reads.
+
+Every file of every store entry is re-hashed against the RECORD extracted with it, and every
+pyc against the bytecode manifest sync wrote (:mod:`.bytecode`); a file that neither lists is
+reported.  Every link is checked: ``current``, each generation's links into the store, the entry
+links at the top.  Read-only: it takes no lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dioptra_plugins.bundle.verify import file_sha256
+from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
+from dioptra_plugins.sync.generations import (
+    LOCK_FILENAME,
+    current_generation_name,
+    generation_names,
+    managed_entry_links,
+    read_generation_lock,
+)
+from dioptra_plugins.sync.pylock import Lock
+
+_CHUNK = 1024 * 1024
+
+
+def dist_info_of(entry: Path) -> Path | None:
+    found = sorted(entry.glob("*.dist-info"))
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass
+class VerifyReport:
+    plugin_dir: str
+    generation: str | None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Harmless findings (e.g. a dangling entry link an interrupted sync left behind)."""
+    files_checked: int = 0
+    store_entries: int = 0
+    generations: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plugin_dir": self.plugin_dir,
+            "generation": self.generation,
+            "ok": self.ok,
+            "problems": self.problems,
+            "notes": self.notes,
+            "files_checked": self.files_checked,
+            "store_entries": self.store_entries,
+            "generations": self.generations,
+        }
+
+
+def _record_rows(record: Path) -> list[tuple[str, str, str]]:
+    """RECORD's rows as (path, hash, size), parsed by installer as at verification time."""
+    from installer.records import parse_record_file
+
+    lines = record.read_text(encoding="utf-8").splitlines()
+    return [
+        (path, hash_field, size_field) for path, hash_field, size_field in parse_record_file(lines)
+    ]
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii"), size
+
+
+def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dict[str, str]:
+    """The pycs sync recorded for ``entry`` (empty, with a problem reported, when unreadable)."""
+    from dioptra_plugins.sync.bytecode import MANIFEST_NAME, BytecodeManifest
+
+    path = entry / MANIFEST_NAME
+    try:
+        return BytecodeManifest.from_bytes(path.read_bytes()).files
+    except FileNotFoundError:
+        # An entry stored before bytecode was compiled at install: any pyc in it is foreign.
+        report.notes.append(f"{name}: no bytecode manifest (stored by an older version)")
+    except (OSError, ValueError) as error:
+        report.problems.append(f"{name}/{MANIFEST_NAME}: unreadable: {error}")
+    return {}
+
+
+def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
+    from dioptra_plugins.sync.bytecode import MANIFEST_NAME
+
+    name = f"store/{entry.name}"
+    dist_info = dist_info_of(entry)
+    if dist_info is None:
+        report.problems.append(f"{name}: no single *.dist-info directory")
+        return
+    record = dist_info / "RECORD"
+    try:
+        rows = _record_rows(record)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        report.problems.append(f"{name}: unreadable RECORD: {error}")
+        return
+    except Exception as error:  # installer's InvalidRecordEntry has no common base with ours
+        report.problems.append(f"{name}: unreadable RECORD: {error}")
+        return
+    recorded = {"/".join((dist_info.name, "RECORD")), MANIFEST_NAME}
+    for path, hash_field, size_field in rows:
+        recorded.add(path)
+        if not hash_field:
+            continue
+        file = entry.joinpath(*path.split("/"))
+        algorithm, _, expected = hash_field.partition("=")
+        if algorithm != "sha256":
+            report.problems.append(f"{name}/{path}: RECORD uses {algorithm}, not sha256")
+            continue
+        if file.is_symlink() or not file.is_file():
+            report.problems.append(f"{name}/{path}: missing or not a regular file")
+            continue
+        found, size = _hash_file(file)
+        report.files_checked += 1
+        if found != expected or (size_field and size_field != str(size)):
+            report.problems.append(
+                f"{name}/{path}: sha256={found} ({size} bytes), RECORD says "
+                f"sha256={expected} ({size_field} bytes)"
+            )
+    bytecode = _read_bytecode_manifest(entry, name, report)
+    for path, expected in sorted(bytecode.items()):
+        file = entry.joinpath(*path.split("/"))
+        if path in recorded or not path.endswith(".pyc"):
+            report.problems.append(
+                f"{name}/{path}: the bytecode manifest lists a non-bytecode file"
+            )
+            continue
+        recorded.add(path)
+        if file.is_symlink() or not file.is_file():
+            report.problems.append(f"{name}/{path}: bytecode missing or not a regular file")
+            continue
+        report.files_checked += 1
+        if file_sha256(file) != expected:
+            report.problems.append(
+                f"{name}/{path}: bytecode changed since sync compiled it (sha256 "
+                f"{file_sha256(file)}, expected {expected})"
+            )
+    for directory, _dirs, files in os.walk(entry):
+        for file_name in files:
+            relative = Path(directory, file_name).relative_to(entry).as_posix()
+            if relative in recorded:
+                continue
+            if relative.endswith(".pyc"):
+                report.problems.append(
+                    f"{name}/{relative}: bytecode that sync did not write (planted, or written "
+                    "by another interpreter; it would run unchecked)"
+                )
+            else:
+                report.problems.append(f"{name}/{relative}: not listed in RECORD")
+
+
+def verify_generation(layout: PluginDirLayout, name: str, report: VerifyReport) -> Lock | None:
+    where = f"generations/{name}"
+    try:
+        lock = read_generation_lock(layout, name)
+    except Exception as error:
+        report.problems.append(f"{where}: {error}")
+        return None
+    expected = {LOCK_FILENAME}
+    for package in lock.packages:
+        expected.add(package.top_level)
+        link = layout.generation_path(name) / package.top_level
+        target = PluginDirLayout.store_link(package.sha256, package.top_level)
+        try:
+            found = os.readlink(link)
+        except OSError:
+            report.problems.append(f"{where}/{package.top_level}: missing link")
+            continue
+        if found != target:
+            report.problems.append(f"{where}/{package.top_level}: points at {found}, not {target}")
+        elif not link.is_dir():
+            report.problems.append(f"{where}/{package.top_level}: store entry missing")
+    for extra in sorted(set(os.listdir(layout.generation_path(name))) - expected):
+        report.problems.append(f"{where}/{extra}: not part of the generation's lock")
+    return lock
+
+
+def verify(plugin_dir: str | os.PathLike[str] | None = None) -> VerifyReport:
+    """Re-hash every store file and check every link; read-only (takes no lock)."""
+    layout = synced_plugin_dir(plugin_dir)
+    current = current_generation_name(layout)
+    report = VerifyReport(plugin_dir=str(layout.root), generation=current)
+    names = generation_names(layout)
+    report.generations = len(names)
+    if current not in names or os.readlink(layout.current) != f"generations/{current}":
+        report.problems.append(f"current points at {os.readlink(layout.current)}, not a generation")
+    current_lock = None
+    for name in names:
+        lock = verify_generation(layout, name, report)
+        if name == current:
+            current_lock = lock
+    for entry in sorted(os.scandir(layout.store), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        report.store_entries += 1
+        _verify_store_entry(Path(entry.path), report)
+    wanted = {p.top_level for p in current_lock.packages} if current_lock else set()
+    links = managed_entry_links(layout)
+    for top_level in sorted(wanted):
+        if top_level not in links:
+            report.problems.append(
+                f"{top_level}: no entry link {layout.root / top_level} -> "
+                f"{PluginDirLayout.entry_link(top_level)}"
+            )
+    for top_level in sorted(links.keys() - wanted):
+        report.notes.append(
+            f"{top_level}: leftover entry link of a package the current generation does not "
+            "hold (harmless: it dangles; the next sync removes it)"
+        )
+    return report
