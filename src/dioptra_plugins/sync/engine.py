@@ -38,6 +38,7 @@ from dioptra_plugins.sync.requirements import requirements_key
 from dioptra_plugins.sync.state import IndexState, SyncState, read_state, write_state
 
 if TYPE_CHECKING:
+    from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.index.storage import Storage
     from dioptra_plugins.sync.pylock import Lock, LockedPackage
 
@@ -230,27 +231,11 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
 def _full_sync(
     request: _SyncRequest, state: SyncState, root_bytes: bytes, root_etag: str
 ) -> SyncResult:
-    from dioptra_plugins.index.documents import RootDocument
-    from dioptra_plugins.sync.download import fetch_bundles
-    from dioptra_plugins.sync.fsutil import write_atomic
-    from dioptra_plugins.sync.generations import (
-        build_generation,
-        check_entry_names,
-        read_generation_lock,
-        switch_to,
-    )
+    from dioptra_plugins.sync.changes import plan_changes
+    from dioptra_plugins.sync.generations import read_generation_lock
     from dioptra_plugins.sync.index_view import IndexView
-    from dioptra_plugins.sync.pylock import Lock
-    from dioptra_plugins.sync.store import add_to_store
 
-    root = RootDocument.from_bytes(root_bytes, what=f"{request.index_url}/{ROOT_KEY}")
-    known = state.indexes.get(request.index_url)
-    if known is not None and root.serial < known.serial:
-        raise SyncError(
-            f"refusing the index at {request.index_url}: its serial {root.serial} is lower than "
-            f"serial {known.serial} accepted before, so the index was rolled back or replaced; "
-            f"if that was intended, delete {request.layout.state_file}"
-        )
+    root = _accepted_root(request, state, root_bytes)
     request.layout.remove_leftovers()
     view = IndexView(request.storage, root, request.layout.documents)
     save_root_copy(request.layout, root_bytes)
@@ -260,70 +245,105 @@ def _full_sync(
         )
     else:
         packages = _locked_packages(view, request.lock, request.ignore_env_deps)
-
     for package in packages:
         check_package_names(package)
+
     current = current_generation_name(request.layout)
-    old = (
-        {p.name: p for p in read_generation_lock(request.layout, current).packages}
-        if current
-        else {}
-    )
-    new = {p.name: p for p in packages}
+    old = read_generation_lock(request.layout, current).packages if current else ()
+    changes = plan_changes(old, packages)
     result = SyncResult(
-        plugin_dir=str(request.layout.root), index=request.index_url, generation=current
+        plugin_dir=str(request.layout.root),
+        index=request.index_url,
+        generation=current,
+        installed=changes.installed,
+        upgraded=changes.upgraded,
+        removed=changes.removed,
+        unchanged=changes.unchanged,
     )
-    for name, package in new.items():
-        before = old.get(name)
-        if before is None:
-            result.installed[name] = package.version
-        elif before.sha256 != package.sha256:
-            result.upgraded[name] = (before.version, package.version)
-        else:
-            result.unchanged[name] = package.version
-    result.removed = {name: p.version for name, p in old.items() if name not in new}
-
-    if current is None or result.installed or result.upgraded or result.removed:
-        check_entry_names(request.layout, (p.top_level for p in packages))
-        result.downloaded = fetch_bundles(
-            request.storage,
-            request.layout,
-            packages,
-            lambda package, path: add_to_store(request.layout, path, package),
-            jobs=request.jobs,
-            progress=request.progress,
-        )
-        name = build_generation(
-            request.layout,
-            Lock(
-                packages=tuple(packages),
-                index=request.index_url,
-                index_serial=root.serial,
-                requirements=tuple(request.requirements)
-                if request.lock is None
-                else request.lock.requirements,
-            ),
-        )
-        try:
-            switch_to(request.layout, name)
-        except BaseException:
-            if current_generation_name(request.layout) != name:
-                shutil.rmtree(request.layout.generation_path(name), ignore_errors=True)
-            raise
-        result.generation = name
+    if current is None or changes.any:
+        result.generation, result.downloaded = _install_generation(request, packages, root.serial)
         result.switched = True
+    _record(request, state, packages, root_etag, root.serial, result.generation)
+    return result
 
+
+def _accepted_root(request: _SyncRequest, state: SyncState, root_bytes: bytes) -> RootDocument:
+    """The fetched root, parsed; refused when its serial went backwards."""
+    from dioptra_plugins.index.documents import RootDocument
+
+    root = RootDocument.from_bytes(root_bytes, what=f"{request.index_url}/{ROOT_KEY}")
+    known = state.indexes.get(request.index_url)
+    if known is not None and root.serial < known.serial:
+        raise SyncError(
+            f"refusing the index at {request.index_url}: its serial {root.serial} is lower than "
+            f"serial {known.serial} accepted before, so the index was rolled back or replaced; "
+            f"if that was intended, delete {request.layout.state_file}"
+        )
+    return root
+
+
+def _install_generation(
+    request: _SyncRequest, packages: list[LockedPackage], serial: int
+) -> tuple[str, int]:
+    """Store what is missing, build the next generation and switch to it: (name, downloads)."""
+    from dioptra_plugins.sync.download import fetch_bundles
+    from dioptra_plugins.sync.generations import build_generation, check_entry_names, switch_to
+    from dioptra_plugins.sync.pylock import Lock
+    from dioptra_plugins.sync.store import add_to_store
+
+    layout = request.layout
+    check_entry_names(layout, (p.top_level for p in packages))
+    downloaded = fetch_bundles(
+        request.storage,
+        layout,
+        packages,
+        lambda package, path: add_to_store(layout, path, package),
+        jobs=request.jobs,
+        progress=request.progress,
+    )
+    requirements = (
+        tuple(request.requirements) if request.lock is None else request.lock.requirements
+    )
+    name = build_generation(
+        layout,
+        Lock(
+            packages=tuple(packages),
+            index=request.index_url,
+            index_serial=serial,
+            requirements=requirements,
+        ),
+    )
+    try:
+        switch_to(layout, name)
+    except BaseException:
+        if current_generation_name(layout) != name:
+            shutil.rmtree(layout.generation_path(name), ignore_errors=True)
+        raise
+    return name, downloaded
+
+
+def _record(
+    request: _SyncRequest,
+    state: SyncState,
+    packages: list[LockedPackage],
+    root_etag: str,
+    serial: int,
+    generation: str | None,
+) -> None:
+    """Write what this sync saw, so that the next one with nothing to do is one request."""
+    from dioptra_plugins.sync.fsutil import write_atomic
+
+    layout = request.layout
     # Made here, so that a process pinning a generation creates nothing in the plugin dir.
-    request.layout.pins.mkdir(exist_ok=True)
-    if not request.layout.identity_file.is_file():
-        write_atomic(request.layout.identity_file, secrets.token_hex(16).encode() + b"\n")
-    state.indexes[request.index_url] = IndexState(etag=root_etag, serial=root.serial)
+    layout.pins.mkdir(exist_ok=True)
+    if not layout.identity_file.is_file():
+        write_atomic(layout.identity_file, secrets.token_hex(16).encode() + b"\n")
+    state.indexes[request.index_url] = IndexState(etag=root_etag, serial=serial)
     state.index = request.index_url
     state.requirements = request.key
-    state.generation = result.generation
+    state.generation = generation
     state.packages = {p.name: p.version for p in packages}
-    write_state(request.layout.state_file, state)
-    return result
+    write_state(layout.state_file, state)
 
 
 def save_root_copy(layout: PluginDirLayout, root_bytes: bytes) -> None:
