@@ -3,23 +3,24 @@
 Only a :class:`VerifiedBundle` can be extracted, so every name was already checked.  Each file is
 still created with ``O_EXCL | O_NOFOLLOW`` inside a directory this function made itself, and its
 bytes are hashed again as they are written: if the wheel changed on disk after verification, the
-extraction fails and the half-written directory is removed.
+extraction fails with IntegrityError (whether the new bytes hash differently or no longer
+decompress at all) and the half-written directory is removed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import IO
 
-from installer.utils import copyfileobj_with_hashing
-
-from dioptra_plugins.bundle.verify import VerifiedBundle, urlsafe_b64_to_hex
+from dioptra_plugins.bundle.verify import DAMAGED_ZIP_ERRORS, VerifiedBundle, damage
 from dioptra_plugins.errors import IntegrityError
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+_CHUNK = 1024 * 1024
 
 
 def extract_bundle(bundle: VerifiedBundle, dest: Path) -> None:
@@ -31,13 +32,26 @@ def extract_bundle(bundle: VerifiedBundle, dest: Path) -> None:
     dest.mkdir()
     root = dest.resolve()
     try:
-        with zipfile.ZipFile(bundle.path) as archive:
+        with _open_archive(bundle) as archive:
             for recorded in bundle.files:
                 _extract_one(archive, recorded.path, root, recorded.sha256, recorded.size)
             _extract_one(archive, f"{bundle.dist_info}/RECORD", root, None, None)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
+
+
+def _changed(name: str, error: BaseException) -> IntegrityError:
+    return IntegrityError(
+        f"{name} cannot be read back after verification (changed on disk?): {damage(error)}"
+    )
+
+
+def _open_archive(bundle: VerifiedBundle) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(bundle.path)
+    except DAMAGED_ZIP_ERRORS as error:
+        raise _changed(str(bundle.path), error) from error
 
 
 def _extract_one(
@@ -52,13 +66,38 @@ def _extract_one(
     if not target.resolve().is_relative_to(root):
         raise IntegrityError(f"{name!r} would be written outside {root}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(target, _FLAGS, 0o644)
-    with os.fdopen(descriptor, "wb") as out, archive.open(name) as stream:
-        digest, written = copyfileobj_with_hashing(
-            cast(BinaryIO, stream), cast(BinaryIO, out), "sha256"
-        )
-    if sha256 is not None and (urlsafe_b64_to_hex(digest) != sha256 or written != size):
+    try:
+        stream = archive.open(name)
+    except KeyError as error:
+        raise IntegrityError(f"{name!r} is no longer in the wheel after verification") from error
+    except DAMAGED_ZIP_ERRORS as error:
+        raise _changed(repr(name), error) from error
+    with stream:
+        descriptor = os.open(target, _FLAGS, 0o644)
+        with os.fdopen(descriptor, "wb") as out:
+            digest, written = _copy_hashing(stream, out, name)
+    if sha256 is not None and (digest != sha256 or written != size):
         raise IntegrityError(
             f"{name!r} changed after verification: expected sha256 {sha256} ({size} bytes), "
-            f"found {urlsafe_b64_to_hex(digest)} ({written} bytes)"
+            f"found {digest} ({written} bytes)"
         )
+
+
+def _copy_hashing(stream: IO[bytes], out: IO[bytes], name: str) -> tuple[str, int]:
+    """Copy ``stream`` to ``out``; returns the sha256 hex and size of what was copied.
+
+    Only reading is guarded: a damaged entry is an IntegrityError, while a failing write (a
+    full disk) stays the OSError it is.
+    """
+    digest = hashlib.sha256()
+    written = 0
+    while True:
+        try:
+            chunk = stream.read(_CHUNK)
+        except DAMAGED_ZIP_ERRORS as error:
+            raise _changed(repr(name), error) from error
+        if not chunk:
+            return digest.hexdigest(), written
+        digest.update(chunk)
+        out.write(chunk)
+        written += len(chunk)

@@ -10,18 +10,22 @@ byte is decompressed, so a zip bomb or a hostile path is refused without being r
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import json
 import re
 import stat
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
-from email.parser import BytesParser
+from email.parser import Parser
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
+from installer.records import InvalidRecordEntry, RecordEntry
 from packaging.metadata import ExceptionGroup as MetadataExceptionGroup
 from packaging.metadata import Metadata
 from packaging.utils import (
@@ -41,6 +45,33 @@ from dioptra_plugins.errors import BundleError, DioptraPluginsError
 _CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
+_SHOWN = 80
+"""Longest excerpt of a hostile value quoted in a problem."""
+
+
+def _lzma_errors() -> tuple[type[Exception], ...]:
+    try:
+        import lzma
+    except ImportError:  # a Python without lzma: zipfile then refuses LZMA entries itself
+        return ()
+    return (lzma.LZMAError,)
+
+
+DAMAGED_ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,  # bad central directory, local header or CRC
+    zipfile.LargeZipFile,
+    zlib.error,  # a corrupt deflate stream
+    *_lzma_errors(),
+    EOFError,  # compressed data that ends before the entry does
+    RuntimeError,  # NotImplementedError (method, version, strong encryption), passwords
+    ValueError,  # UnicodeDecodeError for names flagged UTF-8, bad seeks
+    OverflowError,  # offsets and sizes beyond what the platform can seek to
+    struct.error,
+    OSError,  # bzip2's "Invalid data stream", and the file itself failing
+)
+"""What :mod:`zipfile` and the decompressors under it raise on a damaged archive.
+
+Bytes of an archive are untrusted, so any of these means "damaged", never a crash."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +143,11 @@ def name_problems(name: str) -> list[str]:
     return problems
 
 
+def _is_dir(info: zipfile.ZipInfo) -> bool:
+    # ZipInfo.is_dir() fails with IndexError on the empty name a damaged directory can hold.
+    return info.filename.endswith("/")
+
+
 def _entry_kind_problem(info: zipfile.ZipInfo) -> str | None:
     mode = info.external_attr >> 16
     if info.flag_bits & 0x1:
@@ -119,15 +155,41 @@ def _entry_kind_problem(info: zipfile.ZipInfo) -> str | None:
     kind = stat.S_IFMT(mode)
     # No file-type bits (many tools, hatchling included, store only permissions) means a
     # regular file or, with a trailing slash, a directory.
-    if kind in (0, stat.S_IFREG) or (kind == stat.S_IFDIR and info.is_dir()):
+    if kind in (0, stat.S_IFREG) or (kind == stat.S_IFDIR and _is_dir(info)):
         return None
     if kind == stat.S_IFLNK:
         return f"{info.filename!r}: symbolic link"
     return f"{info.filename!r}: special file (mode {oct(mode)})"
 
 
-def _parse_headers(data: bytes) -> Message:
-    return BytesParser().parsebytes(data)
+def damage(error: BaseException) -> str:
+    """A damaged-archive error as a user reads it: what kind of damage, then the details."""
+    if isinstance(error, zlib.error):
+        return f"corrupt compressed data ({error})"
+    if isinstance(error, EOFError):
+        return "compressed data ends early (truncated or corrupt entry)"
+    if isinstance(error, NotImplementedError):
+        return f"unsupported zip feature ({error})"
+    if isinstance(error, UnicodeDecodeError):
+        return f"an entry name is not valid UTF-8 ({error})"
+    return str(error) or type(error).__name__
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
+
+
+def _parse_headers(text: str) -> Message:
+    # Parsing text, not bytes: from bytes the email package hands non-ASCII header values
+    # back as Header objects instead of strings.
+    return Parser().parsestr(text)
+
+
+def _ancestors(name: str) -> Iterator[str]:
+    """Every directory a member name implies: ``a/b/c`` -> ``a``, ``a/b``."""
+    parts = name.rstrip("/").split("/")
+    for end in range(1, len(parts)):
+        yield "/".join(parts[:end])
 
 
 class _Verifier:
@@ -144,12 +206,18 @@ class _Verifier:
     def run(self) -> VerifiedBundle:
         if not self.path.is_file():
             raise BundleError(str(self.path), ["no such file"])
+        distribution, version = self.check_filename()
         try:
-            distribution, version = self.check_filename()
-            with zipfile.ZipFile(self.path) as archive:
+            archive = zipfile.ZipFile(self.path)
+        except OSError as error:
+            self.fail(f"cannot read: {error}")
+            raise BundleError(str(self.path), self.problems) from error
+        except DAMAGED_ZIP_ERRORS as error:
+            self.fail(f"not a valid zip archive: {damage(error)}")
+            raise BundleError(str(self.path), self.problems) from error
+        try:
+            with archive:
                 return self.check_archive(archive, distribution, version)
-        except zipfile.BadZipFile as error:
-            self.fail(f"not a valid zip archive: {error}")
         except OSError as error:
             self.fail(f"cannot read: {error}")
         raise BundleError(str(self.path), self.problems)
@@ -211,8 +279,12 @@ class _Verifier:
         if len(infos) > limits.max_entries:
             self.fail(f"{len(infos)} entries, more than the limit of {limits.max_entries}")
         seen: dict[str, zipfile.ZipInfo] = {}
+        directories: set[str] = set()
         total = 0
         for info in infos:
+            directories.update(_ancestors(info.filename))
+            if _is_dir(info):
+                directories.add(info.filename.rstrip("/"))
             name = info.filename
             # zipfile cuts names at a NUL byte; the name as stored is in orig_filename.
             self.problems.extend(name_problems(info.orig_filename))
@@ -228,13 +300,16 @@ class _Verifier:
                     f"{name!r}: compression ratio {ratio:.0f} exceeds the limit of "
                     f"{limits.max_ratio:.0f} (zip bomb?)"
                 )
-            if not info.is_dir():
+            if not _is_dir(info):
                 seen[name] = info
         if total > limits.max_total_size:
             self.fail(
                 f"uncompressed size {total} bytes exceeds the limit of "
                 f"{limits.max_total_size} bytes (zip bomb?)"
             )
+        # Extraction would have to create the same path as a file and as a directory.
+        for name in sorted(directories.intersection(seen)):
+            self.fail(f"{name!r}: both a file and a directory")
         return seen
 
     def check_dist_info_dir(
@@ -260,15 +335,27 @@ class _Verifier:
     def read(self, archive: zipfile.ZipFile, name: str) -> bytes | None:
         try:
             return archive.read(name)
-        except (KeyError, zipfile.BadZipFile, OSError) as error:
+        except KeyError as error:
             self.fail(f"{name}: cannot be read: {error}")
+        except DAMAGED_ZIP_ERRORS as error:
+            self.fail(f"{name}: cannot be read: {damage(error)}")
+        return None
+
+    def read_text(self, archive: zipfile.ZipFile, name: str) -> str | None:
+        data = self.read(archive, name)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self.fail(f"{name}: not UTF-8 text: {error}")
             return None
 
     def check_wheel_file(self, archive: zipfile.ZipFile, dist_info: str) -> None:
-        data = self.read(archive, f"{dist_info}/WHEEL")
-        if data is None:
+        text = self.read_text(archive, f"{dist_info}/WHEEL")
+        if text is None:
             return
-        headers = _parse_headers(data)
+        headers = _parse_headers(text)
         wheel_version = headers.get("Wheel-Version", "")
         if not re.fullmatch(r"1\.\d+", wheel_version.strip()):
             self.fail(f"{dist_info}/WHEEL: unsupported Wheel-Version {wheel_version!r}")
@@ -301,32 +388,18 @@ class _Verifier:
         self, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo], dist_info: str
     ) -> list[RecordedFile]:
         record_name = f"{dist_info}/RECORD"
-        data = self.read(archive, record_name)
-        if data is None:
+        text = self.read_text(archive, record_name)
+        if text is None:
             return []
-        try:
-            rows = list(parse_record_file(data.decode("utf-8").splitlines()))
-        except (UnicodeDecodeError, ValueError) as error:
-            self.fail(f"RECORD: cannot be parsed: {error}")
-            return []
-        entries: dict[str, RecordEntry] = {}
-        for row in rows:
-            try:
-                entry = RecordEntry.from_elements(*row)
-            except InvalidRecordEntry as error:
-                self.fail(f"RECORD: row {list(row)!r}: {', '.join(error.issues)}")
-                continue
-            if entry.path in entries:
-                self.fail(f"RECORD: {entry.path!r} listed twice")
-            entries[entry.path] = entry
-
+        entries, malformed = self.parse_record(text)
         recorded: list[RecordedFile] = []
         for name, info in files.items():
             listed = entries.pop(name, None)
             if name == record_name or name in (f"{dist_info}/{s}" for s in _SIGNATURES):
                 continue
             if listed is None:
-                self.fail(f"{name!r}: in the archive but not in RECORD")
+                if name not in malformed:
+                    self.fail(f"{name!r}: in the archive but not in RECORD")
                 continue
             entry = listed
             if entry.hash_ is None or entry.size is None:
@@ -341,8 +414,8 @@ class _Verifier:
             try:
                 with archive.open(info) as stream:
                     ok = entry.validate_stream(cast(BinaryIO, stream))
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
-                self.fail(f"{name!r}: cannot be read: {error}")
+            except DAMAGED_ZIP_ERRORS as error:
+                self.fail(f"{name!r}: cannot be read: {damage(error)}")
                 continue
             if not ok:
                 self.fail(f"{name!r}: sha256 does not match RECORD")
@@ -352,6 +425,48 @@ class _Verifier:
         for missing in sorted(entries):
             self.fail(f"{missing!r}: listed in RECORD but not in the archive")
         return recorded
+
+    def parse_record(self, text: str) -> tuple[dict[str, RecordEntry], set[str]]:
+        """RECORD's entries by path, and the paths of malformed rows.
+
+        Like installer's ``parse_record_file`` (csv rows of path, hash, size; backslashes
+        read as slashes), except that a bad row is one more problem, not the end of parsing.
+        """
+        entries: dict[str, RecordEntry] = {}
+        malformed: set[str] = set()
+        reader = csv.reader(text.splitlines(), delimiter=",", quotechar='"', lineterminator="\n")
+        while True:
+            first_line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                self.fail(f"RECORD line {first_line}: {error}")
+                continue
+            where = f"RECORD line {first_line}"
+            if reader.line_num > first_line:
+                # csv joins lines while a quote is open: the quote was never closed.
+                where = f"RECORD lines {first_line}-{reader.line_num} (unbalanced quote)"
+            if len(row) != 3:
+                self.fail(
+                    f"{where}: expected 3 fields (path, hash, size), found {len(row)}: "
+                    f"{_shorten(repr(row))}"
+                )
+                if row:
+                    malformed.add(row[0].replace("\\", "/"))
+                continue
+            path = row[0].replace("\\", "/")
+            try:
+                entry = RecordEntry.from_elements(path, row[1], row[2])
+            except InvalidRecordEntry as error:
+                self.fail(f"{where}: {_shorten(repr(row))}: {', '.join(error.issues)}")
+                malformed.add(path)
+                continue
+            if entry.path in entries:
+                self.fail(f"RECORD: {entry.path!r} listed twice")
+            entries[entry.path] = entry
+        return entries, malformed
 
     def check_top_level(self, files: dict[str, zipfile.ZipInfo], dist_info: str) -> str:
         tops: set[str] = set()
@@ -392,18 +507,31 @@ class _Verifier:
             except ValueError as error:
                 self.fail(f"{MANIFEST_FILENAME}: not valid JSON: {error}")
                 return {}
+            except RecursionError:
+                self.fail(f"{MANIFEST_FILENAME}: JSON nested too deeply to read")
+                return {}
             if not isinstance(manifest, dict):
                 self.fail(f"{MANIFEST_FILENAME}: not a JSON object")
                 return {}
             self.problems.extend(manifest_problems(manifest, top_level))
             return manifest
         # A wheel built by other tools has no manifest: read it from the sources, never import.
-        sources = ((n, archive.read(n)) for n in sorted(files) if n.startswith(f"{top_level}/"))
+        reading = ""
+
+        def sources() -> Iterator[tuple[str, bytes]]:
+            nonlocal reading
+            for reading in sorted(n for n in files if n.startswith(f"{top_level}/")):
+                yield reading, self.read(archive, reading) or b""
+
         try:
-            return build_manifest(top_level, sources)
+            return build_manifest(top_level, sources())
         except DioptraPluginsError as error:
             self.fail(str(error))
-            return {}
+        except (RecursionError, MemoryError):
+            # CPython's parser gives up on deeply nested source with one of these; the sources
+            # are untrusted, so that is a refused bundle, not a crash.
+            self.fail(f"{reading}: nested too deeply to read its tasks")
+        return {}
 
 
 def urlsafe_b64_to_hex(urlsafe_b64: str) -> str:

@@ -131,6 +131,9 @@ def parse_mlproject(text: str, file: Path) -> MLproject:
 
 
 def _load_yaml(text: str, file: Path) -> Any:
+    # Besides YAMLError, PyYAML's composer recurses once per nesting level, and its constructors
+    # let Python's own errors out for a scalar that looks like a type but is not a valid one:
+    # ``2001-13-45``, ``!!int x``, an int of 5000 digits, ``!!timestamp foo``.
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
@@ -140,6 +143,12 @@ def _load_yaml(text: str, file: Path) -> Any:
         raise MLprojectError(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as error:
         raise MLprojectError(f"{file}: invalid YAML: {error}") from None
+    except RecursionError:
+        raise MLprojectError(f"{file}: invalid YAML: nested too deeply") from None
+    except (ValueError, OverflowError) as error:
+        raise MLprojectError(f"{file}: invalid YAML value: {error}") from None
+    except (TypeError, AttributeError):
+        raise MLprojectError(f"{file}: invalid YAML: a value does not match its tag") from None
 
 
 def _parse_entry_point(file: Path, name: str, raw: Any) -> EntryPoint:

@@ -14,12 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from dioptra_plugins.bundle.manifest import manifest_problems
 from dioptra_plugins.errors import IndexFormatError
 from dioptra_plugins.index.keys import is_normalized_name, is_sha256, project_document_key
 
 FORMAT_VERSION = 1
+MAX_INTEGER = 2**63 - 1
+"""Largest serial or size a reader accepts: sizes and offsets beyond it overflow seeks, reads
+and S3's own limits, so a bigger number can only come from a damaged or hostile document."""
 
 
 def canonical_json(document: Any) -> bytes:
@@ -72,6 +77,11 @@ class _Reader:
         value = self._get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise self._fail(name, "a non-negative integer", value)
+        if value > MAX_INTEGER:
+            raise IndexFormatError(
+                f"{self.what}: field {name!r} must be a non-negative integer of at most "
+                f"2**63-1, found one of {len(str(value))} digits"
+            )
         return value
 
     def boolean(self, name: str) -> bool:
@@ -110,7 +120,8 @@ class _Reader:
 
     def format(self) -> None:
         value = self._get("format")
-        if value != FORMAT_VERSION:
+        # ``type`` too: in Python true == 1.0 == 1, but neither is format version 1.
+        if type(value) is not int or value != FORMAT_VERSION:
             raise IndexFormatError(
                 f"{self.what}: unknown format version {value!r} (this dioptra-plugins reads "
                 f"format {FORMAT_VERSION}; upgrade dioptra-plugins to read this index)"
@@ -142,6 +153,27 @@ def _load_json(data: bytes, what: str, expected_sha256: str | None) -> object:
         raise IndexFormatError(
             f"{what}: not valid JSON ({len(data)} bytes; corrupted or truncated?): {error}"
         ) from None
+    except RecursionError:
+        # No writer nests this deep; json gives up with RecursionError rather than ValueError.
+        raise IndexFormatError(f"{what}: JSON nested too deeply ({len(data)} bytes)") from None
+
+
+def _checked_filename(filename: str, what: str) -> str:
+    """``filename`` if it is a plain wheel filename: it becomes a key and a cache path."""
+    if (
+        "/" in filename
+        or "\\" in filename
+        or not filename.endswith(".whl")
+        or not (filename.isascii() and filename.isprintable())
+    ):
+        raise IndexFormatError(f"{what}: filename {filename!r} is not a wheel filename")
+    try:
+        parse_wheel_filename(filename)
+    except InvalidWheelFilename as error:
+        raise IndexFormatError(
+            f"{what}: filename {filename!r} is not a wheel filename: {error}"
+        ) from None
+    return filename
 
 
 # --- documents -------------------------------------------------------------------------------
@@ -183,12 +215,19 @@ class FileEntry:
     @classmethod
     def from_json(cls, obj: object, what: str) -> FileEntry:
         reader = _Reader(what, obj)
-        filename = reader.text("filename")
-        if "/" in filename or "\\" in filename or not filename.endswith(".whl"):
-            raise IndexFormatError(f"{what}: filename {filename!r} is not a wheel filename")
+        filename = _checked_filename(reader.text("filename"), what)
         requires_dist = reader.array("requires_dist")
         if not all(isinstance(item, str) for item in requires_dist):
             raise IndexFormatError(f"{what}: requires_dist must be a list of strings")
+        top_level = reader.text("top_level")
+        if not top_level.isidentifier():
+            # It becomes an entry link in every plugin dir: never a path.
+            raise IndexFormatError(
+                f"{what}: field 'top_level' must be an importable package name, found {top_level!r}"
+            )
+        manifest = reader.mapping("manifest")
+        if problems := manifest_problems(manifest, top_level):
+            raise IndexFormatError(f"{what}: invalid task manifest: {'; '.join(problems)}")
         return cls(
             filename=filename,
             version=reader.version("version"),
@@ -200,8 +239,8 @@ class FileEntry:
             yanked_reason=reader.optional_text("yanked_reason"),
             upload_time=reader.text("upload_time"),
             core_metadata_sha256=reader.sha256("core_metadata_sha256"),
-            top_level=reader.text("top_level"),
-            manifest=reader.mapping("manifest"),
+            top_level=top_level,
+            manifest=manifest,
         )
 
 

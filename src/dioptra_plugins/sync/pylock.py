@@ -8,14 +8,19 @@ import package of each bundle) live under ``[tool.dioptra-plugins]`` tables, as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dioptra_plugins.errors import UsageError
+from packaging.version import InvalidVersion, Version
+
+from dioptra_plugins.errors import SyncError, UsageError
+from dioptra_plugins.index.keys import is_normalized_name, is_sha256
 
 LOCK_VERSION = "1.0"
 TOOL = "dioptra-plugins"
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -82,48 +87,169 @@ def lock_to_toml(lock: Lock) -> bytes:
     return tomli_w.dumps(document).encode()
 
 
-def _lock_problem(source: str, message: str) -> UsageError:
-    return UsageError(f"{source} is not a dioptra-plugins lock: {message}")
+class LockFileError(SyncError):
+    """A lock file is not one this tool can reproduce: not TOML, or a field missing, of the
+    wrong type, or naming something that cannot be a project, hash, wheel or package.
+
+    Not a usage error: the command was right, the file it names is damaged or hostile.
+    """
+
+
+_MAX_INTEGER = 2**63 - 1
+"""Bigger sizes overflow reads and seeks; no real bundle or serial comes near."""
+
+
+class _Table:
+    """Typed access to one TOML table of a lock, naming the field's place in every error."""
+
+    def __init__(self, source: str, where: str, value: object) -> None:
+        if not isinstance(value, dict):
+            raise _lock_problem(
+                source, f"{where or 'the document'} must be a table, found {_shown(value)}"
+            )
+        self.source = source
+        self.where = where
+        self.value: dict[str, Any] = value
+
+    def _place(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def _fail(self, key: str, expected: str, found: object) -> LockFileError:
+        return _lock_problem(
+            self.source, f"{self._place(key)} must be {expected}, found {_shown(found)}"
+        )
+
+    def _get(self, key: str, default: object = _MISSING) -> object:
+        if key in self.value:
+            return self.value[key]
+        if default is _MISSING:
+            raise _lock_problem(self.source, f"missing field {self._place(key)}")
+        return default
+
+    def table(self, key: str, default: object = _MISSING) -> _Table:
+        return _Table(self.source, self._place(key), self._get(key, default))
+
+    def tables(self, key: str, default: object = _MISSING) -> list[_Table]:
+        value = self._get(key, default)
+        if not isinstance(value, list):
+            raise self._fail(key, "an array of tables", value)
+        return [
+            _Table(self.source, f"{self._place(key)}[{number}]", item)
+            for number, item in enumerate(value)
+        ]
+
+    def text(self, key: str, default: object = _MISSING) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise self._fail(key, "a string", value)
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        value = self._get(key, None)
+        if value is not None and not isinstance(value, str):
+            raise self._fail(key, "a string", value)
+        return value
+
+    def checked(self, key: str, expected: str, ok: Callable[[str], bool]) -> str:
+        value = self.text(key)
+        if not ok(value):
+            raise self._fail(key, expected, value)
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        # ``type``, not isinstance: true is an int to Python, never a size to a lock.
+        if type(value) is not int or not 0 <= value <= _MAX_INTEGER:
+            raise self._fail(key, "an integer from 0 to 2**63-1", value)
+        return value
+
+    def optional_integer(self, key: str) -> int | None:
+        return self.integer(key) if key in self.value else None
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self._fail(key, "an array of strings", value)
+        return tuple(value)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:60]}..."
+
+
+def _lock_problem(source: str, message: str) -> LockFileError:
+    return LockFileError(f"{source} is not a dioptra-plugins lock: {message}")
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _is_wheel_filename(text: str) -> bool:
+    # It becomes a cache path and an index key: a plain filename, nothing path-like.
+    return (
+        text.endswith(".whl")
+        and "/" not in text
+        and "\\" not in text
+        and text.isascii()
+        and text.isprintable()
+    )
 
 
 def lock_from_toml(data: bytes, source: str = "pylock.toml") -> Lock:
-    """Parse a lock written by :func:`lock_to_toml`; a malformed one is a UsageError."""
+    """Parse a lock written by :func:`lock_to_toml`; a malformed one is a LockFileError.
+
+    Every field a sync relies on is type-checked here, and every name that becomes a path
+    (project, wheel filename, sha256, import package) is checked to be only a name.
+    """
     import tomllib
 
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise _lock_problem(source, str(error)) from error
-    if document.get("lock-version") != LOCK_VERSION:
-        raise _lock_problem(source, f"lock-version {document.get('lock-version')!r}")
-    try:
-        tool = document.get("tool", {}).get(TOOL, {})
-        packages = []
-        for entry in document.get("packages", []):
-            (wheel,) = entry["wheels"]
-            packages.append(
-                LockedPackage(
-                    name=str(entry["name"]),
-                    version=str(entry["version"]),
-                    filename=str(wheel["name"]),
-                    sha256=str(wheel["hashes"]["sha256"]),
-                    size=int(wheel["size"]),
-                    top_level=str(entry["tool"][TOOL]["top-level"]),
-                    index=str(entry["index"]),
-                    url=str(wheel["url"]),
-                )
-            )
-        index = str(tool.get("index") or (packages[0].index if packages else ""))
-        serial = tool.get("index-serial")
-        return Lock(
-            packages=tuple(packages),
-            index=index,
-            generation=tool.get("generation"),
-            index_serial=int(serial) if serial is not None else None,
-            requirements=tuple(str(r) for r in tool.get("requirements", [])),
+    except RecursionError:
+        raise _lock_problem(source, "TOML nested too deeply") from None
+    top = _Table(source, "", document)
+    version = top.value.get("lock-version")
+    if version != LOCK_VERSION:
+        raise _lock_problem(source, f"lock-version must be {LOCK_VERSION!r}, found {version!r}")
+    tool = top.table("tool", {}).table(TOOL, {})
+    packages = tuple(_locked_package(entry) for entry in top.tables("packages", []))
+    index = tool.text("index", "") or (packages[0].index if packages else "")
+    return Lock(
+        packages=packages,
+        index=index,
+        generation=tool.optional_text("generation"),
+        index_serial=tool.optional_integer("index-serial"),
+        requirements=tool.strings("requirements"),
+    )
+
+
+def _locked_package(entry: _Table) -> LockedPackage:
+    wheels = entry.tables("wheels")
+    if len(wheels) != 1:
+        raise _lock_problem(
+            entry.source, f"{entry.where}.wheels must list exactly one wheel, found {len(wheels)}"
         )
-    except (AttributeError, KeyError, TypeError, ValueError) as error:
-        raise _lock_problem(source, f"missing or malformed field: {error!r}") from error
+    (wheel,) = wheels
+    return LockedPackage(
+        name=entry.checked("name", "a normalized project name", is_normalized_name),
+        version=entry.checked("version", "a PEP 440 version", _is_version),
+        filename=wheel.checked("name", "a wheel filename", _is_wheel_filename),
+        sha256=wheel.table("hashes").checked("sha256", "a lower-case hex sha256", is_sha256),
+        size=wheel.integer("size"),
+        top_level=entry.table("tool")
+        .table(TOOL)
+        .checked("top-level", "an importable package name", str.isidentifier),
+        index=entry.text("index"),
+        url=wheel.text("url"),
+    )
 
 
 def read_lock(path: Path) -> Lock:
