@@ -242,7 +242,7 @@ def test_project_document_not_matching_the_root_is_refused(
     storage: Storage, make_wheel: WheelMaker
 ) -> None:
     publish(storage, [make_wheel("demo_pkg", "1.0.0")])
-    root = json.loads(storage.get("index.json").data)  # type: ignore[union-attr]
+    root = json.loads(storage.get("index.json").data)
     entry = root["projects"]["demo-pkg"]
     forged = ProjectDocument(name="demo-pkg", files=())
     storage.put_new(f"projects/demo-pkg/{entry['sha256'][:60]}beef.json", forged.to_bytes())

@@ -59,9 +59,9 @@ def test_put_new_streams_a_file_object(storage: Storage, tmp_path: Path) -> None
 
 def test_conditional_get_answers_not_modified(storage: Storage) -> None:
     etag = storage.put_new("index.json", b'{"serial": 1}')
-    result = storage.get("index.json", if_none_match=etag)
+    result = storage.get_if_changed("index.json", etag)
     assert result == NotModified("index.json", etag)
-    other = storage.get("index.json", if_none_match='"0123456789abcdef"')
+    other = storage.get_if_changed("index.json", '"0123456789abcdef"')
     assert isinstance(other, StoredObject)
     assert other.data == b'{"serial": 1}'
 

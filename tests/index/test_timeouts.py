@@ -127,7 +127,7 @@ def test_each_operation_reports_the_timeout(silent_env: S3Server) -> None:
     for action, call in [
         ("write", lambda: storage.put_new("index.json", b"{}")),
         ("list", lambda: list(storage.list("bundles/"))),
-        ("access", storage.check_bucket),
+        ("access", storage.prepare),
         ("read", lambda: storage.open("bundles/x/x-1-py3-none-any.whl")),
     ]:
         with pytest.raises(StorageError, match=f"cannot {action} .*did not answer within 0.3 s"):

@@ -102,7 +102,7 @@ def overwrite(index_url: str, key: str, data: bytes) -> None:
 
 def read_object(index_url: str, key: str) -> bytes:
     stored = open_storage(index_url).get(key)
-    return stored.data  # type: ignore[union-attr]
+    return stored.data
 
 
 def snapshot(plugin_dir: Path) -> dict[str, str]:

@@ -105,7 +105,7 @@ def test_lower_serial_is_refused(wheels: dict[str, Path], tmp_path: Path) -> Non
     before = snapshot(plugin_dir)
 
     current = storage.get("index.json")
-    storage.replace("index.json", old_root.data, current.etag)  # type: ignore[union-attr]
+    storage.replace("index.json", old_root.data, current.etag)
     with pytest.raises(SyncError, match="serial 1 is lower than serial 2"):
         sync(["alpha"], index=index, plugin_dir=plugin_dir)
     assert snapshot(plugin_dir) == before

@@ -22,12 +22,7 @@ class InitResult:
 
 def init_index(storage: Storage) -> InitResult:
     """Write an empty root (serial 0) unless one exists; a damaged root is IndexFormatError."""
-    create_location = getattr(storage, "create_location", None)
-    if create_location is not None:
-        create_location()
-    check_bucket = getattr(storage, "check_bucket", None)
-    if check_bucket is not None:
-        check_bucket()
+    storage.prepare()
     snapshot = read_root(storage)
     if snapshot.exists:
         return InitResult(storage.url, False, snapshot.root.serial)

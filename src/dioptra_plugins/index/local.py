@@ -109,15 +109,16 @@ class LocalStorage:
 
     # --- the Storage interface -------------------------------------------------------------
 
-    def get(self, key: str, if_none_match: str | None = None) -> StoredObject | NotModified:
+    def get(self, key: str) -> StoredObject:
         self._counter.add()
         data = self._read(key)
         if data is None:
             raise ObjectNotFoundError(f"{key} does not exist in {self.url}")
-        etag = hashlib.sha256(data).hexdigest()
-        if if_none_match is not None and if_none_match == etag:
-            return NotModified(key, etag)
-        return StoredObject(key, data, etag)
+        return StoredObject(key, data, hashlib.sha256(data).hexdigest())
+
+    def get_if_changed(self, key: str, etag: str) -> StoredObject | NotModified:
+        stored = self.get(key)
+        return NotModified(key, etag) if stored.etag == etag else stored
 
     def open(self, key: str) -> BinaryIO:
         self._counter.add()
@@ -190,7 +191,7 @@ class LocalStorage:
                         )
         return iter(sorted(found, key=lambda info: info.key))
 
-    def create_location(self) -> None:
+    def prepare(self) -> None:
         """Make sure the index directory exists (``index init``)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)

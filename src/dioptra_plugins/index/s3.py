@@ -232,7 +232,15 @@ class S3Storage:
 
     # --- the Storage interface -------------------------------------------------------------
 
-    def get(self, key: str, if_none_match: str | None = None) -> StoredObject | NotModified:
+    def get(self, key: str) -> StoredObject:
+        found = self._get(key, None)
+        assert isinstance(found, StoredObject)  # no ETag was sent: S3 cannot answer 304
+        return found
+
+    def get_if_changed(self, key: str, etag: str) -> StoredObject | NotModified:
+        return self._get(key, etag)
+
+    def _get(self, key: str, if_none_match: str | None) -> StoredObject | NotModified:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
         if if_none_match is not None:
             arguments["IfNoneMatch"] = if_none_match
@@ -319,7 +327,7 @@ class S3Storage:
             self._raise(error, "list", prefix or None)
         return iter(found)
 
-    def check_bucket(self) -> None:
+    def prepare(self) -> None:
         """One HEAD request that turns a missing bucket or bad credentials into a clear error."""
         try:
             self._client.head_bucket(Bucket=self.bucket)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dioptra_plugins.errors import ConflictError, ObjectNotFoundError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import SIMPLE_ROOT_KEY, simple_project_key
-from dioptra_plugins.index.storage import NotModified, Storage
+from dioptra_plugins.index.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,6 @@ def write_page(
         except ObjectNotFoundError:
             etag = None
         else:
-            if isinstance(current, NotModified):  # pragma: no cover - no ETag was sent
-                raise AssertionError("unconditional get answered not-modified")
             if page_serial(current.data) >= serial:
                 return False
             etag = current.etag

@@ -1,8 +1,8 @@
 """The storage interface every index backend implements (DESIGN §4).
 
-Four operations are enough for a lock-free index: a conditional get, a create-only put, a
-compare-and-swap replace of the one mutable object, and a listing.  Costs are stated per
-backend: on S3 every call is one HTTP request (``list`` one per 1,000 keys); locally every call
+A few operations are enough for a lock-free index: a get (and a conditional one, for the root),
+a create-only put, a compare-and-swap replace of the one mutable object, and a listing.  Costs
+are stated per backend: on S3 every call is one HTTP request (``list`` one per 1,000 keys); locally every call
 is a handful of syscalls.
 """
 
@@ -52,10 +52,25 @@ class Storage(Protocol):
         """How many requests this instance has made so far (S3: HTTP attempts, retries too)."""
         ...
 
-    def get(self, key: str, if_none_match: str | None = None) -> StoredObject | NotModified:
-        """Read a whole object; :class:`NotModified` when its ETag equals ``if_none_match``.
+    def prepare(self) -> None:
+        """Make the index location usable, or say clearly why it is not (``index init``).
 
-        Raises ObjectNotFoundError when the key does not exist.  Cost: one request.
+        Local: create the directory.  S3: one HEAD of the bucket, which turns a missing bucket
+        or bad credentials into one StorageError.  Cost: at most one request.
+        """
+        ...
+
+    def get(self, key: str) -> StoredObject:
+        """Read a whole object.  Raises ObjectNotFoundError when it does not exist.
+
+        Cost: one request.
+        """
+        ...
+
+    def get_if_changed(self, key: str, etag: str) -> StoredObject | NotModified:
+        """Read a whole object unless its ETag is still ``etag`` (:class:`NotModified`).
+
+        Raises ObjectNotFoundError.  Cost: one request (a 304 carries no body).
         """
         ...
 

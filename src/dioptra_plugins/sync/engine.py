@@ -212,8 +212,10 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
         and state.generation == current
     )
     try:
-        fetched = request.storage.get(
-            ROOT_KEY, if_none_match=known.etag if may_be_noop and known else None
+        fetched = (
+            request.storage.get_if_changed(ROOT_KEY, known.etag)
+            if may_be_noop and known is not None
+            else request.storage.get(ROOT_KEY)
         )
     except ObjectNotFoundError as error:
         raise SyncError(f"no index at {request.index_url}: {ROOT_KEY} does not exist") from error

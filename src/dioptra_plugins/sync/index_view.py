@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dioptra_plugins.errors import IndexFormatError, ObjectNotFoundError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-from dioptra_plugins.index.storage import Storage, StoredObject
+from dioptra_plugins.index.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ class IndexView:
                 raise IndexFormatError(
                     f"the root of {self.url} names {entry.document} for {name}, which is missing"
                 ) from error
-            assert isinstance(fetched, StoredObject)
             data = fetched.data
         document = ProjectDocument.from_bytes(
             data, expected_sha256=entry.sha256, what=f"{self.url}/{entry.document}"
