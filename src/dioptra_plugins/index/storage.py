@@ -2,8 +2,8 @@
 
 A few operations are enough for a lock-free index: a get (and a conditional one, for the root),
 a create-only put, a compare-and-swap replace of the one mutable object, and a listing.  Costs
-are stated per backend: on S3 every call is one HTTP request (``list`` one per 1,000 keys); locally every call
-is a handful of syscalls.
+are stated per backend: on S3 every call is one HTTP request (``list`` one per 1,000 keys);
+locally every call is a handful of syscalls.
 """
 
 from __future__ import annotations
