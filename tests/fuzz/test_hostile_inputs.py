@@ -675,13 +675,6 @@ def test_sync_refused_for_a_corrupted_bundle_changes_no_plugin_file(
     assert outside_the_cache(full_snapshot(plugin_dir)) == outside_the_cache(before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the refused sync still writes into .dioptra-plugins/cache: the accepted root copy "
-    "(engine.save_root_copy runs before the bundles are checked), the new project document, "
-    "and an empty cache/<sha256>/ directory once the refused wheel is deleted",
-)
 def test_sync_refused_for_a_corrupted_bundle_leaves_the_plugin_dir_byte_identical(
     corrupted_index: tuple[str, Path],
 ) -> None:
@@ -690,3 +683,21 @@ def test_sync_refused_for_a_corrupted_bundle_leaves_the_plugin_dir_byte_identica
     with pytest.raises(BundleError, match="corrupt compressed data"):
         sync(["alpha"], index=index, plugin_dir=plugin_dir)
     assert full_snapshot(plugin_dir) == before
+
+
+@pytest.mark.parametrize(
+    "source", [b"x = " + b"1+" * 200_000 + b"1\n", b"x = " + b"-" * 200_000 + b"1\n"]
+)
+def test_building_absurdly_nested_source_is_a_manifest_error(source: bytes) -> None:
+    from dioptra_plugins.bundle.manifest import tasks_in_source
+    from dioptra_plugins.errors import ManifestError
+
+    with pytest.raises(ManifestError, match="nested too deeply"):
+        tasks_in_source(source, "pkg.deep", "pkg/deep.py")
+
+
+def test_a_lock_file_that_is_a_directory_is_one_message(tmp_path: Path) -> None:
+    from dioptra_plugins.errors import UsageError
+
+    with pytest.raises(UsageError, match="cannot read lock file"):
+        sync(locked=tmp_path, plugin_dir=tmp_path / "plugins", index=str(tmp_path / "index"))

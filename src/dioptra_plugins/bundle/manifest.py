@@ -79,6 +79,9 @@ def tasks_in_source(source: bytes, module: str, filename: str) -> list[dict[str,
         raise ManifestError(filename, error.lineno, f"syntax error: {error.msg}") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise ManifestError(filename, None, f"cannot be read as Python: {error}") from error
+    except (RecursionError, MemoryError):
+        # The parser gives up on absurdly nested expressions (``1+1+...``, ``----1``).
+        raise ManifestError(filename, None, "nested too deeply to read its tasks") from None
     tasks: list[dict[str, Any]] = []
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

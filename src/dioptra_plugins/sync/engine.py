@@ -143,9 +143,12 @@ def sync(
             raise UsageError("give requirements or --locked, not both")
         from dioptra_plugins.sync.pylock import lock_from_toml
 
-        lock_bytes = Path(locked).read_bytes() if Path(locked).is_file() else None
-        if lock_bytes is None:
-            raise UsageError(f"lock file {locked} does not exist")
+        try:
+            lock_bytes = Path(locked).read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"lock file {locked} does not exist") from None
+        except OSError as error:
+            raise UsageError(f"cannot read lock file {locked}: {error.strerror}") from error
         lock = lock_from_toml(lock_bytes, os.fspath(locked))
         key = "locked:" + hashlib.sha256(lock_bytes).hexdigest()
     else:
@@ -240,7 +243,6 @@ def _full_sync(
     root = _accepted_root(request, state, root_bytes)
     request.layout.remove_leftovers()
     view = IndexView(request.storage, root, request.layout.documents)
-    save_root_copy(request.layout, root_bytes)
     if request.lock is None:
         packages = _resolve_packages(
             view, request.requirements, request.jobs, request.ignore_env_deps
@@ -265,6 +267,9 @@ def _full_sync(
     if current is None or changes.any:
         result.generation, result.downloaded = _install_generation(request, packages, root.serial)
         result.switched = True
+    # Only a sync that succeeded leaves anything behind in the caches.
+    view.keep_fetched()
+    save_root_copy(request.layout, root_bytes)
     _record(request, state, packages, root_etag, root.serial, result.generation)
     return result
 

@@ -1,9 +1,9 @@
 """A sync's read-only view of one index snapshot: the root it accepted and project documents.
 
 Project documents are immutable and named by their sha256, so they are cached in
-``cache/documents/<sha256>.json`` and reused by later syncs (a sync after one publish fetches
-one document, not all of them).  Every document, fetched or cached, is checked against the
-sha256 the root gives for it before it is used.
+``cache/documents/<sha256>.json`` (once the sync succeeded) and reused by later syncs (a sync
+after one publish fetches one document, not all of them).  Every document, fetched or cached,
+is checked against the sha256 the root gives for it before it is used.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class IndexView:
         self.root = root
         self.cache_dir = cache_dir
         self._documents: dict[str, ProjectDocument] = {}
+        self._fetched: dict[str, bytes] = {}  # sha256 -> bytes, not yet in the cache
         self._lock = threading.Lock()
 
     @property
@@ -90,13 +91,22 @@ class IndexView:
         return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
     def _remember(self, sha256: str, data: bytes) -> None:
+        if self.cache_dir is not None and not (self.cache_dir / f"{sha256}.json").exists():
+            with self._lock:
+                self._fetched[sha256] = data
+
+    def keep_fetched(self) -> None:
+        """Write the documents fetched so far into the cache (after the sync succeeded).
+
+        Deferred to here so that a refused sync leaves the plugin dir byte-identical.
+        """
         if self.cache_dir is None:
             return
-        path = self.cache_dir / f"{sha256}.json"
-        if path.exists():
-            return
-        with contextlib.suppress(OSError):
+        with self._lock:
+            fetched, self._fetched = self._fetched, {}
+        with contextlib.suppress(OSError):  # only a cache: a sync must not fail for it
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_dir / f".tmp-{secrets.token_hex(6)}"
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            for sha256, data in fetched.items():
+                tmp = self.cache_dir / f".tmp-{secrets.token_hex(6)}"
+                tmp.write_bytes(data)
+                os.replace(tmp, self.cache_dir / f"{sha256}.json")

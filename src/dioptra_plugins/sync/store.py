@@ -63,6 +63,8 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             wheel.unlink()
+        with contextlib.suppress(OSError):
+            wheel.parent.rmdir()  # its cache/<sha256>/ folder, when nothing else is in it
         raise
     staging = layout.store / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
     try:
