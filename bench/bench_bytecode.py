@@ -51,7 +51,8 @@ def build(work: Path) -> list[Path]:
 
 
 def cold_sync(index: str, plugin_dir: Path, compile_bytecode: bool) -> float:
-    from dioptra_plugins.sync import bytecode, engine, sync
+    from dioptra_plugins import sync
+    from dioptra_plugins.syncing import bytecode, engine
 
     original = bytecode.compile_entry
     if not compile_bytecode:

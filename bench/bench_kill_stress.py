@@ -33,8 +33,8 @@ from test_sync_crash import (  # noqa: E402
     spawn,
 )
 
-from dioptra_plugins.sync.engine import sync  # noqa: E402
-from dioptra_plugins.sync.verify_dir import verify  # noqa: E402
+from dioptra_plugins.syncing.engine import sync  # noqa: E402
+from dioptra_plugins.syncing.verify_dir import verify  # noqa: E402
 
 
 def main() -> None:

@@ -150,7 +150,7 @@ def fmt(seconds: float) -> str:
 def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[str, Any]:
     from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
-    from dioptra_plugins.sync.engine import sync
+    from dioptra_plugins.syncing.engine import sync
 
     wheels, changed, trees = build_all(work, rounds)
     bucket = server.create_bucket("bench")

@@ -60,7 +60,7 @@ from dioptra_plugins.index.documents import (
     ProjectEntry,
     RootDocument,
 )
-from dioptra_plugins.sync.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
+from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
 
 # --- byte and value mutations ------------------------------------------------------------------
 

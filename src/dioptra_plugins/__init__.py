@@ -2,23 +2,21 @@
 
 __version__ = "0.1.0"
 
-# --- sync (the sync helper's part; the function is the callable ``dioptra_plugins.sync``
-# subpackage, imported on first use so that ``import dioptra_plugins`` stays fast) ---
+# Every public name is imported on first use, so that ``import dioptra_plugins`` stays fast.
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-if _TYPE_CHECKING:
-    from dioptra_plugins.sync.engine import SyncResult as SyncResult
-    from dioptra_plugins.sync.engine import sync as sync
-
-# --- the registry side (imported on first use, like sync) ---
 if _TYPE_CHECKING:
     from dioptra_plugins import pyplugs as pyplugs
     from dioptra_plugins.errors import DioptraPluginsError as DioptraPluginsError
     from dioptra_plugins.plugindir.syspath import plugin_dirs as plugin_dirs
     from dioptra_plugins.registry import Registry as Registry
+    from dioptra_plugins.syncing.engine import SyncResult as SyncResult
+    from dioptra_plugins.syncing.engine import sync as sync
     from dioptra_plugins.watcher import watch as watch
 
 _LAZY = {
+    "sync": ("dioptra_plugins.syncing.engine", "sync"),
+    "SyncResult": ("dioptra_plugins.syncing.engine", "SyncResult"),
     "pyplugs": ("dioptra_plugins.pyplugs", None),
     "plugin_dirs": ("dioptra_plugins.plugindir.syspath", "plugin_dirs"),
     "watch": ("dioptra_plugins.watcher", "watch"),
@@ -28,10 +26,6 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
-    if name in ("sync", "SyncResult"):
-        import dioptra_plugins.sync as _sync
-
-        return _sync if name == "sync" else _sync.SyncResult
     if name in _LAZY:
         import importlib
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dioptra_plugins.bundle.build import build_bundle
-from dioptra_plugins.sync import engine
+from dioptra_plugins.syncing import engine
 
 
 def _package(parent: Path, version: str) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, ProjectEntry, RootDocument
-from dioptra_plugins.sync.pylock import Lock, LockedPackage, lock_to_toml
+from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_to_toml
 
 NAME = "demo_pkg"
 VERSION = "1.0"

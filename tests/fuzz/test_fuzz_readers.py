@@ -48,7 +48,7 @@ from dioptra_plugins.errors import (
     MLprojectError,
 )
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-from dioptra_plugins.sync.pylock import LockFileError, lock_from_toml
+from dioptra_plugins.syncing.pylock import LockFileError, lock_from_toml
 
 FUZZ = settings(
     max_examples=120,

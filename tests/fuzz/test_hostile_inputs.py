@@ -57,7 +57,7 @@ from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.swap import ProjectCache, change_root
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.sync.pylock import LockFileError, read_lock
+from dioptra_plugins.syncing.pylock import LockFileError, read_lock
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
 """The installed console script, run as a real subprocess."""

@@ -32,3 +32,17 @@ def test_import_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_sync_is_a_real_function() -> None:
+    import inspect
+
+    import dioptra_plugins
+    from dioptra_plugins import SyncResult, sync
+    from dioptra_plugins.syncing import engine
+
+    assert sync is engine.sync is dioptra_plugins.sync
+    assert inspect.isfunction(sync)
+    parameters = inspect.signature(sync).parameters
+    assert list(parameters)[:3] == ["requirements", "index", "plugin_dir"]
+    assert SyncResult is engine.SyncResult

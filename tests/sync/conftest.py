@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from synchelpers import build
 
-from dioptra_plugins.sync import engine
+from dioptra_plugins.syncing import engine
 
 CATALOGUE: list[tuple[str, str, tuple[str, ...]]] = [
     ("alpha", "1.0.0", ()),

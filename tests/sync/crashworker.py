@@ -10,11 +10,11 @@ import dioptra_plugins.bundle.extract
 import dioptra_plugins.bundle.verify
 import dioptra_plugins.index.documents
 import dioptra_plugins.index.url
-import dioptra_plugins.sync.download
-import dioptra_plugins.sync.maintenance
-import dioptra_plugins.sync.resolve
-import dioptra_plugins.sync.store  # noqa: F401
-from dioptra_plugins.sync.engine import sync
+import dioptra_plugins.syncing.download
+import dioptra_plugins.syncing.maintenance
+import dioptra_plugins.syncing.resolve
+import dioptra_plugins.syncing.store  # noqa: F401
+from dioptra_plugins.syncing.engine import sync
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.sync.generations import current_generation_name, read_generation_lock
+from dioptra_plugins.syncing.generations import current_generation_name, read_generation_lock
 
 
 def make_package(parent: Path, top: str, version: str, modules: int = 3) -> Path:

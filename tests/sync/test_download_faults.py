@@ -19,7 +19,7 @@ from synchelpers import installed, publish_wheels, snapshot
 from dioptra_plugins import sync
 from dioptra_plugins.cli.main import main
 from dioptra_plugins.errors import SyncError
-from dioptra_plugins.sync import download
+from dioptra_plugins.syncing import download
 
 REASONS = {
     errno.ENOSPC: "no space left on device",

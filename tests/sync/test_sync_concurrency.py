@@ -17,10 +17,10 @@ from synchelpers import CLI, installed, publish_wheels
 from dioptra_plugins import sync
 from dioptra_plugins.errors import LockTimeoutError
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.sync.generations import generation_names
-from dioptra_plugins.sync.lock import plugin_dir_lock
-from dioptra_plugins.sync.state import read_state
-from dioptra_plugins.sync.verify_dir import verify
+from dioptra_plugins.syncing.generations import generation_names
+from dioptra_plugins.syncing.state import read_state
+from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.syncing.writer_lock import writer_lock
 from faultproxy import FaultProxy
 from s3servers import S3Server
 
@@ -60,11 +60,11 @@ def test_eight_concurrent_syncs_are_serialized(wheels: dict[str, Path], tmp_path
 
 def test_lock_timeout_names_the_holder(tmp_path: Path) -> None:
     layout = PluginDirLayout(tmp_path / "plugins")
-    with plugin_dir_lock(layout.lock_file), pytest.raises(LockTimeoutError) as caught:
+    with writer_lock(layout.lock_file), pytest.raises(LockTimeoutError) as caught:
         sync(["alpha"], index=str(tmp_path / "index"), plugin_dir=layout.root, lock_timeout=0.2)
     assert f"locked by process {os.getpid()}" in str(caught.value)
     # Released: the next holder gets it at once and the pid is cleared on release.
-    with plugin_dir_lock(layout.lock_file, timeout=0):
+    with writer_lock(layout.lock_file, timeout=0):
         pass
     assert layout.lock_file.read_text() == ""
 

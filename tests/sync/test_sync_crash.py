@@ -23,9 +23,9 @@ import pytest
 from synchelpers import installed, publish_wheels, visible
 
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.sync.engine import sync
-from dioptra_plugins.sync.generations import current_generation_name, generation_names
-from dioptra_plugins.sync.verify_dir import verify
+from dioptra_plugins.syncing.engine import sync
+from dioptra_plugins.syncing.generations import current_generation_name, generation_names
+from dioptra_plugins.syncing.verify_dir import verify
 
 TRIALS = int(os.environ.get("DIOPTRA_CRASH_TRIALS", "200"))
 WORKER = Path(__file__).with_name("crashworker.py")

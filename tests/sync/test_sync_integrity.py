@@ -23,11 +23,11 @@ from dioptra_plugins import sync
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.plugindir.layout import PIN_DIR_VARIABLE, PluginDirLayout
 from dioptra_plugins.plugindir.pins import pin_generation
-from dioptra_plugins.sync.bytecode import MANIFEST_NAME
-from dioptra_plugins.sync.gc import gc
-from dioptra_plugins.sync.generations import LOCK_FILENAME, generation_names
-from dioptra_plugins.sync.maintenance import rollback
-from dioptra_plugins.sync.verify_dir import verify
+from dioptra_plugins.syncing.bytecode import MANIFEST_NAME
+from dioptra_plugins.syncing.gc import gc
+from dioptra_plugins.syncing.generations import LOCK_FILENAME, generation_names
+from dioptra_plugins.syncing.maintenance import rollback
+from dioptra_plugins.syncing.verify_dir import verify
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_a_planted_or_altered_pyc_is_reported(index: str, tmp_path: Path) -> Non
 
 
 def test_a_module_that_does_not_compile_gets_no_bytecode(tmp_path: Path) -> None:
-    from dioptra_plugins.sync.bytecode import BytecodeManifest, compile_entry
+    from dioptra_plugins.syncing.bytecode import BytecodeManifest, compile_entry
 
     staging = tmp_path / "staging"
     (staging / "pkg").mkdir(parents=True)

@@ -15,11 +15,11 @@ from dioptra_plugins import sync
 from dioptra_plugins.errors import IndexFormatError, PluginDirError, SyncError
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.plugindir.pins import pin_generation
-from dioptra_plugins.sync.gc import gc
-from dioptra_plugins.sync.generations import generation_names
-from dioptra_plugins.sync.maintenance import list_plugins, rollback
-from dioptra_plugins.sync.pylock import read_lock
-from dioptra_plugins.sync.verify_dir import verify
+from dioptra_plugins.syncing.gc import gc
+from dioptra_plugins.syncing.generations import generation_names
+from dioptra_plugins.syncing.maintenance import list_plugins, rollback
+from dioptra_plugins.syncing.pylock import read_lock
+from dioptra_plugins.syncing.verify_dir import verify
 
 
 @pytest.fixture

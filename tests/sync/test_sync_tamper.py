@@ -10,7 +10,7 @@ from synchelpers import installed, overwrite, publish_wheels, read_object, snaps
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import BundleError, IndexFormatError, IntegrityError, SyncError
-from dioptra_plugins.sync.verify_dir import verify
+from dioptra_plugins.syncing.verify_dir import verify
 
 BUNDLE_KEY = "bundles/alpha/alpha-1.1.0-py3-none-any.whl"
 

@@ -1,7 +1,7 @@
 """``sync``, ``list``, ``verify``, ``rollback`` and ``gc``: the plugin dir commands.
 
-They parse arguments, call :mod:`dioptra_plugins.sync`, and print; the library is imported
-inside each command so that ``dioptra-plugins --help`` stays fast.
+They parse arguments, call :func:`dioptra_plugins.sync` and :mod:`dioptra_plugins.syncing`, and
+print; the library is imported inside each command so that ``dioptra-plugins --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import DioptraPluginsError
 
 if TYPE_CHECKING:
-    from dioptra_plugins.sync.engine import SyncResult
+    from dioptra_plugins.syncing.engine import SyncResult
 
 _PLUGIN_DIR = click.option(
     "--plugin-dir",
@@ -126,8 +126,8 @@ def sync_command(
     plugin dir exactly as it was.
     """
     from dioptra_plugins.errors import UsageError
-    from dioptra_plugins.sync.engine import sync
-    from dioptra_plugins.sync.requirements import read_requirements_file
+    from dioptra_plugins.syncing.engine import sync
+    from dioptra_plugins.syncing.requirements import read_requirements_file
 
     wanted = list(requirements)
     for file in files:
@@ -197,7 +197,7 @@ def _sync_every(
 @_JSON
 def list_command(plugin_dir: str | None, as_json: bool) -> None:
     """List the current generation's plugin packages, bundle hashes and tasks."""
-    from dioptra_plugins.sync.maintenance import list_plugins
+    from dioptra_plugins.syncing.maintenance import list_plugins
 
     listing = list_plugins(plugin_dir)
     if as_json:
@@ -225,7 +225,7 @@ def list_command(plugin_dir: str | None, as_json: bool) -> None:
 @click.pass_context
 def verify_command(ctx: click.Context, plugin_dir: str | None, as_json: bool) -> None:
     """Re-hash every store file against its RECORD and check every link; exit 1 on a difference."""
-    from dioptra_plugins.sync.verify_dir import verify
+    from dioptra_plugins.syncing.verify_dir import verify
 
     report = verify(plugin_dir)
     if as_json:
@@ -250,7 +250,7 @@ def verify_command(ctx: click.Context, plugin_dir: str | None, as_json: bool) ->
 @_JSON
 def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> None:
     """Switch the plugin dir back to an earlier generation, atomically."""
-    from dioptra_plugins.sync.maintenance import rollback
+    from dioptra_plugins.syncing.maintenance import rollback
 
     outcome = rollback(plugin_dir, to)
     if as_json:
@@ -273,7 +273,7 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
 @_JSON
 def gc_command(plugin_dir: str | None, keep: int, as_json: bool) -> None:
     """Delete old generations and the store entries and cached bundles nothing uses."""
-    from dioptra_plugins.sync.gc import gc
+    from dioptra_plugins.syncing.gc import gc
 
     result = gc(plugin_dir, keep)
     if as_json:

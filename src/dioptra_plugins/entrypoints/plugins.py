@@ -90,7 +90,7 @@ def plugin_requirements(
     use_project_file: bool = True,
 ) -> PluginRequirements | None:
     """The requirements to sync before the run, or None when the run syncs nothing."""
-    from dioptra_plugins.sync.requirements import read_requirements_file
+    from dioptra_plugins.syncing.requirements import read_requirements_file
 
     if requirements:
         return PluginRequirements(tuple(requirements), "--sync")
@@ -153,7 +153,7 @@ def _sync(requirements: PluginRequirements, *, index: str | None, plugin_dir: Pa
             f"syncing the plugins of {requirements.source} needs an index: pass --index or set "
             f"{INDEX_VARIABLE}{hint}"
         )
-    from dioptra_plugins.sync import sync
+    from dioptra_plugins import sync
 
     result = sync(list(requirements.requirements), index=index, plugin_dir=plugin_dir)
     logger.info(

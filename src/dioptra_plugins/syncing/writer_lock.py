@@ -29,7 +29,7 @@ def _holder_pid(descriptor: int) -> int | None:
 
 
 @contextlib.contextmanager
-def plugin_dir_lock(lock_file: Path, timeout: float = 60.0) -> Iterator[None]:
+def writer_lock(lock_file: Path, timeout: float = 60.0) -> Iterator[None]:
     """Hold the exclusive lock on ``lock_file`` for the block; wait at most ``timeout`` seconds.
 
     Raises LockTimeoutError naming the holder's pid when the wait runs out.

@@ -19,12 +19,12 @@ from typing import Any
 from dioptra_plugins.errors import DioptraPluginsError, PluginDirError, UsageError
 from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.plugindir.pins import pinned_generations, remove_dead_pins
-from dioptra_plugins.sync.generations import (
+from dioptra_plugins.syncing.generations import (
     current_generation_name,
     generation_names,
     read_generation_lock,
 )
-from dioptra_plugins.sync.lock import plugin_dir_lock
+from dioptra_plugins.syncing.writer_lock import writer_lock
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def gc(
         raise UsageError(f"--keep must be 0 or more, not {keep}")
     layout = synced_plugin_dir(plugin_dir)
     result = GcResult(plugin_dir=str(layout.root))
-    with plugin_dir_lock(layout.lock_file, lock_timeout):
+    with writer_lock(layout.lock_file, lock_timeout):
         layout.remove_leftovers()
         current = current_generation_name(layout)
         assert current is not None

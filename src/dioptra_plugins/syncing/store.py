@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dioptra_plugins.errors import IntegrityError, SyncError
 from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
-from dioptra_plugins.sync.pylock import LockedPackage
+from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
 
     from dioptra_plugins.bundle.extract import extract_bundle
     from dioptra_plugins.bundle.verify import verify_wheel
-    from dioptra_plugins.sync.bytecode import compile_entry
+    from dioptra_plugins.syncing.bytecode import compile_entry
 
     entry = layout.store_entry(package.sha256)
     if entry.is_dir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dioptra_plugins.sync.pylock import LockedPackage
+from dioptra_plugins.syncing.pylock import LockedPackage
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from typing import Any
 
 from dioptra_plugins.bundle.verify import file_sha256
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
-from dioptra_plugins.sync.generations import (
+from dioptra_plugins.syncing.generations import (
     LOCK_FILENAME,
     current_generation_name,
     generation_names,
     managed_entry_links,
     read_generation_lock,
 )
-from dioptra_plugins.sync.pylock import Lock
+from dioptra_plugins.syncing.pylock import Lock
 
 _CHUNK = 1024 * 1024
 
@@ -84,7 +84,7 @@ def _hash_file(path: Path) -> tuple[str, int]:
 
 def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dict[str, str]:
     """The pycs sync recorded for ``entry`` (empty, with a problem reported, when unreadable)."""
-    from dioptra_plugins.sync.bytecode import MANIFEST_NAME, BytecodeManifest
+    from dioptra_plugins.syncing.bytecode import MANIFEST_NAME, BytecodeManifest
 
     path = entry / MANIFEST_NAME
     try:
@@ -98,7 +98,7 @@ def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dic
 
 
 def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
-    from dioptra_plugins.sync.bytecode import MANIFEST_NAME
+    from dioptra_plugins.syncing.bytecode import MANIFEST_NAME
 
     name = f"store/{entry.name}"
     dist_info = dist_info_of(entry)

@@ -13,14 +13,14 @@ from typing import Any
 from dioptra_plugins.errors import PluginDirError, UsageError
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.plugindir.pins import pinned_generations
-from dioptra_plugins.sync.generations import (
+from dioptra_plugins.syncing.generations import (
     current_generation_name,
     generation_names,
     read_generation_lock,
     switch_to,
 )
-from dioptra_plugins.sync.lock import plugin_dir_lock
-from dioptra_plugins.sync.verify_dir import VerifyReport, dist_info_of, verify_generation
+from dioptra_plugins.syncing.verify_dir import VerifyReport, dist_info_of, verify_generation
+from dioptra_plugins.syncing.writer_lock import writer_lock
 
 MANIFEST_FILENAME = "dioptra_plugins.json"
 
@@ -83,7 +83,7 @@ def rollback(
 ) -> dict[str, str]:
     """Switch back to generation ``to`` (default: the newest one older than current)."""
     layout = synced_plugin_dir(plugin_dir)
-    with plugin_dir_lock(layout.lock_file, lock_timeout):
+    with writer_lock(layout.lock_file, lock_timeout):
         current = current_generation_name(layout)
         assert current is not None
         names = generation_names(layout)

@@ -32,15 +32,15 @@ from typing import TYPE_CHECKING, Any
 from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
 from dioptra_plugins.index.url import INDEX_VARIABLE
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
-from dioptra_plugins.sync.generations import current_generation_name
-from dioptra_plugins.sync.lock import plugin_dir_lock
-from dioptra_plugins.sync.requirements import requirements_key
-from dioptra_plugins.sync.state import IndexState, SyncState, read_state, write_state
+from dioptra_plugins.syncing.generations import current_generation_name
+from dioptra_plugins.syncing.requirements import requirements_key
+from dioptra_plugins.syncing.state import IndexState, SyncState, read_state, write_state
+from dioptra_plugins.syncing.writer_lock import writer_lock
 
 if TYPE_CHECKING:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.index.storage import Storage
-    from dioptra_plugins.sync.pylock import Lock, LockedPackage
+    from dioptra_plugins.syncing.pylock import Lock, LockedPackage
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def sync(
     if locked is not None:
         if requirements:
             raise UsageError("give requirements or --locked, not both")
-        from dioptra_plugins.sync.pylock import lock_from_toml
+        from dioptra_plugins.syncing.pylock import lock_from_toml
 
         try:
             lock_bytes = Path(locked).read_bytes()
@@ -159,7 +159,7 @@ def sync(
     storage = storage_for(index_url)
     first_request = _requests(storage)
     _make_plugin_dir(layout)
-    with plugin_dir_lock(layout.lock_file, lock_timeout):
+    with writer_lock(layout.lock_file, lock_timeout):
         try:
             result = _sync_locked(
                 _SyncRequest(
@@ -236,9 +236,9 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
 def _full_sync(
     request: _SyncRequest, state: SyncState, root_bytes: bytes, root_etag: str
 ) -> SyncResult:
-    from dioptra_plugins.sync.changes import plan_changes
-    from dioptra_plugins.sync.generations import read_generation_lock
-    from dioptra_plugins.sync.index_view import IndexView
+    from dioptra_plugins.syncing.changes import plan_changes
+    from dioptra_plugins.syncing.generations import read_generation_lock
+    from dioptra_plugins.syncing.index_view import IndexView
 
     root = _accepted_root(request, state, root_bytes)
     request.layout.remove_leftovers()
@@ -293,10 +293,10 @@ def _install_generation(
     request: _SyncRequest, packages: list[LockedPackage], serial: int
 ) -> tuple[str, int]:
     """Store what is missing, build the next generation and switch to it: (name, downloads)."""
-    from dioptra_plugins.sync.download import fetch_bundles
-    from dioptra_plugins.sync.generations import build_generation, check_entry_names, switch_to
-    from dioptra_plugins.sync.pylock import Lock
-    from dioptra_plugins.sync.store import add_to_store
+    from dioptra_plugins.syncing.download import fetch_bundles
+    from dioptra_plugins.syncing.generations import build_generation, check_entry_names, switch_to
+    from dioptra_plugins.syncing.pylock import Lock
+    from dioptra_plugins.syncing.store import add_to_store
 
     layout = request.layout
     check_entry_names(layout, (p.top_level for p in packages))
@@ -338,7 +338,7 @@ def _record(
     generation: str | None,
 ) -> None:
     """Write what this sync saw, so that the next one with nothing to do is one request."""
-    from dioptra_plugins.sync.fsutil import write_atomic
+    from dioptra_plugins.syncing.fsutil import write_atomic
 
     layout = request.layout
     # Made here, so that a process pinning a generation creates nothing in the plugin dir.
@@ -356,7 +356,7 @@ def _record(
 def save_root_copy(layout: PluginDirLayout, root_bytes: bytes) -> None:
     """Keep the accepted root beside the cached documents: gc collects what it no longer names."""
     from dioptra_plugins.plugindir.layout import ROOT_COPY
-    from dioptra_plugins.sync.fsutil import write_atomic
+    from dioptra_plugins.syncing.fsutil import write_atomic
 
     try:
         layout.documents.mkdir(parents=True, exist_ok=True)
@@ -387,9 +387,9 @@ def _resolve_packages(
     view: Any, requirements: list[str], jobs: int, ignore_env_deps: bool
 ) -> list[LockedPackage]:
     from dioptra_plugins.index.keys import bundle_key
-    from dioptra_plugins.sync.pylock import LockedPackage, bundle_url
-    from dioptra_plugins.sync.requirements import parse_requirements
-    from dioptra_plugins.sync.resolve import check_environment, resolve
+    from dioptra_plugins.syncing.pylock import LockedPackage, bundle_url
+    from dioptra_plugins.syncing.requirements import parse_requirements
+    from dioptra_plugins.syncing.resolve import check_environment, resolve
 
     chosen = resolve(view, parse_requirements(requirements), jobs)
     check_environment(view, chosen, ignore=ignore_env_deps)
@@ -414,7 +414,7 @@ def _locked_packages(view: Any, lock: Lock, ignore_env_deps: bool) -> list[Locke
 
     from packaging.version import Version
 
-    from dioptra_plugins.sync.resolve import Candidate, check_environment
+    from dioptra_plugins.syncing.resolve import Candidate, check_environment
 
     problems = []
     candidates = []

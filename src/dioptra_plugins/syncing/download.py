@@ -41,7 +41,7 @@ from dioptra_plugins.errors import (
 from dioptra_plugins.index.keys import bundle_key
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.sync.pylock import LockedPackage
+from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from dioptra_plugins.errors import EnvironmentRequirementError, ResolutionError
 from dioptra_plugins.index.documents import FileEntry
-from dioptra_plugins.sync.index_view import IndexView
+from dioptra_plugins.syncing.index_view import IndexView
 
 logger = logging.getLogger(__name__)
 
