@@ -13,7 +13,6 @@ on every way out, and ``out_dir`` is removed again if the build created it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
 import hashlib
@@ -37,6 +36,7 @@ from packaging.version import InvalidVersion, Version
 from dioptra_plugins.bundle.manifest import MANIFEST_FILENAME, build_manifest
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import BuildError, BundleError, UsageError
+from dioptra_plugins.hashing import record_digest
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def _like(template: zipfile.ZipInfo, name: str) -> zipfile.ZipInfo:
 
 def _record_with(record: bytes, name: str, data: bytes) -> bytes:
     rows = [row for row in csv.reader(io.StringIO(record.decode())) if row and row[0] != name]
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    digest = record_digest(hashlib.sha256(data).hexdigest())
     row = [name, f"sha256={digest}", str(len(data))]
     # RECORD lists itself last with no hash, as hatchling wrote it.
     own = [r for r in rows if r[0].endswith("/RECORD")]

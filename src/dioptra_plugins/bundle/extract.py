@@ -18,9 +18,9 @@ from typing import IO
 
 from dioptra_plugins.bundle.verify import DAMAGED_ZIP_ERRORS, VerifiedBundle, damage
 from dioptra_plugins.errors import IntegrityError
+from dioptra_plugins.hashing import CHUNK_SIZE
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-_CHUNK = 1024 * 1024
 
 
 def extract_bundle(bundle: VerifiedBundle, dest: Path) -> None:
@@ -93,7 +93,7 @@ def _copy_hashing(stream: IO[bytes], out: IO[bytes], name: str) -> tuple[str, in
     written = 0
     while True:
         try:
-            chunk = stream.read(_CHUNK)
+            chunk = stream.read(CHUNK_SIZE)
         except DAMAGED_ZIP_ERRORS as error:
             raise _changed(repr(name), error) from error
         if not chunk:

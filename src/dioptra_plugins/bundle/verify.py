@@ -9,7 +9,6 @@ byte is decompressed, so a zip bomb or a hostile path is refused without being r
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import json
@@ -41,8 +40,8 @@ from dioptra_plugins.bundle.manifest import (
     manifest_problems,
 )
 from dioptra_plugins.errors import BundleError, DioptraPluginsError
+from dioptra_plugins.hashing import file_sha256, hex_of_record_digest
 
-_CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 _SHOWN = 80
@@ -113,15 +112,6 @@ class VerifiedBundle:
     metadata_sha256: str
     manifest: dict[str, Any]
     files: list[RecordedFile] = field(repr=False)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def name_problems(name: str) -> list[str]:
@@ -420,7 +410,7 @@ class _Verifier:
             if not ok:
                 self.fail(f"{name!r}: sha256 does not match RECORD")
                 continue
-            recorded.append(RecordedFile(name, urlsafe_b64_to_hex(entry.hash_.value), entry.size))
+            recorded.append(RecordedFile(name, hex_of_record_digest(entry.hash_.value), entry.size))
         entries.pop(record_name, None)
         for missing in sorted(entries):
             self.fail(f"{missing!r}: listed in RECORD but not in the archive")
@@ -532,12 +522,6 @@ class _Verifier:
             # are untrusted, so that is a refused bundle, not a crash.
             self.fail(f"{reading}: nested too deeply to read its tasks")
         return {}
-
-
-def urlsafe_b64_to_hex(urlsafe_b64: str) -> str:
-    """A RECORD hash value (urlsafe base64, unpadded) as hex."""
-    padded = urlsafe_b64 + "=" * (-len(urlsafe_b64) % 4)
-    return base64.urlsafe_b64decode(padded).hex()
 
 
 def verify_wheel(path: Path | str, limits: Limits | None = None) -> VerifiedBundle:

@@ -8,17 +8,15 @@ publish race, and harmless, so they are reported but are not damage.
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError
+from dioptra_plugins.hashing import sha256_stream
 from dioptra_plugins.index.documents import FileEntry
 from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
 from dioptra_plugins.index.reading import read_project, read_root
 from dioptra_plugins.index.storage import Storage
-
-_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -74,19 +72,15 @@ def check_index(storage: Storage, *, max_workers: int = 8) -> CheckReport:
 
 
 def _bundle_problem(storage: Storage, key: str, file: FileEntry) -> str | None:
-    digest = hashlib.sha256()
-    size = 0
     try:
         with storage.open(key) as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+            found, size = sha256_stream(stream)
     except ObjectNotFoundError:
         return f"{key}: missing"
     except DioptraPluginsError as error:
         return f"{key}: {error}"
     if size != file.size:
         return f"{key}: size {size}, expected {file.size}"
-    if digest.hexdigest() != file.sha256:
-        return f"{key}: sha256 {digest.hexdigest()}, expected {file.sha256}"
+    if found != file.sha256:
+        return f"{key}: sha256 {found}, expected {file.sha256}"
     return None

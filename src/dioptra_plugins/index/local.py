@@ -29,12 +29,13 @@ from dioptra_plugins.errors import (
     ObjectNotFoundError,
     StorageError,
 )
+from dioptra_plugins.fsutil import fsync_dir
+from dioptra_plugins.hashing import CHUNK_SIZE, file_sha256
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
 
 _SCRATCH = ".tmp"
-_CHUNK = 1024 * 1024
 
 
 class LocalStorage:
@@ -72,7 +73,7 @@ class LocalStorage:
                 if isinstance(data, bytes):
                     out.write(data)
                 else:
-                    shutil.copyfileobj(data, out, _CHUNK)
+                    shutil.copyfileobj(data, out, CHUNK_SIZE)
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as error:
@@ -85,14 +86,6 @@ class LocalStorage:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StorageError(f"cannot create {path.parent}: {error}") from error
-
-    @staticmethod
-    def _fsync_dir(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def _read(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -136,14 +129,14 @@ class LocalStorage:
         temp = self._write_temp(data)
         try:
             self._make_parent(path)
-            digest = _file_sha256(temp)
+            digest = file_sha256(temp)
             try:
                 os.link(temp, path)
             except FileExistsError as error:
                 raise ObjectExistsError(f"{key} already exists in {self.url}") from error
             except OSError as error:
                 raise StorageError(f"cannot create {path}: {error}") from error
-            self._fsync_dir(path.parent)
+            fsync_dir(path.parent)
             return digest
         finally:
             temp.unlink(missing_ok=True)
@@ -171,7 +164,7 @@ class LocalStorage:
             except OSError as error:
                 temp.unlink(missing_ok=True)
                 raise StorageError(f"cannot replace {path}: {error}") from error
-            self._fsync_dir(path.parent)
+            fsync_dir(path.parent)
         return hashlib.sha256(data).hexdigest()
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -205,11 +198,3 @@ def _raise_walk_error(error: OSError) -> None:
     if error.errno == errno.ENOENT:
         return  # an index that does not exist yet lists as empty
     raise StorageError(f"cannot list {error.filename}: {error}") from error
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

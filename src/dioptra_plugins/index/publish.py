@@ -14,7 +14,6 @@ The order is what makes a crash harmless and hostile input inert:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
 from dioptra_plugins.errors import ObjectExistsError, PublishError
+from dioptra_plugins.hashing import sha256_stream
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import bundle_key, is_normalized_name
 from dioptra_plugins.index.reading import read_root
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = "published"
 ALREADY_PUBLISHED = "already published"
-_CHUNK = 1024 * 1024
 
 ProgressCallback = Callable[[str], None]
 """Called with a wheel's filename once its bundle is in the index (uploaded or already there)."""
@@ -182,11 +181,8 @@ def _upload(storage: Storage, bundle: VerifiedBundle) -> str:
 
 
 def _stored_sha256(storage: Storage, key: str) -> str:
-    digest = hashlib.sha256()
     with storage.open(key) as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_stream(stream)[0]
 
 
 def _file_entry(bundle: VerifiedBundle, upload_time: str) -> FileEntry:

@@ -38,6 +38,7 @@ from dioptra_plugins.errors import (
     SyncError,
     UsageError,
 )
+from dioptra_plugins.hashing import CHUNK_SIZE
 from dioptra_plugins.index.keys import bundle_key
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
@@ -45,7 +46,6 @@ from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1024 * 1024
 ATTEMPTS = 3
 # A failed request was already retried by the storage (botocore's standard retries); only a
 # stream that breaks after the request succeeded is retried here.

@@ -338,7 +338,7 @@ def _record(
     generation: str | None,
 ) -> None:
     """Write what this sync saw, so that the next one with nothing to do is one request."""
-    from dioptra_plugins.syncing.fsutil import write_atomic
+    from dioptra_plugins.fsutil import write_atomic
 
     layout = request.layout
     # Made here, so that a process pinning a generation creates nothing in the plugin dir.
@@ -355,8 +355,8 @@ def _record(
 
 def save_root_copy(layout: PluginDirLayout, root_bytes: bytes) -> None:
     """Keep the accepted root beside the cached documents: gc collects what it no longer names."""
+    from dioptra_plugins.fsutil import write_atomic
     from dioptra_plugins.plugindir.layout import ROOT_COPY
-    from dioptra_plugins.syncing.fsutil import write_atomic
 
     try:
         layout.documents.mkdir(parents=True, exist_ok=True)

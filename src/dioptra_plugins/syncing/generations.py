@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.fsutil import flush_filesystem, fsync_dir, replace_symlink
 from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, PluginDirLayout
-from dioptra_plugins.syncing.fsutil import flush_filesystem, fsync_dir, replace_symlink
 from dioptra_plugins.syncing.pylock import Lock, lock_from_toml, lock_to_toml
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dioptra_plugins.syncing.fsutil import write_atomic
+from dioptra_plugins.fsutil import write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -8,14 +8,12 @@ links at the top.  Read-only: it takes no lock.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dioptra_plugins.bundle.verify import file_sha256
+from dioptra_plugins.hashing import file_sha256, record_digest, sha256_file
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.syncing.generations import (
     LOCK_FILENAME,
@@ -25,8 +23,6 @@ from dioptra_plugins.syncing.generations import (
     read_generation_lock,
 )
 from dioptra_plugins.syncing.pylock import Lock
-
-_CHUNK = 1024 * 1024
 
 
 def dist_info_of(entry: Path) -> Path | None:
@@ -70,16 +66,6 @@ def _record_rows(record: Path) -> list[tuple[str, str, str]]:
     return [
         (path, hash_field, size_field) for path, hash_field, size_field in parse_record_file(lines)
     ]
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii"), size
 
 
 def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dict[str, str]:
@@ -127,7 +113,8 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
         if file.is_symlink() or not file.is_file():
             report.problems.append(f"{name}/{path}: missing or not a regular file")
             continue
-        found, size = _hash_file(file)
+        found_hex, size = sha256_file(file)
+        found = record_digest(found_hex)
         report.files_checked += 1
         if found != expected or (size_field and size_field != str(size)):
             report.problems.append(
@@ -147,10 +134,11 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
             report.problems.append(f"{name}/{path}: bytecode missing or not a regular file")
             continue
         report.files_checked += 1
-        if file_sha256(file) != expected:
+        found_hex = file_sha256(file)
+        if found_hex != expected:
             report.problems.append(
                 f"{name}/{path}: bytecode changed since sync compiled it (sha256 "
-                f"{file_sha256(file)}, expected {expected})"
+                f"{found_hex}, expected {expected})"
             )
     for directory, _dirs, files in os.walk(entry):
         for file_name in files:
