@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,28 +49,32 @@ def flush_filesystem(path: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one rename, after the bytes reached the disk."""
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    try:
+
+    def write(tmp: Path) -> None:
         with tmp.open("wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+
+    _replace_through_temporary(path, write)
+
+
+def replace_symlink(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` atomically: a fresh symlink renamed over the old one."""
+    _replace_through_temporary(link, lambda tmp: os.symlink(target, tmp))
+
+
+def _replace_through_temporary(path: Path, create: Callable[[Path], None]) -> None:
+    """``create`` a sibling temporary, rename it over ``path``, make the rename durable.
+
+    The temporary's name (``.<name>.tmp-*``) is one that ``remove_leftovers`` collects.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        create(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
     fsync_dir(path.parent)
-
-
-def replace_symlink(link: Path, target: str) -> None:
-    """Point ``link`` at ``target`` atomically: a fresh symlink renamed over the old one."""
-    tmp = link.with_name(f".{link.name}.tmp-{secrets.token_hex(4)}")
-    os.symlink(target, tmp)
-    try:
-        os.replace(tmp, link)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    fsync_dir(link.parent)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from packaging.utils import canonicalize_name
 
-from dioptra_plugins.cli.options import timeout_option
+from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.check import check_index
@@ -22,24 +22,6 @@ from dioptra_plugins.index.reading import read_project, read_root
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.index.yank import parse_pin, set_yanked
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def index_option(func: F) -> F:
-    """``--index URL`` and, beside it, ``--timeout SECONDS``."""
-    return click.option(
-        "--index",
-        "index_url",
-        envvar="DIOPTRA_PLUGINS_INDEX",
-        metavar="URL",
-        help="Index URL: s3://bucket/prefix, a directory or file:///path "
-        "[default: $DIOPTRA_PLUGINS_INDEX].",
-    )(timeout_option(func))
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(func)
 
 
 def storage_for(index_url: str | None) -> Storage:
@@ -55,7 +37,7 @@ def index_group() -> None:
 
 @index_group.command("init")
 @click.argument("url", required=False)
-@index_option
+@index_option("index_url")
 @json_option
 def init_command(url: str | None, index_url: str | None, as_json: bool) -> None:
     """Create an empty index at URL (or --index); an existing index is left as it is."""
@@ -69,7 +51,7 @@ def init_command(url: str | None, index_url: str | None, as_json: bool) -> None:
 
 
 @index_group.command("list")
-@index_option
+@index_option("index_url")
 @json_option
 def list_command(index_url: str | None, as_json: bool) -> None:
     """Projects in the index with their latest version and number of versions."""
@@ -90,7 +72,7 @@ def list_command(index_url: str | None, as_json: bool) -> None:
 
 @index_group.command("show")
 @click.argument("name")
-@index_option
+@index_option("index_url")
 @json_option
 def show_command(name: str, index_url: str | None, as_json: bool) -> None:
     """Versions, files, hashes, yanked state and tasks of one project."""
@@ -131,7 +113,7 @@ def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, An
 
 
 @index_group.command("check")
-@index_option
+@index_option("index_url")
 @json_option
 @click.pass_context
 def check_command(ctx: click.Context, index_url: str | None, as_json: bool) -> None:
@@ -175,7 +157,7 @@ def _progress(total: int) -> Iterator[ProgressCallback | None]:
 
 @click.command("publish")
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
-@index_option
+@index_option("index_url")
 @json_option
 def publish_command(wheels: tuple[Path, ...], index_url: str | None, as_json: bool) -> None:
     """Verify WHEELs and publish them to the index in one step."""
@@ -233,7 +215,7 @@ def _set_yanked(
 @click.command("yank")
 @click.argument("pin", metavar="NAME==VERSION")
 @click.option("--reason", help="Why the version was yanked (shown to users and pip).")
-@index_option
+@index_option("index_url")
 @json_option
 def yank_command(pin: str, reason: str | None, index_url: str | None, as_json: bool) -> None:
     """Mark every file of NAME==VERSION as yanked: sync skips it unless pinned exactly."""
@@ -242,7 +224,7 @@ def yank_command(pin: str, reason: str | None, index_url: str | None, as_json: b
 
 @click.command("unyank")
 @click.argument("pin", metavar="NAME==VERSION")
-@index_option
+@index_option("index_url")
 @json_option
 def unyank_command(pin: str, index_url: str | None, as_json: bool) -> None:
     """Undo a yank of NAME==VERSION."""

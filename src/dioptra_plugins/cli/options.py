@@ -1,4 +1,7 @@
-"""Options shared by the commands that talk to an index."""
+"""Options shared by the commands: ``--index`` (with ``--timeout``), ``--plugin-dir``, ``--json``.
+
+One definition each, so every command spells them, their variables and their help alike.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+
+from dioptra_plugins.index.url import INDEX_VARIABLE
+from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,4 +41,39 @@ def timeout_option(func: F) -> F:
         callback=_apply_timeout,
         help="Seconds an S3 index may take to connect and to answer each read, per attempt "
         "(3 attempts) [default: $DIOPTRA_PLUGINS_TIMEOUT or 10].",
+    )(func)
+
+
+def index_option(name: str = "index") -> Callable[[F], F]:
+    """``--index URL`` (passed as ``name``) and, beside it, ``--timeout SECONDS``."""
+
+    def decorate(func: F) -> F:
+        return click.option(
+            "--index",
+            name,
+            envvar=INDEX_VARIABLE,
+            metavar="URL",
+            help="Index URL: s3://bucket/prefix, a directory or file:///path "
+            f"[default: ${INDEX_VARIABLE}].",
+        )(timeout_option(func))
+
+    return decorate
+
+
+def plugin_dir_option(*, several: bool = False, **settings: Any) -> Callable[[F], F]:
+    """``--plugin-dir DIR`` (``DIR[:DIR...]`` for commands that import from several)."""
+    what = "Plugin dirs to import from" if several else "The plugin dir"
+    return click.option(
+        "--plugin-dir",
+        envvar=PLUGIN_DIR_VARIABLE,
+        metavar="DIR[:DIR...]" if several else "DIR",
+        help=f"{what} [default: ${PLUGIN_DIR_VARIABLE}].",
+        **settings,
+    )
+
+
+def json_option(func: F) -> F:
+    """``--json``: print exactly one JSON document on stdout (logs stay on stderr)."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
     )(func)

@@ -14,19 +14,12 @@ from typing import Any
 
 import click
 
+from dioptra_plugins.cli.options import json_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
-from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
 from dioptra_plugins.plugindir.syspath import plugin_dirs
 from dioptra_plugins.registry import PluginInfo, Registry, module_name
 from dioptra_plugins.reload import ReloadError, ReloadEvent
-
-_plugin_dir_option = click.option(
-    "--plugin-dir",
-    envvar=PLUGIN_DIR_VARIABLE,
-    metavar="DIR[:DIR...]",
-    help=f"Plugin dirs to import from (default: ${PLUGIN_DIR_VARIABLE}).",
-)
 
 
 def _absolute_dirs(value: str | None) -> str | None:
@@ -105,8 +98,8 @@ def _error_document(error: PluginImportError) -> dict[str, Any]:
 
 @click.command("tasks")
 @click.argument("package", required=False)
-@_plugin_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@plugin_dir_option(several=True)
+@json_option
 def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) -> None:
     """List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."""
     registry = Registry()
@@ -147,7 +140,7 @@ def _parse_argument(text: str) -> tuple[str, Any]:
     metavar="NAME=VALUE",
     help="A keyword argument; VALUE is parsed as JSON when it parses, else taken as a string.",
 )
-@_plugin_dir_option
+@plugin_dir_option(several=True)
 def call_command(
     package: str, plugin: str, func: str, arguments: tuple[str, ...], plugin_dir: str | None
 ) -> None:

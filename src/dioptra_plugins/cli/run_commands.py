@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dioptra_plugins.cli.options import timeout_option
+from dioptra_plugins.cli.options import index_option, plugin_dir_option
 from dioptra_plugins.entrypoints.params import parse_assignments
 from dioptra_plugins.entrypoints.run import RunRequest, run_entry_point
 
@@ -42,18 +42,9 @@ from dioptra_plugins.entrypoints.run import RunRequest, run_entry_point
     is_flag=True,
     help="Do not sync the project's plugins.txt; use the plugin dir as it is.",
 )
-@click.option(
-    "--index",
-    envvar="DIOPTRA_PLUGINS_INDEX",
-    metavar="URL",
-    help="Index to sync from (s3://bucket/prefix or a directory) [env: DIOPTRA_PLUGINS_INDEX].",
-)
-@timeout_option
-@click.option(
-    "--plugin-dir",
-    envvar="DIOPTRA_PLUGIN_DIR",
+@index_option()
+@plugin_dir_option(
     type=click.Path(file_okay=False, path_type=Path),
-    help="Plugin dir to sync into and run from [env: DIOPTRA_PLUGIN_DIR].",
 )
 @click.option(
     "--output-dir",

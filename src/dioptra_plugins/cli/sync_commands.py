@@ -16,19 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dioptra_plugins.cli.options import timeout_option
+from dioptra_plugins.cli.options import index_option, json_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import DioptraPluginsError
 
 if TYPE_CHECKING:
     from dioptra_plugins.syncing.engine import SyncResult
-
-_PLUGIN_DIR = click.option(
-    "--plugin-dir",
-    metavar="DIR",
-    help="The plugin dir [default: $DIOPTRA_PLUGIN_DIR].",
-)
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
@@ -83,13 +76,12 @@ def _describe(result: SyncResult) -> str:
     help="Requirements file: one per line, # comments (repeatable).",
 )
 @click.option("--locked", metavar="LOCKFILE", help="Reproduce exactly this pylock.toml.")
-@click.option("--index", metavar="URL", help="Index URL [default: $DIOPTRA_PLUGINS_INDEX].")
-@timeout_option
-@_PLUGIN_DIR
+@index_option()
+@plugin_dir_option()
 @click.option(
     "--jobs", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads."
 )
-@_JSON
+@json_option
 @click.option(
     "--ignore-env-deps",
     is_flag=True,
@@ -193,8 +185,8 @@ def _sync_every(
 
 
 @click.command("list")
-@_PLUGIN_DIR
-@_JSON
+@plugin_dir_option()
+@json_option
 def list_command(plugin_dir: str | None, as_json: bool) -> None:
     """List the current generation's plugin packages, bundle hashes and tasks."""
     from dioptra_plugins.syncing.maintenance import list_plugins
@@ -220,8 +212,8 @@ def list_command(plugin_dir: str | None, as_json: bool) -> None:
 
 
 @click.command("verify")
-@_PLUGIN_DIR
-@_JSON
+@plugin_dir_option()
+@json_option
 @click.pass_context
 def verify_command(ctx: click.Context, plugin_dir: str | None, as_json: bool) -> None:
     """Re-hash every store file against its RECORD and check every link; exit 1 on a difference."""
@@ -245,9 +237,9 @@ def verify_command(ctx: click.Context, plugin_dir: str | None, as_json: bool) ->
 
 
 @click.command("rollback")
-@_PLUGIN_DIR
+@plugin_dir_option()
 @click.option("--to", "to", metavar="GENERATION", help="Generation number [default: previous].")
-@_JSON
+@json_option
 def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> None:
     """Switch the plugin dir back to an earlier generation, atomically."""
     from dioptra_plugins.syncing.maintenance import rollback
@@ -262,7 +254,7 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
 
 
 @click.command("gc")
-@_PLUGIN_DIR
+@plugin_dir_option()
 @click.option(
     "--keep",
     type=click.IntRange(min=0),
@@ -270,7 +262,7 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
     show_default=True,
     help="Newest generations to keep (current, previous and pinned ones are always kept).",
 )
-@_JSON
+@json_option
 def gc_command(plugin_dir: str | None, keep: int, as_json: bool) -> None:
     """Delete old generations and the store entries and cached bundles nothing uses."""
     from dioptra_plugins.syncing.gc import gc

@@ -25,7 +25,7 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,19 +70,10 @@ class SyncResult:
     """Bundles downloaded (the rest came from the store or the download cache)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "plugin_dir": self.plugin_dir,
-            "index": self.index,
-            "generation": self.generation,
-            "installed": self.installed,
-            "upgraded": {name: list(versions) for name, versions in self.upgraded.items()},
-            "removed": self.removed,
-            "unchanged": self.unchanged,
-            "requests": self.requests,
-            "not_modified": self.not_modified,
-            "switched": self.switched,
-            "downloaded": self.downloaded,
-        }
+        """The JSON form (``upgraded`` pairs become lists)."""
+        document = asdict(self)
+        document["upgraded"] = {name: list(pair) for name, pair in self.upgraded.items()}
+        return document
 
 
 _storages: dict[str, Storage] = {}

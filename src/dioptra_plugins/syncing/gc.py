@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +40,7 @@ class GcResult:
     pinned: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "plugin_dir": self.plugin_dir,
-            "kept": self.kept,
-            "removed_generations": self.removed_generations,
-            "removed_store_entries": self.removed_store_entries,
-            "removed_cache_entries": self.removed_cache_entries,
-            "removed_documents": self.removed_documents,
-            "pinned": self.pinned,
-        }
+        return asdict(self)
 
 
 def _remove_tree(path: Path) -> None:

@@ -9,7 +9,7 @@ links at the top.  Read-only: it takes no lock.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +46,7 @@ class VerifyReport:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "plugin_dir": self.plugin_dir,
-            "generation": self.generation,
-            "ok": self.ok,
-            "problems": self.problems,
-            "notes": self.notes,
-            "files_checked": self.files_checked,
-            "store_entries": self.store_entries,
-            "generations": self.generations,
-        }
+        return {**asdict(self), "ok": self.ok}
 
 
 def _record_rows(record: Path) -> list[tuple[str, str, str]]:
