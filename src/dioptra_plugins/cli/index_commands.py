@@ -12,7 +12,7 @@ import click
 from packaging.utils import canonicalize_name
 
 from dioptra_plugins.cli.options import index_option, json_option
-from dioptra_plugins.cli.output import emit_json, emit_table
+from dioptra_plugins.cli.output import emit_json, emit_report, emit_table
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument
@@ -115,34 +115,28 @@ def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, An
 @index_group.command("check")
 @index_option("index_url")
 @json_option
-@click.pass_context
-def check_command(ctx: click.Context, index_url: str | None, as_json: bool) -> None:
+def check_command(index_url: str | None, as_json: bool) -> None:
     """Check that every object the root reaches exists with the right hash (exit 1 if not)."""
     report = check_index(storage_for(index_url))
-    if as_json:
-        emit_json(
-            {
-                "url": report.url,
-                "ok": report.ok,
-                "serial": report.serial,
-                "projects": report.projects,
-                "files": report.files,
-                "problems": report.problems,
-                "unreferenced": report.unreferenced,
-            }
-        )
-    else:
-        for problem in report.problems:
-            click.echo(f"damaged: {problem}")
-        for key in report.unreferenced:
-            click.echo(f"unreferenced: {key}")
-        verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
-        click.echo(
+    document = {
+        "url": report.url,
+        "ok": report.ok,
+        "serial": report.serial,
+        "projects": report.projects,
+        "files": report.files,
+        "problems": report.problems,
+        "unreferenced": report.unreferenced,
+    }
+    emit_report(
+        as_json,
+        document,
+        [("damaged", report.problems), ("unreferenced", report.unreferenced)],
+        len(report.problems),
+        lambda verdict: (
             f"{report.url}: serial {report.serial}, {report.projects} projects, "
             f"{report.files} files, {len(report.unreferenced)} unreferenced objects: {verdict}"
-        )
-    if not report.ok:
-        ctx.exit(1)
+        ),
+    )
 
 
 @contextlib.contextmanager

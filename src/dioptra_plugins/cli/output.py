@@ -1,9 +1,9 @@
-"""Small helpers the commands share for printing results: JSON documents and tables."""
+"""Small helpers the commands share for printing results: JSON documents, tables, reports."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -22,3 +22,23 @@ def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+
+
+def emit_report(
+    as_json: bool,
+    document: dict[str, Any],
+    findings: Sequence[tuple[str, Sequence[str]]],
+    problems: int,
+    summary: Callable[[str], str],
+) -> None:
+    """A check's result: its JSON ``document``, or each finding as ``label: text`` and then
+    ``summary(verdict)``; exits 1 when there are ``problems`` (a check that failed)."""
+    if as_json:
+        emit_json(document)
+    else:
+        for label, texts in findings:
+            for text in texts:
+                click.echo(f"{label}: {text}")
+        click.echo(summary("ok" if not problems else f"{problems} problem(s)"))
+    if problems:
+        raise click.exceptions.Exit(1)

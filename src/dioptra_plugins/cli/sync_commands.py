@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dioptra_plugins.cli.options import index_option, json_option, plugin_dir_option
-from dioptra_plugins.cli.output import emit_json, emit_table
+from dioptra_plugins.cli.output import emit_json, emit_report, emit_table
 from dioptra_plugins.errors import DioptraPluginsError
 
 if TYPE_CHECKING:
@@ -214,26 +214,21 @@ def list_command(plugin_dir: str | None, as_json: bool) -> None:
 @click.command("verify")
 @plugin_dir_option()
 @json_option
-@click.pass_context
-def verify_command(ctx: click.Context, plugin_dir: str | None, as_json: bool) -> None:
+def verify_command(plugin_dir: str | None, as_json: bool) -> None:
     """Re-hash every store file against its RECORD and check every link; exit 1 on a difference."""
     from dioptra_plugins.syncing.verify_dir import verify
 
     report = verify(plugin_dir)
-    if as_json:
-        emit_json(report.to_dict())
-    else:
-        for problem in report.problems:
-            click.echo(f"problem: {problem}")
-        for note in report.notes:
-            click.echo(f"note: {note}")
-        verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
-        click.echo(
+    emit_report(
+        as_json,
+        report.to_dict(),
+        [("problem", report.problems), ("note", report.notes)],
+        len(report.problems),
+        lambda verdict: (
             f"{verdict}: generation {report.generation}, {report.files_checked} files in "
             f"{report.store_entries} store entries, {report.generations} generations"
-        )
-    if not report.ok:
-        ctx.exit(1)
+        ),
+    )
 
 
 @click.command("rollback")
