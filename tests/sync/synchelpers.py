@@ -12,7 +12,7 @@ from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.syncing.generations import current_generation_name, read_generation_lock
+from dioptra_plugins.syncing.generations import read_generation_lock
 
 
 def make_package(parent: Path, top: str, version: str, modules: int = 3) -> Path:
@@ -45,7 +45,7 @@ def publish_wheels(index_url: str, wheels: Iterable[Path]) -> None:
 def installed(plugin_dir: Path) -> dict[str, str]:
     """What the current generation holds: project name -> version (empty when unsynced)."""
     layout = PluginDirLayout(plugin_dir)
-    name = current_generation_name(layout)
+    name = layout.current_name()
     if name is None:
         return {}
     return {p.name: p.version for p in read_generation_lock(layout, name).packages}

@@ -24,7 +24,7 @@ from synchelpers import installed, publish_wheels, visible
 
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.syncing.engine import sync
-from dioptra_plugins.syncing.generations import current_generation_name, generation_names
+from dioptra_plugins.syncing.generations import generation_names
 from dioptra_plugins.syncing.verify_dir import verify
 
 TRIALS = int(os.environ.get("DIOPTRA_CRASH_TRIALS", "200"))
@@ -54,7 +54,7 @@ def kill(worker: subprocess.Popen[str]) -> None:
 def forget_all_but_current(plugin_dir: Path) -> None:
     """Remove other generations, their store entries and the cache (no process is running)."""
     layout = PluginDirLayout(plugin_dir)
-    current = current_generation_name(layout)
+    current = layout.current_name()
     for name in generation_names(layout):
         if name != current:
             shutil.rmtree(layout.generation_path(name))

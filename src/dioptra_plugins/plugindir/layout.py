@@ -125,6 +125,13 @@ class PluginDirLayout:
         """True when this dir is managed by sync (it has a ``current`` generation link)."""
         return self.current.is_symlink()
 
+    def current_name(self) -> str | None:
+        """The name of the generation ``current`` points at (``000042``); None if unsynced."""
+        try:
+            return Path(os.readlink(self.current)).name
+        except OSError:
+            return None
+
     def current_generation(self) -> Path | None:
         """The generation directory ``current`` points at right now, resolved; None if unsynced."""
         try:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
-import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -32,15 +30,14 @@ from typing import TYPE_CHECKING, Any
 from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
 from dioptra_plugins.index.url import INDEX_VARIABLE
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
-from dioptra_plugins.syncing.generations import current_generation_name
 from dioptra_plugins.syncing.requirements import requirements_key
-from dioptra_plugins.syncing.state import IndexState, SyncState, read_state, write_state
+from dioptra_plugins.syncing.state import SyncState, read_state, record_sync
 from dioptra_plugins.syncing.writer_lock import writer_lock
 
 if TYPE_CHECKING:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.index.storage import Storage
-    from dioptra_plugins.syncing.pylock import Lock, LockedPackage
+    from dioptra_plugins.syncing.pylock import Lock
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +193,7 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
     from dioptra_plugins.index.storage import NotModified
 
     state = read_state(request.layout.state_file)
-    current = current_generation_name(request.layout)
+    current = request.layout.current_name()
     known = state.indexes.get(request.index_url)
     may_be_noop = (
         known is not None
@@ -228,26 +225,28 @@ def _full_sync(
     request: _SyncRequest, state: SyncState, root_bytes: bytes, root_etag: str
 ) -> SyncResult:
     from dioptra_plugins.syncing.changes import plan_changes
+    from dioptra_plugins.syncing.choose import choose_packages
     from dioptra_plugins.syncing.generations import read_generation_lock
     from dioptra_plugins.syncing.index_view import IndexView
+    from dioptra_plugins.syncing.install import install_generation
+    from dioptra_plugins.syncing.pylock import Lock
 
+    layout = request.layout
     root = _accepted_root(request, state, root_bytes)
-    request.layout.remove_leftovers()
-    view = IndexView(request.storage, root, request.layout.documents)
-    if request.lock is None:
-        packages = _resolve_packages(
-            view, request.requirements, request.jobs, request.ignore_env_deps
-        )
-    else:
-        packages = _locked_packages(view, request.lock, request.ignore_env_deps)
-    for package in packages:
-        check_package_names(package)
-
-    current = current_generation_name(request.layout)
-    old = read_generation_lock(request.layout, current).packages if current else ()
+    layout.remove_leftovers()
+    view = IndexView(request.storage, root, layout.documents)
+    packages = choose_packages(
+        view,
+        request.requirements,
+        request.lock,
+        jobs=request.jobs,
+        ignore_env_deps=request.ignore_env_deps,
+    )
+    current = layout.current_name()
+    old = read_generation_lock(layout, current).packages if current else ()
     changes = plan_changes(old, packages)
     result = SyncResult(
-        plugin_dir=str(request.layout.root),
+        plugin_dir=str(layout.root),
         index=request.index_url,
         generation=current,
         installed=changes.installed,
@@ -256,12 +255,31 @@ def _full_sync(
         unchanged=changes.unchanged,
     )
     if current is None or changes.any:
-        result.generation, result.downloaded = _install_generation(request, packages, root.serial)
+        lock = Lock(
+            packages=tuple(packages),
+            index=request.index_url,
+            index_serial=root.serial,
+            requirements=tuple(request.requirements)
+            if request.lock is None
+            else request.lock.requirements,
+        )
+        result.generation, result.downloaded = install_generation(
+            layout, request.storage, lock, jobs=request.jobs, progress=request.progress
+        )
         result.switched = True
-    # Only a sync that succeeded leaves anything behind in the caches.
+    # Only a sync that succeeded leaves anything behind: documents, root copy, state.
     view.keep_fetched()
-    save_root_copy(request.layout, root_bytes)
-    _record(request, state, packages, root_etag, root.serial, result.generation)
+    record_sync(
+        layout,
+        state,
+        index_url=request.index_url,
+        requirements_key=request.key,
+        packages={p.name: p.version for p in packages},
+        generation=result.generation,
+        root_bytes=root_bytes,
+        root_etag=root_etag,
+        serial=root.serial,
+    )
     return result
 
 
@@ -278,161 +296,3 @@ def _accepted_root(request: _SyncRequest, state: SyncState, root_bytes: bytes) -
             f"if that was intended, delete {request.layout.state_file}"
         )
     return root
-
-
-def _install_generation(
-    request: _SyncRequest, packages: list[LockedPackage], serial: int
-) -> tuple[str, int]:
-    """Store what is missing, build the next generation and switch to it: (name, downloads)."""
-    from dioptra_plugins.syncing.download import fetch_bundles
-    from dioptra_plugins.syncing.generations import build_generation, check_entry_names, switch_to
-    from dioptra_plugins.syncing.pylock import Lock
-    from dioptra_plugins.syncing.store import add_to_store
-
-    layout = request.layout
-    check_entry_names(layout, (p.top_level for p in packages))
-    downloaded = fetch_bundles(
-        request.storage,
-        layout,
-        packages,
-        lambda package, path: add_to_store(layout, path, package),
-        jobs=request.jobs,
-        progress=request.progress,
-    )
-    requirements = (
-        tuple(request.requirements) if request.lock is None else request.lock.requirements
-    )
-    name = build_generation(
-        layout,
-        Lock(
-            packages=tuple(packages),
-            index=request.index_url,
-            index_serial=serial,
-            requirements=requirements,
-        ),
-    )
-    try:
-        switch_to(layout, name)
-    except BaseException:
-        if current_generation_name(layout) != name:
-            shutil.rmtree(layout.generation_path(name), ignore_errors=True)
-        raise
-    return name, downloaded
-
-
-def _record(
-    request: _SyncRequest,
-    state: SyncState,
-    packages: list[LockedPackage],
-    root_etag: str,
-    serial: int,
-    generation: str | None,
-) -> None:
-    """Write what this sync saw, so that the next one with nothing to do is one request."""
-    from dioptra_plugins.fsutil import write_atomic
-
-    layout = request.layout
-    # Made here, so that a process pinning a generation creates nothing in the plugin dir.
-    layout.pins.mkdir(exist_ok=True)
-    if not layout.identity_file.is_file():
-        write_atomic(layout.identity_file, secrets.token_hex(16).encode() + b"\n")
-    state.indexes[request.index_url] = IndexState(etag=root_etag, serial=serial)
-    state.index = request.index_url
-    state.requirements = request.key
-    state.generation = generation
-    state.packages = {p.name: p.version for p in packages}
-    write_state(layout.state_file, state)
-
-
-def save_root_copy(layout: PluginDirLayout, root_bytes: bytes) -> None:
-    """Keep the accepted root beside the cached documents: gc collects what it no longer names."""
-    from dioptra_plugins.fsutil import write_atomic
-    from dioptra_plugins.plugindir.layout import ROOT_COPY
-
-    try:
-        layout.documents.mkdir(parents=True, exist_ok=True)
-        write_atomic(layout.documents / ROOT_COPY, root_bytes)
-    except OSError as error:  # only a cache: a sync must not fail for it
-        logger.warning("cannot keep a copy of the index root: %s", error)
-
-
-def check_package_names(package: LockedPackage) -> None:
-    """Refuse names that would become paths outside the plugin dir (a hostile index or lock)."""
-    from dioptra_plugins.errors import IndexFormatError
-    from dioptra_plugins.index.keys import is_normalized_name, is_sha256
-
-    problems = []
-    if not is_normalized_name(package.name):
-        problems.append(f"project name {package.name!r}")
-    if not is_sha256(package.sha256):
-        problems.append(f"sha256 {package.sha256!r}")
-    if "/" in package.filename or "\\" in package.filename or not package.filename.endswith(".whl"):
-        problems.append(f"filename {package.filename!r}")
-    if not package.top_level.isidentifier():
-        problems.append(f"import package {package.top_level!r}")
-    if problems:
-        raise IndexFormatError(f"refusing {package.filename!r}: invalid " + ", ".join(problems))
-
-
-def _resolve_packages(
-    view: Any, requirements: list[str], jobs: int, ignore_env_deps: bool
-) -> list[LockedPackage]:
-    from dioptra_plugins.index.keys import bundle_key
-    from dioptra_plugins.syncing.pylock import LockedPackage, bundle_url
-    from dioptra_plugins.syncing.requirements import parse_requirements
-    from dioptra_plugins.syncing.resolve import check_environment, resolve
-
-    chosen = resolve(view, parse_requirements(requirements), jobs)
-    check_environment(view, chosen, ignore=ignore_env_deps)
-    return [
-        LockedPackage(
-            name=c.name,
-            version=c.file.version,
-            filename=c.file.filename,
-            sha256=c.file.sha256,
-            size=c.file.size,
-            top_level=c.file.top_level,
-            index=view.url,
-            url=bundle_url(view.url, bundle_key(c.name, c.file.filename)),
-        )
-        for c in chosen
-    ]
-
-
-def _locked_packages(view: Any, lock: Lock, ignore_env_deps: bool) -> list[LockedPackage]:
-    """The lock's packages, after checking that the index still has each exact file."""
-    from dataclasses import replace
-
-    from packaging.version import Version
-
-    from dioptra_plugins.syncing.resolve import Candidate, check_environment
-
-    problems = []
-    candidates = []
-    for package in lock.packages:
-        if not view.has_project(package.name):
-            problems.append(f"{package.name}: no longer in the index")
-            continue
-        files = {f.filename: f for f in view.project(package.name).files}
-        file = files.get(package.filename)
-        if file is None:
-            problems.append(f"{package.filename}: no longer in the index")
-        elif file.sha256 != package.sha256 or file.size != package.size:
-            problems.append(
-                f"{package.filename}: the index now lists sha256 {file.sha256} ({file.size} "
-                f"bytes), the lock {package.sha256} ({package.size} bytes)"
-            )
-        elif file.top_level != package.top_level:
-            problems.append(
-                f"{package.filename}: the lock names import package {package.top_level!r}, "
-                f"the index {file.top_level!r}"
-            )
-        else:
-            candidates.append(Candidate(package.name, Version(file.version), file))
-    if problems:
-        raise SyncError(
-            f"cannot reproduce the lock from {view.url}:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
-    check_environment(view, candidates, ignore=ignore_env_deps)
-    return [replace(p, index=view.url) for p in lock.packages]

@@ -20,7 +20,6 @@ from dioptra_plugins.errors import DioptraPluginsError, PluginDirError, UsageErr
 from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.plugindir.pins import pinned_generations, remove_dead_pins
 from dioptra_plugins.syncing.generations import (
-    current_generation_name,
     generation_names,
     read_generation_lock,
 )
@@ -102,7 +101,7 @@ def gc(
     result = GcResult(plugin_dir=str(layout.root))
     with writer_lock(layout.lock_file, lock_timeout):
         layout.remove_leftovers()
-        current = current_generation_name(layout)
+        current = layout.current_name()
         assert current is not None
         names = generation_names(layout)
         pinned = pinned_generations(layout, strict=True)

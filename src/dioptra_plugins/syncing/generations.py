@@ -43,14 +43,6 @@ def generation_names(layout: PluginDirLayout) -> list[str]:
     return sorted(names, key=int)
 
 
-def current_generation_name(layout: PluginDirLayout) -> str | None:
-    try:
-        target = os.readlink(layout.current)
-    except OSError:
-        return None
-    return Path(target).name
-
-
 def read_generation_lock(layout: PluginDirLayout, name: str) -> Lock:
     path = layout.generation_path(name) / LOCK_FILENAME
     try:

@@ -14,7 +14,6 @@ from dioptra_plugins.errors import PluginDirError, UsageError
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.plugindir.pins import pinned_generations
 from dioptra_plugins.syncing.generations import (
-    current_generation_name,
     generation_names,
     read_generation_lock,
     switch_to,
@@ -42,7 +41,7 @@ def _tasks(layout: PluginDirLayout, sha256: str) -> list[dict[str, Any]]:
 def list_plugins(plugin_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The current generation's packages (name, version, sha256, tasks) and all generations."""
     layout = synced_plugin_dir(plugin_dir)
-    current = current_generation_name(layout)
+    current = layout.current_name()
     assert current is not None
     lock = read_generation_lock(layout, current)
     return {
@@ -84,7 +83,7 @@ def rollback(
     """Switch back to generation ``to`` (default: the newest one older than current)."""
     layout = synced_plugin_dir(plugin_dir)
     with writer_lock(layout.lock_file, lock_timeout):
-        current = current_generation_name(layout)
+        current = layout.current_name()
         assert current is not None
         names = generation_names(layout)
         if to is None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dioptra_plugins.fsutil import write_atomic
+from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,38 @@ def read_state(path: Path) -> SyncState:
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         logger.warning("ignoring malformed %s: %s", path, error)
         return SyncState()
+
+
+def record_sync(
+    layout: PluginDirLayout,
+    state: SyncState,
+    *,
+    index_url: str,
+    requirements_key: str,
+    packages: dict[str, str],
+    generation: str | None,
+    root_bytes: bytes,
+    root_etag: str,
+    serial: int,
+) -> None:
+    """Write down what a successful sync saw, so that the next one with nothing to do is one
+    request: ``state.json``, the accepted root beside the cached documents (gc collects the
+    documents it no longer names), and, once, the dir's id and ``pins/``."""
+    try:
+        layout.documents.mkdir(parents=True, exist_ok=True)
+        write_atomic(layout.documents / ROOT_COPY, root_bytes)
+    except OSError as error:  # only a cache: a sync must not fail for it
+        logger.warning("cannot keep a copy of the index root: %s", error)
+    # Made here, so that a process pinning a generation creates nothing in the plugin dir.
+    layout.pins.mkdir(exist_ok=True)
+    if not layout.identity_file.is_file():
+        write_atomic(layout.identity_file, secrets.token_hex(16).encode() + b"\n")
+    state.indexes[index_url] = IndexState(etag=root_etag, serial=serial)
+    state.index = index_url
+    state.requirements = requirements_key
+    state.generation = generation
+    state.packages = dict(packages)
+    write_state(layout.state_file, state)
 
 
 def write_state(path: Path, state: SyncState) -> None:

@@ -17,7 +17,6 @@ from dioptra_plugins.hashing import file_sha256, record_digest, sha256_file
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.syncing.generations import (
     LOCK_FILENAME,
-    current_generation_name,
     generation_names,
     managed_entry_links,
     read_generation_lock,
@@ -174,7 +173,7 @@ def verify_generation(layout: PluginDirLayout, name: str, report: VerifyReport) 
 def verify(plugin_dir: str | os.PathLike[str] | None = None) -> VerifyReport:
     """Re-hash every store file and check every link; read-only (takes no lock)."""
     layout = synced_plugin_dir(plugin_dir)
-    current = current_generation_name(layout)
+    current = layout.current_name()
     report = VerifyReport(plugin_dir=str(layout.root), generation=current)
     names = generation_names(layout)
     report.generations = len(names)
