@@ -16,7 +16,8 @@ import zipfile
 from pathlib import Path
 from typing import IO
 
-from dioptra_plugins.bundle.verify import DAMAGED_ZIP_ERRORS, VerifiedBundle, damage
+from dioptra_plugins.bundle.archive import DAMAGED_ZIP_ERRORS, damage
+from dioptra_plugins.bundle.verify import VerifiedBundle
 from dioptra_plugins.errors import IntegrityError
 from dioptra_plugins.hashing import CHUNK_SIZE
 

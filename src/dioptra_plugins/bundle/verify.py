@@ -9,14 +9,10 @@ byte is decompressed, so a zip bomb or a hostile path is refused without being r
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
-import stat
-import struct
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -24,7 +20,6 @@ from email.parser import Parser
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from installer.records import InvalidRecordEntry, RecordEntry
 from packaging.metadata import ExceptionGroup as MetadataExceptionGroup
 from packaging.metadata import Metadata
 from packaging.utils import (
@@ -34,43 +29,26 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from dioptra_plugins.bundle.archive import (
+    DAMAGED_ZIP_ERRORS,
+    ancestors,
+    damage,
+    entry_kind_problem,
+    is_dir,
+    name_problems,
+)
 from dioptra_plugins.bundle.manifest import (
     MANIFEST_FILENAME,
     build_manifest,
     manifest_problems,
 )
+from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.errors import BundleError, DioptraPluginsError
 from dioptra_plugins.hashing import file_sha256, hex_of_record_digest
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 _SHOWN = 80
 """Longest excerpt of a hostile value quoted in a problem."""
-
-
-def _lzma_errors() -> tuple[type[Exception], ...]:
-    try:
-        import lzma
-    except ImportError:  # a Python without lzma: zipfile then refuses LZMA entries itself
-        return ()
-    return (lzma.LZMAError,)
-
-
-DAMAGED_ZIP_ERRORS: tuple[type[Exception], ...] = (
-    zipfile.BadZipFile,  # bad central directory, local header or CRC
-    zipfile.LargeZipFile,
-    zlib.error,  # a corrupt deflate stream
-    *_lzma_errors(),
-    EOFError,  # compressed data that ends before the entry does
-    RuntimeError,  # NotImplementedError (method, version, strong encryption), passwords
-    ValueError,  # UnicodeDecodeError for names flagged UTF-8, bad seeks
-    OverflowError,  # offsets and sizes beyond what the platform can seek to
-    struct.error,
-    OSError,  # bzip2's "Invalid data stream", and the file itself failing
-)
-"""What :mod:`zipfile` and the decompressors under it raise on a damaged archive.
-
-Bytes of an archive are untrusted, so any of these means "damaged", never a crash."""
 
 
 @dataclass(frozen=True)
@@ -114,72 +92,10 @@ class VerifiedBundle:
     files: list[RecordedFile] = field(repr=False)
 
 
-def name_problems(name: str) -> list[str]:
-    """Why an archive member name could escape or confuse the directory it is extracted into."""
-    problems = []
-    if "\x00" in name:
-        problems.append(f"{name!r}: NUL byte in name")
-    if "\\" in name:
-        problems.append(f"{name!r}: backslash in name")
-    if name.startswith("/"):
-        problems.append(f"{name!r}: absolute path")
-    if _DRIVE.match(name):
-        problems.append(f"{name!r}: drive letter in path")
-    parts = name.rstrip("/").split("/")
-    if ".." in parts:
-        problems.append(f"{name!r}: '..' in path")
-    if any(part in ("", ".") for part in parts) and not name.startswith("/"):
-        problems.append(f"{name!r}: empty or '.' path component")
-    return problems
-
-
-def _is_dir(info: zipfile.ZipInfo) -> bool:
-    # ZipInfo.is_dir() fails with IndexError on the empty name a damaged directory can hold.
-    return info.filename.endswith("/")
-
-
-def _entry_kind_problem(info: zipfile.ZipInfo) -> str | None:
-    mode = info.external_attr >> 16
-    if info.flag_bits & 0x1:
-        return f"{info.filename!r}: encrypted entry"
-    kind = stat.S_IFMT(mode)
-    # No file-type bits (many tools, hatchling included, store only permissions) means a
-    # regular file or, with a trailing slash, a directory.
-    if kind in (0, stat.S_IFREG) or (kind == stat.S_IFDIR and _is_dir(info)):
-        return None
-    if kind == stat.S_IFLNK:
-        return f"{info.filename!r}: symbolic link"
-    return f"{info.filename!r}: special file (mode {oct(mode)})"
-
-
-def damage(error: BaseException) -> str:
-    """A damaged-archive error as a user reads it: what kind of damage, then the details."""
-    if isinstance(error, zlib.error):
-        return f"corrupt compressed data ({error})"
-    if isinstance(error, EOFError):
-        return "compressed data ends early (truncated or corrupt entry)"
-    if isinstance(error, NotImplementedError):
-        return f"unsupported zip feature ({error})"
-    if isinstance(error, UnicodeDecodeError):
-        return f"an entry name is not valid UTF-8 ({error})"
-    return str(error) or type(error).__name__
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
-
-
 def _parse_headers(text: str) -> Message:
     # Parsing text, not bytes: from bytes the email package hands non-ASCII header values
     # back as Header objects instead of strings.
     return Parser().parsestr(text)
-
-
-def _ancestors(name: str) -> Iterator[str]:
-    """Every directory a member name implies: ``a/b/c`` -> ``a``, ``a/b``."""
-    parts = name.rstrip("/").split("/")
-    for end in range(1, len(parts)):
-        yield "/".join(parts[:end])
 
 
 class _Verifier:
@@ -272,13 +188,13 @@ class _Verifier:
         directories: set[str] = set()
         total = 0
         for info in infos:
-            directories.update(_ancestors(info.filename))
-            if _is_dir(info):
+            directories.update(ancestors(info.filename))
+            if is_dir(info):
                 directories.add(info.filename.rstrip("/"))
             name = info.filename
             # zipfile cuts names at a NUL byte; the name as stored is in orig_filename.
             self.problems.extend(name_problems(info.orig_filename))
-            if kind := _entry_kind_problem(info):
+            if kind := entry_kind_problem(info):
                 self.fail(kind)
             if name in seen:
                 self.fail(f"{name!r}: duplicate entry")
@@ -290,7 +206,7 @@ class _Verifier:
                     f"{name!r}: compression ratio {ratio:.0f} exceeds the limit of "
                     f"{limits.max_ratio:.0f} (zip bomb?)"
                 )
-            if not _is_dir(info):
+            if not is_dir(info):
                 seen[name] = info
         if total > limits.max_total_size:
             self.fail(
@@ -381,7 +297,10 @@ class _Verifier:
         text = self.read_text(archive, record_name)
         if text is None:
             return []
-        entries, malformed = self.parse_record(text)
+        parsed = parse_record(text)
+        for problem in parsed.problems:
+            self.fail(problem)
+        entries, malformed = parsed.entries, parsed.malformed
         recorded: list[RecordedFile] = []
         for name, info in files.items():
             listed = entries.pop(name, None)
@@ -415,48 +334,6 @@ class _Verifier:
         for missing in sorted(entries):
             self.fail(f"{missing!r}: listed in RECORD but not in the archive")
         return recorded
-
-    def parse_record(self, text: str) -> tuple[dict[str, RecordEntry], set[str]]:
-        """RECORD's entries by path, and the paths of malformed rows.
-
-        Like installer's ``parse_record_file`` (csv rows of path, hash, size; backslashes
-        read as slashes), except that a bad row is one more problem, not the end of parsing.
-        """
-        entries: dict[str, RecordEntry] = {}
-        malformed: set[str] = set()
-        reader = csv.reader(text.splitlines(), delimiter=",", quotechar='"', lineterminator="\n")
-        while True:
-            first_line = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                self.fail(f"RECORD line {first_line}: {error}")
-                continue
-            where = f"RECORD line {first_line}"
-            if reader.line_num > first_line:
-                # csv joins lines while a quote is open: the quote was never closed.
-                where = f"RECORD lines {first_line}-{reader.line_num} (unbalanced quote)"
-            if len(row) != 3:
-                self.fail(
-                    f"{where}: expected 3 fields (path, hash, size), found {len(row)}: "
-                    f"{_shorten(repr(row))}"
-                )
-                if row:
-                    malformed.add(row[0].replace("\\", "/"))
-                continue
-            path = row[0].replace("\\", "/")
-            try:
-                entry = RecordEntry.from_elements(path, row[1], row[2])
-            except InvalidRecordEntry as error:
-                self.fail(f"{where}: {_shorten(repr(row))}: {', '.join(error.issues)}")
-                malformed.add(path)
-                continue
-            if entry.path in entries:
-                self.fail(f"RECORD: {entry.path!r} listed twice")
-            entries[entry.path] = entry
-        return entries, malformed
 
     def check_top_level(self, files: dict[str, zipfile.ZipInfo], dist_info: str) -> str:
         tops: set[str] = set()

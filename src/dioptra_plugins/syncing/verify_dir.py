@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.hashing import file_sha256, record_digest, sha256_file
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.syncing.generations import (
@@ -49,12 +50,17 @@ class VerifyReport:
 
 
 def _record_rows(record: Path) -> list[tuple[str, str, str]]:
-    """RECORD's rows as (path, hash, size), parsed by installer as at verification time."""
-    from installer.records import parse_record_file
-
-    lines = record.read_text(encoding="utf-8").splitlines()
+    """RECORD's rows as (path, hash, size), parsed as at verification; ValueError if damaged."""
+    parsed = parse_record(record.read_text(encoding="utf-8"))
+    if parsed.problems:
+        raise ValueError("; ".join(parsed.problems))
     return [
-        (path, hash_field, size_field) for path, hash_field, size_field in parse_record_file(lines)
+        (
+            path,
+            f"{e.hash_.name}={e.hash_.value}" if e.hash_ else "",
+            "" if e.size is None else str(e.size),
+        )
+        for path, e in parsed.entries.items()
     ]
 
 
@@ -85,9 +91,6 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
     try:
         rows = _record_rows(record)
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        report.problems.append(f"{name}: unreadable RECORD: {error}")
-        return
-    except Exception as error:  # installer's InvalidRecordEntry has no common base with ours
         report.problems.append(f"{name}: unreadable RECORD: {error}")
         return
     recorded = {"/".join((dist_info.name, "RECORD")), MANIFEST_NAME}
