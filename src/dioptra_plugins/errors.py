@@ -89,7 +89,24 @@ class EnvironmentRequirementError(DioptraPluginsError):
 
 
 class IntegrityError(DioptraPluginsError):
-    """Bytes did not match their recorded size or sha256."""
+    """Bytes did not match their recorded size or sha256.
+
+    ``subject`` names what was checked (a key, a file, an archive member); ``expected`` and
+    ``found`` are the facts compared ("sha256 <hex> (<n> bytes)"), when there were two.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+    ) -> None:
+        self.subject = subject
+        self.expected = expected
+        self.found = found
+        super().__init__(message)
 
 
 class SyncError(DioptraPluginsError):

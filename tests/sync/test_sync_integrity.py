@@ -425,3 +425,31 @@ def test_disk_full_during_extraction(index: str, tmp_path: Path, small_filesyste
     }
     assert not [k for k in after if ".staging-" in k]
     assert verify(plugin_dir).ok
+
+
+def test_a_bundle_that_is_not_what_the_index_says_carries_the_facts(
+    tmp_path: Path, wheels: dict[str, Path]
+) -> None:
+    from dataclasses import replace
+
+    from dioptra_plugins.errors import IntegrityError
+    from dioptra_plugins.index.documents import ProjectDocument, RootDocument
+    from dioptra_plugins.index.swap import ProjectCache, change_root
+    from dioptra_plugins.index.url import open_storage
+
+    index = str(tmp_path / "index")
+    publish_wheels(index, [wheels["alpha-1.0.0"]])
+
+    def lie(root: RootDocument, documents: ProjectCache) -> dict[str, ProjectDocument]:
+        document = documents.get(root, "alpha")
+        assert document is not None
+        return {"alpha": document.with_files([replace(document.files[0], version="1.0.1")])}
+
+    change_root(open_storage(index), lie)
+    plugin_dir = tmp_path / "plugins"
+    with pytest.raises(IntegrityError) as caught:
+        sync(["alpha"], index=index, plugin_dir=plugin_dir)
+    assert caught.value.subject == "alpha-1.0.0-py3-none-any.whl"
+    assert caught.value.expected == "version 1.0.1"
+    assert caught.value.found == "version 1.0.0"
+    assert "version '1.0.0', expected '1.0.1'" in str(caught.value)

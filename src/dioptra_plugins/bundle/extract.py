@@ -80,7 +80,10 @@ def _extract_one(
     if sha256 is not None and (digest != sha256 or written != size):
         raise IntegrityError(
             f"{name!r} changed after verification: expected sha256 {sha256} ({size} bytes), "
-            f"found {digest} ({written} bytes)"
+            f"found {digest} ({written} bytes)",
+            subject=name,
+            expected=f"sha256 {sha256} ({size} bytes)",
+            found=f"sha256 {digest} ({written} bytes)",
         )
 
 

@@ -95,16 +95,27 @@ def _stream_once(storage: Storage, package: LockedPackage, target: Path, meter: 
                 received += len(chunk)
                 if received > package.size:
                     raise IntegrityError(
-                        f"{key}: more than the {package.size} bytes the index lists"
+                        f"{key}: more than the {package.size} bytes the index lists",
+                        subject=key,
+                        expected=f"{package.size} bytes",
+                        found=f"more than {package.size} bytes",
                     )
                 digest.update(chunk)
                 out.write(chunk)
                 meter.add(len(chunk))
         if received != package.size:
-            raise IntegrityError(f"{key}: truncated download, {received} of {package.size} bytes")
+            raise IntegrityError(
+                f"{key}: truncated download, {received} of {package.size} bytes",
+                subject=key,
+                expected=f"{package.size} bytes",
+                found=f"{received} bytes",
+            )
         if digest.hexdigest() != package.sha256:
             raise IntegrityError(
-                f"{key}: sha256 {digest.hexdigest()} does not match the index's {package.sha256}"
+                f"{key}: sha256 {digest.hexdigest()} does not match the index's {package.sha256}",
+                subject=key,
+                expected=f"sha256 {package.sha256}",
+                found=f"sha256 {digest.hexdigest()}",
             )
         target.parent.mkdir(exist_ok=True)
         os.replace(tmp, target)

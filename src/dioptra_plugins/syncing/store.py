@@ -44,21 +44,27 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
         return entry
     try:
         bundle = verify_wheel(wheel)
-        facts = []
-        if bundle.sha256 != package.sha256 or bundle.size != package.size:
-            facts.append(
-                f"sha256 {bundle.sha256} ({bundle.size} bytes), expected {package.sha256} "
-                f"({package.size} bytes)"
-            )
-        if bundle.name != canonicalize_name(package.name):
-            facts.append(f"project {bundle.name!r}, expected {package.name!r}")
-        if canonicalize_version(bundle.version) != canonicalize_version(package.version):
-            facts.append(f"version {bundle.version}, expected {package.version}")
-        if bundle.top_level != package.top_level:
-            facts.append(f"package {bundle.top_level!r}, expected {package.top_level!r}")
-        if facts:
+        # (what, found in the wheel, what the index promised, whether they agree).
+        compared = [
+            ("sha256", bundle.sha256, package.sha256, bundle.sha256 == package.sha256),
+            ("size", str(bundle.size), str(package.size), bundle.size == package.size),
+            ("project", bundle.name, package.name, bundle.name == canonicalize_name(package.name)),
+            (
+                "version",
+                bundle.version,
+                package.version,
+                canonicalize_version(bundle.version) == canonicalize_version(package.version),
+            ),
+            ("package", bundle.top_level, package.top_level, bundle.top_level == package.top_level),
+        ]
+        differ = [(what, found, want) for what, found, want, same in compared if not same]
+        if differ:
             raise IntegrityError(
-                f"{package.filename} is not the bundle the index lists: " + "; ".join(facts)
+                f"{package.filename} is not the bundle the index lists: "
+                + "; ".join(f"{what} {found!r}, expected {want!r}" for what, found, want in differ),
+                subject=package.filename,
+                expected=", ".join(f"{what} {want}" for what, _, want in differ),
+                found=", ".join(f"{what} {found}" for what, found, _ in differ),
             )
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
