@@ -42,6 +42,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.module_files import ModuleFiles
 from dioptra_plugins.plugindir.layout import PluginDirLayout, readable_plugin_dirs
 from dioptra_plugins.plugindir.pins import PinnedGeneration
 from dioptra_plugins.plugindir.syspath import repoint_generation
@@ -89,10 +90,6 @@ class _Handler(FileSystemEventHandler):
             logger.exception("watcher could not handle %r", event)
 
 
-def _real(path: str | os.PathLike[str]) -> str:
-    return os.path.realpath(os.fsdecode(path))
-
-
 class Watcher:
     """Watches plugin dirs and reloads changed modules into ``registry``.
 
@@ -119,9 +116,7 @@ class Watcher:
         self._pending: dict[str, float] = {}  # module name (or generation key) -> deadline
         self._stopping = False
         self._worker: threading.Thread | None = None
-        # Both maps are replaced whole, never mutated, so either thread may read them freely.
-        self._files: dict[str, str] = {}  # real path of a loaded module's file -> module name
-        self._vanished: dict[str, str] = {}  # real path of an unloaded module's file -> name
+        self._files = ModuleFiles(registry)
         self._in_grace: set[str] = set()
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -133,7 +128,7 @@ class Watcher:
                 root.layout = layout
                 root.pinned = PinnedGeneration(layout)
         self.registry.adopt_loaded(self._source_dirs())
-        self._refresh_files()
+        self._files.refresh(self._source_dirs())
         observer = Observer()
         handler = _Handler(self)
         for root in self._roots:
@@ -174,17 +169,12 @@ class Watcher:
         for root in self._roots:
             if root.layout is not None:
                 events.extend(self._check_generation(root))
-        self._refresh_files()
-        for name in sorted({*self._files.values(), *self._vanished.values()}):
+        self._files.refresh(self._source_dirs())
+        for name in sorted(self._files.names()):
             event = self._reload(name)
             if event is not None:
                 events.append(event)
         return events
-
-    def pending(self) -> int:
-        """How many modules are waiting for their debounce to expire."""
-        with self._cond:
-            return len(self._pending)
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -197,10 +187,10 @@ class Watcher:
         if "__pycache__" in src.split(os.sep) and (not dest or "__pycache__" in dest):
             return
         if isinstance(event, DirDeletedEvent | DirMovedEvent):
-            for name in self._modules_under(src):
+            for name in self._files.under(src):
                 self._schedule(name, self.debounce)
         if isinstance(event, DirMovedEvent | DirCreatedEvent):
-            for name in self._modules_under(dest or src):
+            for name in self._files.under(dest or src):
                 self._schedule(name, self.debounce)
         if not isinstance(event, (*_FILE_EVENTS, FileClosedEvent)):
             return
@@ -216,11 +206,10 @@ class Watcher:
             self._cond.notify()
 
     def _module_for(self, path: str) -> str | None:
-        real = _real(path)
-        name: str | None = self._files.get(real) or self._vanished.get(real)
+        name = self._files.module_of(path)
         if name is None:
-            self._refresh_files()
-            name = self._files.get(real)
+            self._files.refresh(self._source_dirs())
+            name = self._files.module_of(path)
         if name is None and self.load_new:
             name = self._new_module_name(Path(path))
         return name
@@ -245,11 +234,6 @@ class Watcher:
                 return name
         return None
 
-    def _modules_under(self, directory: str) -> set[str]:
-        prefix = _real(directory).rstrip(os.sep) + os.sep
-        known = {**self._vanished, **self._files}
-        return {name for path, name in known.items() if path.startswith(prefix)}
-
     def _source_dirs(self) -> list[Path]:
         dirs: list[Path] = []
         for root in self._roots:
@@ -257,22 +241,6 @@ class Watcher:
             if root.pinned is not None:
                 dirs.append(root.pinned.path)
         return dirs
-
-    def _refresh_files(self) -> None:
-        prefixes = [_real(d).rstrip(os.sep) + os.sep for d in self._source_dirs()]
-        prefixes += [str(d).rstrip(os.sep) + os.sep for d in self._source_dirs()]
-        files: dict[str, str] = {}
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if isinstance(file, str) and file.endswith(".py") and file.startswith(tuple(prefixes)):
-                files[_real(file)] = name
-        for name in self.registry.modules():
-            entry = self.registry.entry(name)
-            if entry is not None and entry.file is not None:
-                real = _real(entry.file)
-                if real.startswith(tuple(prefixes)):
-                    files.setdefault(real, name)
-        self._files = files
 
     # --- the reload worker -----------------------------------------------------------------------
 
@@ -301,7 +269,7 @@ class Watcher:
         if key.startswith(_GENERATION_KEY):
             self._check_generation(self._roots[int(key[len(_GENERATION_KEY) :])])
             return
-        file = self._file_of(key)
+        file = self._files.file_of(key)
         if file is not None and not os.path.exists(file) and key not in self._in_grace:
             self._in_grace.add(key)  # maybe the gap inside a vim-style save: look again soon
             self._schedule(key, self.delete_grace)
@@ -309,28 +277,13 @@ class Watcher:
         self._in_grace.discard(key)
         self._reload(key)
 
-    def _file_of(self, name: str) -> str | None:
-        for path, known in (*self._files.items(), *self._vanished.items()):
-            if known == name:
-                return path
-        return None
-
     def _reload(self, name: str) -> ReloadEvent | None:
-        file = self._file_of(name)
+        file = self._files.file_of(name)
         event = self.registry.reload_if_changed(name)
         if event is None:
             return None
         self.reload_count += 1
-        if file is not None and (event.unloaded or event.error is None):
-            # Copy-on-write: the observer thread reads these maps without a lock.
-            files, vanished = dict(self._files), dict(self._vanished)
-            if event.unloaded:
-                files.pop(file, None)
-                vanished[file] = name
-            else:
-                vanished.pop(file, None)
-                files[file] = name
-            self._files, self._vanished = files, vanished
+        self._files.after_reload(name, file, event)
         return event
 
     # --- generation switches of a synced plugin dir ----------------------------------------------
@@ -355,7 +308,7 @@ class Watcher:
             if event is not None:
                 self.reload_count += 1
                 events.append(event)
-        self._refresh_files()
+        self._files.refresh(self._source_dirs())
         return events
 
 

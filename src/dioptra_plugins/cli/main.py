@@ -71,12 +71,3 @@ def main(verbose: int, log_json: bool) -> None:
 
     level = logging.WARNING - 10 * min(verbose, 2)
     configure(level=level, as_json=log_json, stream=sys.stderr)
-
-
-def _check_command_table() -> None:
-    """Used by tests: every lazily listed command exists in the module it is listed under."""
-    for name, module_name in COMMAND_MODULES.items():
-        module = importlib.import_module(f"dioptra_plugins.cli.{module_name}")
-        names = {command.name for command in module.COMMANDS}
-        if name not in names:
-            raise LookupError(f"{module_name} has no command {name!r}")
