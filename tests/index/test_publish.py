@@ -287,3 +287,14 @@ def test_check_finds_missing_and_corrupted_bundles(
         f"{make_wheel('demo_pkg', '1.0.0').stat().st_size}",
         "bundles/demo-pkg/demo_pkg-2.0.0-py3-none-any.whl: missing",
     ]
+
+
+def test_publishing_one_wheel_to_an_existing_project_makes_seven_requests(
+    storage: Storage, make_wheel: WheelMaker
+) -> None:
+    publish(storage, [make_wheel("demo_pkg", "1.0.0")])
+    before = storage.requests
+    publish(storage, [make_wheel("demo_pkg", "1.1.0")])
+    # Root and project document read once each; the bundle and the new document written; the
+    # root swapped; the project's simple page read and replaced.
+    assert storage.requests - before == 7

@@ -116,7 +116,9 @@ def publish(
                     progress(filename)
             uploads.clear()
 
-        swap = change_root(storage, add_files, before_swap=uploads_done)
+        swap = change_root(
+            storage, add_files, before_swap=uploads_done, cache=cache, first=snapshot
+        )
     if swap.swapped:
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
     files = tuple(

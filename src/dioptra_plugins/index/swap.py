@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from dioptra_plugins.errors import ConflictError, ObjectExistsError, PublishError
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
-from dioptra_plugins.index.reading import read_project, read_root
+from dioptra_plugins.index.reading import RootSnapshot, read_project, read_root
 from dioptra_plugins.index.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def change_root(
     change: ChangeFunction,
     *,
     before_swap: Callable[[], None] | None = None,
+    cache: ProjectCache | None = None,
+    first: RootSnapshot | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SwapResult:
@@ -97,11 +99,12 @@ def change_root(
     name (an empty mapping means "nothing to do": no write at all).  It may raise to refuse.
     ``before_swap`` runs after the documents are written and before the root is replaced
     (publish waits there for its bundle uploads, so documents and bundles go up together); if
-    it raises, nothing but unreferenced objects was written.
+    it raises, nothing but unreferenced objects was written.  A caller that already read the
+    root (``first``) and documents (``cache``) passes them: the first attempt reads nothing again.
     """
-    cache = ProjectCache(storage)
+    cache = cache or ProjectCache(storage)
     for attempt in range(1, max_attempts + 1):
-        snapshot = read_root(storage)
+        snapshot = first if attempt == 1 and first is not None else read_root(storage)
         changed = dict(change(snapshot.root, cache))
         if not changed:
             return SwapResult(snapshot.root, (), attempt)
