@@ -55,7 +55,8 @@ from dioptra_plugins.errors import (
 )
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.publish import publish
-from dioptra_plugins.index.swap import ProjectCache, change_root
+from dioptra_plugins.index.reading import DocumentCache
+from dioptra_plugins.index.swap import change_root
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.syncing.pylock import LockFileError, read_lock
 
@@ -649,7 +650,7 @@ def corrupted_index(tmp_path: Path, built_wheels: dict[str, Path]) -> tuple[str,
     storage = open_storage(index)
     storage.put_new(f"bundles/alpha/{damaged.name}", data)
 
-    def add(root: RootDocument, documents: ProjectCache) -> dict[str, ProjectDocument]:
+    def add(root: RootDocument, documents: DocumentCache) -> dict[str, ProjectDocument]:
         document = documents.get(root, "alpha")
         assert document is not None
         entry = replace(

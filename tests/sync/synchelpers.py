@@ -72,9 +72,10 @@ def yank(index_url: str, name: str, version: str) -> None:
     from dataclasses import replace
 
     from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-    from dioptra_plugins.index.swap import ProjectCache, change_root
+    from dioptra_plugins.index.reading import DocumentCache
+    from dioptra_plugins.index.swap import change_root
 
-    def change(root: RootDocument, documents: ProjectCache) -> dict[str, ProjectDocument]:
+    def change(root: RootDocument, documents: DocumentCache) -> dict[str, ProjectDocument]:
         document = documents.get(root, name)
         assert document is not None
         files = [

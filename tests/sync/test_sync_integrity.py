@@ -434,13 +434,14 @@ def test_a_bundle_that_is_not_what_the_index_says_carries_the_facts(
 
     from dioptra_plugins.errors import IntegrityError
     from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-    from dioptra_plugins.index.swap import ProjectCache, change_root
+    from dioptra_plugins.index.reading import DocumentCache
+    from dioptra_plugins.index.swap import change_root
     from dioptra_plugins.index.url import open_storage
 
     index = str(tmp_path / "index")
     publish_wheels(index, [wheels["alpha-1.0.0"]])
 
-    def lie(root: RootDocument, documents: ProjectCache) -> dict[str, ProjectDocument]:
+    def lie(root: RootDocument, documents: DocumentCache) -> dict[str, ProjectDocument]:
         document = documents.get(root, "alpha")
         assert document is not None
         return {"alpha": document.with_files([replace(document.files[0], version="1.0.1")])}

@@ -80,7 +80,8 @@ def test_index_listing_a_hostile_wheel(tmp_path: Path, wheels: dict[str, Path]) 
     import zipfile
 
     from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-    from dioptra_plugins.index.swap import ProjectCache, change_root
+    from dioptra_plugins.index.reading import DocumentCache
+    from dioptra_plugins.index.swap import change_root
     from dioptra_plugins.index.url import open_storage
 
     index = str(tmp_path / "index")
@@ -99,7 +100,7 @@ def test_index_listing_a_hostile_wheel(tmp_path: Path, wheels: dict[str, Path]) 
     storage = open_storage(index)
     storage.put_new(BUNDLE_KEY, data)
 
-    def add(root: RootDocument, documents: ProjectCache) -> dict[str, ProjectDocument]:
+    def add(root: RootDocument, documents: DocumentCache) -> dict[str, ProjectDocument]:
         from dataclasses import replace
 
         document = documents.get(root, "alpha")

@@ -26,10 +26,10 @@ from dioptra_plugins.errors import ObjectExistsError, PublishError
 from dioptra_plugins.hashing import sha256_stream
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import bundle_key, is_normalized_name
-from dioptra_plugins.index.reading import read_root
+from dioptra_plugins.index.reading import DocumentCache, read_root
 from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.index.swap import ProjectCache, change_root
+from dioptra_plugins.index.swap import change_root
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def publish(
     """Publish ``wheels`` to ``storage``; raises BundleError/PublishError before writing."""
     bundles = _verify_all(wheels, limits or Limits())
     upload_time = utc_now()
-    cache = ProjectCache(storage)
+    cache = DocumentCache(storage)
     snapshot = read_root(storage)
 
     pending: list[VerifiedBundle] = []
@@ -90,7 +90,7 @@ def publish(
 
     already: set[str] = set()
 
-    def add_files(root: RootDocument, documents: ProjectCache) -> Mapping[str, ProjectDocument]:
+    def add_files(root: RootDocument, documents: DocumentCache) -> Mapping[str, ProjectDocument]:
         already.clear()
         changed: dict[str, ProjectDocument] = {}
         for bundle in bundles:

@@ -1,8 +1,19 @@
-"""Reading a consistent snapshot of an index: the root, then the documents it pins."""
+"""Reading a consistent snapshot of an index: the root, then the documents it pins.
+
+:class:`DocumentCache` is the one reader of project documents (publish, yank and sync all go
+through it): documents are immutable and named by their sha256, so one read of each is enough
+for a process, and a sync keeps them on disk (``cache/documents/``) for the next one.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import secrets
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from dioptra_plugins.errors import IndexFormatError, ObjectNotFoundError
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
@@ -36,13 +47,83 @@ def read_root(storage: Storage) -> RootSnapshot:
 def read_project(storage: Storage, name: str, entry: ProjectEntry) -> ProjectDocument:
     """The project document ``entry`` pins, checked against its sha256 and name."""
     what = f"{storage.url}/{entry.document}"
+    return _checked_project(_project_bytes(storage, name, entry), name, entry, what)
+
+
+def _project_bytes(storage: Storage, name: str, entry: ProjectEntry) -> bytes:
     try:
-        stored = storage.get(entry.document)
+        return storage.get(entry.document).data
     except ObjectNotFoundError:
         raise IndexFormatError(
-            f"{what}: the project document of {name!r} that index.json points at is missing"
+            f"{storage.url}/{entry.document}: the project document of {name!r} that index.json "
+            "points at is missing"
         ) from None
-    document = ProjectDocument.from_bytes(stored.data, entry.sha256, what=what)
+
+
+def _checked_project(data: bytes, name: str, entry: ProjectEntry, what: str) -> ProjectDocument:
+    document = ProjectDocument.from_bytes(data, entry.sha256, what=what)
     if document.name != name:
         raise IndexFormatError(f"{what}: names project {document.name!r}, expected {name!r}")
     return document
+
+
+class DocumentCache:
+    """Project documents of one index by sha256, read at most once; thread-safe.
+
+    With a ``directory``, documents found there are used after their sha256 is checked again
+    (nothing on disk is trusted), and documents fetched are written there only by
+    :meth:`keep_fetched`, so that a sync that fails leaves the directory as it was.
+    """
+
+    def __init__(self, storage: Storage, directory: Path | None = None) -> None:
+        self.storage = storage
+        self.directory = directory
+        self._documents: dict[str, ProjectDocument] = {}
+        self._fetched: dict[str, bytes] = {}  # sha256 -> bytes not yet in the directory
+        self._lock = threading.Lock()
+
+    def get(self, root: RootDocument, name: str) -> ProjectDocument | None:
+        """The document ``root`` pins for ``name``, or None when it lists no such project.
+
+        Cost: none when read before; else one file read, or one request.
+        """
+        entry = root.projects.get(name)
+        if entry is None:
+            return None
+        with self._lock:
+            document = self._documents.get(entry.sha256)
+        if document is not None:
+            return document
+        data = self._from_directory(entry.sha256)
+        fetched = data is None
+        if data is None:
+            data = _project_bytes(self.storage, name, entry)
+        document = _checked_project(data, name, entry, f"{self.storage.url}/{entry.document}")
+        if fetched and self.directory is not None:
+            with self._lock:
+                self._fetched[entry.sha256] = data
+        with self._lock:
+            self._documents[entry.sha256] = document
+        return document
+
+    def keep_fetched(self) -> None:
+        """Write the documents fetched so far into the directory (a sync calls this on success)."""
+        if self.directory is None:
+            return
+        with self._lock:
+            fetched, self._fetched = self._fetched, {}
+        with contextlib.suppress(OSError):  # only a cache: nobody may fail for it
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for sha256, data in fetched.items():
+                tmp = self.directory / f".tmp-{secrets.token_hex(6)}"
+                tmp.write_bytes(data)
+                os.replace(tmp, self.directory / f"{sha256}.json")
+
+    def _from_directory(self, sha256: str) -> bytes | None:
+        if self.directory is None:
+            return None
+        try:
+            data = (self.directory / f"{sha256}.json").read_bytes()
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == sha256 else None

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from dioptra_plugins.errors import ConflictError, ObjectExistsError, PublishError
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
-from dioptra_plugins.index.reading import RootSnapshot, read_project, read_root
+from dioptra_plugins.index.reading import DocumentCache, RootSnapshot, read_root
 from dioptra_plugins.index.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -33,25 +33,7 @@ BACKOFF_BASE_SECONDS = 0.02
 BACKOFF_CAP_SECONDS = 1.0
 
 
-class ProjectCache:
-    """Project documents already read, by sha256: they are immutable, so safe across retries."""
-
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-        self._documents: dict[str, ProjectDocument] = {}
-
-    def get(self, root: RootDocument, name: str) -> ProjectDocument | None:
-        entry = root.projects.get(name)
-        if entry is None:
-            return None
-        document = self._documents.get(entry.sha256)
-        if document is None:
-            document = read_project(self.storage, name, entry)
-            self._documents[entry.sha256] = document
-        return document
-
-
-ChangeFunction = Callable[[RootDocument, ProjectCache], Mapping[str, ProjectDocument]]
+ChangeFunction = Callable[[RootDocument, DocumentCache], Mapping[str, ProjectDocument]]
 
 
 @dataclass(frozen=True)
@@ -88,7 +70,7 @@ def change_root(
     change: ChangeFunction,
     *,
     before_swap: Callable[[], None] | None = None,
-    cache: ProjectCache | None = None,
+    cache: DocumentCache | None = None,
     first: RootSnapshot | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
@@ -102,7 +84,7 @@ def change_root(
     it raises, nothing but unreferenced objects was written.  A caller that already read the
     root (``first``) and documents (``cache``) passes them: the first attempt reads nothing again.
     """
-    cache = cache or ProjectCache(storage)
+    cache = cache or DocumentCache(storage)
     for attempt in range(1, max_attempts + 1):
         snapshot = first if attempt == 1 and first is not None else read_root(storage)
         changed = dict(change(snapshot.root, cache))

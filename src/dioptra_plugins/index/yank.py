@@ -17,9 +17,10 @@ from packaging.version import InvalidVersion, Version
 from dioptra_plugins.errors import PublishError, UsageError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import is_normalized_name
+from dioptra_plugins.index.reading import DocumentCache
 from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.index.swap import ProjectCache, change_root
+from dioptra_plugins.index.swap import change_root
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def set_yanked(
     wanted = Version(version)
     matched: list[str] = []
 
-    def flip(root: RootDocument, documents: ProjectCache) -> Mapping[str, ProjectDocument]:
+    def flip(root: RootDocument, documents: DocumentCache) -> Mapping[str, ProjectDocument]:
         document = documents.get(root, name)
         if document is None:
             raise PublishError(f"{name} is not in the index {storage.url}")
