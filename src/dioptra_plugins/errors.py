@@ -8,6 +8,8 @@ operation, 2 a usage error.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 
 class DioptraPluginsError(Exception):
@@ -124,6 +126,26 @@ class LockTimeoutError(PluginDirError):
 # --- registry ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LoadFailure:
+    """Where and why a module failed to (re)load: not an exception, the facts of one.
+
+    Carried by :class:`PluginImportError` (a first import that failed) and by a reload event
+    (an edit that failed, the last good version kept), so both report the same three facts.
+    """
+
+    file: str | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "?")
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "message": self.message}
+
+
 class RegistryError(DioptraPluginsError):
     """Base of the registry's lookup and import errors."""
 
@@ -140,16 +162,36 @@ class UnknownPluginFunctionError(RegistryError):
     """The plugin module exists but registers no such function."""
 
 
-class PluginImportError(RegistryError):
-    """A plugin module exists but failed to import (syntax error, missing helper, exception)."""
+class PluginImportError(RegistryError, ImportError):
+    """A plugin module exists but failed to import (syntax error, missing helper, exception).
 
-    def __init__(self, module: str, file: str | None, line: int | None, message: str) -> None:
+    Also an :class:`ImportError` (``name`` is the module, ``path`` its file), so code written
+    for pyplugs that catches ``ImportError`` keeps working.
+    """
+
+    def __init__(self, module: str, failure: LoadFailure) -> None:
         self.module = module
-        self.file = file
-        self.line = line
-        self.message = message
-        where = f"{file}:{line}" if file and line else (file or module)
-        super().__init__(f"plugin module {module!r} failed to import: {where}: {message}")
+        self.failure = failure
+        where = str(failure) if failure.file else f"{module}: {failure.message}"
+        super().__init__(
+            f"plugin module {module!r} failed to import: {where}", name=module, path=failure.file
+        )
+
+    @property
+    def file(self) -> str | None:
+        return self.failure.file
+
+    @property
+    def line(self) -> int | None:
+        return self.failure.line
+
+    @property
+    def message(self) -> str:
+        return self.failure.message
+
+
+class PrefectDependencyError(RegistryError):
+    """Running plugins as workflow tasks needs Prefect, which is missing or hidden (Dioptra's)."""
 
 
 # --- entry points --------------------------------------------------------------------------------

@@ -4,35 +4,59 @@ Below both :mod:`~dioptra_plugins.registry` and :mod:`~dioptra_plugins.pyplugs` 
 its markers in ``_hooks.py`` and the manager imports them, never the reverse): marking needs
 no registry, so a plugin module that only does ``from dioptra_plugins.pyplugs import register``
 costs nothing more than this module.
+
+Every mark carries a process-wide registration number, so the registry can list a module's
+functions in the order ``@register`` ran on them, as pyplugs does (its registry is a dict filled
+at decoration time), whatever another decorator did to the function's code object.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 MARK_ATTRIBUTE = "__dioptra_plugin__"
+TASK_NOUT_ATTRIBUTE = "_task_nout"  # Dioptra's name: plugins and flows read it as is
+
+# next() on itertools.count is atomic under the GIL: two threads never draw the same number.
+_registrations = itertools.count()
 
 
 @dataclass(frozen=True)
 class PluginMark:
-    """What ``@register`` attaches to a function."""
+    """What ``@register`` attaches to a function.
+
+    ``order`` is the registration number (it says which of a module's functions was registered
+    first); it is left out of comparisons, so two marks with the same arguments are equal.
+    """
 
     sort_value: float = 0
+    label: str | None = None
+    order: int = field(default=-1, compare=False)
 
 
 @overload
 def register(_func: F) -> F: ...
 @overload
-def register(_func: None = None, *, sort_value: float = 0) -> Callable[[F], F]: ...
-def register(_func: F | None = None, *, sort_value: float = 0) -> F | Callable[[F], F]:
-    """Mark a function as a task plugin; usable bare or as ``@register(sort_value=...)``."""
+def register(
+    _func: None = None, *, sort_value: float = 0, label: str | None = None
+) -> Callable[[F], F]: ...
+def register(
+    _func: F | None = None, *, sort_value: float = 0, label: str | None = None
+) -> F | Callable[[F], F]:
+    """Mark a function (or class) as a task plugin.
+
+    Usable bare (``@register``) or with arguments (``@register(sort_value=-1, label="x")``),
+    as in pyplugs 0.5.
+    """
 
     def mark(func: F) -> F:
-        setattr(func, MARK_ATTRIBUTE, PluginMark(sort_value=sort_value))
+        order = next(_registrations)
+        setattr(func, MARK_ATTRIBUTE, PluginMark(sort_value=sort_value, label=label, order=order))
         return func
 
     if _func is None:
@@ -41,16 +65,33 @@ def register(_func: F | None = None, *, sort_value: float = 0) -> F | Callable[[
 
 
 def plugin_mark(obj: object) -> PluginMark | None:
-    """The mark ``@register`` left on ``obj``, or None."""
-    mark = getattr(obj, MARK_ATTRIBUTE, None)
+    """The mark ``@register`` left on ``obj`` itself, or None.
+
+    For a class only its own mark counts: a subclass of a registered class is not a plugin
+    unless it is registered too.
+    """
+    if isinstance(obj, type):
+        mark = vars(obj).get(MARK_ATTRIBUTE)
+    else:
+        mark = getattr(obj, MARK_ATTRIBUTE, None)
     return mark if isinstance(mark, PluginMark) else None
 
 
 def task_nout(nout: int) -> Callable[[F], F]:
-    """Dioptra's marker for a task returning ``nout`` outputs (kept for source compatibility)."""
+    """Dioptra's marker for a task returning ``nout`` outputs.
+
+    A workflow engine then hands back ``nout`` separate results, so ``seed, rng =
+    pyplugs.call_task(...)`` unpacks inside a flow as well as outside one.
+    """
 
     def mark(func: F) -> F:
-        setattr(func, "_task_nout", nout)  # noqa: B010
+        setattr(func, TASK_NOUT_ATTRIBUTE, nout)
         return func
 
     return mark
+
+
+def nout_of(func: object) -> int | None:
+    """The ``nout`` that ``@task_nout`` gave ``func``, or None."""
+    nout = getattr(func, TASK_NOUT_ATTRIBUTE, None)
+    return nout if isinstance(nout, int) and not isinstance(nout, bool) else None

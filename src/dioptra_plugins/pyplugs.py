@@ -1,9 +1,15 @@
-"""Dioptra-compatible ``pyplugs`` functions: change the import, keep the entry-point script.
+"""Dioptra-compatible ``pyplugs``: change the import, keep the entry-point script.
+
+The API of Dioptra's fork (``register``, ``task_nout``, ``names``, ``funcs``, ``info``,
+``exists``, ``get``, ``call``, ``get_task``, ``call_task`` and their ``*_factory`` forms, the
+exceptions it raises) and of upstream pyplugs 0.5 (``register(label=...)``, ``labels``,
+``label=`` on ``funcs``/``info``/``get``/``call``, ``get_typed``, ``call_typed``,
+``labels_factory``).  ``call(package, plugin, func, *args)`` stays positional as in Dioptra, so
+``label`` is keyword-only there.
 
 ``register`` only marks a function (pluggy style); finding and calling marked functions is the
-job of a :class:`~dioptra_plugins.registry.Registry` instance.  The module functions below
-(``names``, ``funcs``, ``info``, ``exists``, ``get``, ``call``, ``get_task``, ``call_task`` and
-their ``*_factory`` forms) are the methods of one default :class:`Registry`.
+job of a :class:`~dioptra_plugins.registry.Registry` instance.  The module functions are the
+methods of one default :class:`Registry`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 from dioptra_plugins.errors import (
     PluginImportError,
+    PrefectDependencyError,
+    RegistryError,
     UnknownPackageError,
     UnknownPluginError,
     UnknownPluginFunctionError,
@@ -25,7 +33,13 @@ from dioptra_plugins.marks import (
     register,
     task_nout,
 )
+from dioptra_plugins.prefect_support import require_prefect
 from dioptra_plugins.registry import PluginInfo, Registry
+
+# The base class names pyplugs (``PyPlugsError``) and Dioptra (``BasePyPlugsException``) give
+# the lookup errors.
+PyPlugsError = RegistryError
+BasePyPlugsException = RegistryError
 
 # --- the module functions, over a default Registry -----------------------------------------------
 # They are the default registry's bound methods rather than wrappers: forwarding ``*args,
@@ -41,10 +55,13 @@ def default_registry() -> Registry:
 
 names = _default.names
 funcs = _default.funcs
+labels = _default.labels
 info = _default.info
 exists = _default.exists
 get = _default.get
+get_typed = _default.get_typed
 call = _default.call
+call_typed = _default.call_typed
 get_task = _default.get_task
 call_task = _default.call_task
 
@@ -54,9 +71,14 @@ def names_factory(package: str) -> Callable[[], list[str]]:
     return functools.partial(names, package)
 
 
-def funcs_factory(package: str) -> Callable[[str], list[str]]:
+def funcs_factory(package: str) -> Callable[..., list[str]]:
     """Create a funcs() function for one package."""
     return functools.partial(funcs, package)
+
+
+def labels_factory(package: str) -> Callable[[str], set[str]]:
+    """Create a labels() function for one package."""
+    return functools.partial(labels, package)
 
 
 def info_factory(package: str) -> Callable[..., PluginInfo]:
@@ -80,20 +102,25 @@ def call_factory(package: str) -> Callable[..., Any]:
 
 
 def get_task_factory(package: str) -> Callable[..., Any]:
-    """Create a get_task() function for one package."""
+    """Create a get_task() function for one package (needs Prefect, as in Dioptra)."""
+    require_prefect("get_task_factory")
     return functools.partial(get_task, package)
 
 
 def call_task_factory(package: str) -> Callable[..., Any]:
-    """Create a call_task() function for one package."""
+    """Create a call_task() function for one package (needs Prefect, as in Dioptra)."""
+    require_prefect("call_task_factory")
     return functools.partial(call_task, package)
 
 
 __all__ = [
     "MARK_ATTRIBUTE",
+    "BasePyPlugsException",
     "PluginImportError",
     "PluginInfo",
     "PluginMark",
+    "PrefectDependencyError",
+    "PyPlugsError",
     "Registry",
     "UnknownPackageError",
     "UnknownPluginError",
@@ -102,6 +129,7 @@ __all__ = [
     "call_factory",
     "call_task",
     "call_task_factory",
+    "call_typed",
     "default_registry",
     "exists",
     "exists_factory",
@@ -111,8 +139,11 @@ __all__ = [
     "get_factory",
     "get_task",
     "get_task_factory",
+    "get_typed",
     "info",
     "info_factory",
+    "labels",
+    "labels_factory",
     "names",
     "names_factory",
     "plugin_mark",

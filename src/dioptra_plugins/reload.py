@@ -4,8 +4,8 @@ A reload must never half-apply, so every step that can fail runs *before* anythi
 changes: the source is found afresh (a file may have moved, vanished or been replaced), read
 as bytes, parsed and compiled from those bytes (never from a ``.pyc``, whose mtime+size check
 cannot see a same-second, same-size edit), and executed into a brand-new module object that
-nobody else can see yet.  :class:`~dioptra_plugins.registry.Registry` then swaps it in, or
-records the error and keeps the last good version.
+nobody else can see yet.  :mod:`~dioptra_plugins.loader` then swaps it in, or records the
+:class:`~dioptra_plugins.errors.LoadFailure` and keeps the last good version.
 """
 
 from __future__ import annotations
@@ -16,28 +16,14 @@ import importlib
 import importlib.machinery
 import importlib.util
 import sys
-import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-
-@dataclass(frozen=True)
-class ReloadError:
-    """Why a module could not be (re)loaded: where, and what Python said."""
-
-    file: str | None
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "?")
-        return f"{where}: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "message": self.message}
+from dioptra_plugins.errors import LoadFailure
+from dioptra_plugins.lookup import is_self_or_ancestor, located_error, syntax_error
 
 
 @dataclass(frozen=True)
@@ -52,7 +38,7 @@ class ReloadEvent:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
-    error: ReloadError | None = None
+    error: LoadFailure | None = None
     unloaded: bool = False  # the module's file is gone and it was unregistered
 
     @property
@@ -73,9 +59,9 @@ class ReloadEvent:
 class ModuleLoadFailed(Exception):
     """Internal: executing a module's new source failed; carries the located error."""
 
-    def __init__(self, error: ReloadError) -> None:
-        super().__init__(str(error))
-        self.error = error
+    def __init__(self, failure: LoadFailure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
 
 
 class ModuleGone(Exception):
@@ -121,7 +107,7 @@ def find_fresh_spec(name: str) -> importlib.machinery.ModuleSpec | None:
             try:
                 parent = importlib.import_module(parent_name)
             except ModuleNotFoundError as error:
-                if error.name is not None and _is_self_or_ancestor(error.name, parent_name):
+                if error.name is not None and is_self_or_ancestor(error.name, parent_name):
                     raise ModuleGone(parent_name) from None
                 raise
         path_attr = getattr(parent, "__path__", None)
@@ -142,10 +128,6 @@ def find_fresh_spec(name: str) -> importlib.machinery.ModuleSpec | None:
     return None
 
 
-def _is_self_or_ancestor(candidate: str, name: str) -> bool:
-    return name == candidate or name.startswith(candidate + ".")
-
-
 def execute_source(name: str, spec: importlib.machinery.ModuleSpec) -> ExecutedModule:
     """Read, compile and run ``spec``'s source into a new module object (not installed).
 
@@ -159,7 +141,7 @@ def execute_source(name: str, spec: importlib.machinery.ModuleSpec) -> ExecutedM
     except FileNotFoundError:
         raise ModuleGone(name) from None
     except OSError as error:
-        raise ModuleLoadFailed(ReloadError(path, None, f"cannot read: {error}")) from error
+        raise ModuleLoadFailed(LoadFailure(path, None, f"cannot read: {error}")) from error
     try:
         tree = ast.parse(data, filename=path)
         code = compile(tree, path, "exec", dont_inherit=True)
@@ -167,7 +149,7 @@ def execute_source(name: str, spec: importlib.machinery.ModuleSpec) -> ExecutedM
         raise ModuleLoadFailed(syntax_error(error, path)) from error
     except ValueError as error:  # e.g. null bytes in the source
         raise ModuleLoadFailed(
-            ReloadError(path, None, f"{type(error).__name__}: {error}")
+            LoadFailure(path, None, f"{type(error).__name__}: {error}")
         ) from error
     module = importlib.util.module_from_spec(spec)
     try:
@@ -180,26 +162,6 @@ def execute_source(name: str, spec: importlib.machinery.ModuleSpec) -> ExecutedM
         raise ModuleLoadFailed(located_error(error, path)) from error
     package = name if spec.submodule_search_locations is not None else name.rpartition(".")[0]
     return ExecutedModule(module, path, source_hash(data), imported_names(tree, package))
-
-
-def syntax_error(error: SyntaxError, path: str) -> ReloadError:
-    return ReloadError(error.filename or path, error.lineno, f"SyntaxError: {error.msg}")
-
-
-def located_error(error: BaseException, path: str) -> ReloadError:
-    """File and line of ``error``: the deepest frame in the module's own file, else the last."""
-    if isinstance(error, SyntaxError):  # raised by something the module imported
-        return syntax_error(error, path)
-    # importlib's own frames ("<frozen importlib._bootstrap>") say nothing about the plugin.
-    frames = [
-        f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<")
-    ]
-    own = [frame for frame in frames if frame.filename == path]
-    message = f"{type(error).__name__}: {error}"
-    if not (own or frames):
-        return ReloadError(path or None, None, message)
-    frame = (own or frames)[-1]
-    return ReloadError(frame.filename, frame.lineno, message)
 
 
 def imported_names(tree: ast.AST, package: str) -> frozenset[str]:

@@ -67,6 +67,7 @@ def test_dioptra_plugininfo_fields() -> None:
         "doc",
         "module_doc",
         "sort_value",
+        "label",  # upstream pyplugs 0.5's ninth field, after Dioptra's eight
     )
     assert pyplugs.PluginInfo is PluginInfo
     assert pyplugs.Registry is Registry
@@ -89,7 +90,7 @@ def test_names_funcs_info_call(area, registry: Registry) -> None:
         {"metrics.py": METRICS, "a_first.py": FIRST, "b_second.py": SECOND, "_private.py": FIRST}
     )
     assert registry.names(package) == ["metrics", "b_second", "a_first"]  # by sort_value
-    assert registry.funcs(package, "metrics") == ["l2", "linf"]  # definition order
+    assert registry.funcs(package, "metrics") == ["l2", "linf"]  # registration order
     info = registry.info(package, "metrics", "l2")
     assert info.package_name == package
     assert info.plugin_name == "metrics"
@@ -98,10 +99,10 @@ def test_names_funcs_info_call(area, registry: Registry) -> None:
     assert info.doc == "Square root of the sum of squares.\n    (indented line)"
     assert info.module_doc == "Distance metrics."
     assert info.sort_value == 0
-    # func=None: the function with the lowest sort_value
-    assert registry.info(package, "metrics").func_name == "linf"
+    # func=None: the first registered function (as pyplugs), not the lowest sort_value
+    assert registry.info(package, "metrics").func_name == "l2"
     assert registry.call(package, "metrics", "l2", [0, 3], [4, 0]) == 5.0
-    assert registry.call(package, "metrics", None, [0, 3], [4, 0]) == 4
+    assert registry.call(package, "metrics", None, [0, 3], [4, 0]) == 5.0
     assert registry.call(package, "b_second", "early", 3, scale=10) == 30
     assert registry.get(package, "a_first")() == "late"
     assert registry.exists(package, "metrics")
@@ -160,6 +161,7 @@ def test_parity_with_upstream_pyplugs(area, registry: Registry) -> None:
         assert registry.call(ours, "metrics", func, [1, 2], [4, 6]) == upstream.call(
             theirs, "metrics", func, None, [1, 2], [4, 6]
         )
+    assert registry.info(ours, "metrics").func_name == upstream.info(theirs, "metrics").func_name
     assert registry.exists(ours, "metrics") == upstream.exists(theirs, "metrics")
     assert registry.exists(ours, "nope") == upstream.exists(theirs, "nope")
 

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from dioptra_plugins.cli.options import json_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
+from dioptra_plugins.lookup import may_hold_python, module_name
 from dioptra_plugins.plugindir.syspath import plugin_dirs
-from dioptra_plugins.registry import PluginInfo, Registry, module_name
-from dioptra_plugins.reload import ReloadError, ReloadEvent
+from dioptra_plugins.registry import PluginInfo, Registry
+from dioptra_plugins.reload import ReloadEvent
 
 
 def _absolute_dirs(value: str | None) -> str | None:
@@ -31,21 +34,67 @@ def _absolute_dirs(value: str | None) -> str | None:
 
 
 def _packages_in(directories: Sequence[Path]) -> Iterator[str]:
-    """Top-level packages (directories with ``__init__.py``) in the plugin dirs."""
+    """Top-level packages in the plugin dirs: regular ones and namespace folders (PEP 420)."""
     seen: set[str] = set()
     for directory in directories:
         for child in sorted(directory.iterdir()):
             name = child.name
-            if name.isidentifier() and name not in seen and (child / "__init__.py").is_file():
+            if not name.isidentifier() or name.startswith("_") or name in seen:
+                continue
+            if child.is_dir() and may_hold_python(child):
                 seen.add(name)
                 yield name
 
 
 def _load(registry: Registry, packages: Sequence[str]) -> list[PluginImportError]:
+    """Import every plugin of ``packages``; every failure is returned, none hides another."""
     failures: list[PluginImportError] = []
     for package in packages:
-        failures.extend(registry.load_package(package, recursive=True))
+        try:
+            failures.extend(registry.load_package(package, recursive=True))
+        except PluginImportError as error:  # the package's own __init__ is broken
+            failures.append(error)
     return failures
+
+
+def _writes_to_fd1(stream: IO[str]) -> bool:
+    try:
+        return stream.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _stdout_shielded(active: bool = True) -> Iterator[IO[str]]:
+    """While plugins import and run, what they print goes to stderr; yields the real stdout.
+
+    Plugins print at import (banners, warnings, logging handlers set up on ``sys.stdout``);
+    with ``--json`` stdout must carry the JSON only.  Both ``sys.stdout`` and, in a real
+    process, file descriptor 1 (``os.write``, C extensions, subprocesses) point at stderr
+    until the block ends.
+    """
+    real: IO[str] = sys.stdout
+    if not active:
+        yield real
+        return
+    real.flush()
+    saved = os.dup(1) if _writes_to_fd1(real) else None
+    private: IO[str] | None = None
+    try:
+        if saved is not None:
+            encoding = getattr(real, "encoding", None) or "utf-8"
+            private = open(os.dup(saved), "w", buffering=1, encoding=encoding)  # noqa: SIM115
+            os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield private if private is not None else real
+    finally:
+        sys.stderr.flush()
+        if private is not None:
+            private.flush()
+            private.close()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 class _Annotation(str):
@@ -103,9 +152,8 @@ def _error_document(error: PluginImportError) -> dict[str, Any]:
 def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) -> None:
     """List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."""
     registry = Registry()
-    with plugin_dirs(_absolute_dirs(plugin_dir)) as directories:
-        packages = [package] if package else list(_packages_in(directories))
-        failures = _load(registry, packages)
+    with plugin_dirs(_absolute_dirs(plugin_dir)) as directories, _stdout_shielded(as_json):
+        failures = _load(registry, [package] if package else list(_packages_in(directories)))
         tasks = [_task_document(info) for info in registry.plugins(package)]
     if as_json:
         emit_json({"tasks": tasks, "errors": [_error_document(e) for e in failures]})
@@ -144,10 +192,13 @@ def _parse_argument(text: str) -> tuple[str, Any]:
 def call_command(
     package: str, plugin: str, func: str, arguments: tuple[str, ...], plugin_dir: str | None
 ) -> None:
-    """Call task plugin FUNC of PACKAGE.PLUGIN and print its result (as JSON if it can)."""
+    """Call task plugin FUNC of PACKAGE.PLUGIN and print its result (as JSON if it can).
+
+    What the plugin prints while it imports and runs goes to stderr: stdout is the result.
+    """
     kwargs = dict(_parse_argument(a) for a in arguments)
     registry = Registry()
-    with plugin_dirs(_absolute_dirs(plugin_dir)):
+    with plugin_dirs(_absolute_dirs(plugin_dir)), _stdout_shielded():
         plugin_func = registry.get(package, plugin, func)
         try:
             result = plugin_func(**kwargs)
@@ -191,11 +242,6 @@ def watch_command(dirs: tuple[str, ...], as_json: bool, debounce: float) -> None
     directories = watched_dirs(dirs or None)
     registry = Registry()
     lock = threading.Lock()
-
-    def emit(event: ReloadEvent) -> None:
-        with lock:
-            click.echo(json.dumps(event.to_dict()) if as_json else _describe(event))
-
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -203,10 +249,16 @@ def watch_command(dirs: tuple[str, ...], as_json: bool, debounce: float) -> None
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        with plugin_dirs([str(d) for d in directories]):
+        # With --json, plugins printing while they (re)load never reach stdout: the events do.
+        with plugin_dirs([str(d) for d in directories]), _stdout_shielded(as_json) as out:
+
+            def emit(event: ReloadEvent) -> None:
+                with lock:
+                    text = json.dumps(event.to_dict()) if as_json else _describe(event)
+                    click.echo(text, file=out)
+
             for failure in _load(registry, list(_packages_in(directories))):
-                error = ReloadError(failure.file, failure.line, failure.message)
-                emit(ReloadEvent(failure.module, error=error))
+                emit(ReloadEvent(failure.module, error=failure.failure))
             registry.subscribe(emit)
             with watch(directories, registry=registry, debounce=debounce, load_new=True):
                 click.echo(
