@@ -1,0 +1,1 @@
+"""Sample plugins used by the pyplugs tests."""
