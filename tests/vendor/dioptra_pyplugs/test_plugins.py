@@ -51,8 +51,8 @@ import sys
 import pytest
 from prefect import Flow
 
-from dioptra import pyplugs
-from dioptra.sdk.exceptions import (
+from dioptra_plugins import pyplugs
+from dioptra_plugins.pyplugs import (
     UnknownPackageError,
     UnknownPluginError,
     UnknownPluginFunctionError,
@@ -88,8 +88,8 @@ def pyplugs_no_prefect(monkeypatch):
     monkeypatch.setitem(sys.modules, "prefect", None)
 
     return (
-        importlib.import_module("dioptra.pyplugs"),
-        importlib.import_module("dioptra.sdk.exceptions"),
+        importlib.import_module("dioptra_plugins.pyplugs"),
+        importlib.import_module("dioptra_plugins.errors"),
     )
 
 

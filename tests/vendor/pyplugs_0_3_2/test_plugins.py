@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 # Pyplugs imports
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 # PyPlugs imports
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pytest.fixture

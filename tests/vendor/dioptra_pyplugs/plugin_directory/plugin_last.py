@@ -41,7 +41,7 @@
 # SOFTWARE.
 """A plug-in that will be sorted after other plug-ins"""
 
-from dioptra import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register(sort_value=10)

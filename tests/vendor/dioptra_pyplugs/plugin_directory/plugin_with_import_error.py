@@ -43,7 +43,7 @@
 
 import non_existent_package  # noqa
 
-from dioptra import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register

@@ -1,4 +1,4 @@
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register(sort_value=10)

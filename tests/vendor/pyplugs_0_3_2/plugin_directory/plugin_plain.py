@@ -1,7 +1,7 @@
 """Module doc-string
 """
 
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register

@@ -1,5 +1,5 @@
 import non_existent_package  # noqa
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register

@@ -1,7 +1,7 @@
 """A plug-in that will be sorted after other plug-ins."""
 
 # PyPlugs imports
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register(sort_value=10)

@@ -1,7 +1,7 @@
 """Example of a plug-in consisting of several parts."""
 
 # PyPlugs imports
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register

@@ -1,7 +1,7 @@
 """Module doc-string."""
 
 # PyPlugs imports
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register

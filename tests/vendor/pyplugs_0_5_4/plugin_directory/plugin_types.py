@@ -1,7 +1,7 @@
 """Plugins with interesting return types."""
 
 # PyPlugs imports
-import pyplugs
+from dioptra_plugins import pyplugs
 
 
 @pyplugs.register
