@@ -454,3 +454,16 @@ def test_a_bundle_that_is_not_what_the_index_says_carries_the_facts(
     assert caught.value.expected == "version 1.0.1"
     assert caught.value.found == "version 1.0.0"
     assert "version '1.0.0', expected '1.0.1'" in str(caught.value)
+
+
+def test_store_files_are_created_read_only(index: str, tmp_path: Path) -> None:
+    import stat
+
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha==1.0.0"], index=index, plugin_dir=plugin_dir)
+    store = plugin_dir / ".dioptra-plugins" / "store"
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".pyc" for p in files)
+    assert any(p.name == MANIFEST_NAME for p in files)
+    writable = [p for p in files if p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)]
+    assert writable == []

@@ -74,7 +74,8 @@ def _extract_one(
     except DAMAGED_ZIP_ERRORS as error:
         raise _changed(repr(name), error) from error
     with stream:
-        descriptor = os.open(target, _FLAGS, 0o644)
+        # Created read-only: the store is read-only, and no second pass has to make it so.
+        descriptor = os.open(target, _FLAGS, 0o444)
         with os.fdopen(descriptor, "wb") as out:
             digest, written = _copy_hashing(stream, out, name)
     if sha256 is not None and (digest != sha256 or written != size):

@@ -110,10 +110,12 @@ def compile_entry(staging: Path, final: Path, sources: list[str]) -> BytecodeMan
         )
         path = staging / target
         path.parent.mkdir(exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(pyc)
         files[target] = hashlib.sha256(pyc).hexdigest()
     manifest = BytecodeManifest(cache_tag=sys.implementation.cache_tag, files=files)
-    (staging / MANIFEST_NAME).write_bytes(manifest.to_bytes())
+    descriptor = os.open(staging / MANIFEST_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(manifest.to_bytes())
     return manifest

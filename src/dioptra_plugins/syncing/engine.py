@@ -194,6 +194,8 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
 
     state = read_state(request.layout.state_file)
     current = request.layout.current_name()
+    # What interrupted writers left (a few scandirs): cleared under the lock, before anything.
+    request.layout.remove_leftovers()
     known = state.indexes.get(request.index_url)
     may_be_noop = (
         known is not None
@@ -233,7 +235,6 @@ def _full_sync(
 
     layout = request.layout
     root = _accepted_root(request, state, root_bytes)
-    layout.remove_leftovers()
     view = IndexView(request.storage, root, layout.documents)
     packages = choose_packages(
         view,

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from dioptra_plugins.errors import IntegrityError, SyncError
@@ -23,7 +22,6 @@ from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -> Path:
@@ -82,7 +80,6 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
             if f.path.endswith(".py") and not f.path.startswith(f"{bundle.dist_info}/")
         ]
         compile_entry(staging, entry, sources)
-        _make_read_only(staging)
         os.rename(staging, entry)
     except BaseException as error:
         import shutil
@@ -96,10 +93,3 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
         raise
     logger.info("stored %s %s as %s", package.name, package.version, package.sha256[:12])
     return entry
-
-
-def _make_read_only(root: Path) -> None:
-    """Files become read-only; directories stay writable so that gc can delete them."""
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            os.chmod(os.path.join(directory, name), _READ_ONLY)
