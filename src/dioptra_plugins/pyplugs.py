@@ -33,8 +33,8 @@ from dioptra_plugins.marks import (
     register,
     task_nout,
 )
-from dioptra_plugins.prefect_support import require_prefect
 from dioptra_plugins.registry import PluginInfo, Registry
+from dioptra_plugins.workflows import require_prefect
 
 # The base class names pyplugs (``PyPlugsError``) and Dioptra (``BasePyPlugsException``) give
 # the lookup errors.

@@ -165,11 +165,11 @@ class Registry:
         self, package: str, plugin: str, func: str | None = None, label: str | None = None
     ) -> Any:
         """The plugin as a task of the installed Prefect (1 or 3), with its ``@task_nout``."""
-        from dioptra_plugins import prefect_support
+        from dioptra_plugins import workflows
 
-        prefect_support.require_prefect("get_task")
+        workflows.require_prefect("get_task")
         info = self.info(package, plugin, func, label)
-        return prefect_support.as_task(info.func, _task_name(info))
+        return workflows.as_task(info.func, _task_name(info))
 
     def call_task(
         self,
@@ -187,11 +187,11 @@ class Registry:
         ``wait_for``); anywhere else the upstream objects are waited on and the plugin is
         called.  Needs Prefect installed, as Dioptra's did.
         """
-        from dioptra_plugins import prefect_support
+        from dioptra_plugins import workflows
 
-        prefect_support.require_prefect("call_task")
+        workflows.require_prefect("call_task")
         info = self.info(package, plugin, func, label)
-        return prefect_support.call_as_task(info.func, _task_name(info), args, kwargs)
+        return workflows.call_as_task(info.func, _task_name(info), args, kwargs)
 
     # --- beyond pyplugs: inspection --------------------------------------------------------------
 

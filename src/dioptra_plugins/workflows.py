@@ -10,6 +10,10 @@ Nothing here imports Prefect to decide where it runs: a flow cannot be active in
 never imported Prefect, so plain scripts pay a ``sys.modules`` lookup for the workflow support.
 As in Dioptra, the task functions need Prefect installed: without it (or with it hidden, a
 ``None`` in ``sys.modules``) they raise :class:`~dioptra_plugins.errors.PrefectDependencyError`.
+
+(The module's name has no "prefect" in it on purpose: Dioptra's own tests hide Prefect by
+deleting every module whose name contains "dioptra" and every one containing "prefect", and
+fail on a name that is both.)
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import prefect  # noqa: F401
 import pytest
 
-from dioptra_plugins import prefect_support
+from dioptra_plugins import workflows
 
 STEPS = """
 import time
@@ -46,7 +46,7 @@ def steps(area) -> str:
 
 
 def test_outside_a_flow_call_task_waits_for_upstream_then_calls(steps, registry) -> None:
-    assert not prefect_support.flow_run_active()
+    assert not workflows.flow_run_active()
     upstream: concurrent.futures.Future[str] = concurrent.futures.Future()
 
     def finish_later() -> None:
@@ -77,7 +77,7 @@ def test_inside_a_flow_call_task_submits_tasks_with_wait_for(
 
     @flow
     def pipeline() -> tuple[bool, list[str]]:
-        assert prefect_support.flow_run_active()
+        assert workflows.flow_run_active()
         slow = registry.call_task(steps, "steps", "record", "slow", delay=0.5)
         after = registry.call_task(steps, "steps", "seen", upstream_tasks=[slow])
         return isinstance(after, PrefectFuture), after.result()
