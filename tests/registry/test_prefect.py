@@ -1,8 +1,12 @@
-"""call_task/get_task with real Prefect 3, inside its test harness (a real local API server)."""
+"""call_task/get_task with real Prefect 3, inside its test harness (a real local API server).
+
+The seeds' flow shapes (``tests/prefect1/seeds.py``, also run under Prefect 1 there) are
+written as Prefect 3 flows here: the same plugin calls, ``@flow`` instead of ``with Flow``."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +16,9 @@ from collections.abc import Iterator
 import prefect  # noqa: F401
 import pytest
 
-from dioptra_plugins import workflows
+from dioptra_plugins import pyplugs, workflows
+from dioptra_plugins.errors import PrefectDependencyError
+from prefect1.seeds import SeedTree, expected_draws, write_seed_tree
 
 STEPS = """
 import time
@@ -100,3 +106,87 @@ def test_get_task_wraps_the_plugin(prefect_harness, steps, registry) -> None:
         return str(task("direct"))
 
     assert run() == "direct"
+
+
+@pytest.fixture
+def seeds(area) -> SeedTree:
+    tree = write_seed_tree(area.root)
+    area.packages.extend(tree.top_level_names)  # forgotten from sys.modules afterwards
+    return tree
+
+
+def test_image_resizer_flow_under_prefect3(prefect_harness, seeds: SeedTree, tmp_path) -> None:
+    from prefect import flow
+
+    data = f"{seeds.namespace}.data"
+
+    @flow(name="Image Resizer")
+    def image_resizer(data_dir: str, image_size: list[int]) -> dict[str, list[int]]:
+        assert workflows.active_engine() is workflows.Engine.PREFECT3
+        resize_output = pyplugs.call_task(
+            data, "images", "resize", data_dir=data_dir, image_size=image_size
+        )
+        rotated = pyplugs.call_task(
+            data,
+            "images",
+            "rotate",
+            data_dir=data_dir,
+            image_size=image_size,
+            upstream_tasks=[resize_output],  # rotate reads what resize wrote
+        )
+        return rotated.result()  # type: ignore[no-any-return]
+
+    assert image_resizer(str(tmp_path), [28, 32]) == {"rotated": [32, 28], "asked": [28, 32]}
+
+
+def test_fgm_flow_unpacks_task_nout_under_prefect3(prefect_harness, seeds: SeedTree) -> None:
+    from prefect import flow
+    from prefect.futures import PrefectFuture
+
+    ns = seeds.namespace
+
+    @flow(name="Fast Gradient Method")
+    def fgm(seed: int, eps: float) -> tuple[int, set[int], float, int]:
+        seed_out, rng = pyplugs.call_task(f"{ns}.random", "rng", "init_rng", seed=seed)
+        assert isinstance(seed_out, PrefectFuture)
+        assert isinstance(rng, PrefectFuture)
+        tensorflow_global_seed = pyplugs.call_task(
+            f"{ns}.random", "sample", "draw_random_integer", rng=rng
+        )
+        dataset_seed = pyplugs.call_task(f"{ns}.random", "sample", "draw_random_integer", rng=rng)
+        adversarial = pyplugs.call_task(
+            f"{ns}.attacks",
+            "fgm",
+            "create_adversarial_examples",
+            values=[1.0, 2.0],
+            eps=eps,
+            seed=dataset_seed,
+        )
+        distance = pyplugs.call_task(
+            f"{ns}.attacks", "fgm", "distance", clean=[1.0, 2.0], adversarial=adversarial
+        )
+        counted = pyplugs.call_task(f"{ns}.attacks", "fgm", "needs_json", values=adversarial)
+        draws = {tensorflow_global_seed.result(), dataset_seed.result()}
+        return seed_out.result(), draws, distance.result(), counted.result()
+
+    seed, draws, distance, counted = fgm(42, 0.25)
+    assert seed == 42
+    assert draws == set(expected_draws(42, 2))
+    assert distance == 0.25
+    assert counted == 2
+
+
+def test_task_nout_unpacks_outside_a_flow(seeds: SeedTree) -> None:
+    assert workflows.active_engine() is None
+    seed, rng = pyplugs.call_task(f"{seeds.namespace}.random", "rng", "init_rng", seed=5)
+    assert seed == 5
+    assert rng.randint(0, 2**31 - 1) == expected_draws(5, 1)[0]
+
+
+@pytest.mark.parametrize("name", ["get_task", "call_task"])
+def test_prefect_hidden_is_a_prefect_dependency_error(seeds, monkeypatch, name) -> None:
+    monkeypatch.setitem(sys.modules, "prefect", None)
+    with pytest.raises(PrefectDependencyError, match="prefect"):
+        getattr(pyplugs, name)(f"{seeds.namespace}.random", "rng", "init_rng")
+    with pytest.raises(PrefectDependencyError):
+        getattr(pyplugs, f"{name}_factory")(f"{seeds.namespace}.random")
