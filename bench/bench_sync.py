@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import hashlib
-import http.server
 import json
 import os
 import shutil
@@ -31,9 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,6 +39,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import s3servers  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from fairserver import serve_directory  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "dioptra-plugins")
@@ -113,22 +112,9 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return elapsed, done.stdout
 
 
-@contextlib.contextmanager
-def http_server(directory: Path) -> Iterator[str]:
-    handler = functools.partial(QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def http_server(directory: Path) -> contextlib.AbstractContextManager[str]:
+    """The uv baseline's static server: a fair one (listen queue, keep-alive, TCP_NODELAY)."""
+    return serve_directory(directory)
 
 
 def count_requests(endpoint: str, command: list[str]) -> int:
