@@ -242,3 +242,59 @@ def test_calls_from_another_thread_never_miss_during_reloads(area, registry: Reg
     assert failures == []
     assert registry.call(package, "mod", "answer") == 100
     assert len(results) > 1  # the reader really ran during the reloads
+
+
+WRAPPED = """
+from functools import wraps
+
+from dioptra_plugins import pyplugs
+
+
+def require_package(func):  # stands in for a decorator imported from another module
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+
+@pyplugs.register
+def first():
+    return "first"
+
+
+@pyplugs.register
+@require_package
+def wrapped():
+    return {value}
+"""
+
+
+def test_an_edit_behind_a_wrapper_is_a_change_and_order_survives(area, registry: Registry) -> None:
+    package = area.package({"mod.py": WRAPPED.format(value=1)})
+    assert registry.call(package, "mod", "wrapped") == 1
+    area.write(f"{package}/mod.py", WRAPPED.format(value=2))
+    event = registry.reload(f"{package}.mod")
+    assert event.changed == ("wrapped",)  # the wrapper's code is the same; what it wraps is not
+    assert registry.call(package, "mod", "wrapped") == 2
+    assert registry.funcs(package, "mod") == ["first", "wrapped"]
+    assert registry.call(package, "mod") == "first"
+
+
+def test_a_reload_and_a_first_load_fail_alike(area, registry: Registry) -> None:
+    """One load-from-source step: the same failure facts, whether first load or reload."""
+    broken = "x = 1\nraise KeyError('nope')\n"
+    first = area.package({"mod.py": broken})
+    with pytest.raises(ImportError) as caught:
+        registry.call(first, "mod")
+    second = area.package({"mod.py": plugin(1)})
+    registry.call(second, "mod")
+    area.write(f"{second}/mod.py", broken)
+    event = registry.reload(f"{second}.mod")
+    assert event.error is not None
+    failure = caught.value.failure  # type: ignore[attr-defined]
+    assert (failure.line, failure.message) == (event.error.line, event.error.message) == (
+        2,
+        "KeyError: 'nope'",
+    )
+    assert registry.error(f"{first}.mod") == failure
+    assert registry.error(f"{second}.mod") == event.error
