@@ -1,4 +1,5 @@
-"""Turn an index URL into a storage backend: ``s3://bucket/prefix``, a path, or ``file://``."""
+"""Turn an index URL into a storage backend: ``s3://bucket/prefix``, ``https://host/prefix/``
+(read-only), a path, or ``file://``."""
 
 from __future__ import annotations
 
@@ -34,9 +35,15 @@ def open_storage(url: str, *, timeout: float | None = None) -> Storage:
         return _s3(url, index_timeout(timeout))
     if scheme == "file":
         return _file(url)
+    if scheme in ("http", "https"):
+        # Imported here: urllib3 is only needed by workers reading an HTTP index.
+        from dioptra_plugins.index.http import HTTPStorage
+
+        return HTTPStorage(url, timeout=index_timeout(timeout))
     if scheme and len(scheme) > 1:
         raise UsageError(
-            f"unsupported index URL {url!r}: use s3://bucket/prefix, file:///path or a path"
+            f"unsupported index URL {url!r}: use s3://bucket/prefix, https://host/prefix/ "
+            "(read-only), file:///path or a path"
         )
     if "\x00" in url:
         raise UsageError(f"invalid index path {url!r}")
