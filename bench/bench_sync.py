@@ -156,7 +156,9 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
     requests: dict[str, Any] = {}
     with http_server(local_index) as http_url:
         for r in range(rounds):
-            ours_dir, aws_dir, uv_dir = (work / f"round{r}" / n for n in ("ours", "aws", "uv"))
+            ours_dir, aws_dir, uv_dir, uvc_dir = (
+                work / f"round{r}" / n for n in ("ours", "aws", "uv", "uv-compile")
+            )
             ours = [
                 CLI,
                 "sync",
@@ -182,10 +184,15 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 "--quiet",
                 *requirements,
             ]
+            # Sync compiles bytecode at install (issue 9), so uv is also timed doing the same.
+            uv_compile = [
+                *[str(uvc_dir) if part == str(uv_dir) else part for part in uv],
+                "--compile-bytecode",
+            ]
             tools = [("ours", ours), ("aws", aws), ("uv", uv)]
             tools = tools[r % 3 :] + tools[: r % 3]
             # cold
-            for name, command in tools:
+            for name, command in [*tools, ("uv-compile", uv_compile)]:
                 elapsed, out = timed(command)
                 add(f"cold/{name}", elapsed)
                 if name == "ours":
@@ -395,6 +402,7 @@ def print_workload(report: dict[str, Any]) -> None:
         return f"median {median(values):.2f} (runs {', '.join(f'{v:.2f}' for v in values)})"
 
     print(f"  cold ours/uv      {ratios('cold/ours', 'cold/uv')}")
+    print(f"  cold ours/uv-compile {ratios('cold/ours', 'cold/uv-compile')}")
     print(f"  cold ours/aws     {ratios('cold/ours', 'cold/aws')}")
     print(f"  noop ours/bare    {ratios('noop/ours', 'noop/bare')}")
     print(f"  noop ours/aws     {ratios('noop/ours', 'noop/aws')}")
