@@ -210,9 +210,19 @@ HOSTILE: list[tuple[str, Callable[[Path], Path], str]] = [
         ".data directories",
     ),
     (
-        "no-init",
-        lambda t: _spec(files={"demo_pkg/tasks.py": b"x = 1\n"}).write(t),
-        "__init__.py is missing",
+        "namespace-without-modules",
+        lambda t: _spec(files={"demo_pkg/README.txt": b"no code\n"}).write(t),
+        "holds no importable Python module",
+    ),
+    (
+        "portion-not-importable",
+        lambda t: _spec(files={"demo_pkg/fgm-plugins/tasks.py": b"x = 1\n"}).write(t),
+        "the namespace portion is not an importable package name",
+    ),
+    (
+        "portion-too-deep",
+        lambda t: _spec(files={"demo_pkg/" + "a/" * 20 + "tasks.py": b"x = 1\n"}).write(t),
+        "the namespace portion is not an importable package name",
     ),
     ("two-dist-infos", _two_dist_infos, "exactly one .dist-info"),
     ("bad-manifest", _bad_manifest, "not valid JSON"),

@@ -11,7 +11,7 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -97,3 +97,30 @@ def ancestors(name: str) -> Iterator[str]:
     parts = name.rstrip("/").split("/")
     for end in range(1, len(parts)):
         yield "/".join(parts[:end])
+
+
+def package_root(names: Iterable[str], top: str, max_depth: int) -> str:
+    """The import package that member ``names`` under directory ``top`` ship, dotted.
+
+    That is ``top`` itself, unless ``top`` is a namespace directory holding nothing but one
+    subdirectory: then the package is that subdirectory, and so on down.  So a wheel of
+    ``dioptra_custom/fgm_plugins/...`` ships the namespace portion ``dioptra_custom.fgm_plugins``,
+    and one of ``dioptra_builtins/{random,metrics}/...`` the namespace ``dioptra_builtins``; a
+    regular package stops the descent at once (its ``__init__.py`` is a file in it).  Stops after
+    ``max_depth`` parts (the caller refuses a name that deep).
+    """
+    under = [name for name in names if name.startswith(f"{top}/")]
+    parts = [top]
+    while len(parts) <= max_depth:
+        prefix = "/".join(parts) + "/"
+        children: set[str] = set()
+        for name in under:
+            if name.startswith(prefix):
+                head, sep, _rest = name[len(prefix) :].partition("/")
+                if not sep:
+                    return ".".join(parts)  # a file right in this directory
+                children.add(head)
+        if len(children) != 1:
+            break
+        parts.append(children.pop())
+    return ".".join(parts)

@@ -1,9 +1,14 @@
 """Building a plugin package into a bundle: a reproducible wheel made by hatchling.
 
 A project directory (with ``pyproject.toml``) is built through its PEP 517 backend, which must be
-hatchling, in a subprocess; a bare package folder gets a generated hatchling project first.  The
-task manifest is then computed from the wheel's own ``.py`` files (so it describes exactly what
-was built) and added to its dist-info, with RECORD updated.  Every zip entry keeps the fixed
+hatchling, in a subprocess; a bare package folder gets a generated hatchling project first.  A
+package folder is a regular package (``__init__.py``) or a PEP 420 namespace package (no
+``__init__.py``, Python modules inside, as Dioptra ships ``task-plugins/dioptra_builtins``); with
+``namespace`` it is built as one portion of that namespace (``dioptra_custom`` +
+``custom_fgm_plugins`` -> the portion ``dioptra_custom.custom_fgm_plugins``, project
+``dioptra-custom-custom-fgm-plugins`` unless ``name`` says otherwise).  The task manifest is
+then computed from the wheel's own ``.py`` files (so it describes exactly what was built) and
+added to its dist-info, with RECORD updated.  Every zip entry keeps the fixed
 timestamp hatchling gave it, so the same source always gives the same bytes.
 
 A failed or interrupted build leaves nothing behind: every temporary file, hatchling's own
@@ -20,6 +25,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,13 +33,21 @@ import tempfile
 import tomllib
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from dioptra_plugins.bundle.manifest import MANIFEST_FILENAME, build_manifest
+from dioptra_plugins.bundle.archive import package_root
+from dioptra_plugins.bundle.manifest import (
+    MANIFEST_FILENAME,
+    MAX_PACKAGE_DEPTH,
+    build_manifest,
+    is_import_name,
+    package_path,
+)
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import BuildError, BundleError, UsageError
 from dioptra_plugins.hashing import record_digest
@@ -42,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 HATCHLING_BACKEND = "hatchling.build"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+"""A valid project name (PEP 508); it is normalized (PEP 503) in the index."""
 
 
 def build_bundle(
@@ -50,18 +66,41 @@ def build_bundle(
     *,
     version: str | None = None,
     requires: Sequence[str] = (),
+    name: str | None = None,
+    namespace: str | None = None,
 ) -> Path:
     """Build ``src`` into ``out_dir/<name>-<version>-py3-none-any.whl`` and return its path.
 
-    ``src`` is a hatchling project directory or a bare package folder (``version`` required).
+    ``src`` is a hatchling project directory or a bare package folder (``version`` required;
+    ``name`` overrides the project name, ``namespace`` makes it a portion of that namespace).
     The wheel is verified before it is moved into ``out_dir``; a failed build leaves nothing.
     """
     src, out_dir = Path(src).resolve(), Path(out_dir).resolve()
+    options = _BareOptions(version, tuple(requires), name, namespace)
     try:
-        return _build(src, out_dir, version, requires)
+        return _build(src, out_dir, options)
     except OSError as error:
         # A full disk, a read-only output dir...: one message, not a traceback.
         raise BuildError(f"cannot build {src}: {_describe_os_error(error)}") from error
+
+
+@dataclass(frozen=True)
+class _BareOptions:
+    """What only a bare package folder takes (a project says all of it in pyproject.toml)."""
+
+    version: str | None
+    requires: tuple[str, ...]
+    name: str | None
+    namespace: str | None
+
+    def given(self) -> list[str]:
+        flags = {
+            "--version": self.version is not None,
+            "--requires": bool(self.requires),
+            "--name": self.name is not None,
+            "--namespace": self.namespace is not None,
+        }
+        return [flag for flag, given in flags.items() if given]
 
 
 def _describe_os_error(error: OSError) -> str:
@@ -73,49 +112,84 @@ def _describe_os_error(error: OSError) -> str:
     return f"{error.filename}: {reason}" if error.filename else reason
 
 
-def _build(src: Path, out_dir: Path, version: str | None, requires: Sequence[str]) -> Path:
+def _build(src: Path, out_dir: Path, options: _BareOptions) -> Path:
     if (src / "pyproject.toml").is_file():
-        if version is not None or requires:
+        if given := options.given():
             raise UsageError(
-                f"{src} is a project with its own pyproject.toml: set the version and "
-                "dependencies there, not with --version/--requires"
+                f"{src} is a project with its own pyproject.toml: set its name, version, "
+                f"packages and dependencies there, not with {'/'.join(given)}"
             )
         return _build_project(src, out_dir)
-    if (src / "__init__.py").is_file():
-        if version is None:
+    if (src / "__init__.py").is_file() or _is_namespace_folder(src):
+        if options.version is None:
             raise UsageError(f"{src} is a bare package folder: --version is required")
         with tempfile.TemporaryDirectory(prefix="dioptra-build-") as tmp:
-            project = _generate_project(src, Path(tmp) / "project", version, requires)
+            project = _generate_project(src, Path(tmp) / "project", options)
             return _build_project(project, out_dir)
     raise UsageError(
         f"{src} is neither a project directory (no pyproject.toml) nor a package folder "
-        "(no __init__.py)"
+        "(no __init__.py, and no Python modules for a namespace package)"
     )
 
 
-def _generate_project(package: Path, project: Path, version: str, requires: Sequence[str]) -> Path:
-    name = package.resolve().name
-    if not name.isidentifier():
-        raise UsageError(f"{package}: {name!r} is not an importable package name")
+def _is_namespace_folder(folder: Path) -> bool:
+    """A PEP 420 namespace package: an importable name, Python modules in it or below it.
+
+    Only importable subfolders are searched (a ``.py`` in ``docs-src/`` is no module of it).
+    """
+    if not folder.is_dir() or not folder.name.isidentifier():
+        return False
+    pending = [folder]
+    while pending:
+        directory = pending.pop()
+        for entry in sorted(directory.iterdir()):
+            if entry.name.startswith((".", "__pycache__")):
+                continue
+            if entry.suffix == ".py" and entry.stem.isidentifier() and entry.is_file():
+                return True
+            if entry.is_dir() and entry.name.isidentifier() and not entry.is_symlink():
+                pending.append(entry)
+    return False
+
+
+def _generate_project(package: Path, project: Path, options: _BareOptions) -> Path:
+    folder = package.resolve().name
+    if not folder.isidentifier():
+        raise UsageError(f"{package}: {folder!r} is not an importable package name")
+    namespace = options.namespace
+    if namespace is not None and not is_import_name(namespace):
+        # It becomes directories of the wheel and of every plugin dir: never a path.
+        raise UsageError(
+            f"--namespace {namespace!r} is not a dotted import name (identifiers joined by '.')"
+        )
+    import_name = f"{namespace}.{folder}" if namespace else folder
+    if not is_import_name(import_name):
+        raise UsageError(f"{import_name!r} is nested deeper than {MAX_PACKAGE_DEPTH} packages")
+    name = options.name if options.name is not None else import_name.replace(".", "-")
+    if not _PROJECT_NAME.fullmatch(name):
+        raise UsageError(f"--name {name!r} is not a valid project name (PEP 508)")
+    version = options.version
+    assert version is not None
     try:
         Version(version)
     except InvalidVersion as error:
         raise UsageError(f"--version {version!r} is not a valid PEP 440 version") from error
-    for requirement in requires:
+    for requirement in options.requires:
         try:
             Requirement(requirement)
         except InvalidRequirement as error:
             raise UsageError(f"--requires {requirement!r}: {error}") from error
-    shutil.copytree(package, project / "src" / name, ignore=_IGNORED)
+    shutil.copytree(package, project / "src" / package_path(import_name), ignore=_IGNORED)
+    top = import_name.split(".", 1)[0]
     pyproject = {
         "build-system": {"requires": ["hatchling"], "build-backend": HATCHLING_BACKEND},
         "project": {
             "name": name,
             "version": version,
             "requires-python": ">=3.11",
-            "dependencies": list(requires),
+            "dependencies": list(options.requires),
         },
-        "tool": {"hatch": {"build": {"targets": {"wheel": {"packages": [f"src/{name}"]}}}}},
+        "tool": {"hatch": {"build": {"targets": {"wheel": {"packages": [f"src/{top}"]}}}}},
     }
     (project / "pyproject.toml").write_text(tomli_w.dumps(pyproject))
     return project
@@ -212,9 +286,11 @@ def _add_manifest(wheel: Path, out: Path) -> Path:
                 f"{wheel.name} must hold exactly one top-level package and its dist-info; "
                 f"found: {found}"
             )
-        package = tops[0]
+        files = [n for n in names if not n.endswith("/")]
+        package = package_root(files, tops[0], MAX_PACKAGE_DEPTH)
         (dist_info,) = _dist_infos(names)
-        sources = ((n, source.read(n)) for n in names if n.startswith(f"{package}/"))
+        directory = package_path(package)
+        sources = ((n, source.read(n)) for n in files if n.startswith(f"{directory}/"))
         manifest = build_manifest(package, sources)
         manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
         record_name = f"{dist_info}/RECORD"

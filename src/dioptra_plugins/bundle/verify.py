@@ -36,11 +36,16 @@ from dioptra_plugins.bundle.archive import (
     entry_kind_problem,
     is_dir,
     name_problems,
+    package_root,
 )
 from dioptra_plugins.bundle.manifest import (
     MANIFEST_FILENAME,
+    MAX_PACKAGE_DEPTH,
     build_manifest,
+    is_import_name,
     manifest_problems,
+    module_name_for,
+    package_path,
 )
 from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.errors import BundleError, DioptraPluginsError
@@ -84,12 +89,17 @@ class VerifiedBundle:
     sha256: str
     size: int
     top_level: str
+    """The import package it ships: ``pkg``, or ``namespace.portion`` for a namespace portion."""
     dist_info: str
     requires_dist: list[str]
     requires_python: str | None
     metadata_sha256: str
     manifest: dict[str, Any]
     files: list[RecordedFile] = field(repr=False)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}..."
 
 
 def _parse_headers(text: str) -> Message:
@@ -336,7 +346,14 @@ class _Verifier:
         return recorded
 
     def check_top_level(self, files: dict[str, zipfile.ZipInfo], dist_info: str) -> str:
+        """The one import package the wheel ships, dotted for a namespace portion.
+
+        A regular package (``pkg/__init__.py``), a PEP 420 namespace package (no
+        ``__init__.py``, as Dioptra ships ``dioptra_builtins``), or one portion of a namespace
+        (``dioptra_custom/fgm_plugins/...``: :func:`package_root`).
+        """
         tops: set[str] = set()
+        names: list[str] = []
         for name in files:
             head, sep, _rest = name.partition("/")
             if head == dist_info:
@@ -348,6 +365,7 @@ class _Verifier:
                 self.fail(f"{name!r}: .data directories (scripts, headers) are not allowed")
                 continue
             tops.add(head)
+            names.append(name)
         if len(tops) != 1:
             found = ", ".join(sorted(tops)) or "none"
             self.fail(f"expected exactly one top-level package, found: {found}")
@@ -355,9 +373,18 @@ class _Verifier:
         (top,) = tops
         if not top.isidentifier():
             self.fail(f"{top!r}: top-level directory is not an importable package name")
-        elif f"{top}/__init__.py" not in files:
-            self.fail(f"{top}/__init__.py is missing: {top!r} is not a regular package")
-        return top
+            return ""
+        package = package_root(names, top, MAX_PACKAGE_DEPTH)
+        if not is_import_name(package):
+            self.fail(
+                f"{_shown(package_path(package))!r}: the namespace portion is not an importable "
+                f"package name (at most {MAX_PACKAGE_DEPTH} identifiers)"
+            )
+            return ""
+        directory = package_path(package)
+        if not any(module_name_for(name) for name in names if name.startswith(f"{directory}/")):
+            self.fail(f"{directory}/ holds no importable Python module: not a plugin package")
+        return package
 
     def read_manifest(
         self,
@@ -387,7 +414,8 @@ class _Verifier:
 
         def sources() -> Iterator[tuple[str, bytes]]:
             nonlocal reading
-            for reading in sorted(n for n in files if n.startswith(f"{top_level}/")):
+            directory = package_path(top_level)
+            for reading in sorted(n for n in files if n.startswith(f"{directory}/")):
                 yield reading, self.read(archive, reading) or b""
 
         try:

@@ -29,28 +29,55 @@ from dioptra_plugins.cli.output import emit_json, emit_table
     metavar="REQUIREMENT",
     help="Dependency of a bare package folder (repeatable).",
 )
+@click.option(
+    "--namespace",
+    metavar="NAMESPACE",
+    help="Build a bare package folder as a portion of this namespace package "
+    "(dioptra_custom: the folder becomes dioptra_custom.<folder>).",
+)
+@click.option(
+    "--name",
+    "project_name",
+    metavar="NAME",
+    help="Project name of a bare package folder (default: its import name, dots as dashes).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the built bundles as JSON.")
 def build(
     sources: tuple[Path, ...],
     out_dir: Path,
     version: str | None,
     requires: tuple[str, ...],
+    namespace: str | None,
+    project_name: str | None,
     as_json: bool,
 ) -> None:
     """Build plugin packages into bundles (reproducible wheels made by hatchling).
 
     Each SOURCE is a hatchling project directory or a bare package folder (then --version is
-    required).  Plugin code is never imported: tasks are read from the syntax tree.
+    required): a regular package, or a namespace package without __init__.py, as Dioptra's
+    task-plugins/dioptra_builtins.  With --namespace a folder is one portion of a namespace
+    shared by several bundles (dioptra_custom/<example>).  Plugin code is never imported:
+    tasks are read from the syntax tree.
     """
+    if project_name is not None and len(sources) > 1:
+        raise click.UsageError("--name names one bundle: give one SOURCE with it")
     built = []
     for source in sources:
-        wheel = build_bundle(source, out_dir, version=version, requires=requires)
+        wheel = build_bundle(
+            source,
+            out_dir,
+            version=version,
+            requires=requires,
+            name=project_name,
+            namespace=namespace,
+        )
         bundle = verify_wheel(wheel)
         built.append(
             {
                 "wheel": str(wheel),
                 "name": bundle.name,
                 "version": bundle.version,
+                "package": bundle.top_level,
                 "sha256": bundle.sha256,
                 "tasks": len(bundle.manifest.get("tasks", [])),
             }

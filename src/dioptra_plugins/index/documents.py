@@ -17,7 +17,7 @@ from typing import Any
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from dioptra_plugins.bundle.manifest import manifest_problems
+from dioptra_plugins.bundle.manifest import is_import_name, manifest_problems
 from dioptra_plugins.errors import IndexFormatError
 from dioptra_plugins.index.keys import is_normalized_name, is_sha256, project_document_key
 
@@ -220,8 +220,9 @@ class FileEntry:
         if not all(isinstance(item, str) for item in requires_dist):
             raise IndexFormatError(f"{what}: requires_dist must be a list of strings")
         top_level = reader.text("top_level")
-        if not top_level.isidentifier():
-            # It becomes an entry link in every plugin dir: never a path.
+        if not is_import_name(top_level):
+            # It becomes an entry link and links in every plugin dir: a dotted import name
+            # (``dioptra_custom.fgm_plugins`` for a namespace portion), never a path.
             raise IndexFormatError(
                 f"{what}: field 'top_level' must be an importable package name, found {top_level!r}"
             )

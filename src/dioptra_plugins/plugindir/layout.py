@@ -5,6 +5,9 @@ $DIOPTRA_PLUGIN_DIR/
   .dioptra-plugins/
     current -> generations/000042                                 the one switch
     generations/000042/{dioptra_builtins -> ../../store/<sha256>/dioptra_builtins,
+                        dioptra_custom/                             a merged namespace
+                          {fgm_plugins -> ../../../store/<sha256>/dioptra_custom/fgm_plugins,
+                           feature_squeezing -> ../../../store/<sha>/dioptra_custom/...},
                         pylock.toml}
     store/<sha256>/...                                            verified, read-only
     store/<sha256>/.bytecode.json                                 the pycs sync compiled
@@ -24,7 +27,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,14 +150,51 @@ class PluginDirLayout:
         return self.store / sha256
 
     @staticmethod
+    def package_dir(top_level: str) -> str:
+        """Where import package ``top_level`` lives in a generation or store entry, relative:
+        ``dioptra_builtins``, or ``dioptra_custom/fgm_plugins`` for a namespace portion.
+
+        ``top_level`` must be a checked dotted import name (identifiers only, so no ``..``).
+        """
+        return top_level.replace(".", "/")
+
+    @staticmethod
+    def entry_name(top_level: str) -> str:
+        """The top-level name import package ``top_level`` is found under (its first part)."""
+        return top_level.split(".", 1)[0]
+
+    @staticmethod
     def store_link(sha256: str, top_level: str) -> str:
-        """What a generation's link to an import package in the store says (relative)."""
-        return f"../../store/{sha256}/{top_level}"
+        """What a generation's link to an import package in the store says (relative).
+
+        A regular or namespace package is linked at the top of the generation; a namespace
+        portion inside the namespace's real directory there, so its link climbs one level more
+        per part: ``dioptra_custom/fgm_plugins -> ../../../store/<sha256>/dioptra_custom/
+        fgm_plugins``.  Portions of one namespace from several bundles so merge into one
+        directory that imports as one namespace.
+        """
+        depth = top_level.count(".") + 2
+        return "../" * depth + f"store/{sha256}/{PluginDirLayout.package_dir(top_level)}"
+
+    @staticmethod
+    def namespace_dirs(top_levels: Iterable[str]) -> list[str]:
+        """The real directories a generation holding ``top_levels`` has: every namespace that
+        portions merge into (``dioptra_custom`` for ``dioptra_custom.fgm_plugins``), relative,
+        parents first."""
+        found: set[str] = set()
+        for top_level in top_levels:
+            parts = top_level.split(".")
+            found.update("/".join(parts[:end]) for end in range(1, len(parts)))
+        return sorted(found, key=lambda d: (d.count("/"), d))
 
     @staticmethod
     def entry_link(top_level: str) -> str:
-        """What a stable entry link at the top of the plugin dir says: it follows ``current``."""
-        return f"{META_DIR}/current/{top_level}"
+        """What a stable entry link at the top of the plugin dir says: it follows ``current``.
+
+        One per top-level name: a namespace split into portions has one entry link, to its
+        merged directory in the current generation.
+        """
+        return f"{META_DIR}/current/{PluginDirLayout.entry_name(top_level)}"
 
     def remove_leftovers(self) -> None:
         """Delete what interrupted writers left behind (never anything a generation uses)."""

@@ -1,8 +1,10 @@
 """What a sync installs: the bundles its requirements resolve to, or exactly those of a lock.
 
 Either way every package is checked for names that could become paths (a hostile index or
-lock) before anything is downloaded.  Cost: the project documents of what is chosen (fetched
-through the view, in parallel) and one resolution.
+lock), and the set for import packages that cannot share a generation (the same module from two
+bundles, a namespace portion inside another bundle's package), before anything is downloaded.
+Cost: the project documents of what is chosen (fetched through the view, in parallel) and one
+resolution.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from dioptra_plugins.errors import IndexFormatError, SyncError
+from dioptra_plugins.bundle.manifest import is_import_name
+from dioptra_plugins.errors import IndexFormatError, ResolutionError, SyncError
 from dioptra_plugins.index.keys import bundle_key, is_normalized_name, is_sha256
+from dioptra_plugins.syncing.generations import merge_conflicts
 from dioptra_plugins.syncing.pylock import Lock, LockedPackage, bundle_url
 from dioptra_plugins.syncing.requirements import parse_requirements
 from dioptra_plugins.syncing.resolve import Candidate, check_environment, resolve
@@ -37,6 +41,11 @@ def choose_packages(
         packages = _locked(view, lock, ignore_env_deps)
     for package in packages:
         check_package_names(package)
+    if conflicts := merge_conflicts(packages):
+        raise ResolutionError(
+            "these bundles cannot be installed together:\n"
+            + "\n".join(f"  - {problem}" for problem in conflicts)
+        )
     return packages
 
 
@@ -49,7 +58,7 @@ def check_package_names(package: LockedPackage) -> None:
         problems.append(f"sha256 {package.sha256!r}")
     if "/" in package.filename or "\\" in package.filename or not package.filename.endswith(".whl"):
         problems.append(f"filename {package.filename!r}")
-    if not package.top_level.isidentifier():
+    if not is_import_name(package.top_level):
         problems.append(f"import package {package.top_level!r}")
     if problems:
         raise IndexFormatError(f"refusing {package.filename!r}: invalid " + ", ".join(problems))

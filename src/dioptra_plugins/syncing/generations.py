@@ -11,6 +11,13 @@ every instant consistent for a process importing from the plugin dir:
 3. entry links of packages the target no longer has (dangling now) are removed.
 
 Entry links never change target, so the rename of ``current`` is the only switch there is.
+
+A namespace split across bundles (``dioptra_custom.fgm_plugins`` and
+``dioptra_custom.feature_squeezing``, each a bundle) is merged in the generation: a real
+``dioptra_custom/`` directory holding one link per portion, which imports as one namespace.
+It is built with the rest of the generation, so it too appears in the one rename.  Bundles
+whose import packages overlap (the same one twice, or a portion inside another bundle's
+package) cannot share a generation (:func:`merge_conflicts`).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.fsutil import flush_filesystem, fsync_dir, replace_symlink
 from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, PluginDirLayout
-from dioptra_plugins.syncing.pylock import Lock, lock_from_toml, lock_to_toml
+from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +61,40 @@ def read_generation_lock(layout: PluginDirLayout, name: str) -> Lock:
     return lock_from_toml(data, str(path))
 
 
+def merge_conflicts(packages: Iterable[LockedPackage]) -> list[str]:
+    """Why these bundles cannot share one generation (empty when they can).
+
+    Two bundles cannot ship the same import package, nor one a portion inside the other's
+    package: the generation links each bundle's package in whole, and a namespace merges only
+    portions that no bundle ships a parent of.  Each problem names both bundles.
+    """
+    by_name: dict[str, LockedPackage] = {}
+    problems = []
+    for package in sorted(packages, key=lambda p: (p.top_level, p.name)):
+        other = by_name.setdefault(package.top_level, package)
+        if other is not package:
+            problems.append(
+                f"{_label(other)} and {_label(package)} both ship the module "
+                f"{package.top_level!r}; only one can be installed"
+            )
+    for name, package in sorted(by_name.items()):
+        parts = name.split(".")
+        for end in range(1, len(parts)):
+            outer = by_name.get(".".join(parts[:end]))
+            if outer is not None:
+                problems.append(
+                    f"{_label(outer)} ships the package {outer.top_level!r} and "
+                    f"{_label(package)} the namespace portion {name!r} inside it; a namespace "
+                    "merges portions from several bundles only when no bundle ships the "
+                    "namespace itself (a regular package cannot be split at all)"
+                )
+    return problems
+
+
+def _label(package: LockedPackage) -> str:
+    return f"{package.name} {package.version}"
+
+
 def build_generation(layout: PluginDirLayout, lock: Lock) -> str:
     """Create the next numbered generation holding exactly ``lock``'s bundles; returns its name.
 
@@ -61,17 +102,25 @@ def build_generation(layout: PluginDirLayout, lock: Lock) -> str:
     """
     from dataclasses import replace
 
+    if conflicts := merge_conflicts(lock.packages):
+        raise PluginDirError("cannot build a generation: " + "; ".join(conflicts))
     layout.generations.mkdir(parents=True, exist_ok=True)
     existing = generation_names(layout)
     name = f"{int(existing[-1]) + 1 if existing else 1:0{NAME_WIDTH}d}"
     building = layout.generations / f"{BUILDING_PREFIX}{secrets.token_hex(6)}"
     building.mkdir()
     try:
+        for directory in PluginDirLayout.namespace_dirs(p.top_level for p in lock.packages):
+            (building / directory).mkdir()
         for package in lock.packages:
+            link = building / PluginDirLayout.package_dir(package.top_level)
             target = PluginDirLayout.store_link(package.sha256, package.top_level)
-            if not (building / target).is_dir():
-                raise PluginDirError(f"store entry {package.sha256} has no {package.top_level}/")
-            os.symlink(target, building / package.top_level)
+            if not (link.parent / target).is_dir():
+                raise PluginDirError(
+                    f"store entry {package.sha256} has no "
+                    f"{PluginDirLayout.package_dir(package.top_level)}/"
+                )
+            os.symlink(target, link)
         (building / LOCK_FILENAME).write_bytes(lock_to_toml(replace(lock, generation=name)))
         os.rename(building, layout.generation_path(name))
     except BaseException:
@@ -80,12 +129,18 @@ def build_generation(layout: PluginDirLayout, lock: Lock) -> str:
     return name
 
 
+def entry_names(top_levels: Iterable[str]) -> set[str]:
+    """The top-level names (entry links) import packages ``top_levels`` need: one per name,
+    however many portions of a namespace there are."""
+    return {PluginDirLayout.entry_name(top_level) for top_level in top_levels}
+
+
 def check_entry_names(layout: PluginDirLayout, top_levels: Iterable[str]) -> None:
     """Refuse to switch when a top-level name is taken by something sync does not manage."""
     clashes = []
-    for top_level in top_levels:
-        path = layout.root / top_level
-        if path.is_symlink() and os.readlink(path) == PluginDirLayout.entry_link(top_level):
+    for name in sorted(entry_names(top_levels)):
+        path = layout.root / name
+        if path.is_symlink() and os.readlink(path) == PluginDirLayout.entry_link(name):
             continue
         if path.exists() or path.is_symlink():
             clashes.append(str(path))
@@ -115,7 +170,7 @@ def managed_entry_links(layout: PluginDirLayout) -> dict[str, Path]:
 def switch_to(layout: PluginDirLayout, name: str) -> None:
     """Make generation ``name`` current, with the entry links kept consistent (see module doc)."""
     lock = read_generation_lock(layout, name)
-    wanted = {package.top_level for package in lock.packages}
+    wanted = entry_names(package.top_level for package in lock.packages)
     check_entry_names(layout, wanted)
     existing = managed_entry_links(layout)
     for top_level in sorted(wanted - existing.keys()):

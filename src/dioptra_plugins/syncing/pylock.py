@@ -3,7 +3,8 @@
 It names every bundle of the generation with its version, URL, size and sha256, which is all
 ``sync --locked`` needs to rebuild the same set byte for byte, and what a job records as the
 exact plugin code it ran.  Sync-specific facts (generation, index serial, requirements, the
-import package of each bundle) live under ``[tool.dioptra-plugins]`` tables, as PEP 751 allows.
+import package of each bundle, dotted for a namespace portion: ``dioptra_custom.fgm_plugins``)
+live under ``[tool.dioptra-plugins]`` tables, as PEP 751 allows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from dioptra_plugins.bundle.manifest import is_import_name
 from dioptra_plugins.errors import SyncError, UsageError
 from dioptra_plugins.index.keys import is_normalized_name, is_sha256
 
@@ -246,7 +248,7 @@ def _locked_package(entry: _Table) -> LockedPackage:
         size=wheel.integer("size"),
         top_level=entry.table("tool")
         .table(TOOL)
-        .checked("top-level", "an importable package name", str.isidentifier),
+        .checked("top-level", "an importable package name", is_import_name),
         index=entry.text("index"),
         url=wheel.text("url"),
     )

@@ -2,8 +2,9 @@
 
 Every file of every store entry is re-hashed against the RECORD extracted with it, and every
 pyc against the bytecode manifest sync wrote (:mod:`.bytecode`); a file that neither lists is
-reported.  Every link is checked: ``current``, each generation's links into the store, the entry
-links at the top.  Read-only: it takes no lock.
+reported.  Every link is checked: ``current``, each generation's links into the store (inside the
+merged directory of a namespace split into portions too), the entry links at the top.
+Read-only: it takes no lock.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from dioptra_plugins.hashing import file_sha256, record_digest, sha256_file
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.syncing.generations import (
     LOCK_FILENAME,
+    entry_names,
     generation_names,
     managed_entry_links,
+    merge_conflicts,
     read_generation_lock,
 )
 from dioptra_plugins.syncing.pylock import Lock
@@ -148,28 +151,53 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
 
 
 def verify_generation(layout: PluginDirLayout, name: str, report: VerifyReport) -> Lock | None:
+    """Check that generation ``name`` is exactly what its lock says: one link per bundle, into
+    the store, and for a namespace split into portions a real directory holding their links."""
     where = f"generations/{name}"
     try:
         lock = read_generation_lock(layout, name)
     except Exception as error:
         report.problems.append(f"{where}: {error}")
         return None
-    expected = {LOCK_FILENAME}
+    generation = layout.generation_path(name)
+    report.problems.extend(f"{where}: {problem}" for problem in merge_conflicts(lock.packages))
+    top_levels = [package.top_level for package in lock.packages]
+    namespaces = PluginDirLayout.namespace_dirs(top_levels)
+    # What each directory of the generation must hold, and nothing else.
+    expected: dict[str, set[str]] = {"": {LOCK_FILENAME}}
+    for relative in [*namespaces, *(PluginDirLayout.package_dir(t) for t in top_levels)]:
+        parent, _, child = relative.rpartition("/")
+        expected.setdefault(parent, set()).add(child)
+    for directory in namespaces:
+        path = generation / directory
+        if path.is_symlink() or not path.is_dir():
+            report.problems.append(
+                f"{where}/{directory}: not the directory that merges the portions of a namespace"
+            )
+            expected.pop(directory, None)
     for package in lock.packages:
-        expected.add(package.top_level)
-        link = layout.generation_path(name) / package.top_level
+        relative = PluginDirLayout.package_dir(package.top_level)
+        link = generation / relative
         target = PluginDirLayout.store_link(package.sha256, package.top_level)
         try:
             found = os.readlink(link)
         except OSError:
-            report.problems.append(f"{where}/{package.top_level}: missing link")
+            report.problems.append(f"{where}/{relative}: missing link")
             continue
         if found != target:
-            report.problems.append(f"{where}/{package.top_level}: points at {found}, not {target}")
+            report.problems.append(f"{where}/{relative}: points at {found}, not {target}")
         elif not link.is_dir():
-            report.problems.append(f"{where}/{package.top_level}: store entry missing")
-    for extra in sorted(set(os.listdir(layout.generation_path(name))) - expected):
-        report.problems.append(f"{where}/{extra}: not part of the generation's lock")
+            report.problems.append(f"{where}/{relative}: store entry missing")
+    for directory, children in sorted(expected.items()):
+        try:
+            present = set(os.listdir(generation / directory))
+        except OSError as error:
+            if directory == "":
+                report.problems.append(f"{where}: cannot be read: {error}")
+            continue
+        prefix = f"{where}/{directory}/" if directory else f"{where}/"
+        for extra in sorted(present - children):
+            report.problems.append(f"{prefix}{extra}: not part of the generation's lock")
     return lock
 
 
@@ -192,7 +220,7 @@ def verify(plugin_dir: str | os.PathLike[str] | None = None) -> VerifyReport:
             continue
         report.store_entries += 1
         _verify_store_entry(Path(entry.path), report)
-    wanted = {p.top_level for p in current_lock.packages} if current_lock else set()
+    wanted = entry_names(p.top_level for p in current_lock.packages) if current_lock else set()
     links = managed_entry_links(layout)
     for top_level in sorted(wanted):
         if top_level not in links:
