@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from dioptra_plugins import workflows
 from dioptra_plugins.errors import (
     LoadFailure,
     PluginImportError,
@@ -142,8 +143,8 @@ class Registry:
         # The hot path: one dict lookup for the module entry, one for the function.
         entry = self._entries.get(f"{package}.{plugin}" if package else plugin)
         if entry is not None and label is None:
-            found = entry.default if func is None else entry.functions.get(func)
-            if found is not None and found.label is None:
+            found = entry.default if func is None else entry.unlabelled.get(func)
+            if found is not None:
                 return found.func(*args, **kwargs)
         return self.info(package, plugin, func, label).func(*args, **kwargs)
 
@@ -165,8 +166,6 @@ class Registry:
         self, package: str, plugin: str, func: str | None = None, label: str | None = None
     ) -> Any:
         """The plugin as a task of the installed Prefect (1 or 3), with its ``@task_nout``."""
-        from dioptra_plugins import workflows
-
         workflows.require_prefect("get_task")
         info = self.info(package, plugin, func, label)
         return workflows.as_task(info.func, _task_name(info))
@@ -187,9 +186,6 @@ class Registry:
         ``wait_for``); anywhere else the upstream objects are waited on and the plugin is
         called.  Needs Prefect installed, as Dioptra's did.
         """
-        from dioptra_plugins import workflows
-
-        workflows.require_prefect("call_task")
         info = self.info(package, plugin, func, label)
         return workflows.call_as_task(info.func, _task_name(info), args, kwargs)
 
