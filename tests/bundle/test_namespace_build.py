@@ -157,3 +157,49 @@ def test_cli_build_namespace_and_name(tmp_path: Path) -> None:
     refused = subprocess.run(two, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert "--name names one bundle" in refused.stderr
+
+
+def test_portion_manifest_and_file_entry_match_the_schemas(tmp_path: Path) -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    from dioptra_plugins.index.documents import FileEntry
+
+    schemas = Path(__file__).resolve().parents[2] / "registry-index"
+    resources = []
+    for path in schemas.glob("*.schema.json"):
+        schema = json.loads(path.read_text())
+        resources.append((path.name, Resource.from_contents(schema)))
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    registry = Registry().with_resources(resources)
+    project = json.loads((schemas / "project.schema.json").read_text())
+    validator = Draft202012Validator(project, registry=registry)
+
+    folder = write(tmp_path / "squeeze", {"squeeze.py": TASK.format(name="squeeze")})
+    (folder / "cls.py").write_text(
+        "from dioptra import pyplugs\n\n\n@pyplugs.register(label='x')\nclass Thing:\n"
+        "    def __init__(self, n: int) -> None:\n        self.n = n\n"
+    )
+    bundle = verify_wheel(
+        build_bundle(folder, tmp_path / "dist", version="1.0", namespace="dioptra_custom")
+    )
+    entry = FileEntry(
+        filename=bundle.filename,
+        version=bundle.version,
+        sha256=bundle.sha256,
+        size=bundle.size,
+        requires_python=bundle.requires_python,
+        requires_dist=tuple(bundle.requires_dist),
+        yanked=False,
+        yanked_reason=None,
+        upload_time="2026-01-01T00:00:00Z",
+        core_metadata_sha256=bundle.metadata_sha256,
+        top_level=bundle.top_level,
+        manifest=bundle.manifest,
+    )
+    document = {"format": 1, "name": bundle.name, "files": [entry.to_json()]}
+    validator.validate(document)
+    assert FileEntry.from_json(entry.to_json(), "test") == entry
+    for hostile in ("../x", "dioptra_custom/squeeze", "a..b", ".".join(["a"] * 17)):
+        document["files"][0]["top_level"] = hostile
+        assert list(validator.iter_errors(document)), hostile
