@@ -19,6 +19,7 @@ from dioptra_plugins.errors import DioptraPluginsError, IndexFormatError, Resolu
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.syncing.gc import gc, store_entries_reached
 from dioptra_plugins.syncing.generations import read_generation_lock
+from dioptra_plugins.syncing.maintenance import rollback
 from dioptra_plugins.syncing.pylock import LockFileError
 from dioptra_plugins.syncing.verify_dir import verify
 
@@ -180,6 +181,13 @@ def test_removing_portions_keeps_the_entry_link_until_the_last_goes(
     assert not (plugin_dir / "labns").is_symlink()
     assert os.readlink(plugin_dir / "otherpkg") == ".dioptra-plugins/current/otherpkg"
     assert verify(plugin_dir).ok
+    # Rolling back brings the merged namespace and its entry link back in one switch.
+    rollback(plugin_dir, to=only.generation)
+    assert os.readlink(plugin_dir / "labns") == ".dioptra-plugins/current/labns"
+    assert run(plugin_dir, 'print(pyplugs.call("labns.squeeze", "tasks", "squeeze", 4))') == (
+        "squeeze-1.0-4"
+    )
+    assert verify(plugin_dir).ok
 
 
 def test_two_bundles_shipping_the_same_module_are_refused_with_both_names(
@@ -235,25 +243,27 @@ def test_portion_inside_a_regular_package_of_another_bundle_is_refused(
     assert snapshot_of(plugin_dir) == before
 
 
+@pytest.mark.parametrize(
+    "hostile", ["../x", "labns/../x", "labns...x", "labns.fgm/../../x", "labns.", "/x"]
+)
 def test_portion_named_with_a_path_in_the_index_is_refused(
-    index: str, bundles: dict[str, Path], tmp_path: Path
+    index: str, bundles: dict[str, Path], hostile: str
 ) -> None:
     from dioptra_plugins.index.documents import FileEntry
 
     publish_wheels(index, [bundles["fgm-1"]])
-    documents = list((Path(index) / "projects" / "labns-fgm").glob("*.json"))
-    (document,) = documents
+    (document,) = (Path(index) / "projects" / "labns-fgm").glob("*.json")
     entry = json.loads(document.read_bytes())["files"][0]
     assert entry["top_level"] == "labns.fgm"
-    for hostile in ("../x", "labns/../x", "labns...x", "labns.fgm/../../x"):
-        entry["top_level"] = hostile
-        entry["manifest"]["package"] = hostile
-        with pytest.raises(IndexFormatError, match="must be an importable package name"):
-            FileEntry.from_json(entry, "labns-fgm")
+    entry["top_level"] = hostile
+    entry["manifest"]["package"] = hostile
+    with pytest.raises(IndexFormatError, match="must be an importable package name"):
+        FileEntry.from_json(entry, "labns-fgm")
 
 
+@pytest.mark.parametrize("hostile", ["labns/../../x", "../x", "labns..x"])
 def test_portion_named_with_a_path_in_a_lock_is_refused(
-    index: str, bundles: dict[str, Path], tmp_path: Path
+    index: str, bundles: dict[str, Path], tmp_path: Path, hostile: str
 ) -> None:
     publish_wheels(index, [bundles["fgm-1"]])
     source = tmp_path / "source"
@@ -261,7 +271,7 @@ def test_portion_named_with_a_path_in_a_lock_is_refused(
     text = (source / ".dioptra-plugins" / "current" / "pylock.toml").read_text()
     assert 'top-level = "labns.fgm"' in text
     lock = tmp_path / "hostile.toml"
-    lock.write_text(text.replace('top-level = "labns.fgm"', 'top-level = "labns/../../x"'))
+    lock.write_text(text.replace('top-level = "labns.fgm"', f'top-level = "{hostile}"'))
     target = tmp_path / "target"
     with pytest.raises(LockFileError, match="an importable package name"):
         sync(locked=lock, index=index, plugin_dir=target)
