@@ -9,6 +9,7 @@ switch; small metadata files are written with their own fsync.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Callable
@@ -45,6 +46,43 @@ def flush_filesystem(path: Path) -> None:
             os.sync()
     finally:
         os.close(descriptor)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange_paths(first: Path, second: Path) -> None:
+    """Swap two existing paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Where the call does not exist, two renames through a temporary name: a moment in which
+    ``second`` is missing, which is the best that platform offers.
+    """
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(_libc, "renameat2", None)
+    if renameat2 is not None:
+        if (
+            renameat2(
+                _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+            )
+            == 0
+        ):
+            fsync_dir(second.parent)
+            return
+        import ctypes
+
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(code, os.strerror(code), os.fspath(second))
+    aside = second.with_name(f".{second.name}.tmp-{secrets.token_hex(4)}")
+    os.rename(second, aside)
+    os.rename(first, second)
+    os.rename(aside, first)
+    fsync_dir(second.parent)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

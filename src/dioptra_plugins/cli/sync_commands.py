@@ -47,6 +47,18 @@ def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], Non
 
 
 def _describe(result: SyncResult) -> str:
+    if result.dry_run:
+        changes = [f"install {n} {v}" for n, v in sorted(result.installed.items())]
+        changes += [f"upgrade {n} {a} -> {b}" for n, (a, b) in sorted(result.upgraded.items())]
+        changes += [f"remove {n} {v}" for n, v in sorted(result.removed.items())]
+        if not changes and result.generation is not None:
+            return f"dry run: nothing would change (generation {result.generation})"
+        return "dry run: would " + "; ".join(changes or ["create the first generation"])
+    if result.reinstalled and not result.switched:
+        return (
+            f"reinstalled {len(result.reinstalled)} package"
+            f"{'' if len(result.reinstalled) == 1 else 's'} in generation {result.generation}"
+        )
     if not result.switched:
         count = len(result.unchanged)
         return (
@@ -88,6 +100,16 @@ def _describe(result: SyncResult) -> str:
     help="Warn about, instead of refusing, unmet non-plugin requirements (numpy, ...).",
 )
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Resolve and print what would change; write nothing (no lock, no cache).",
+)
+@click.option(
+    "--reinstall",
+    is_flag=True,
+    help="Download, verify and extract every package again (repairs a damaged store).",
+)
+@click.option(
     "--every",
     type=click.FloatRange(min=0.05),
     metavar="SECONDS",
@@ -111,6 +133,8 @@ def sync_command(
     ignore_env_deps: bool,
     every: float | None,
     lock_timeout: float,
+    dry_run: bool,
+    reinstall: bool,
 ) -> None:
     """Sync the plugin dir to REQUIREMENTs (PEP 508: name>=1,<2), atomically.
 
@@ -128,6 +152,10 @@ def sync_command(
         raise UsageError("give requirements or --locked, not both")
     if not wanted and not locked:
         raise UsageError("nothing to sync: give REQUIREMENTs, -r FILE or --locked LOCKFILE")
+    if every is not None and (dry_run or reinstall):
+        raise UsageError(
+            "--every keeps a dir in sync; it does not combine with --dry-run or --reinstall"
+        )
 
     def once(progress: Callable[[int, int], None] | None) -> SyncResult:
         return sync(
@@ -139,6 +167,8 @@ def sync_command(
             ignore_env_deps=ignore_env_deps,
             progress=progress,
             lock_timeout=lock_timeout,
+            dry_run=dry_run,
+            reinstall=reinstall,
         )
 
     if every is None:

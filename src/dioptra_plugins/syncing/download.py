@@ -163,8 +163,10 @@ def fetch_bundles(
     *,
     jobs: int = 8,
     progress: Progress | None = None,
+    include_stored: bool = False,
 ) -> int:
-    """Bring every package not yet in the store to a local wheel and call ``then`` on it.
+    """Bring every package not yet in the store (every package, with ``include_stored``) to a
+    local wheel and call ``then`` on it.
 
     Runs in a pool of ``jobs`` threads, so downloads overlap with ``then`` (verification and
     extraction).  A cached wheel that ``then`` rejects (it was corrupted on disk) is downloaded
@@ -174,7 +176,7 @@ def fetch_bundles(
     """
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
-    todo = [p for p in packages if not (layout.store / p.sha256).is_dir()]
+    todo = [p for p in packages if include_stored or not (layout.store / p.sha256).is_dir()]
     if not todo:
         return 0
     try:

@@ -65,6 +65,10 @@ class SyncResult:
     """True when a new generation became current."""
     downloaded: int = 0
     """Bundles downloaded (the rest came from the store or the download cache)."""
+    dry_run: bool = False
+    """True when nothing was written: the changes are what a sync would make."""
+    reinstalled: list[str] = field(default_factory=list)
+    """Packages whose store entries ``reinstall`` replaced with freshly verified ones."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``upgraded`` pairs become lists)."""
@@ -116,13 +120,22 @@ def sync(
     ignore_env_deps: bool = False,
     progress: Progress | None = None,
     lock_timeout: float = 60.0,
+    dry_run: bool = False,
+    reinstall: bool = False,
 ) -> SyncResult:
     """Sync ``plugin_dir`` to ``requirements`` (or exactly to the lock file ``locked``).
 
     Defaults: ``$DIOPTRA_PLUGINS_INDEX`` and ``$DIOPTRA_PLUGIN_DIR``.  Raises ResolutionError,
     EnvironmentRequirementError, IntegrityError, BundleError, SyncError, LockTimeoutError...;
     whatever it raises, the plugin dir is unchanged.
+
+    ``dry_run`` resolves and reports what would change, and writes nothing (not even the
+    caches; it takes no lock).  ``reinstall`` downloads, verifies and extracts every chosen
+    bundle again, swapping each fresh store entry in for the old one atomically: the repair
+    after ``verify`` found a changed store file.
     """
+    if dry_run and reinstall:
+        raise UsageError("--dry-run and --reinstall do not go together")
     requirements = list(requirements)
     layout = writable_plugin_dir(plugin_dir)
     lock: Lock | None = None
@@ -146,22 +159,27 @@ def sync(
         raise UsageError(f"no index: pass --index or set ${INDEX_VARIABLE}")
     storage = storage_for(index_url)
     first_request = _requests(storage)
+    request = _SyncRequest(
+        layout,
+        storage,
+        index_url,
+        key,
+        requirements,
+        lock,
+        jobs,
+        ignore_env_deps,
+        progress,
+        dry_run,
+        reinstall,
+    )
+    if dry_run:
+        result = _sync_locked(request)  # reads only: no plugin dir to create, nothing to lock
+        result.requests = _requests(storage) - first_request
+        return result
     _make_plugin_dir(layout)
     with writer_lock(layout.lock_file, lock_timeout):
         try:
-            result = _sync_locked(
-                _SyncRequest(
-                    layout,
-                    storage,
-                    index_url,
-                    key,
-                    requirements,
-                    lock,
-                    jobs,
-                    ignore_env_deps,
-                    progress,
-                )
-            )
+            result = _sync_locked(request)
         except OSError as error:
             # The file system refused a write (disk full, quota, read-only): say so plainly.
             where = f" ({error.filename})" if error.filename else ""
@@ -187,6 +205,8 @@ class _SyncRequest:
     jobs: int
     ignore_env_deps: bool
     progress: Progress | None
+    dry_run: bool = False
+    reinstall: bool = False
 
 
 def _sync_locked(request: _SyncRequest) -> SyncResult:
@@ -194,11 +214,13 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
 
     state = read_state(request.layout.state_file)
     current = request.layout.current_name()
-    # What interrupted writers left (a few scandirs): cleared under the lock, before anything.
-    request.layout.remove_leftovers()
+    if not request.dry_run:
+        # What interrupted writers left (a few scandirs): cleared under the lock, first.
+        request.layout.remove_leftovers()
     known = state.indexes.get(request.index_url)
     may_be_noop = (
-        known is not None
+        not request.reinstall
+        and known is not None
         and current is not None
         and state.index == request.index_url
         and state.requirements == request.key
@@ -219,6 +241,7 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
             generation=current,
             unchanged=dict(state.packages),
             not_modified=True,
+            dry_run=request.dry_run,
         )
     return _full_sync(request, state, fetched.data, fetched.etag)
 
@@ -254,7 +277,16 @@ def _full_sync(
         upgraded=changes.upgraded,
         removed=changes.removed,
         unchanged=changes.unchanged,
+        dry_run=request.dry_run,
     )
+    if request.dry_run:
+        return result
+    if request.reinstall:
+        from dioptra_plugins.syncing.install import reinstall_packages
+
+        result.reinstalled = reinstall_packages(
+            layout, request.storage, packages, jobs=request.jobs, progress=request.progress
+        )
     if current is None or changes.any:
         lock = Lock(
             packages=tuple(packages),

@@ -19,6 +19,31 @@ from dioptra_plugins.syncing.store import add_to_store
 Progress = Callable[[int, int], None]
 
 
+def reinstall_packages(
+    layout: PluginDirLayout,
+    storage: Storage,
+    packages: Sequence[LockedPackage],
+    *,
+    jobs: int,
+    progress: Progress | None,
+) -> list[str]:
+    """Verify and extract every package again, each fresh entry swapped in for the old one.
+
+    The download cache is trusted only as far as verification goes (a damaged cached wheel is
+    downloaded again).  Returns the names of the packages reinstalled.
+    """
+    fetch_bundles(
+        storage,
+        layout,
+        list(packages),
+        lambda package, path: add_to_store(layout, path, package, replace=True),
+        jobs=jobs,
+        progress=progress,
+        include_stored=True,
+    )
+    return sorted(p.name for p in packages)
+
+
 def install_generation(
     layout: PluginDirLayout,
     storage: Storage,

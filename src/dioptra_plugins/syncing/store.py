@@ -14,17 +14,20 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from dioptra_plugins.errors import IntegrityError, SyncError
+from dioptra_plugins.fsutil import exchange_paths
 from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
 from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 
 
-
-def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -> Path:
+def add_to_store(
+    layout: PluginDirLayout, wheel: Path, package: LockedPackage, *, replace: bool = False
+) -> Path:
     """Verify ``wheel`` as ``package`` and extract it into ``store/<sha256>`` (once).
 
     Raises BundleError when the wheel is not a valid bundle and IntegrityError when it is not
@@ -38,7 +41,7 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
     from dioptra_plugins.syncing.bytecode import compile_entry
 
     entry = layout.store_entry(package.sha256)
-    if entry.is_dir():
+    if entry.is_dir() and not replace:
         return entry
     try:
         bundle = verify_wheel(wheel)
@@ -80,10 +83,14 @@ def add_to_store(layout: PluginDirLayout, wheel: Path, package: LockedPackage) -
             if f.path.endswith(".py") and not f.path.startswith(f"{bundle.dist_info}/")
         ]
         compile_entry(staging, entry, sources)
-        os.rename(staging, entry)
+        if entry.is_dir():
+            # A reinstall: the fresh entry and the old one trade places in one step, so the
+            # generations that link to ``store/<sha256>`` never see it missing.
+            exchange_paths(staging, entry)
+            shutil.rmtree(staging, ignore_errors=True)  # the old entry, now under this name
+        else:
+            os.rename(staging, entry)
     except BaseException as error:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError):
             raise SyncError(

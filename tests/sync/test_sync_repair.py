@@ -1,0 +1,114 @@
+"""sync --dry-run (change nothing, say what would change) and sync --reinstall (repair)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from synchelpers import CLI, installed, publish_wheels
+
+from dioptra_plugins import sync
+from dioptra_plugins.errors import UsageError
+from dioptra_plugins.syncing.verify_dir import verify
+
+
+@pytest.fixture
+def index(wheels: dict[str, Path], tmp_path: Path) -> str:
+    url = str(tmp_path / "index")
+    publish_wheels(url, [wheels["alpha-1.0.0"], wheels["alpha-1.1.0"], wheels["beta-1.0.0"]])
+    return url
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    found = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(directory, name)
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                found[relative] = "-> " + os.readlink(path)
+            elif path.is_dir():
+                found[relative] = "dir"
+            else:
+                found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, check=False)
+
+
+def test_dry_run_into_a_missing_dir_creates_nothing(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    result = sync(["beta"], index=index, plugin_dir=plugin_dir, dry_run=True)
+    assert result.dry_run
+    assert not result.switched
+    assert result.installed == {"alpha": "1.1.0", "beta": "1.0.0"}
+    assert not plugin_dir.exists()
+    done = cli("sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "dry run: would install alpha 1.1.0; install beta 1.0.0"
+    assert not plugin_dir.exists()
+
+
+def test_dry_run_of_a_change_writes_nothing(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha==1.0.0"], index=index, plugin_dir=plugin_dir)
+    before = snapshot(plugin_dir)
+    result = sync(["alpha==1.1.0", "beta"], index=index, plugin_dir=plugin_dir, dry_run=True)
+    assert result.upgraded == {"alpha": ("1.0.0", "1.1.0")}
+    assert result.installed == {"beta": "1.0.0"}
+    done = cli(
+        "sync", "alpha", "--index", index, "--plugin-dir", str(plugin_dir), "--dry-run", "--json"
+    )
+    document = json.loads(done.stdout)
+    assert document["dry_run"] is True
+    assert document["upgraded"] == {"alpha": ["1.0.0", "1.1.0"]}
+    assert snapshot(plugin_dir) == before
+    assert installed(plugin_dir) == {"alpha": "1.0.0"}
+
+
+def test_reinstall_repairs_a_changed_store_file(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["beta"], index=index, plugin_dir=plugin_dir)
+    store = plugin_dir / ".dioptra-plugins" / "store"
+    (victim,) = [p for p in store.glob("*/alpha/mod0.py")]
+    os.chmod(victim, 0o644)
+    victim.write_text("raise SystemExit('tampered')\n")
+    assert not verify(plugin_dir).ok
+    # A plain sync sees nothing to do: the requirements and the index are unchanged.
+    assert sync(["beta"], index=index, plugin_dir=plugin_dir).not_modified
+    assert not verify(plugin_dir).ok
+    generation = (plugin_dir / ".dioptra-plugins" / "current").readlink()
+    done = cli("sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir), "--reinstall")
+    assert done.returncode == 0, done.stderr
+    assert "reinstalled 2 packages" in done.stdout
+    report = verify(plugin_dir)
+    assert report.ok, report.problems
+    assert "tampered" not in victim.read_text()
+    # Repaired in place: the same generation, no leftovers beside the store entries.
+    assert (plugin_dir / ".dioptra-plugins" / "current").readlink() == generation
+    assert sorted(p.name.startswith(".") for p in store.iterdir()) == [False, False]
+
+
+def test_dry_run_and_reinstall_are_exclusive(index: str, tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        sync(["beta"], index=index, plugin_dir=tmp_path / "p", dry_run=True, reinstall=True)
+    done = cli(
+        "sync", "beta", "--index", index, "--plugin-dir", str(tmp_path), "--every", "1", "--dry-run"
+    )
+    assert done.returncode == 2
+
+
+def test_dry_run_of_an_up_to_date_dir(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["beta"], index=index, plugin_dir=plugin_dir)
+    result = sync(["beta"], index=index, plugin_dir=plugin_dir, dry_run=True)
+    assert result.dry_run
+    assert result.requests == 1
+    done = cli("sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir), "--dry-run")
+    assert done.stdout.strip() == "dry run: nothing would change (generation 000001)"
