@@ -190,3 +190,40 @@ def test_prefect_hidden_is_a_prefect_dependency_error(seeds, monkeypatch, name) 
         getattr(pyplugs, name)(f"{seeds.namespace}.random", "rng", "init_rng")
     with pytest.raises(PrefectDependencyError):
         getattr(pyplugs, f"{name}_factory")(f"{seeds.namespace}.random")
+
+
+def test_prefect_absent_is_a_prefect_dependency_error(area, tmp_path) -> None:
+    """A real process without Prefect installed (no site-packages at all: ``python -S``)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import dioptra_plugins
+
+    package = area.package({"steps.py": STEPS})
+    source = Path(dioptra_plugins.__file__).resolve().parents[1]
+    script = f"""
+import importlib.util, sys
+sys.path[:0] = [{str(source)!r}, {str(area.root)!r}]
+assert importlib.util.find_spec("prefect") is None
+from dioptra_plugins import pyplugs
+print(pyplugs.call({package!r}, "steps", "record", "plain call"))
+for name in ("get_task", "call_task", "get_task_factory", "call_task_factory"):
+    try:
+        arguments = ({package!r},) if name.endswith("factory") else ({package!r}, "steps")
+        getattr(pyplugs, name)(*arguments)
+    except pyplugs.PrefectDependencyError as error:
+        print(name, "PrefectDependencyError", "prefect" in str(error))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "plain call",
+        "get_task PrefectDependencyError True",
+        "call_task PrefectDependencyError True",
+        "get_task_factory PrefectDependencyError True",
+        "call_task_factory PrefectDependencyError True",
+    ]
