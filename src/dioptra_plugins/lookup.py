@@ -102,11 +102,27 @@ def package_contents(package: ModuleType) -> tuple[list[str], list[str]]:
 
 
 def may_hold_python(directory: Path) -> bool:
-    """A regular package, or a namespace folder with Python source somewhere below it."""
+    """A regular package, or a namespace folder with Python source somewhere below it.
+
+    Symlinked folders are followed (a synced generation links each portion of a namespace into
+    one folder), each real folder once.
+    """
     if (directory / "__init__.py").is_file():
         return True
-    for _, dirnames, filenames in os.walk(directory):
-        if any(name.endswith(".py") for name in filenames):
-            return True
-        dirnames[:] = [d for d in dirnames if d.isidentifier() and not d.startswith("_")]
+    pending, seen = [directory], set()
+    while pending:
+        current = pending.pop()
+        real = os.path.realpath(current)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            children = list(current.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            if child.suffix == ".py" and child.is_file():
+                return True
+            if child.is_dir() and child.name.isidentifier() and not child.name.startswith("_"):
+                pending.append(child)
     return False

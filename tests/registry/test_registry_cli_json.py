@@ -209,3 +209,35 @@ def test_watch_json_keeps_plugin_output_off_stdout(tmp_path: Path) -> None:
     # What the reload printed (the first import's banners came before "watching").
     assert "banner from fd 1" in stderr
     assert "banner from print" in stderr
+
+
+def test_tasks_finds_a_namespace_made_of_linked_portions(tmp_path: Path) -> None:
+    """As a synced generation lays out a namespace split across bundles: one folder holding a
+    symlink per portion, no Python file of its own."""
+    store = tmp_path / "store"
+    _write(
+        store,
+        {
+            "fgm/clilinked/fgm_plugins/attack.py": TASK.format(name="attack"),
+            "squeeze/clilinked/feature_squeezing/squeeze.py": TASK.format(name="squeeze"),
+        },
+    )
+    root = tmp_path / "plugins"
+    (root / "clilinked").mkdir(parents=True)
+    (root / "clilinked" / "fgm_plugins").symlink_to(store / "fgm/clilinked/fgm_plugins")
+    (root / "clilinked" / "feature_squeezing").symlink_to(
+        store / "squeeze/clilinked/feature_squeezing"
+    )
+    result = subprocess.run(
+        [COMMAND, "tasks", "--json", "--plugin-dir", str(root)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    tasks = sorted(f"{t['module']}.{t['function']}" for t in json.loads(result.stdout)["tasks"])
+    assert tasks == [
+        "clilinked.feature_squeezing.squeeze.squeeze",
+        "clilinked.fgm_plugins.attack.attack",
+    ]
