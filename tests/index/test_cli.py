@@ -97,7 +97,7 @@ def test_publish_without_an_index_is_a_usage_error(make_wheel: WheelMaker) -> No
     assert result.exit_code == 2
 
 
-@pytest.mark.parametrize("url", ["http://host/x", "s3://Bad_Bucket", "file://host/x"])
+@pytest.mark.parametrize("url", ["ftp://host/x", "http://", "s3://Bad_Bucket", "file://host/x"])
 def test_a_malformed_index_url_is_a_usage_error(url: str, make_wheel: WheelMaker) -> None:
     result = run("publish", str(make_wheel()), "--index", url)
     assert result.exit_code == 2

@@ -18,7 +18,7 @@ from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument
 from dioptra_plugins.index.initialize import init_index
 from dioptra_plugins.index.publish import ProgressCallback, publish
-from dioptra_plugins.index.reading import read_project, read_root
+from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.index.yank import parse_pin, set_yanked
@@ -56,7 +56,7 @@ def init_command(url: str | None, index_url: str | None, as_json: bool) -> None:
 def list_command(index_url: str | None, as_json: bool) -> None:
     """Projects in the index with their latest version and number of versions."""
     storage = storage_for(index_url)
-    snapshot = read_root(storage)
+    snapshot = read_existing_root(storage)
     rows = []
     for name, entry in sorted(snapshot.root.projects.items()):
         document = read_project(storage, name, entry)
@@ -78,7 +78,7 @@ def show_command(name: str, index_url: str | None, as_json: bool) -> None:
     """Versions, files, hashes, yanked state and tasks of one project."""
     storage = storage_for(index_url)
     normalized = canonicalize_name(name)
-    root = read_root(storage).root
+    root = read_existing_root(storage).root
     entry = root.projects.get(normalized)
     if entry is None:
         raise UsageError(f"{name} is not in the index {storage.url}")
@@ -110,6 +110,32 @@ def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, An
             for version in document.versions()
         ],
     }
+
+
+@index_group.command("repair")
+@index_option("index_url")
+@click.option("--serial", type=click.IntRange(min=1), help="Serial of the rebuilt root.")
+@click.option("--force", is_flag=True, help="Rebuild even a root that is still valid.")
+@json_option
+def repair_command(index_url: str | None, serial: int | None, force: bool, as_json: bool) -> None:
+    """Rebuild a damaged or lost index.json from the immutable project documents."""
+    from dataclasses import asdict
+
+    from dioptra_plugins.index.repair import repair_index
+
+    result = repair_index(storage_for(index_url), serial=serial, force=force)
+    if as_json:
+        emit_json(asdict(result))
+        return
+    for key in result.skipped_documents:
+        click.echo(f"skipped damaged document: {key}")
+    for key in result.missing_bundles:
+        click.echo(f"left out (bundle missing): {key}")
+    click.echo(
+        f"{result.url}: rebuilt index.json ({result.previous_root} before) at serial "
+        f"{result.serial} with {len(result.projects)} projects, "
+        f"{sum(result.projects.values())} files"
+    )
 
 
 @index_group.command("check")

@@ -44,6 +44,21 @@ def read_root(storage: Storage) -> RootSnapshot:
     )
 
 
+def read_existing_root(storage: Storage) -> RootSnapshot:
+    """The current root, for readers: a missing one is an error that says so.
+
+    (:func:`read_root` reads a missing root as empty, which only a writer creating the index
+    wants; to a reader, a typo in the URL must not look like an empty index.)
+    """
+    snapshot = read_root(storage)
+    if not snapshot.exists:
+        raise ObjectNotFoundError(
+            f"no index at {storage.url}: {ROOT_KEY} does not exist (check the URL; `index init` "
+            "or `publish` creates one)"
+        )
+    return snapshot
+
+
 def read_project(storage: Storage, name: str, entry: ProjectEntry) -> ProjectDocument:
     """The project document ``entry`` pins, checked against its sha256 and name."""
     what = f"{storage.url}/{entry.document}"

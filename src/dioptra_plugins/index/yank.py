@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 from dioptra_plugins.errors import PublishError, UsageError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import is_normalized_name
-from dioptra_plugins.index.reading import DocumentCache
+from dioptra_plugins.index.reading import DocumentCache, read_existing_root
 from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.swap import change_root
@@ -75,7 +75,7 @@ def set_yanked(
         ]
         return {name: document.with_files(updated)}
 
-    swap = change_root(storage, flip)
+    swap = change_root(storage, flip, first=read_existing_root(storage))
     if swap.swapped:
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
     return YankResult(name, matched[0], yanked, swap.swapped, swap.root.serial)
