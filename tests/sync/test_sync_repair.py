@@ -112,3 +112,20 @@ def test_dry_run_of_an_up_to_date_dir(index: str, tmp_path: Path) -> None:
     assert result.requests == 1
     done = cli("sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir), "--dry-run")
     assert done.stdout.strip() == "dry run: nothing would change (generation 000001)"
+
+
+def test_a_sync_waiting_for_the_lock_says_for_whom(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dioptra_plugins.errors import LockTimeoutError
+    from dioptra_plugins.plugindir.layout import PluginDirLayout
+    from dioptra_plugins.syncing.writer_lock import writer_lock
+
+    layout = PluginDirLayout(tmp_path / "plugins")
+    with writer_lock(layout.lock_file), pytest.raises(LockTimeoutError):
+        sync(["alpha"], index=str(tmp_path / "index"), plugin_dir=layout.root, lock_timeout=0.2)
+    waiting = [r for r in caplog.records if "waiting for" in r.getMessage()]
+    assert len(waiting) == 1
+    assert (
+        f"waiting for pid {os.getpid()} holding plugin dir {layout.root}" in waiting[0].getMessage()
+    )

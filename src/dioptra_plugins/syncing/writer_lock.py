@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from pathlib import Path
 from dioptra_plugins.errors import LockTimeoutError, PluginDirError
 
 _POLL_SECONDS = 0.02
+
+logger = logging.getLogger(__name__)
 
 
 def _holder_pid(descriptor: int) -> int | None:
@@ -46,11 +49,22 @@ def writer_lock(lock_file: Path, timeout: float = 60.0) -> Iterator[None]:
         ) from error
     try:
         deadline = time.monotonic() + timeout
+        announced = False
         while True:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not announced:
+                    # Once, so that a user watching a slow start knows what it waits for.
+                    holder = _holder_pid(descriptor)
+                    logger.warning(
+                        "waiting for %s holding plugin dir %s (up to %g s)",
+                        f"pid {holder}" if holder else "another process",
+                        lock_file.parent.parent,
+                        timeout,
+                    )
+                    announced = True
                 if time.monotonic() >= deadline:
                     holder = _holder_pid(descriptor)
                     who = f"process {holder}" if holder else "another process"
