@@ -298,3 +298,20 @@ def test_publishing_one_wheel_to_an_existing_project_makes_seven_requests(
     # Root and project document read once each; the bundle and the new document written; the
     # root swapped; the project's simple page read and replaced.
     assert storage.requests - before == 7
+
+
+def test_publish_dry_run_writes_nothing(storage: Storage, make_wheel: WheelMaker) -> None:
+    publish(storage, [make_wheel("demo_pkg", "1.0.0")])
+    before = snapshot(storage)
+    new, old = make_wheel("demo_pkg", "1.1.0"), make_wheel("demo_pkg", "1.0.0")
+    result = publish(storage, [new, old], dry_run=True)
+    assert [f.status for f in result.files] == ["would publish", ALREADY_PUBLISHED]
+    assert not result.swapped
+    assert snapshot(storage) == before
+
+
+def test_publish_reports_the_bytes_it_uploads(storage: Storage, make_wheel: WheelMaker) -> None:
+    wheels = [make_wheel("demo_pkg", "1.0.0"), make_wheel("other_pkg", "1.0.0")]
+    sent: list[int] = []
+    publish(storage, wheels, sent=sent.append)
+    assert sum(sent) >= sum(w.stat().st_size for w in wheels)

@@ -92,3 +92,15 @@ def test_a_missing_index_is_an_error_not_an_empty_table(index_url: str) -> None:
 def test_yank_on_a_missing_index_raises_not_found(storage: Storage) -> None:
     with pytest.raises(ObjectNotFoundError, match="no index at"):
         set_yanked(storage, "demo-pkg", "1.0.0", yanked=True)
+
+
+def test_publish_dry_run_from_the_cli(
+    storage: Storage, index_url: str, make_wheel: WheelMaker
+) -> None:
+    wheel = make_wheel("demo_pkg", "1.0.0")
+    done = cli("publish", str(wheel), "--index", index_url, "--dry-run", "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["dry_run"] is True
+    assert [f["status"] for f in document["files"]] == ["would publish"]
+    assert not read_root(storage).exists

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument
 from dioptra_plugins.index.initialize import init_index
-from dioptra_plugins.index.publish import ProgressCallback, publish
+from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
@@ -166,24 +166,34 @@ def check_command(index_url: str | None, as_json: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress(total: int) -> Iterator[ProgressCallback | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+def _byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A byte progress bar (with the rate) on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty() or total == 0:
         yield None
         return
-    with click.progressbar(length=total, label="publishing", file=sys.stderr) as bar:
-        yield lambda _filename: bar.update(1)
+    with click.progressbar(
+        length=total, label=label, file=sys.stderr, show_pos=False, show_eta=True
+    ) as bar:
+
+        def advance(count: int) -> None:
+            bar.update(min(count, total - bar.pos))  # retries re-read bytes: never past 100 %
+
+        yield advance
 
 
 @click.command("publish")
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option("index_url")
+@click.option("--dry-run", is_flag=True, help="Verify and compare with the index; write nothing.")
 @json_option
-def publish_command(wheels: tuple[Path, ...], index_url: str | None, as_json: bool) -> None:
+def publish_command(
+    wheels: tuple[Path, ...], index_url: str | None, dry_run: bool, as_json: bool
+) -> None:
     """Verify WHEELs and publish them to the index in one step."""
     storage = storage_for(index_url)
-    with _progress(len(wheels)) as progress:
-        result = publish(storage, list(wheels), progress=progress)
+    total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
+    with _byte_progress(total, f"uploading {len(wheels)} bundles") as sent:
+        result = publish(storage, list(wheels), sent=sent, dry_run=dry_run)
     if as_json:
         emit_json(
             {
@@ -191,6 +201,7 @@ def publish_command(wheels: tuple[Path, ...], index_url: str | None, as_json: bo
                 "serial": result.serial,
                 "swapped": result.swapped,
                 "attempts": result.attempts,
+                "dry_run": dry_run,
                 "requests": storage.requests,
                 "files": [
                     {
@@ -207,7 +218,7 @@ def publish_command(wheels: tuple[Path, ...], index_url: str | None, as_json: bo
         return
     for file in result.files:
         click.echo(f"{file.status}: {file.filename}  sha256={file.sha256}")
-    click.echo(f"{storage.url}: serial {result.serial}")
+    click.echo(f"{storage.url}: serial {result.serial}{' (dry run)' if dry_run else ''}")
 
 
 def _set_yanked(

@@ -14,12 +14,14 @@ The order is what makes a crash harmless and hostile input inert:
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
 from dioptra_plugins.errors import ObjectExistsError, PublishError
@@ -34,6 +36,7 @@ from dioptra_plugins.index.swap import change_root
 log = logging.getLogger(__name__)
 
 PUBLISHED = "published"
+WOULD_PUBLISH = "would publish"
 ALREADY_PUBLISHED = "already published"
 
 ProgressCallback = Callable[[str], None]
@@ -69,10 +72,17 @@ def publish(
     wheels: Sequence[Path],
     *,
     progress: ProgressCallback | None = None,
+    sent: Callable[[int], None] | None = None,
     limits: Limits | None = None,
     max_workers: int = 8,
+    dry_run: bool = False,
 ) -> PublishResult:
-    """Publish ``wheels`` to ``storage``; raises BundleError/PublishError before writing."""
+    """Publish ``wheels`` to ``storage``; raises BundleError/PublishError before writing.
+
+    ``sent(n)`` is told of every ``n`` bundle bytes read for upload (a byte progress bar).
+    ``dry_run`` verifies and compares with the index, and writes nothing: each file's status
+    says what a publish would do (``would publish`` or ``already published``).
+    """
     bundles = _verify_all(wheels, limits or Limits())
     upload_time = utc_now()
     cache = DocumentCache(storage)
@@ -87,6 +97,23 @@ def publish(
                 progress(bundle.filename)
         else:
             pending.append(bundle)
+    if dry_run:
+        waiting = {b.filename for b in pending}
+        return PublishResult(
+            tuple(
+                PublishedFile(
+                    name=b.name,
+                    version=b.version,
+                    filename=b.filename,
+                    sha256=b.sha256,
+                    status=WOULD_PUBLISH if b.filename in waiting else ALREADY_PUBLISHED,
+                )
+                for b in bundles
+            ),
+            snapshot.root.serial,
+            False,
+            0,
+        )
 
     already: set[str] = set()
 
@@ -107,7 +134,7 @@ def publish(
     # Bundles upload while the first swap attempt writes its project documents; the root is
     # replaced only once every upload has succeeded.
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending)))) as pool:
-        uploads = [pool.submit(_upload, storage, bundle) for bundle in pending]
+        uploads = [pool.submit(_upload, storage, bundle, sent) for bundle in pending]
 
         def uploads_done() -> None:
             for finished in as_completed(uploads):
@@ -164,11 +191,12 @@ def _listed(document: ProjectDocument | None, bundle: VerifiedBundle) -> bool:
     return True
 
 
-def _upload(storage: Storage, bundle: VerifiedBundle) -> str:
+def _upload(storage: Storage, bundle: VerifiedBundle, sent: Callable[[int], None] | None) -> str:
     key = bundle_key(bundle.name, bundle.filename)
     try:
         with bundle.path.open("rb") as stream:
-            storage.put_new(key, stream)
+            body = stream if sent is None else cast(BinaryIO, _CountingReader(stream, sent))
+            storage.put_new(key, body)
         log.info("uploaded %s", key)
     except ObjectExistsError:
         # Left by an earlier publish that crashed before its swap, or by a concurrent one.
@@ -202,3 +230,34 @@ def _file_entry(bundle: VerifiedBundle, upload_time: str) -> FileEntry:
         top_level=bundle.top_level,
         manifest=bundle.manifest,
     )
+
+
+class _CountingReader(io.RawIOBase):
+    """A seekable file that reports the bytes read from it (an upload's progress).
+
+    The uploader may seek back (a retry, a checksum pass): bytes read again are reported
+    again, so a progress total can run ahead of the file size; callers clamp.
+    """
+
+    def __init__(self, stream: BinaryIO, sent: Callable[[int], None]) -> None:
+        self._stream = stream
+        self._sent = sent
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        if data:
+            self._sent(len(data))
+        return len(data)
