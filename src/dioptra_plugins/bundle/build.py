@@ -38,6 +38,7 @@ from pathlib import Path
 
 import tomli_w
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from dioptra_plugins.bundle.archive import package_root
@@ -165,7 +166,10 @@ def _generate_project(package: Path, project: Path, options: _BareOptions) -> Pa
     import_name = f"{namespace}.{folder}" if namespace else folder
     if not is_import_name(import_name):
         raise UsageError(f"{import_name!r} is nested deeper than {MAX_PACKAGE_DEPTH} packages")
-    name = options.name if options.name is not None else import_name.replace(".", "-")
+    name = options.name
+    if name is None:
+        # A portion is named after its dotted path, normalized: dioptra-custom-fgm-plugins.
+        name = canonicalize_name(import_name.replace(".", "-")) if namespace else folder
     if not _PROJECT_NAME.fullmatch(name):
         raise UsageError(f"--name {name!r} is not a valid project name (PEP 508)")
     version = options.version
