@@ -203,3 +203,9 @@ def test_portion_manifest_and_file_entry_match_the_schemas(tmp_path: Path) -> No
     for hostile in ("../x", "dioptra_custom/squeeze", "a..b", ".".join(["a"] * 17)):
         document["files"][0]["top_level"] = hostile
         assert list(validator.iter_errors(document)), hostile
+
+
+def test_src_layout_folder_is_not_taken_for_a_namespace(tmp_path: Path) -> None:
+    src = write(tmp_path / "project" / "src", {"labplugins/__init__.py": "", "labplugins/m.py": ""})
+    with pytest.raises(UsageError, match="src-layout folder"):
+        build_bundle(src, tmp_path / "dist", version="1.0")

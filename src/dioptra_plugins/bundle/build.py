@@ -122,6 +122,12 @@ def _build(src: Path, out_dir: Path, options: _BareOptions) -> Path:
             )
         return _build_project(src, out_dir)
     if (src / "__init__.py").is_file() or _is_namespace_folder(src):
+        if src.name == "src" and not (src / "__init__.py").is_file():
+            # Structurally a namespace package, but almost surely a project's src layout.
+            raise UsageError(
+                f"{src} is a src-layout folder, not a plugin package: build the project "
+                f"directory {src.parent}, or the package folder inside {src}"
+            )
         if options.version is None:
             raise UsageError(f"{src} is a bare package folder: --version is required")
         with tempfile.TemporaryDirectory(prefix="dioptra-build-") as tmp:
