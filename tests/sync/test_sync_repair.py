@@ -129,3 +129,19 @@ def test_a_sync_waiting_for_the_lock_says_for_whom(
     assert (
         f"waiting for pid {os.getpid()} holding plugin dir {layout.root}" in waiting[0].getMessage()
     )
+
+
+def test_quiet_prints_no_status_lines(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    done = cli("sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir), "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert installed(plugin_dir) == {"alpha": "1.1.0", "beta": "1.0.0"}
+    as_json = cli("sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir), "-q", "--json")
+    assert json.loads(as_json.stdout)["not_modified"] is True
+    for args in (("gc", "--plugin-dir", str(plugin_dir)), ("index", "init", index)):
+        quiet = cli(*args, "--quiet")
+        assert quiet.returncode == 0, quiet.stderr
+        assert quiet.stdout == ""
+    # A listing is what was asked for: quiet does not hide it.
+    assert "beta" in cli("list", "--plugin-dir", str(plugin_dir), "-q").stdout

@@ -12,7 +12,7 @@ import click
 from packaging.utils import canonicalize_name
 
 from dioptra_plugins.cli.options import index_option, json_option
-from dioptra_plugins.cli.output import emit_json, emit_report, emit_table
+from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument
@@ -45,9 +45,9 @@ def init_command(url: str | None, index_url: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"url": result.url, "created": result.created, "serial": result.serial})
     elif result.created:
-        click.echo(f"created an empty index at {result.url}")
+        say(f"created an empty index at {result.url}")
     else:
-        click.echo(f"{result.url} is already an index (serial {result.serial})")
+        say(f"{result.url} is already an index (serial {result.serial})")
 
 
 @index_group.command("list")
@@ -128,10 +128,10 @@ def repair_command(index_url: str | None, serial: int | None, force: bool, as_js
         emit_json(asdict(result))
         return
     for key in result.skipped_documents:
-        click.echo(f"skipped damaged document: {key}")
+        say(f"skipped damaged document: {key}")
     for key in result.missing_bundles:
-        click.echo(f"left out (bundle missing): {key}")
-    click.echo(
+        say(f"left out (bundle missing): {key}")
+    say(
         f"{result.url}: rebuilt index.json ({result.previous_root} before) at serial "
         f"{result.serial} with {len(result.projects)} projects, "
         f"{sum(result.projects.values())} files"
@@ -168,7 +168,7 @@ def check_command(index_url: str | None, as_json: bool) -> None:
 @contextlib.contextmanager
 def _byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
     """A byte progress bar (with the rate) on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty() or total == 0:
+    if not sys.stderr.isatty() or total == 0 or is_quiet():
         yield None
         return
     with click.progressbar(
@@ -217,8 +217,8 @@ def publish_command(
         )
         return
     for file in result.files:
-        click.echo(f"{file.status}: {file.filename}  sha256={file.sha256}")
-    click.echo(f"{storage.url}: serial {result.serial}{' (dry run)' if dry_run else ''}")
+        say(f"{file.status}: {file.filename}  sha256={file.sha256}")
+    say(f"{storage.url}: serial {result.serial}{' (dry run)' if dry_run else ''}")
 
 
 def _set_yanked(
@@ -240,7 +240,7 @@ def _set_yanked(
         return
     word = "yanked" if yanked else "unyanked"
     state = word if result.changed else f"already {word}"
-    click.echo(f"{state}: {result.name} {result.version} (serial {result.serial})")
+    say(f"{state}: {result.name} {result.version} (serial {result.serial})")
 
 
 @click.command("yank")

@@ -47,6 +47,7 @@ class Group(click.Group):
         if module_name is not None and cmd_name not in self.commands:
             module = importlib.import_module(f"dioptra_plugins.cli.{module_name}")
             for command in module.COMMANDS:
+                _add_quiet_option(command)
                 self.add_command(command)
         return super().get_command(ctx, cmd_name)
 
@@ -59,6 +60,33 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+
+def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        from dioptra_plugins.cli.output import set_quiet
+
+        set_quiet(True)
+        logging.getLogger().setLevel(logging.ERROR)
+        ctx.call_on_close(lambda: set_quiet(False))
+
+
+def _add_quiet_option(command: click.Command) -> None:
+    """Every command (and every subcommand of a group) takes ``-q/--quiet``, as in pip."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_quiet_option(sub)
+    if not any(param.name == "quiet" for param in command.params):
+        command.params.append(
+            click.Option(
+                ["-q", "--quiet"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_quiet,
+                help="Print no status lines or progress (errors, listings and JSON still print).",
+            )
+        )
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

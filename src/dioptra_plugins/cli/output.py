@@ -8,6 +8,24 @@ from typing import Any
 
 import click
 
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """``--quiet``: no status lines and no progress bars (errors, listings and JSON stay)."""
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def say(text: str) -> None:
+    """A status line on stdout ("published ...", "generation 000042: ..."), unless quiet."""
+    if not _quiet:
+        click.echo(text)
+
 
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout (the only thing ``--json`` prints there)."""

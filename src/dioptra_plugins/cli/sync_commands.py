@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dioptra_plugins.cli.options import index_option, json_option, plugin_dir_option
-from dioptra_plugins.cli.output import emit_json, emit_report, emit_table
+from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
 from dioptra_plugins.errors import DioptraPluginsError
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def sync_command(
         )
 
     if every is None:
-        progress, finish = _progress_bar() if not as_json else (None, lambda: None)
+        progress, finish = _progress_bar() if not (as_json or is_quiet()) else (None, lambda: None)
         try:
             result = once(progress)
         finally:
@@ -180,7 +180,7 @@ def sync_command(
         if as_json:
             emit_json(result.to_dict())
         else:
-            click.echo(_describe(result))
+            say(_describe(result))
         return
     _sync_every(every, once, as_json)
 
@@ -207,7 +207,7 @@ def _sync_every(
                     if as_json:
                         click.echo(json.dumps(result.to_dict(), sort_keys=True))
                     else:
-                        click.echo(_describe(result))
+                        say(_describe(result))
             stop.wait(interval)
     finally:
         for sig, handler in previous.items():
@@ -273,9 +273,9 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
     if as_json:
         emit_json(outcome)
     elif outcome["from"] == outcome["to"]:
-        click.echo(f"already at generation {outcome['to']}")
+        say(f"already at generation {outcome['to']}")
     else:
-        click.echo(f"rolled back from generation {outcome['from']} to {outcome['to']}")
+        say(f"rolled back from generation {outcome['from']} to {outcome['to']}")
 
 
 @click.command("gc")
@@ -296,7 +296,7 @@ def gc_command(plugin_dir: str | None, keep: int, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_dict())
         return
-    click.echo(
+    say(
         f"removed {len(result.removed_generations)} generations, "
         f"{len(result.removed_store_entries)} store entries, "
         f"{len(result.removed_cache_entries)} cached bundles; kept {', '.join(result.kept)}"
