@@ -9,6 +9,7 @@ resolution.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from dioptra_plugins.syncing.generations import merge_conflicts
 from dioptra_plugins.syncing.pylock import Lock, LockedPackage, bundle_url
 from dioptra_plugins.syncing.requirements import parse_requirements
 from dioptra_plugins.syncing.resolve import Candidate, check_environment, resolve
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from dioptra_plugins.syncing.index_view import IndexView
@@ -85,33 +88,56 @@ def _resolved(
 
 
 def _locked(view: IndexView, lock: Lock, ignore_env_deps: bool) -> list[LockedPackage]:
-    """The lock's packages, after checking that the index still has each exact file."""
+    """The lock's packages, after checking that the index still has each exact file.
+
+    A lock another tool wrote names sizes and import packages loosely (or not at all): they
+    are taken from the index, and its projects that the index does not have are left to the
+    environment check (they are not plugin packages).
+    """
     problems = []
     candidates = []
+    chosen: list[LockedPackage] = []
     for package in lock.packages:
         if not view.has_project(package.name):
+            if package.foreign:
+                logger.info(
+                    "%s %s: not in the index, left to the environment",
+                    package.name,
+                    package.version,
+                )
+                continue
             problems.append(f"{package.name}: no longer in the index")
             continue
         files = {f.filename: f for f in view.project(package.name).files}
         file = files.get(package.filename)
         if file is None:
-            problems.append(f"{package.filename}: no longer in the index")
-        elif file.sha256 != package.sha256 or file.size != package.size:
+            problems.append(f"{package.filename or package.name}: no longer in the index")
+        elif file.sha256 != package.sha256 or (package.size >= 0 and file.size != package.size):
             problems.append(
                 f"{package.filename}: the index now lists sha256 {file.sha256} ({file.size} "
                 f"bytes), the lock {package.sha256} ({package.size} bytes)"
             )
-        elif file.top_level != package.top_level:
+        elif package.top_level and file.top_level != package.top_level:
             problems.append(
                 f"{package.filename}: the lock names import package {package.top_level!r}, "
                 f"the index {file.top_level!r}"
             )
         else:
             candidates.append(Candidate(package.name, Version(file.version), file))
+            chosen.append(
+                replace(
+                    package,
+                    index=view.url,
+                    size=file.size,
+                    top_level=file.top_level,
+                    url=bundle_url(view.url, bundle_key(package.name, file.filename)),
+                    foreign=False,
+                )
+            )
     if problems:
         raise SyncError(
             f"cannot reproduce the lock from {view.url}:\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
     check_environment(view, candidates, ignore=ignore_env_deps)
-    return [replace(p, index=view.url) for p in lock.packages]
+    return chosen

@@ -35,8 +35,12 @@ class LockedPackage:
     sha256: str
     size: int
     top_level: str
+    """Empty for a package of a lock another tool wrote: sync takes it from the index."""
     index: str
     url: str
+    foreign: bool = False
+    """Written by another tool (``pip lock``, ``uv``): sizes and import packages are not known
+    from it, and a project our index does not have is an environment requirement."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,15 @@ def bundle_url(index_url: str, key: str) -> str:
     return (Path(base).resolve() / key).as_uri()
 
 
+def index_as_url(index_url: str) -> str | None:
+    """The index as PEP 751 wants it (a URL an installer can read), or None (S3: none can)."""
+    if index_url.startswith(("http://", "https://", "file://")):
+        return index_url
+    if "://" in index_url:
+        return None
+    return Path(index_url).resolve().as_uri()
+
+
 def lock_to_toml(lock: Lock) -> bytes:
     import tomli_w
 
@@ -71,7 +84,7 @@ def lock_to_toml(lock: Lock) -> bytes:
             {
                 "name": package.name,
                 "version": package.version,
-                "index": package.index,
+                **({"index": url} if (url := index_as_url(package.index)) else {}),
                 "wheels": [
                     {
                         "name": package.filename,
@@ -219,6 +232,9 @@ def lock_from_toml(data: bytes, source: str = "pylock.toml") -> Lock:
         raise _lock_problem(source, "TOML nested too deeply") from None
     top = _Table(source, "", document)
     version = top.value.get("lock-version")
+    # PEP 751: a reader refuses a lock-version whose major it does not know; 1.x reads as 1.0.
+    if isinstance(version, str) and version.split(".")[0] == "1":
+        version = LOCK_VERSION
     if version != LOCK_VERSION:
         raise _lock_problem(source, f"lock-version must be {LOCK_VERSION!r}, found {version!r}")
     tool = top.table("tool", {}).table(TOOL, {})
@@ -234,7 +250,10 @@ def lock_from_toml(data: bytes, source: str = "pylock.toml") -> Lock:
 
 
 def _locked_package(entry: _Table) -> LockedPackage:
-    wheels = entry.tables("wheels")
+    wheels = entry.tables("wheels", [])
+    ours = entry.table("tool", {}).table(TOOL, {}).value.get("top-level") is not None
+    if not ours:
+        return _foreign_package(entry, wheels)
     if len(wheels) != 1:
         raise _lock_problem(
             entry.source, f"{entry.where}.wheels must list exactly one wheel, found {len(wheels)}"
@@ -249,8 +268,37 @@ def _locked_package(entry: _Table) -> LockedPackage:
         top_level=entry.table("tool")
         .table(TOOL)
         .checked("top-level", "an importable package name", is_import_name),
-        index=entry.text("index"),
+        index=entry.optional_text("index") or "",
         url=wheel.text("url"),
+    )
+
+
+def _foreign_package(entry: _Table, wheels: list[_Table]) -> LockedPackage:
+    """A package of a lock another PEP 751 tool wrote: name, version, one pure wheel, sha256.
+
+    ``size`` is optional there (-1 here until the index says); the import package comes from
+    the index.  A package without a pure-Python wheel is named, but has no file: sync then
+    treats it as an environment requirement if the index does not have it.
+    """
+    name = entry.checked("name", "a normalized project name", is_normalized_name)
+    version = entry.checked("version", "a PEP 440 version", _is_version)
+    pure = [w for w in wheels if str(w.value.get("name", "")).endswith("-none-any.whl")]
+    if not pure:
+        return LockedPackage(
+            name, version, "", "", -1, "", entry.optional_text("index") or "", "", True
+        )
+    wheel = pure[0]
+    size = wheel.optional_integer("size")
+    return LockedPackage(
+        name=name,
+        version=version,
+        filename=wheel.checked("name", "a wheel filename", _is_wheel_filename),
+        sha256=wheel.table("hashes").checked("sha256", "a lower-case hex sha256", is_sha256),
+        size=-1 if size is None else size,
+        top_level="",
+        index=entry.optional_text("index") or "",
+        url=wheel.optional_text("url") or "",
+        foreign=True,
     )
 
 
