@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "publish": "index_commands",
     "yank": "index_commands",
     "unyank": "index_commands",
+    "keys": "key_commands",
     "run": "run_commands",
     "sync": "sync_commands",
     "list": "sync_commands",

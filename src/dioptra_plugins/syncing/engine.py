@@ -37,6 +37,7 @@ from dioptra_plugins.syncing.writer_lock import writer_lock
 if TYPE_CHECKING:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.index.storage import Storage
+    from dioptra_plugins.signing.trust import SignedStorage
     from dioptra_plugins.syncing.pylock import Lock
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def sync(
     lock_timeout: float = 60.0,
     dry_run: bool = False,
     reinstall: bool = False,
+    trust: str | os.PathLike[str] | bytes | None = None,
 ) -> SyncResult:
     """Sync ``plugin_dir`` to ``requirements`` (or exactly to the lock file ``locked``).
 
@@ -133,6 +135,10 @@ def sync(
     caches; it takes no lock).  ``reinstall`` downloads, verifies and extracts every chosen
     bundle again, swapping each fresh store entry in for the old one atomically: the repair
     after ``verify`` found a changed store file.
+
+    ``trust`` (default ``$DIOPTRA_PLUGINS_TRUST``) is the index's trusted TUF root metadata (a
+    file, or its bytes): every root, document and bundle is then verified against the index's
+    signed metadata first (``signing.trust``), and an unsigned index is refused.
     """
     if dry_run and reinstall:
         raise UsageError("--dry-run and --reinstall do not go together")
@@ -158,6 +164,8 @@ def sync(
     if not index_url:
         raise UsageError(f"no index: pass --index or set ${INDEX_VARIABLE}")
     storage = storage_for(index_url)
+    signed = _verifying(storage, trust, layout)
+    storage = signed or storage
     first_request = _requests(storage)
     request = _SyncRequest(
         layout,
@@ -180,6 +188,8 @@ def sync(
     with writer_lock(layout.lock_file, lock_timeout):
         try:
             result = _sync_locked(request)
+            if signed is not None:
+                signed.keep()  # the trusted TUF metadata, only after a sync that succeeded
         except OSError as error:
             # The file system refused a write (disk full, quota, read-only): say so plainly.
             where = f" ({error.filename})" if error.filename else ""
@@ -189,6 +199,20 @@ def sync(
             ) from error
     result.requests = _requests(storage) - first_request
     return result
+
+
+def _verifying(
+    storage: Storage, trust: str | os.PathLike[str] | bytes | None, layout: PluginDirLayout
+) -> SignedStorage | None:
+    """The storage that verifies against the index's TUF metadata, when trust is configured."""
+    from dioptra_plugins.signing import TRUST_VARIABLE
+
+    chosen = trust if trust is not None else os.environ.get(TRUST_VARIABLE) or None
+    if chosen is None:
+        return None
+    from dioptra_plugins.signing.trust import SignedStorage
+
+    return SignedStorage.wrap(storage, chosen, layout)
 
 
 @dataclass(frozen=True)
