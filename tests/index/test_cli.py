@@ -193,7 +193,7 @@ def test_publish_shows_a_progress_bar_only_on_a_terminal(
     finally:
         os.close(leader)
     assert done.returncode == 0
-    assert b"publishing" in shown
+    assert b"uploading 2 bundles" in shown  # a byte bar
     assert b"100%" in shown
     plain = run("publish", *wheels, "--index", str(tmp_path / "j"))
-    assert "publishing" not in plain.stderr
+    assert "uploading" not in plain.stderr

@@ -289,15 +289,15 @@ def test_check_finds_missing_and_corrupted_bundles(
     ]
 
 
-def test_publishing_one_wheel_to_an_existing_project_makes_seven_requests(
+def test_publishing_one_wheel_to_an_existing_project_makes_eight_requests(
     storage: Storage, make_wheel: WheelMaker
 ) -> None:
     publish(storage, [make_wheel("demo_pkg", "1.0.0")])
     before = storage.requests
     publish(storage, [make_wheel("demo_pkg", "1.1.0")])
-    # Root and project document read once each; the bundle and the new document written; the
-    # root swapped; the project's simple page read and replaced.
-    assert storage.requests - before == 7
+    # Root and project document read once each; the bundle, its PEP 658 metadata and the new
+    # document written; the root swapped; the project's simple page read and replaced.
+    assert storage.requests - before == 8
 
 
 def test_publish_dry_run_writes_nothing(storage: Storage, make_wheel: WheelMaker) -> None:
@@ -315,3 +315,21 @@ def test_publish_reports_the_bytes_it_uploads(storage: Storage, make_wheel: Whee
     sent: list[int] = []
     publish(storage, wheels, sent=sent.append)
     assert sum(sent) >= sum(w.stat().st_size for w in wheels)
+
+
+def test_publish_serves_core_metadata_beside_the_wheel(
+    storage: Storage, make_wheel: WheelMaker
+) -> None:
+    import hashlib
+
+    wheel = make_wheel("demo_pkg", "1.0.0", requires=["numpy>=1.26"])
+    publish(storage, [wheel])
+    entry = project(storage, "demo-pkg").files[0]
+    metadata = storage.get(f"bundles/demo-pkg/{wheel.name}.metadata").data
+    assert hashlib.sha256(metadata).hexdigest() == entry.core_metadata_sha256
+    assert b"Requires-Dist: numpy>=1.26" in metadata
+    page = storage.get("simple/demo-pkg/index.html").data.decode()
+    assert f'data-core-metadata="sha256={entry.core_metadata_sha256}"' in page
+    assert f'data-dist-info-metadata="sha256={entry.core_metadata_sha256}"' in page
+    assert check_index(storage).ok
+    assert check_index(storage).unreferenced == []

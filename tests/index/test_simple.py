@@ -40,8 +40,12 @@ def test_pages_link_hashes_requires_python_and_yanked(
     assert '<a href="other/">other</a>' in index_page
     project_page = page(storage, "simple/demo-pkg/index.html")
     sha = hashlib.sha256(first.read_bytes()).hexdigest()
+    metadata = hashlib.sha256(
+        storage.get("bundles/demo-pkg/demo_pkg-1.0.0-py3-none-any.whl.metadata").data
+    ).hexdigest()
     assert (
         f'<a href="../../bundles/demo-pkg/demo_pkg-1.0.0-py3-none-any.whl#sha256={sha}" '
+        f'data-dist-info-metadata="sha256={metadata}" data-core-metadata="sha256={metadata}" '
         'data-requires-python="&lt;4,&gt;=3.11">demo_pkg-1.0.0-py3-none-any.whl</a>'
     ) in project_page
     assert 'data-yanked="bad &quot;fgm&quot; &lt;default&gt;"' in project_page

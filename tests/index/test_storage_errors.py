@@ -18,7 +18,7 @@ from s3servers import S3Server, free_ports
     [
         ("", "empty"),
         ("   ", "empty"),
-        ("http://example.org/index", "unsupported index URL"),
+        ("ftp://example.org/index", "unsupported index URL"),
         ("gs://bucket/prefix", "unsupported index URL"),
         ("s3://", "not a valid bucket name"),
         ("s3://Upper_Case/x", "not a valid bucket name"),

@@ -8,13 +8,14 @@ publish race, and harmless, so they are reported but are not damage.
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError
 from dioptra_plugins.hashing import sha256_stream
 from dioptra_plugins.index.documents import FileEntry
-from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
+from dioptra_plugins.index.keys import ROOT_KEY, bundle_key, core_metadata_key
 from dioptra_plugins.index.reading import read_project, read_root
 from dioptra_plugins.index.storage import Storage
 
@@ -57,7 +58,7 @@ def check_index(storage: Storage, *, max_workers: int = 8) -> CheckReport:
         report.projects += 1
         for file in document.files:
             key = bundle_key(name, file.filename)
-            reachable.add(key)
+            reachable.update((key, core_metadata_key(name, file.filename)))
             bundles.append((key, file))
     report.files = len(bundles)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
@@ -83,4 +84,18 @@ def _bundle_problem(storage: Storage, key: str, file: FileEntry) -> str | None:
         return f"{key}: size {size}, expected {file.size}"
     if found != file.sha256:
         return f"{key}: sha256 {found}, expected {file.sha256}"
+    return _metadata_problem(storage, core_metadata_key(*key.split("/")[1:]), file)
+
+
+def _metadata_problem(storage: Storage, key: str, file: FileEntry) -> str | None:
+    """The PEP 658 ``<wheel>.metadata`` the simple pages promise: present, with its sha256."""
+    try:
+        data = storage.get(key).data
+    except ObjectNotFoundError:
+        return f"{key}: missing (the simple pages promise it to pip and uv)"
+    except DioptraPluginsError as error:
+        return f"{key}: {error}"
+    found = hashlib.sha256(data).hexdigest()
+    if found != file.core_metadata_sha256:
+        return f"{key}: sha256 {found}, expected {file.core_metadata_sha256}"
     return None

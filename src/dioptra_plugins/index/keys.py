@@ -30,6 +30,11 @@ def bundle_key(name: str, filename: str) -> str:
     return f"bundles/{name}/{filename}"
 
 
+def core_metadata_key(name: str, filename: str) -> str:
+    """PEP 658: a wheel's METADATA, served at the wheel's URL plus ``.metadata``."""
+    return f"{bundle_key(name, filename)}.metadata"
+
+
 def simple_project_key(name: str) -> str:
     return f"simple/{name}/index.html"
 

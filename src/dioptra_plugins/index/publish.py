@@ -14,8 +14,11 @@ The order is what makes a crash harmless and hostile input inert:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import logging
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
 from dioptra_plugins.errors import ObjectExistsError, PublishError
 from dioptra_plugins.hashing import sha256_stream
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
-from dioptra_plugins.index.keys import bundle_key, is_normalized_name
+from dioptra_plugins.index.keys import bundle_key, core_metadata_key, is_normalized_name
 from dioptra_plugins.index.reading import DocumentCache, read_root
 from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
@@ -207,7 +210,20 @@ def _upload(storage: Storage, bundle: VerifiedBundle, sent: Callable[[int], None
                 f"{found}, this file {bundle.sha256}); publish a new version instead"
             ) from None
         log.info("%s is already in the index with identical bytes", key)
+    # Also after "already there": an earlier publish may have died between the two writes.
+    _upload_core_metadata(storage, bundle)
     return bundle.filename
+
+
+def _upload_core_metadata(storage: Storage, bundle: VerifiedBundle) -> None:
+    """``<wheel>.metadata`` beside the bundle (PEP 658): resolvers read requirements from it
+    without downloading the wheel.  Its sha256 is the document's ``core_metadata_sha256``."""
+    with zipfile.ZipFile(bundle.path) as archive:
+        data = archive.read(f"{bundle.dist_info}/METADATA")
+    if hashlib.sha256(data).hexdigest() != bundle.metadata_sha256:
+        raise PublishError(f"{bundle.path} changed while it was being published")
+    with contextlib.suppress(ObjectExistsError):  # the same bytes, left by an earlier attempt
+        storage.put_new(core_metadata_key(bundle.name, bundle.filename), data)
 
 
 def _stored_sha256(storage: Storage, key: str) -> str:

@@ -1,5 +1,9 @@
 """The PEP 503 "simple" view of an index, so that pip and uv can install bundles too.
 
+Each link carries the sha256 of the wheel's core metadata (PEP 658, PEP 714), published beside
+the wheel as ``<wheel>.metadata``, so resolvers need not download a wheel to read its
+requirements.
+
 The pages are derived from the root and never read by sync.  Every page records the root serial
 it was rendered from; a writer replaces a page only by compare-and-swap and never over a page
 rendered from a newer root, so concurrent publishers leave the newest view in place.
@@ -37,6 +41,10 @@ def render_project_page(document: ProjectDocument, serial: int) -> bytes:
     for entry in document.files:
         href = f"../../bundles/{document.name}/{entry.filename}#sha256={entry.sha256}"
         attributes = [f'href="{html.escape(href)}"']
+        # PEP 658 (and its PEP 714 spelling): <wheel>.metadata holds these bytes.
+        metadata = html.escape(f"sha256={entry.core_metadata_sha256}")
+        attributes.append(f'data-dist-info-metadata="{metadata}"')
+        attributes.append(f'data-core-metadata="{metadata}"')
         if entry.requires_python:
             attributes.append(f'data-requires-python="{html.escape(entry.requires_python)}"')
         if entry.yanked:
