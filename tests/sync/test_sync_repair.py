@@ -145,3 +145,37 @@ def test_quiet_prints_no_status_lines(index: str, tmp_path: Path) -> None:
         assert quiet.stdout == ""
     # A listing is what was asked for: quiet does not hide it.
     assert "beta" in cli("list", "--plugin-dir", str(plugin_dir), "-q").stdout
+
+
+def test_gc_dry_run_deletes_nothing(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    for requirement in ("alpha==1.0.0", "alpha==1.1.0", "beta", "alpha==1.1.0"):
+        sync([requirement], index=index, plugin_dir=plugin_dir)
+    before = snapshot(plugin_dir)
+    from dioptra_plugins.syncing.gc import gc
+
+    planned = gc(plugin_dir, keep=0, dry_run=True)
+    assert planned.dry_run
+    assert planned.removed_generations == ["000001", "000002"]
+    assert len(planned.removed_store_entries) == 1
+    assert snapshot(plugin_dir) == before
+    done = cli("gc", "--plugin-dir", str(plugin_dir), "--keep", "0", "--dry-run")
+    assert done.stdout.startswith("dry run: would remove 2 generations, 1 store entries")
+    assert snapshot(plugin_dir) == before
+    assert gc(plugin_dir, keep=0).removed_generations == planned.removed_generations
+
+
+def test_tasks_without_any_plugin_dir_is_an_error(tmp_path: Path) -> None:
+    env_free = {k: v for k, v in os.environ.items() if k != "DIOPTRA_PLUGIN_DIR"}
+    done = subprocess.run([CLI, "tasks"], capture_output=True, text=True, env=env_free, check=False)
+    assert done.returncode == 2
+    assert "no plugin dir to list" in done.stderr
+    missing = subprocess.run(
+        [CLI, "tasks", "--plugin-dir", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        env=env_free,
+        check=False,
+    )
+    assert missing.returncode == 2
+    assert "no plugin dir to list" in missing.stderr

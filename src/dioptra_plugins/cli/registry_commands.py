@@ -20,6 +20,7 @@ from dioptra_plugins.cli.options import json_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_json, emit_table
 from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
 from dioptra_plugins.lookup import may_hold_python, module_name
+from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
 from dioptra_plugins.plugindir.syspath import plugin_dirs
 from dioptra_plugins.registry import PluginInfo, Registry
 from dioptra_plugins.reload import ReloadEvent
@@ -153,6 +154,12 @@ def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) ->
     """List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."""
     registry = Registry()
     with plugin_dirs(_absolute_dirs(plugin_dir)) as directories, _stdout_shielded(as_json):
+        if package is None and not directories:
+            # An empty listing would look like "no tasks" when nothing was looked at.
+            raise UsageError(
+                "no plugin dir to list: pass --plugin-dir DIR (existing, absolute) or set "
+                f"{PLUGIN_DIR_VARIABLE}"
+            )
         failures = _load(registry, [package] if package else list(_packages_in(directories)))
         tasks = [_task_document(info) for info in registry.plugins(package)]
     if as_json:

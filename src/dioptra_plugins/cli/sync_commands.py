@@ -122,6 +122,13 @@ def _describe(result: SyncResult) -> str:
     show_default=True,
     help="Seconds to wait for another process holding the plugin dir.",
 )
+@click.option(
+    "--trust",
+    metavar="ROOT.json",
+    envvar="DIOPTRA_PLUGINS_TRUST",
+    help="Verify the signed index against this trusted TUF root first; refuse an unsigned "
+    "index [default: $DIOPTRA_PLUGINS_TRUST].",
+)
 def sync_command(
     requirements: tuple[str, ...],
     files: tuple[str, ...],
@@ -135,6 +142,7 @@ def sync_command(
     lock_timeout: float,
     dry_run: bool,
     reinstall: bool,
+    trust: str | None,
 ) -> None:
     """Sync the plugin dir to REQUIREMENTs (PEP 508: name>=1,<2), atomically.
 
@@ -169,6 +177,7 @@ def sync_command(
             lock_timeout=lock_timeout,
             dry_run=dry_run,
             reinstall=reinstall,
+            trust=trust,
         )
 
     if every is None:
@@ -287,17 +296,19 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
     show_default=True,
     help="Newest generations to keep (current, previous and pinned ones are always kept).",
 )
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
 @json_option
-def gc_command(plugin_dir: str | None, keep: int, as_json: bool) -> None:
+def gc_command(plugin_dir: str | None, keep: int, dry_run: bool, as_json: bool) -> None:
     """Delete old generations and the store entries and cached bundles nothing uses."""
     from dioptra_plugins.syncing.gc import gc
 
-    result = gc(plugin_dir, keep)
+    result = gc(plugin_dir, keep, dry_run=dry_run)
     if as_json:
         emit_json(result.to_dict())
         return
     say(
-        f"removed {len(result.removed_generations)} generations, "
+        ("dry run: would remove " if dry_run else "removed ")
+        + f"{len(result.removed_generations)} generations, "
         f"{len(result.removed_store_entries)} store entries, "
         f"{len(result.removed_cache_entries)} cached bundles; kept {', '.join(result.kept)}"
         + (f" (pinned: {', '.join(result.pinned)})" if result.pinned else "")

@@ -37,6 +37,8 @@ class GcResult:
     removed_cache_entries: list[str] = field(default_factory=list)
     removed_documents: list[str] = field(default_factory=list)
     pinned: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    """True when nothing was deleted: the lists say what gc would delete."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,19 +90,24 @@ def gc(
     keep: int = 3,
     *,
     lock_timeout: float = 60.0,
+    dry_run: bool = False,
 ) -> GcResult:
     """Delete all but the ``keep`` newest generations, and what no kept generation reaches.
 
     The current generation, the one before it, and generations pinned by live processes are
     kept whatever ``keep`` says.  Fails closed: when a kept generation or a pin cannot be
-    read, it raises PluginDirError and deletes nothing.
+    read, it raises PluginDirError and deletes nothing.  ``dry_run`` reports what would be
+    deleted and writes nothing (it takes no lock: what it reports may change under a sync).
     """
     if keep < 0:
         raise UsageError(f"--keep must be 0 or more, not {keep}")
     layout = synced_plugin_dir(plugin_dir)
-    result = GcResult(plugin_dir=str(layout.root))
-    with writer_lock(layout.lock_file, lock_timeout):
-        layout.remove_leftovers()
+    result = GcResult(plugin_dir=str(layout.root), dry_run=dry_run)
+    remove = (lambda path: None) if dry_run else _remove_tree
+    locked = contextlib.nullcontext() if dry_run else writer_lock(layout.lock_file, lock_timeout)
+    with locked:
+        if not dry_run:
+            layout.remove_leftovers()
         current = layout.current_name()
         assert current is not None
         names = generation_names(layout)
@@ -125,7 +132,7 @@ def gc(
             )
         for name in names:
             if name not in kept:
-                _remove_tree(layout.generation_path(name))
+                remove(layout.generation_path(name))
                 result.removed_generations.append(name)
         for directory, removed in (
             (layout.store, result.removed_store_entries),
@@ -134,10 +141,11 @@ def gc(
             with contextlib.suppress(FileNotFoundError):
                 for entry in sorted(os.scandir(directory), key=lambda e: e.name):
                     if len(entry.name) == 64 and entry.name not in live:
-                        _remove_tree(Path(entry.path))
+                        remove(Path(entry.path))
                         removed.append(entry.name)
-        result.removed_documents = _collect_documents(layout)
-        remove_dead_pins(layout)
+        result.removed_documents = _collect_documents(layout, dry_run=dry_run)
+        if not dry_run:
+            remove_dead_pins(layout)
     logger.info(
         "gc of %s removed %d generations, %d store entries, %d cached bundles, %d documents",
         layout.root,
@@ -149,7 +157,7 @@ def gc(
     return result
 
 
-def _collect_documents(layout: PluginDirLayout) -> list[str]:
+def _collect_documents(layout: PluginDirLayout, *, dry_run: bool = False) -> list[str]:
     """Delete cached project documents the last accepted root no longer names.
 
     Without a readable saved root nothing is deleted (they are only a cache).
@@ -166,7 +174,8 @@ def _collect_documents(layout: PluginDirLayout) -> list[str]:
     with contextlib.suppress(FileNotFoundError):
         for entry in sorted(os.scandir(documents), key=lambda e: e.name):
             if entry.name not in wanted and not entry.name.startswith("."):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
+                if not dry_run:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
                 removed.append(entry.name)
     return removed
