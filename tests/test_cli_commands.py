@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -13,3 +14,26 @@ from dioptra_plugins.cli.main import COMMAND_MODULES
 def test_every_lazily_listed_command_exists(name: str, module_name: str) -> None:
     module = importlib.import_module(f"dioptra_plugins.cli.{module_name}")
     assert name in {command.name for command in module.COMMANDS}
+
+
+def test_build_of_many_packages_reports_in_the_order_given(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).parent / "dioptra-plugins")
+    sources = []
+    for number in range(6):
+        package = tmp_path / f"pkg{number}"
+        package.mkdir()
+        (package / "__init__.py").write_text(f"N = {number}\n")
+        sources.append(str(package))
+    done = subprocess.run(
+        [cli, "build", *sources, "--version", "1.0.0", "-o", str(tmp_path / "out"), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    built = json.loads(done.stdout)["built"]
+    assert [b["name"] for b in built] == [f"pkg{n}" for n in range(6)]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
-from dioptra_plugins.cli.output import emit_json, emit_table
+from dioptra_plugins.cli.output import emit_json, emit_table, say
 
 
 @click.command()
@@ -61,8 +63,8 @@ def build(
     """
     if project_name is not None and len(sources) > 1:
         raise click.UsageError("--name names one bundle: give one SOURCE with it")
-    built = []
-    for source in sources:
+
+    def one(source: Path) -> dict[str, object]:
         wheel = build_bundle(
             source,
             out_dir,
@@ -72,18 +74,30 @@ def build(
             namespace=namespace,
         )
         bundle = verify_wheel(wheel)
-        built.append(
-            {
-                "wheel": str(wheel),
-                "name": bundle.name,
-                "version": bundle.version,
-                "package": bundle.top_level,
-                "sha256": bundle.sha256,
-                "tasks": len(bundle.manifest.get("tasks", [])),
-            }
-        )
-        if not as_json:
-            click.echo(f"built {wheel}  sha256={bundle.sha256}  tasks={built[-1]['tasks']}")
+        return {
+            "wheel": str(wheel),
+            "name": bundle.name,
+            "version": bundle.version,
+            "package": bundle.top_level,
+            "sha256": bundle.sha256,
+            "tasks": len(bundle.manifest.get("tasks", [])),
+        }
+
+    # Each build runs hatchling in its own process, so threads build in parallel; results are
+    # reported in the order the sources were given.  The first failure stops the rest.
+    built: list[dict[str, object]] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(len(sources), os.cpu_count() or 1))) as pool:
+        futures = [pool.submit(one, source) for source in sources]
+        try:
+            for future in futures:
+                built.append(future.result())
+                if not as_json:
+                    b = built[-1]
+                    say(f"built {b['wheel']}  sha256={b['sha256']}  tasks={b['tasks']}")
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     if as_json:
         emit_json({"built": built})
 
