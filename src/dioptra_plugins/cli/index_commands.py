@@ -11,6 +11,15 @@ from typing import Any
 import click
 from packaging.utils import canonicalize_name
 
+from dioptra_plugins.cli.key_commands import (
+    describe_init,
+    describe_signing,
+    keys_option,
+    prepare_write,
+    refresh_command,
+    sign_after_swap,
+    signed_init,
+)
 from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
 from dioptra_plugins.errors import UsageError
@@ -38,16 +47,43 @@ def index_group() -> None:
 @index_group.command("init")
 @click.argument("url", required=False)
 @index_option("index_url")
+@click.option("--signed", is_flag=True, help="Also sign it: TUF metadata under tuf/ (--keys).")
+@keys_option
+@click.option(
+    "--timestamp-expiry",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="With --signed: how long each timestamp is valid [default: 86400].",
+)
 @json_option
-def init_command(url: str | None, index_url: str | None, as_json: bool) -> None:
-    """Create an empty index at URL (or --index); an existing index is left as it is."""
-    result = init_index(storage_for(url or index_url))
+def init_command(
+    url: str | None,
+    index_url: str | None,
+    signed: bool,
+    keys: Path | None,
+    timestamp_expiry: int | None,
+    as_json: bool,
+) -> None:
+    """Create an empty index at URL (or --index); an existing index is left as it is.
+
+    With --signed, also write its TUF metadata, and the root workers trust to KEYDIR/root.json.
+    """
+    storage = storage_for(url or index_url)
+    sign = signed_init(signed, keys, timestamp_expiry)
+    result = init_index(storage)
+    signing = sign(storage) if sign else None
     if as_json:
-        emit_json({"url": result.url, "created": result.created, "serial": result.serial})
-    elif result.created:
+        emit_json(
+            {"url": result.url, "created": result.created, "serial": result.serial}
+            | ({"signed": signing} if signing else {})
+        )
+        return
+    if result.created:
         say(f"created an empty index at {result.url}")
     else:
         say(f"{result.url} is already an index (serial {result.serial})")
+    if signing:
+        say(describe_init(signing))
 
 
 @index_group.command("list")
@@ -185,15 +221,22 @@ def _byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | N
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option("index_url")
 @click.option("--dry-run", is_flag=True, help="Verify and compare with the index; write nothing.")
+@keys_option
 @json_option
 def publish_command(
-    wheels: tuple[Path, ...], index_url: str | None, dry_run: bool, as_json: bool
+    wheels: tuple[Path, ...],
+    index_url: str | None,
+    dry_run: bool,
+    keys: Path | None,
+    as_json: bool,
 ) -> None:
-    """Verify WHEELs and publish them to the index in one step."""
+    """Verify WHEELs and publish them to the index in one step (signed with --keys)."""
     storage = storage_for(index_url)
+    signer = None if dry_run else prepare_write(storage, keys)
     total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
     with _byte_progress(total, f"uploading {len(wheels)} bundles") as sent:
         result = publish(storage, list(wheels), sent=sent, dry_run=dry_run)
+    signing = sign_after_swap(storage, signer)
     if as_json:
         emit_json(
             {
@@ -202,6 +245,7 @@ def publish_command(
                 "swapped": result.swapped,
                 "attempts": result.attempts,
                 "dry_run": dry_run,
+                "signed": signing.to_json() if signing else None,
                 "requests": storage.requests,
                 "files": [
                     {
@@ -219,14 +263,23 @@ def publish_command(
     for file in result.files:
         say(f"{file.status}: {file.filename}  sha256={file.sha256}")
     say(f"{storage.url}: serial {result.serial}{' (dry run)' if dry_run else ''}")
+    if signing:
+        say(describe_signing(signing))
 
 
 def _set_yanked(
-    pin: str, yanked: bool, reason: str | None, index_url: str | None, as_json: bool
+    pin: str,
+    yanked: bool,
+    reason: str | None,
+    index_url: str | None,
+    keys: Path | None,
+    as_json: bool,
 ) -> None:
     name, version = parse_pin(pin)
     storage = storage_for(index_url)
+    signer = prepare_write(storage, keys)
     result = set_yanked(storage, name, version, yanked=yanked, reason=reason)
+    signing = sign_after_swap(storage, signer)
     if as_json:
         emit_json(
             {
@@ -236,30 +289,39 @@ def _set_yanked(
                 "changed": result.changed,
                 "serial": result.serial,
             }
+            | ({"signed": signing.to_json()} if signing else {})
         )
         return
     word = "yanked" if yanked else "unyanked"
     state = word if result.changed else f"already {word}"
     say(f"{state}: {result.name} {result.version} (serial {result.serial})")
+    if signing:
+        say(describe_signing(signing))
 
 
 @click.command("yank")
 @click.argument("pin", metavar="NAME==VERSION")
 @click.option("--reason", help="Why the version was yanked (shown to users and pip).")
 @index_option("index_url")
+@keys_option
 @json_option
-def yank_command(pin: str, reason: str | None, index_url: str | None, as_json: bool) -> None:
+def yank_command(
+    pin: str, reason: str | None, index_url: str | None, keys: Path | None, as_json: bool
+) -> None:
     """Mark every file of NAME==VERSION as yanked: sync skips it unless pinned exactly."""
-    _set_yanked(pin, True, reason, index_url, as_json)
+    _set_yanked(pin, True, reason, index_url, keys, as_json)
 
 
 @click.command("unyank")
 @click.argument("pin", metavar="NAME==VERSION")
 @index_option("index_url")
+@keys_option
 @json_option
-def unyank_command(pin: str, index_url: str | None, as_json: bool) -> None:
+def unyank_command(pin: str, index_url: str | None, keys: Path | None, as_json: bool) -> None:
     """Undo a yank of NAME==VERSION."""
-    _set_yanked(pin, False, None, index_url, as_json)
+    _set_yanked(pin, False, None, index_url, keys, as_json)
 
+
+index_group.add_command(refresh_command)
 
 COMMANDS: list[click.Command] = [index_group, publish_command, yank_command, unyank_command]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from dioptra_plugins.cli.options import index_option, json_option
-from dioptra_plugins.cli.output import emit_json
+from dioptra_plugins.cli.output import emit_json, say
 
 if TYPE_CHECKING:
     from dioptra_plugins.index.storage import Storage
@@ -81,14 +81,46 @@ def sign_after_swap(storage: Storage, signer: IndexSigner | None) -> SignResult 
         ) from error
 
 
+def signed_init(
+    signed: bool, keys: Path | None, timestamp_expiry: int | None
+) -> Callable[[Storage], dict[str, Any]] | None:
+    """``index init --signed``: checks the options now; the returned step signs after init."""
+    from dioptra_plugins.errors import UsageError
+
+    if not signed:
+        if keys is not None or timestamp_expiry is not None:
+            raise UsageError("--keys and --timestamp-expiry go with --signed")
+        return None
+    if keys is None:
+        raise UsageError("--signed needs --keys KEYDIR (create one with `keys generate KEYDIR`)")
+    chosen = keys
+
+    def sign(storage: Storage) -> dict[str, Any]:
+        from dioptra_plugins.signing.roots import ensure_root
+
+        _data, created = ensure_root(chosen)
+        result = index_signer(chosen).initialize(storage, timestamp_expiry=timestamp_expiry)
+        return {
+            **result.to_json(),
+            "trusted_root": str(chosen / "root.json"),
+            "root_created": created,
+        }
+
+    return sign
+
+
+def describe_init(signing: dict[str, Any]) -> str:
+    return (
+        f"signed: serial {signing['serial']} (timestamp expires {signing['expires']}); "
+        f"workers trust {signing['trusted_root']} (sync --trust)"
+    )
+
+
 def describe_signing(result: SignResult) -> str:
     if result.timestamp == "newer":
         return f"signed: a newer root than serial {result.serial} is already signed"
     expiry = f", expires {result.expires}" if result.expires else ""
-    return (
-        f"signed: serial {result.serial} (timestamp version {result.timestamp_version}"
-        f"{expiry})"
-    )
+    return f"signed: serial {result.serial} (timestamp version {result.timestamp_version}{expiry})"
 
 
 @click.group("keys")
@@ -112,7 +144,7 @@ def generate_command(keydir: Path, as_json: bool) -> None:
         emit_json({"keydir": str(keydir), "keyids": keyids})
         return
     for role, keyid in keyids.items():
-        click.echo(f"{role}: {keydir / (role + '.pem')}  keyid {keyid}")
+        say(f"{role}: {keydir / (role + '.pem')}  keyid {keyid}")
 
 
 @keys_group.command("rotate")
@@ -146,12 +178,12 @@ def rotate_command(role: str, keys: Path | None, index_url: str | None, as_json:
             }
         )
         return
-    click.echo(
+    say(
         f"rotated {role}: keyid {result.new_keyid} in root version {result.root_version} "
         f"({keys / 'root.json'})"
     )
     if result.retired:
-        click.echo(f"the old key is in {result.retired}: destroy it once no one needs it")
+        say(f"the old key is in {result.retired}: destroy it once no one needs it")
 
 
 @click.command("refresh")
@@ -188,7 +220,7 @@ def refresh_command(
     if as_json:
         emit_json(result.to_json())
     else:
-        click.echo(f"{storage.url}: {describe_signing(result)}")
+        say(f"{storage.url}: {describe_signing(result)}")
 
 
 COMMANDS: list[click.Command] = [keys_group]

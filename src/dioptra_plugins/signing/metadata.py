@@ -310,7 +310,7 @@ class IndexSigner:
                 snapshot_meta = self._current_snapshot_meta(storage, version, current)
             expiry = timestamp_expiry or current.expiry_seconds or DEFAULT_TIMESTAMP_EXPIRY
             outcome, ts_version, expires = self._point_timestamp(
-                storage, snapshot_meta, expiry, force=force_timestamp or wrote
+                storage, snapshot_meta, expiry, force=force_timestamp or wrote, first=current
             )
             return SignResult(storage.url, root.serial, wrote, outcome, ts_version, expires)
         raise SigningError(f"gave up signing {storage.url}: its root kept changing")
@@ -482,11 +482,20 @@ class IndexSigner:
         return existing
 
     def _point_timestamp(
-        self, storage: Storage, snapshot_meta: MetaFile, expiry: int, *, force: bool
+        self,
+        storage: Storage,
+        snapshot_meta: MetaFile,
+        expiry: int,
+        *,
+        force: bool,
+        first: _Timestamp | None = None,
     ) -> tuple[str, int, str | None]:
-        """Compare-and-swap the timestamp onto ``snapshot_meta``, never backwards."""
+        """Compare-and-swap the timestamp onto ``snapshot_meta``, never backwards.
+
+        ``first`` is the timestamp as the caller just read it (the first attempt's ETag).
+        """
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            current = self._read_timestamp(storage)
+            current = first if attempt == 1 and first is not None else self._read_timestamp(storage)
             if current.snapshot_version > snapshot_meta.version:
                 return "newer", current.version, None
             if current.snapshot_version == snapshot_meta.version and not force:
