@@ -179,3 +179,35 @@ def test_tasks_without_any_plugin_dir_is_an_error(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2
     assert "no plugin dir to list" in missing.stderr
+
+
+def test_progress_on_a_terminal_counts_packages_bytes_and_rate(index: str, tmp_path: Path) -> None:
+    import pty
+
+    plugin_dir = tmp_path / "plugins"
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [CLI, "sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir)],
+            stderr=follower,
+            stdout=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"2/2 packages, " in shown
+    assert b" MB/s" in shown
+    plain = cli("sync", "alpha", "--index", index, "--plugin-dir", str(tmp_path / "other"))
+    assert "packages," not in plain.stderr

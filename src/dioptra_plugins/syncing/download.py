@@ -164,6 +164,7 @@ def fetch_bundles(
     jobs: int = 8,
     progress: Progress | None = None,
     include_stored: bool = False,
+    stored: Progress | None = None,
 ) -> int:
     """Bring every package not yet in the store (every package, with ``include_stored``) to a
     local wheel and call ``then`` on it.
@@ -172,7 +173,9 @@ def fetch_bundles(
     extraction).  A cached wheel that ``then`` rejects (it was corrupted on disk) is downloaded
     once more.  On the first failure the remaining work is cancelled and the error raised;
     completed downloads stay in the cache (they were checked, so a later sync may use them).
-    Returns the number of bundles downloaded.
+    ``progress(bytes done, bytes total)`` follows the downloads, ``stored(packages done,
+    packages total)`` the packages verified and stored.  Returns the number of bundles
+    downloaded.
     """
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
@@ -186,21 +189,30 @@ def fetch_bundles(
     missing = [p for p in todo if not cache_path(layout, p).is_file()]
     meter = _Meter(sum(p.size for p in missing), progress)
     downloads = 0
+    finished = 0
     count_lock = threading.Lock()
+
+    def done_with(package: LockedPackage, path: Path) -> None:
+        nonlocal finished
+        then(package, path)
+        with count_lock:
+            finished += 1
+            if stored is not None:
+                stored(finished, len(todo))
 
     def work(package: LockedPackage) -> None:
         nonlocal downloads
         path = cache_path(layout, package)
         if path.is_file():
             try:
-                then(package, path)
+                done_with(package, path)
                 return
             except (IntegrityError, BundleError) as error:
                 logger.warning("cached %s is damaged (%s); downloading it again", path, error)
         download_one(storage, package, path, meter)
         with count_lock:
             downloads += 1
-        then(package, path)
+        done_with(package, path)
 
     with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
         futures: list[Future[None]] = [pool.submit(work, p) for p in todo]

@@ -124,6 +124,7 @@ def sync(
     dry_run: bool = False,
     reinstall: bool = False,
     trust: str | os.PathLike[str] | bytes | None = None,
+    stored: Progress | None = None,
 ) -> SyncResult:
     """Sync ``plugin_dir`` to ``requirements`` (or exactly to the lock file ``locked``).
 
@@ -179,6 +180,7 @@ def sync(
         progress,
         dry_run,
         reinstall,
+        stored,
     )
     if dry_run:
         result = _sync_locked(request)  # reads only: no plugin dir to create, nothing to lock
@@ -231,6 +233,8 @@ class _SyncRequest:
     progress: Progress | None
     dry_run: bool = False
     reinstall: bool = False
+    stored: Progress | None = None
+    """Told (packages done, packages total) as bundles are verified and stored."""
 
 
 def _sync_locked(request: _SyncRequest) -> SyncResult:
@@ -321,7 +325,12 @@ def _full_sync(
             else request.lock.requirements,
         )
         result.generation, result.downloaded = install_generation(
-            layout, request.storage, lock, jobs=request.jobs, progress=request.progress
+            layout,
+            request.storage,
+            lock,
+            jobs=request.jobs,
+            progress=request.progress,
+            stored=request.stored,
         )
         result.switched = True
     # Only a sync that succeeded leaves anything behind: documents, root copy, state.

@@ -51,6 +51,7 @@ def install_generation(
     *,
     jobs: int,
     progress: Progress | None,
+    stored: Progress | None = None,
 ) -> tuple[str, int]:
     """Make ``lock``'s packages the current generation; returns (its name, bundles downloaded)."""
     packages: Sequence[LockedPackage] = lock.packages
@@ -62,6 +63,7 @@ def install_generation(
         lambda package, path: add_to_store(layout, path, package),
         jobs=jobs,
         progress=progress,
+        stored=stored,
     )
     name = build_generation(layout, lock)
     try:
