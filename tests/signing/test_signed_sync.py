@@ -233,10 +233,8 @@ def test_metadata_or_documents_of_different_snapshots_are_refused(
     trust: Path,
     wheels: dict[str, Path],
 ) -> None:
-    old_serial = RootDocument.from_bytes(read_object(signed_index, "index.json"), what="").serial
-    old_document = RootDocument.from_bytes(
-        read_object(signed_index, "index.json"), what=""
-    ).projects["alpha"].document
+    old_root = RootDocument.from_bytes(read_object(signed_index, "index.json"), what="")
+    old_serial, old_document = old_root.serial, old_root.projects["alpha"].document
     new = publish_signed(signed_index, keys, [wheels["alpha-1.1.0"]])
     old_version, new_version = metadata_version(old_serial), metadata_version(new.serial)
     if mixed == "snapshot":
@@ -249,9 +247,9 @@ def test_metadata_or_documents_of_different_snapshots_are_refused(
         match = "different snapshots"
     else:
         root = RootDocument.from_bytes(read_object(signed_index, "index.json"), what="")
-        overwrite(signed_index, root.projects["alpha"].document, read_object(
-            signed_index, old_document
-        ))
+        overwrite(
+            signed_index, root.projects["alpha"].document, read_object(signed_index, old_document)
+        )
         match = "a document from another snapshot"
     refused(signed_index, synced, trust, match)
     assert installed(synced) == {"alpha": "1.0.0"}
