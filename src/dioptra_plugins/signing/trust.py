@@ -139,6 +139,7 @@ class SignedStorage:
         self.trust_name = trust_name
         self.cache = cache
         self._verified: _Verified | None = None
+        self._seeded: dict[str, bytes] = {}
 
     @classmethod
     def wrap(
@@ -202,7 +203,8 @@ class SignedStorage:
         """Copy the kept trusted metadata into ngclient's working dir; the known ETags."""
         if self.cache is None:
             return {}
-        for relative, data in _read_tree(self.cache).items():
+        self._seeded = _read_tree(self.cache)
+        for relative, data in self._seeded.items():
             if relative == _ETAGS:
                 continue
             target = workdir / relative
@@ -258,7 +260,7 @@ class SignedStorage:
             return
         try:
             self.cache.mkdir(parents=True, exist_ok=True)
-            old = _read_tree(self.cache)
+            old = self._seeded  # read under the same plugin dir lock
             for relative, data in self._verified.files.items():
                 if old.get(relative) != data:
                     (self.cache / relative).parent.mkdir(parents=True, exist_ok=True)
