@@ -116,6 +116,15 @@ def test_index_refresh_re_signs_the_timestamp_and_keeps_its_expiry(
     assert second.version > first.version
     assert second.snapshot_meta == first.snapshot_meta
     assert abs((second.expires - datetime.now(UTC)).total_seconds() - 600) < 60
+    # The cron machine holds only the timestamp key and the public root.
+    cron = tmp_path / "cron-keys"
+    cron.mkdir(mode=0o700)
+    for name in ("timestamp.pem", "root.json"):
+        (cron / name).write_bytes((keydir / name).read_bytes())
+    (cron / "timestamp.pem").chmod(0o600)
+    ok("index", "refresh", "--index", index_url, "--keys", str(cron))
+    third = Metadata.from_bytes(read_object(index_url, TIMESTAMP_KEY)).signed
+    assert third.version > second.version
 
 
 def test_signing_an_existing_unsigned_index_signs_what_it_holds(
