@@ -169,30 +169,15 @@ def test_missing_bucket_through_the_cli(s3_server: object, make_wheel: WheelMake
 def test_publish_shows_a_progress_bar_only_on_a_terminal(
     tmp_path: Path, make_wheel: WheelMaker
 ) -> None:
-    import os
-    import pty
-    import subprocess
     import sys
+
+    from terminal import run_on_a_terminal
 
     wheels = [str(make_wheel("demo_pkg", v)) for v in ("1.0", "1.1")]
     script = "from dioptra_plugins.cli.main import main; main()"
     command = [sys.executable, "-c", script, "publish", *wheels, "--index", str(tmp_path / "i")]
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(command, stderr=follower, stdout=subprocess.PIPE, timeout=60)
-        os.close(follower)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(leader)
-    assert done.returncode == 0
+    code, shown = run_on_a_terminal(command)
+    assert code == 0
     assert b"uploading 2 bundles" in shown  # a byte bar
     assert b"100%" in shown
     plain = run("publish", *wheels, "--index", str(tmp_path / "j"))

@@ -120,3 +120,20 @@ def snapshot(plugin_dir: Path) -> dict[str, str]:
         else:
             seen[relative] = "dir"
     return seen
+
+
+def tree_snapshot(root: Path) -> dict[str, str]:
+    """Every path under ``root``: link target, file sha256, or ``dir``; compare two to prove
+    that nothing under ``root`` changed."""
+    found = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(directory, name)
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                found[relative] = "-> " + os.readlink(path)
+            elif path.is_dir():
+                found[relative] = "dir"
+            else:
+                found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found

@@ -6,7 +6,6 @@ running the suite exports.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from synchelpers import CLI, publish_wheels
+from synchelpers import tree_snapshot as snapshot
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import PluginDirError
@@ -58,22 +58,6 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, *args], capture_output=True, text=True, env={**bytecode_on(), **env}, check=False
     )
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every path under ``root``: link target, file sha256, or 'dir' (pins excluded: transient)."""
-    found = {}
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(directory, name)
-            relative = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                found[relative] = "-> " + os.readlink(path)
-            elif path.is_dir():
-                found[relative] = "dir"
-            else:
-                found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
 
 
 IMPORT_THROUGH_PLUGIN_DIRS = """

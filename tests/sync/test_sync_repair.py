@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from synchelpers import CLI, installed, publish_wheels
+from synchelpers import tree_snapshot as snapshot
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import UsageError
@@ -21,21 +21,6 @@ def index(wheels: dict[str, Path], tmp_path: Path) -> str:
     url = str(tmp_path / "index")
     publish_wheels(url, [wheels["alpha-1.0.0"], wheels["alpha-1.1.0"], wheels["beta-1.0.0"]])
     return url
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    found = {}
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(directory, name)
-            relative = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                found[relative] = "-> " + os.readlink(path)
-            elif path.is_dir():
-                found[relative] = "dir"
-            else:
-                found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -182,31 +167,13 @@ def test_tasks_without_any_plugin_dir_is_an_error(tmp_path: Path) -> None:
 
 
 def test_progress_on_a_terminal_counts_packages_bytes_and_rate(index: str, tmp_path: Path) -> None:
-    import pty
+    from terminal import run_on_a_terminal
 
     plugin_dir = tmp_path / "plugins"
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [CLI, "sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir)],
-            stderr=follower,
-            stdout=subprocess.PIPE,
-            timeout=60,
-            check=False,
-        )
-        os.close(follower)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(leader)
-    assert done.returncode == 0
+    code, shown = run_on_a_terminal(
+        [CLI, "sync", "beta", "--index", index, "--plugin-dir", str(plugin_dir)]
+    )
+    assert code == 0
     assert b"2/2 packages, " in shown
     assert b" MB/s" in shown
     plain = cli("sync", "alpha", "--index", index, "--plugin-dir", str(tmp_path / "other"))

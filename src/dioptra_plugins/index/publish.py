@@ -102,21 +102,11 @@ def publish(
             pending.append(bundle)
     if dry_run:
         waiting = {b.filename for b in pending}
-        return PublishResult(
-            tuple(
-                PublishedFile(
-                    name=b.name,
-                    version=b.version,
-                    filename=b.filename,
-                    sha256=b.sha256,
-                    status=WOULD_PUBLISH if b.filename in waiting else ALREADY_PUBLISHED,
-                )
-                for b in bundles
-            ),
-            snapshot.root.serial,
-            False,
-            0,
-        )
+        statuses = {
+            b.filename: WOULD_PUBLISH if b.filename in waiting else ALREADY_PUBLISHED
+            for b in bundles
+        }
+        return PublishResult(_published(bundles, statuses), snapshot.root.serial, False, 0)
 
     already: set[str] = set()
 
@@ -151,17 +141,22 @@ def publish(
         )
     if swap.swapped:
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
-    files = tuple(
-        PublishedFile(
-            name=bundle.name,
-            version=bundle.version,
-            filename=bundle.filename,
-            sha256=bundle.sha256,
-            status=ALREADY_PUBLISHED if bundle.filename in already else PUBLISHED,
-        )
-        for bundle in bundles
+    statuses = {
+        b.filename: ALREADY_PUBLISHED if b.filename in already else PUBLISHED for b in bundles
+    }
+    return PublishResult(
+        _published(bundles, statuses), swap.root.serial, swap.swapped, swap.attempts
     )
-    return PublishResult(files, swap.root.serial, swap.swapped, swap.attempts)
+
+
+def _published(
+    bundles: Sequence[VerifiedBundle], statuses: Mapping[str, str]
+) -> tuple[PublishedFile, ...]:
+    """What happened (or would happen) to each bundle, by filename, in the order given."""
+    return tuple(
+        PublishedFile(b.name, b.version, b.filename, b.sha256, statuses[b.filename])
+        for b in bundles
+    )
 
 
 def _verify_all(wheels: Sequence[Path], limits: Limits) -> list[VerifiedBundle]:
