@@ -31,12 +31,13 @@ def extract_bundle(bundle: VerifiedBundle, dest: Path) -> None:
     partial tree.  Cost: one decompression and one hash of each entry.
     """
     dest.mkdir()
-    root = dest.resolve()
+    root = os.fspath(dest.resolve())
+    made: set[str] = {root}  # directories this extraction created (each made once)
     try:
         with _open_archive(bundle) as archive:
             for recorded in bundle.files:
-                _extract_one(archive, recorded.path, root, recorded.sha256, recorded.size)
-            _extract_one(archive, f"{bundle.dist_info}/RECORD", root, None, None)
+                _extract_one(archive, recorded.path, root, made, recorded.sha256, recorded.size)
+            _extract_one(archive, f"{bundle.dist_info}/RECORD", root, made, None, None)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
@@ -58,15 +59,19 @@ def _open_archive(bundle: VerifiedBundle) -> zipfile.ZipFile:
 def _extract_one(
     archive: zipfile.ZipFile,
     name: str,
-    root: Path,
+    root: str,
+    made: set[str],
     sha256: str | None,
     size: int | None,
 ) -> None:
-    target = root.joinpath(*name.split("/"))
+    parts = name.split("/")
     # Belt and braces: names were verified, but never write outside the target whatever happens.
-    if not target.resolve().is_relative_to(root):
+    # A lexical check is enough: every directory on the way is one this function made (a fresh
+    # tree, no links in it), and the file itself is opened with O_NOFOLLOW.
+    if any(part in ("", ".", "..") or "\x00" in part for part in parts):
         raise IntegrityError(f"{name!r} would be written outside {root}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.join(root, *parts)
+    _make_parents(root, parts[:-1], made)
     try:
         stream = archive.open(name)
     except KeyError as error:
@@ -86,6 +91,15 @@ def _extract_one(
             expected=f"sha256 {sha256} ({size} bytes)",
             found=f"sha256 {digest} ({written} bytes)",
         )
+
+
+def _make_parents(root: str, parts: list[str], made: set[str]) -> None:
+    path = root
+    for part in parts:
+        path = os.path.join(path, part)
+        if path not in made:
+            os.mkdir(path)  # a fresh tree: it cannot exist, nor be a link someone planted
+            made.add(path)
 
 
 def _copy_hashing(stream: IO[bytes], out: IO[bytes], name: str) -> tuple[str, int]:
