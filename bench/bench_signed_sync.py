@@ -102,10 +102,10 @@ def bench(server: s3servers.S3Server, work: Path, rounds: int) -> dict[str, Any]
         url = signed if which == "signed" else plain
         for _ in range(200):
             started = time.perf_counter()
-            result = engine.sync(names, index=url, plugin_dir=target,
-                                 trust=trust if which == "signed" else None)  # fmt: skip
+            outcome = engine.sync(names, index=url, plugin_dir=target,
+                                  trust=trust if which == "signed" else None)  # fmt: skip
             noop[which].append(time.perf_counter() - started)
-            noop_requests[which] = result.requests
+            noop_requests[which] = outcome.requests
     # Verification alone: a cold SignedStorage (no trusted metadata kept yet) reading the root.
     from dioptra_plugins.index.url import open_storage
     from dioptra_plugins.signing.trust import SignedStorage

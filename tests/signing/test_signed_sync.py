@@ -61,7 +61,9 @@ def trust(keys: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def synced(signed_index: str, keys: Path, trust: Path, wheels: dict[str, Path], tmp_path: Path):
+def synced(
+    signed_index: str, keys: Path, trust: Path, wheels: dict[str, Path], tmp_path: Path
+) -> Path:
     """alpha 1.0.0 published (signed) and synced with trust into ``plugins``."""
     publish_signed(signed_index, keys, [wheels["alpha-1.0.0"]])
     plugin_dir = tmp_path / "plugins"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from signhelpers import CLI, installed, read_object, run_cli
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Timestamp  # type: ignore[attr-defined]
 
 from dioptra_plugins.signing.keys import ROLES
 from dioptra_plugins.signing.names import TIMESTAMP_KEY
@@ -107,11 +107,11 @@ def test_index_refresh_re_signs_the_timestamp_and_keeps_its_expiry(
     keydir = tmp_path / "keys"
     ok("keys", "generate", str(keydir))
     ok("index", "init", index_url, "--signed", "--keys", str(keydir), "--timestamp-expiry", "600")
-    first = Metadata.from_bytes(read_object(index_url, TIMESTAMP_KEY)).signed
+    first = Metadata[Timestamp].from_bytes(read_object(index_url, TIMESTAMP_KEY)).signed
     refreshed = json.loads(
         ok("index", "refresh", "--index", index_url, "--keys", str(keydir), "--json").stdout
     )
-    second = Metadata.from_bytes(read_object(index_url, TIMESTAMP_KEY)).signed
+    second = Metadata[Timestamp].from_bytes(read_object(index_url, TIMESTAMP_KEY)).signed
     assert refreshed["timestamp"] == "written"
     assert second.version > first.version
     assert second.snapshot_meta == first.snapshot_meta
@@ -123,7 +123,7 @@ def test_index_refresh_re_signs_the_timestamp_and_keeps_its_expiry(
         (cron / name).write_bytes((keydir / name).read_bytes())
     (cron / "timestamp.pem").chmod(0o600)
     ok("index", "refresh", "--index", index_url, "--keys", str(cron))
-    third = Metadata.from_bytes(read_object(index_url, TIMESTAMP_KEY)).signed
+    third = Metadata[Timestamp].from_bytes(read_object(index_url, TIMESTAMP_KEY)).signed
     assert third.version > second.version
 
 
