@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wheelfactory import WheelSpec
@@ -197,7 +198,7 @@ def test_portion_manifest_and_file_entry_match_the_schemas(tmp_path: Path) -> No
         top_level=bundle.top_level,
         manifest=bundle.manifest,
     )
-    document = {"format": 1, "name": bundle.name, "files": [entry.to_json()]}
+    document: dict[str, Any] = {"format": 1, "name": bundle.name, "files": [entry.to_json()]}
     validator.validate(document)
     assert FileEntry.from_json(entry.to_json(), "test") == entry
     for hostile in ("../x", "dioptra_custom/squeeze", "a..b", ".".join(["a"] * 17)):

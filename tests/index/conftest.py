@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from index_helpers import WheelMaker
 from index_wheels import write_wheel
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from dioptra_plugins.index.storage import Storage

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 from index_helpers import WheelMaker, read_json, snapshot
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 
 from dioptra_plugins.errors import BundleError, IndexFormatError, PublishError
 from dioptra_plugins.index.check import check_index

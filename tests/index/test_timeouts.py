@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,8 @@ from index_helpers import WheelMaker
 
 from dioptra_plugins.cli.main import main
 from dioptra_plugins.errors import StorageError, UsageError
-from dioptra_plugins.index import url as index_url_module
 from dioptra_plugins.index.s3 import S3Storage
-from dioptra_plugins.index.timeouts import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE
+from dioptra_plugins.index.timeouts import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, index_timeout
 from dioptra_plugins.index.url import open_storage
 from s3servers import S3Server
 
@@ -124,12 +123,13 @@ def test_library_fails_within_attempts_times_timeout(
 
 def test_each_operation_reports_the_timeout(silent_env: S3Server) -> None:
     storage = S3Storage("silent-bucket", "p", timeout=0.3)
-    for action, call in [
+    calls: list[tuple[str, Callable[[], object]]] = [
         ("write", lambda: storage.put_new("index.json", b"{}")),
         ("list", lambda: list(storage.list("bundles/"))),
         ("access", storage.prepare),
         ("read", lambda: storage.open("bundles/x/x-1-py3-none-any.whl")),
-    ]:
+    ]
+    for action, call in calls:
         with pytest.raises(StorageError, match=f"cannot {action} .*did not answer within 0.3 s"):
             call()
 
@@ -142,7 +142,10 @@ def test_timeout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     def settings(storage: object) -> tuple[float, float, float, int]:
         assert isinstance(storage, S3Storage)
         config = storage._client.meta.config
-        return (storage.timeout, config.connect_timeout, config.read_timeout, storage.attempts)
+        # botocore sets the timeouts on Config in __init__; botocore-stubs declares only the
+        # constructor's parameters, not the attributes.
+        connect, read = config.connect_timeout, config.read_timeout  # type: ignore[attr-defined]
+        return (storage.timeout, connect, read, storage.attempts)
 
     # The default: 3 attempts of 10 s, so a silent endpoint fails in about 30 s.
     assert DEFAULT_TIMEOUT == 10.0
@@ -252,7 +255,7 @@ def test_the_option_applies_to_one_command_only(
     seen: list[float] = []
 
     def recording_open_storage(url: str) -> object:
-        seen.append(index_url_module.index_timeout())
+        seen.append(index_timeout())
         return open_storage(url)
 
     monkeypatch.setattr(index_commands, "open_storage", recording_open_storage)
@@ -262,7 +265,7 @@ def test_the_option_applies_to_one_command_only(
     done = runner.invoke(main, ["index", "list", "--index", str(tmp_path / "i")])
     assert done.exit_code == 0, done.stderr
     assert seen == [3.0, DEFAULT_TIMEOUT]
-    assert index_url_module.index_timeout() == DEFAULT_TIMEOUT
+    assert index_timeout() == DEFAULT_TIMEOUT
 
 
 # --- an unknown AWS profile --------------------------------------------------------------------

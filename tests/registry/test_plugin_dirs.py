@@ -19,7 +19,9 @@ def _restore_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
 
 
-def test_dirs_go_right_after_sys_path_0_in_order(tmp_path: Path, monkeypatch) -> None:
+def test_dirs_go_right_after_sys_path_0_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
     second.mkdir()
@@ -61,7 +63,7 @@ def test_entry_already_on_sys_path_is_neither_duplicated_nor_removed(tmp_path: P
     assert sys.path == before
 
 
-def test_unset_variable_changes_nothing(monkeypatch) -> None:
+def test_unset_variable_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DIOPTRA_PLUGIN_DIR", raising=False)
     before = list(sys.path)
     with plugin_dirs() as entries:

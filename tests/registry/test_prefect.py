@@ -10,14 +10,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 # Prefect is the `prefect` extra, which the test install includes: a missing Prefect fails
 # these tests loudly instead of skipping them.
 import prefect  # noqa: F401
 import pytest
+from registry_helpers import PluginArea
 
 from dioptra_plugins import pyplugs, workflows
 from dioptra_plugins.errors import PrefectDependencyError
+from dioptra_plugins.registry import Registry
 from prefect1.seeds import SeedTree, expected_draws, write_seed_tree
 
 STEPS = """
@@ -47,11 +50,13 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
-def steps(area) -> str:
+def steps(area: PluginArea) -> str:
     return area.package({"steps.py": STEPS})
 
 
-def test_outside_a_flow_call_task_waits_for_upstream_then_calls(steps, registry) -> None:
+def test_outside_a_flow_call_task_waits_for_upstream_then_calls(
+    steps: str, registry: Registry
+) -> None:
     assert not workflows.flow_run_active()
     upstream: concurrent.futures.Future[str] = concurrent.futures.Future()
 
@@ -67,7 +72,7 @@ def test_outside_a_flow_call_task_waits_for_upstream_then_calls(steps, registry)
     assert result == ["upstream"]
 
 
-def test_outside_a_flow_a_failed_upstream_stops_the_call(steps, registry) -> None:
+def test_outside_a_flow_a_failed_upstream_stops_the_call(steps: str, registry: Registry) -> None:
     upstream: concurrent.futures.Future[str] = concurrent.futures.Future()
     upstream.set_exception(RuntimeError("upstream failed"))
     with pytest.raises(RuntimeError, match="upstream failed"):
@@ -76,7 +81,7 @@ def test_outside_a_flow_a_failed_upstream_stops_the_call(steps, registry) -> Non
 
 
 def test_inside_a_flow_call_task_submits_tasks_with_wait_for(
-    prefect_harness, steps, registry
+    prefect_harness: None, steps: str, registry: Registry
 ) -> None:
     from prefect import flow
     from prefect.futures import PrefectFuture
@@ -93,7 +98,7 @@ def test_inside_a_flow_call_task_submits_tasks_with_wait_for(
     assert seen == ["slow"]  # `seen` ran only after `slow` finished: wait_for was honoured
 
 
-def test_get_task_wraps_the_plugin(prefect_harness, steps, registry) -> None:
+def test_get_task_wraps_the_plugin(prefect_harness: None, steps: str, registry: Registry) -> None:
     from prefect import Task, flow
 
     task = registry.get_task(steps, "steps", "record")
@@ -109,13 +114,15 @@ def test_get_task_wraps_the_plugin(prefect_harness, steps, registry) -> None:
 
 
 @pytest.fixture
-def seeds(area) -> SeedTree:
+def seeds(area: PluginArea) -> SeedTree:
     tree = write_seed_tree(area.root)
     area.packages.extend(tree.top_level_names)  # forgotten from sys.modules afterwards
     return tree
 
 
-def test_image_resizer_flow_under_prefect3(prefect_harness, seeds: SeedTree, tmp_path) -> None:
+def test_image_resizer_flow_under_prefect3(
+    prefect_harness: None, seeds: SeedTree, tmp_path: Path
+) -> None:
     from prefect import flow
 
     data = f"{seeds.namespace}.data"
@@ -139,7 +146,7 @@ def test_image_resizer_flow_under_prefect3(prefect_harness, seeds: SeedTree, tmp
     assert image_resizer(str(tmp_path), [28, 32]) == {"rotated": [32, 28], "asked": [28, 32]}
 
 
-def test_fgm_flow_unpacks_task_nout_under_prefect3(prefect_harness, seeds: SeedTree) -> None:
+def test_fgm_flow_unpacks_task_nout_under_prefect3(prefect_harness: None, seeds: SeedTree) -> None:
     from prefect import flow
     from prefect.futures import PrefectFuture
 
@@ -184,7 +191,9 @@ def test_task_nout_unpacks_outside_a_flow(seeds: SeedTree) -> None:
 
 
 @pytest.mark.parametrize("name", ["get_task", "call_task"])
-def test_prefect_hidden_is_a_prefect_dependency_error(seeds, monkeypatch, name) -> None:
+def test_prefect_hidden_is_a_prefect_dependency_error(
+    seeds: SeedTree, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
     monkeypatch.setitem(sys.modules, "prefect", None)
     with pytest.raises(PrefectDependencyError, match="prefect"):
         getattr(pyplugs, name)(f"{seeds.namespace}.random", "rng", "init_rng")
@@ -192,7 +201,7 @@ def test_prefect_hidden_is_a_prefect_dependency_error(seeds, monkeypatch, name) 
         getattr(pyplugs, f"{name}_factory")(f"{seeds.namespace}.random")
 
 
-def test_prefect_absent_is_a_prefect_dependency_error(area, tmp_path) -> None:
+def test_prefect_absent_is_a_prefect_dependency_error(area: PluginArea, tmp_path: Path) -> None:
     """A real process without Prefect installed (no site-packages at all: ``python -S``)."""
     import os
     import subprocess

@@ -7,7 +7,10 @@ namespace packages, and the exceptions Dioptra's code catches.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from registry_helpers import PluginArea
 
 from dioptra_plugins import pyplugs
 from dioptra_plugins.errors import (
@@ -106,7 +109,9 @@ def train():
 '''
 
 
-def test_default_is_the_first_registered_even_behind_a_wrapper(area, registry: Registry) -> None:
+def test_default_is_the_first_registered_even_behind_a_wrapper(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"helpers/__init__.py": "", "helpers/wrappers.py": WRAPPERS})
     area.write(f"{package}/mlflow.py", MLFLOW.format(package=package))
     assert registry.funcs(package, "mlflow") == [
@@ -122,7 +127,9 @@ def test_default_is_the_first_registered_even_behind_a_wrapper(area, registry: R
     assert registry.call(package, "mlflow", "load_keras_classifier", "m") == "loaded m"
 
 
-def test_names_sort_by_the_default_functions_sort_value(area, registry: Registry) -> None:
+def test_names_sort_by_the_default_functions_sort_value(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package(
         {
             # default sort_value 0, although another function has -100
@@ -138,7 +145,7 @@ def test_names_sort_by_the_default_functions_sort_value(area, registry: Registry
     assert registry.names(package) == ["beta", "alpha", "gamma"]
 
 
-def test_labels_as_upstream_pyplugs_0_5(area, registry: Registry) -> None:
+def test_labels_as_upstream_pyplugs_0_5(area: PluginArea, registry: Registry) -> None:
     package = area.package({"ops.py": LABELS})
     assert registry.labels(package, "ops") == {"metric", "loss"}
     assert registry.funcs(package, "ops") == ["plain_one", "plain_two"]  # label None only
@@ -159,7 +166,7 @@ def test_labels_as_upstream_pyplugs_0_5(area, registry: Registry) -> None:
     assert pyplugs.funcs_factory(package)("ops", label="loss") == ["hinge"]
 
 
-def test_typed_forms_and_dioptras_positional_call(area, registry: Registry) -> None:
+def test_typed_forms_and_dioptras_positional_call(area: PluginArea, registry: Registry) -> None:
     package = area.package({"ops.py": LABELS})
     assert registry.get_typed(package, "ops", "", "plain_two")() == "two"
     assert registry.call_typed(package, "ops", "", "accuracy", 1, 2, label="metric") == (
@@ -171,14 +178,19 @@ def test_typed_forms_and_dioptras_positional_call(area, registry: Registry) -> N
     assert pyplugs.call(package, "ops", "accuracy", "x", "y", label="metric") == "accuracy"
 
 
-def test_a_registered_class_is_a_plugin_its_subclass_is_not(area, registry: Registry) -> None:
+def test_a_registered_class_is_a_plugin_its_subclass_is_not(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"models.py": CLASSES})
     assert registry.funcs(package, "models") == ["Estimator", "train"]
-    assert registry.info(package, "models").func.fit() == "fit"
+    estimator: Any = registry.info(package, "models").func  # the class, from source written above
+    assert estimator.fit() == "fit"
     assert [info.func_name for info in registry.plugins(package)] == ["Estimator", "train"]
 
 
-def test_namespace_packages_as_dioptra_ships_its_task_plugins(area, registry: Registry) -> None:
+def test_namespace_packages_as_dioptra_ships_its_task_plugins(
+    area: PluginArea, registry: Registry
+) -> None:
     """``task-plugins/dioptra_builtins`` has no __init__.py, nor have its subfolders."""
     name = f"ns_{area.package({})}"  # a unique top-level name, cleaned up with the area
     area.packages.append(name)
@@ -200,7 +212,7 @@ def test_namespace_packages_as_dioptra_ships_its_task_plugins(area, registry: Re
     ]
 
 
-def test_plugin_import_error_is_an_import_error(area, registry: Registry) -> None:
+def test_plugin_import_error_is_an_import_error(area: PluginArea, registry: Registry) -> None:
     package = area.package({"broken.py": "import no_such_module_qq7\n"})
     with pytest.raises(ImportError) as caught:  # what code written for pyplugs catches
         registry.call(package, "broken")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from registry_helpers import PluginArea
 
 from dioptra_plugins import pyplugs
 from dioptra_plugins.errors import (
@@ -73,7 +74,7 @@ def test_dioptra_plugininfo_fields() -> None:
     assert pyplugs.Registry is Registry
 
 
-def test_register_bare_and_with_arguments_only_marks(area) -> None:
+def test_register_bare_and_with_arguments_only_marks(area: PluginArea) -> None:
     @pyplugs.register
     def bare() -> None: ...
 
@@ -85,7 +86,7 @@ def test_register_bare_and_with_arguments_only_marks(area) -> None:
     assert pyplugs.plugin_mark(lambda: None) is None
 
 
-def test_names_funcs_info_call(area, registry: Registry) -> None:
+def test_names_funcs_info_call(area: PluginArea, registry: Registry) -> None:
     package = area.package(
         {"metrics.py": METRICS, "a_first.py": FIRST, "b_second.py": SECOND, "_private.py": FIRST}
     )
@@ -110,7 +111,7 @@ def test_names_funcs_info_call(area, registry: Registry) -> None:
     assert not registry.exists(f"{package}_nope", "metrics")
 
 
-def test_module_functions_and_factories_use_the_default_registry(area) -> None:
+def test_module_functions_and_factories_use_the_default_registry(area: PluginArea) -> None:
     package = area.package({"metrics.py": METRICS})
     assert pyplugs.names(package) == ["metrics"]
     assert pyplugs.funcs(package, "metrics") == ["l2", "linf"]
@@ -129,7 +130,7 @@ def test_module_functions_and_factories_use_the_default_registry(area) -> None:
     assert pyplugs.get_task_factory(package)("metrics", "l2").name.endswith("metrics.l2")
 
 
-def test_imported_plugins_belong_to_their_own_module(area, registry: Registry) -> None:
+def test_imported_plugins_belong_to_their_own_module(area: PluginArea, registry: Registry) -> None:
     package = area.package(
         {
             "metrics.py": METRICS,
@@ -141,7 +142,7 @@ def test_imported_plugins_belong_to_their_own_module(area, registry: Registry) -
     assert registry.call(package, "reexport") == 1.0
 
 
-def test_parity_with_upstream_pyplugs(area, registry: Registry) -> None:
+def test_parity_with_upstream_pyplugs(area: PluginArea, registry: Registry) -> None:
     """The same plugin written for upstream pyplugs 0.5.4 and for us answers the same."""
     upstream = pytest.importorskip("pyplugs")  # the bench extra; installed in the dev venv
     body = METRICS.replace("from dioptra_plugins import pyplugs", "{import_line}")
@@ -169,7 +170,7 @@ def test_parity_with_upstream_pyplugs(area, registry: Registry) -> None:
 # --- error classification ------------------------------------------------------------------------
 
 
-def test_unknown_package(area, registry: Registry) -> None:
+def test_unknown_package(area: PluginArea, registry: Registry) -> None:
     with pytest.raises(UnknownPackageError, match="does not exist"):
         registry.call("no_such_package_x1", "mod")
     with pytest.raises(UnknownPackageError):
@@ -178,13 +179,13 @@ def test_unknown_package(area, registry: Registry) -> None:
         registry.info("no_such_package_x1.sub", "mod")
 
 
-def test_module_is_not_a_package(area, registry: Registry) -> None:
+def test_module_is_not_a_package(area: PluginArea, registry: Registry) -> None:
     package = area.package({"metrics.py": METRICS})
     with pytest.raises(UnknownPackageError, match="not a package"):
         registry.info(f"{package}.metrics", "l2")
 
 
-def test_unknown_plugin_and_function(area, registry: Registry) -> None:
+def test_unknown_plugin_and_function(area: PluginArea, registry: Registry) -> None:
     package = area.package({"metrics.py": METRICS, "plain.py": "X = 1\n"})
     with pytest.raises(UnknownPluginError):
         registry.info(package, "missing")
@@ -196,7 +197,9 @@ def test_unknown_plugin_and_function(area, registry: Registry) -> None:
         registry.info(package, "metrics", "not_a_plugin")
 
 
-def test_missing_helper_is_an_import_error_of_the_plugin(area, registry: Registry) -> None:
+def test_missing_helper_is_an_import_error_of_the_plugin(
+    area: PluginArea, registry: Registry
+) -> None:
     # The missing helper's name contains the package name: message-text matching (as upstream
     # pyplugs does) would call this "unknown package"; the import machinery knows better.
     package = area.package({})
@@ -217,7 +220,7 @@ def test_missing_helper_is_an_import_error_of_the_plugin(area, registry: Registr
         registry.exists(package, "uses_helper")
 
 
-def test_syntax_error_names_file_and_line(area, registry: Registry) -> None:
+def test_syntax_error_names_file_and_line(area: PluginArea, registry: Registry) -> None:
     package = area.package({"broken.py": "x = 1\n\ndef f(:\n    pass\n"})
     with pytest.raises(PluginImportError) as caught:
         registry.call(package, "broken")
@@ -226,7 +229,7 @@ def test_syntax_error_names_file_and_line(area, registry: Registry) -> None:
     assert "SyntaxError" in caught.value.message
 
 
-def test_exception_at_import_registers_nothing(area, registry: Registry) -> None:
+def test_exception_at_import_registers_nothing(area: PluginArea, registry: Registry) -> None:
     package = area.package(
         {
             "boom.py": "from dioptra_plugins import pyplugs\n@pyplugs.register\ndef f():\n"
@@ -240,7 +243,9 @@ def test_exception_at_import_registers_nothing(area, registry: Registry) -> None
     assert f"{package}.boom" not in registry.modules()
 
 
-def test_broken_package_init_is_not_an_unknown_package(area, registry: Registry) -> None:
+def test_broken_package_init_is_not_an_unknown_package(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"__init__.py": "import definitely_missing_module_zz9\n"})
     with pytest.raises(PluginImportError) as caught:
         registry.names(package)
@@ -248,14 +253,14 @@ def test_broken_package_init_is_not_an_unknown_package(area, registry: Registry)
     assert caught.value.file == str(area.path(f"{package}/__init__.py"))
 
 
-def test_one_broken_plugin_does_not_hide_the_others(area, registry: Registry) -> None:
+def test_one_broken_plugin_does_not_hide_the_others(area: PluginArea, registry: Registry) -> None:
     package = area.package({"good.py": SECOND, "bad.py": "def f(:\n"})
     assert registry.names(package) == ["good"]
     failures = registry.load_package(package)
     assert [f.module for f in failures] == [f"{package}.bad"]
 
 
-def test_plugin_without_package(area, registry: Registry) -> None:
+def test_plugin_without_package(area: PluginArea, registry: Registry) -> None:
     name = f"toplevel_{area.package({})}"
     area.packages.append(name)
     area.write(f"{name}.py", SECOND)
@@ -263,7 +268,9 @@ def test_plugin_without_package(area, registry: Registry) -> None:
     assert registry.info("", name).package_name == ""
 
 
-def test_module_imported_before_the_registry_is_adopted(area, registry: Registry) -> None:
+def test_module_imported_before_the_registry_is_adopted(
+    area: PluginArea, registry: Registry
+) -> None:
     import importlib
 
     package = area.package({"metrics.py": METRICS})
@@ -271,7 +278,9 @@ def test_module_imported_before_the_registry_is_adopted(area, registry: Registry
     assert registry.get(package, "metrics", "l2") is module.l2
 
 
-def test_concurrent_first_loads_execute_the_module_once(area, registry: Registry) -> None:
+def test_concurrent_first_loads_execute_the_module_once(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package(
         {
             "counted.py": "import builtins\n"
@@ -291,7 +300,7 @@ def test_concurrent_first_loads_execute_the_module_once(area, registry: Registry
     assert builtins.__dict__.pop("_zz_count") == [1]
 
 
-def test_a_dioptra_style_script_runs_with_only_its_imports_changed(area) -> None:
+def test_a_dioptra_style_script_runs_with_only_its_imports_changed(area: PluginArea) -> None:
     """An entry-point script for Dioptra's pyplugs, imports changed, in a fresh process."""
     import os
     import subprocess

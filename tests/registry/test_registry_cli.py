@@ -14,6 +14,7 @@ from typing import IO
 
 import pytest
 from click.testing import CliRunner
+from registry_helpers import PluginArea
 
 from dioptra_plugins.cli.main import main
 
@@ -43,7 +44,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def test_tasks_lists_signatures(area, runner: CliRunner) -> None:
+def test_tasks_lists_signatures(area: PluginArea, runner: CliRunner) -> None:
     package = area.package({"ops.py": PLUGIN, "sub/__init__.py": "", "sub/deep.py": PLUGIN})
     result = runner.invoke(main, ["tasks", package, "--plugin-dir", str(area.root)])
     assert result.exit_code == 0, result.output
@@ -52,7 +53,9 @@ def test_tasks_lists_signatures(area, runner: CliRunner) -> None:
     assert f"{package}.sub.deep.greet(name)" in result.output
 
 
-def test_tasks_json_and_import_errors(area, runner: CliRunner, monkeypatch) -> None:
+def test_tasks_json_and_import_errors(
+    area: PluginArea, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     package = area.package({"ops.py": PLUGIN, "broken.py": "def f(:\n"})
     monkeypatch.setenv("DIOPTRA_PLUGIN_DIR", str(area.root))
     result = runner.invoke(main, ["tasks", "--json"])
@@ -74,7 +77,7 @@ def test_tasks_json_and_import_errors(area, runner: CliRunner, monkeypatch) -> N
     assert error["line"] == 1
 
 
-def test_call_parses_json_values_and_prints_json(area, runner: CliRunner) -> None:
+def test_call_parses_json_values_and_prints_json(area: PluginArea, runner: CliRunner) -> None:
     package = area.package({"ops.py": PLUGIN})
     args = ["call", package, "ops", "scale", "-a", "values=[1, 2.5]", "-a", "factor=3"]
     result = runner.invoke(main, [*args, "--plugin-dir", str(area.root)])
@@ -99,7 +102,9 @@ def test_call_parses_json_values_and_prints_json(area, runner: CliRunner) -> Non
         (["ops", "fail"], 1, "ValueError: plugin says no"),
     ],
 )
-def test_call_errors(area, runner: CliRunner, args, code, message) -> None:
+def test_call_errors(
+    area: PluginArea, runner: CliRunner, args: list[str], code: int, message: str
+) -> None:
     package = area.package({"ops.py": PLUGIN})
     result = runner.invoke(main, ["call", package, *args, "--plugin-dir", str(area.root)])
     assert result.exit_code == code

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 COMMAND = str(Path(sys.executable).with_name("dioptra-plugins"))
@@ -144,7 +145,7 @@ def test_call_prints_only_the_result_on_stdout(tmp_path: Path) -> None:
     assert "banner from fd 1" in result.stderr
 
 
-def _lines(stream, into: queue.Queue[str]) -> None:
+def _lines(stream: Iterable[str], into: queue.Queue[str]) -> None:
     for line in stream:
         into.put(line)
 

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from registry_helpers import EventLog, PluginArea
 
 from dioptra_plugins.errors import UnknownPluginError
 from dioptra_plugins.registry import Registry
@@ -30,7 +31,7 @@ def plugin(value: object) -> str:
     return PLUGIN.format(value=repr(value))
 
 
-def test_in_place_edit(area, registry: Registry) -> None:
+def test_in_place_edit(area: PluginArea, registry: Registry) -> None:
     package = area.package({"mod.py": plugin(1)})
     assert registry.call(package, "mod", "answer") == 1
     area.write(f"{package}/mod.py", plugin(2))
@@ -41,7 +42,9 @@ def test_in_place_edit(area, registry: Registry) -> None:
     assert sys.modules[package].mod is sys.modules[f"{package}.mod"]
 
 
-def test_same_second_same_size_edit_ignores_the_stale_pyc(area, registry: Registry) -> None:
+def test_same_second_same_size_edit_ignores_the_stale_pyc(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"mod.py": plugin(1)})
     path = area.path(f"{package}/mod.py")
     module = importlib.import_module(f"{package}.mod")  # writes a .pyc for version 1
@@ -55,7 +58,9 @@ def test_same_second_same_size_edit_ignores_the_stale_pyc(area, registry: Regist
     assert registry.call(package, "mod", "answer") == 7
 
 
-def test_syntax_error_keeps_the_old_version_and_reports(area, registry: Registry) -> None:
+def test_syntax_error_keeps_the_old_version_and_reports(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"mod.py": plugin(1)})
     registry.call(package, "mod")
     area.write(f"{package}/mod.py", "from dioptra_plugins import pyplugs\n\ndef answer(:\n")
@@ -73,7 +78,9 @@ def test_syntax_error_keeps_the_old_version_and_reports(area, registry: Registry
     assert registry.call(package, "mod", "answer") == 3
 
 
-def test_exception_at_import_keeps_old_and_leaks_no_registrations(area, registry: Registry) -> None:
+def test_exception_at_import_keeps_old_and_leaks_no_registrations(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"mod.py": plugin(1)})
     registry.call(package, "mod")
     old_module = sys.modules[f"{package}.mod"]
@@ -88,7 +95,7 @@ def test_exception_at_import_keeps_old_and_leaks_no_registrations(area, registry
     assert sys.modules[f"{package}.mod"] is old_module
 
 
-def test_function_removed(area, registry: Registry) -> None:
+def test_function_removed(area: PluginArea, registry: Registry) -> None:
     package = area.package({"mod.py": plugin(1)})
     registry.call(package, "mod")
     area.write(
@@ -103,7 +110,7 @@ def test_function_removed(area, registry: Registry) -> None:
         registry.call(package, "mod", "other")
 
 
-def test_file_deleted_unregisters(area, registry: Registry) -> None:
+def test_file_deleted_unregisters(area: PluginArea, registry: Registry) -> None:
     package = area.package({"mod.py": plugin(1)})
     registry.call(package, "mod")
     area.path(f"{package}/mod.py").unlink()
@@ -117,7 +124,9 @@ def test_file_deleted_unregisters(area, registry: Registry) -> None:
     assert not registry.exists(package, "mod")
 
 
-def test_helper_edit_reloads_dependents_in_order(area, registry: Registry, event_log) -> None:
+def test_helper_edit_reloads_dependents_in_order(
+    area: PluginArea, registry: Registry, event_log: EventLog
+) -> None:
     package = area.package(
         {
             "_helper.py": "VALUE = 1\n",
@@ -140,7 +149,9 @@ def test_helper_edit_reloads_dependents_in_order(area, registry: Registry, event
     assert registry.call(package, "top") == (5, 10)
 
 
-def test_failed_dependency_keeps_dependents_old(area, registry: Registry, event_log) -> None:
+def test_failed_dependency_keeps_dependents_old(
+    area: PluginArea, registry: Registry, event_log: EventLog
+) -> None:
     package = area.package(
         {
             "_helper.py": "VALUE = 1\n",
@@ -156,7 +167,7 @@ def test_failed_dependency_keeps_dependents_old(area, registry: Registry, event_
     assert registry.call(package, "top") == 1
 
 
-def test_relative_imports_and_package_reload(area, registry: Registry) -> None:
+def test_relative_imports_and_package_reload(area: PluginArea, registry: Registry) -> None:
     package = area.package(
         {
             "__init__.py": "NAME = 'v1'\n",
@@ -178,7 +189,7 @@ def test_reload_of_an_unknown_module_reports(registry: Registry) -> None:
     assert "no_such_module_qq7" in event.error.message
 
 
-def test_subscribe_and_unsubscribe(area, registry: Registry) -> None:
+def test_subscribe_and_unsubscribe(area: PluginArea, registry: Registry) -> None:
     package = area.package({"mod.py": plugin(1)})
     registry.call(package, "mod")
     seen: list[ReloadEvent] = []
@@ -203,7 +214,7 @@ def test_subscribe_and_unsubscribe(area, registry: Registry) -> None:
     }
 
 
-def test_reload_if_changed_skips_identical_source(area, registry: Registry) -> None:
+def test_reload_if_changed_skips_identical_source(area: PluginArea, registry: Registry) -> None:
     package = area.package({"mod.py": plugin(1)})
     registry.call(package, "mod")
     os.utime(area.path(f"{package}/mod.py"))  # touch
@@ -214,7 +225,9 @@ def test_reload_if_changed_skips_identical_source(area, registry: Registry) -> N
     assert event.changed == ("answer",)
 
 
-def test_calls_from_another_thread_never_miss_during_reloads(area, registry: Registry) -> None:
+def test_calls_from_another_thread_never_miss_during_reloads(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"mod.py": plugin(0)})
     registry.call(package, "mod", "answer")
     stop = threading.Event()
@@ -269,7 +282,9 @@ def wrapped():
 """
 
 
-def test_an_edit_behind_a_wrapper_is_a_change_and_order_survives(area, registry: Registry) -> None:
+def test_an_edit_behind_a_wrapper_is_a_change_and_order_survives(
+    area: PluginArea, registry: Registry
+) -> None:
     package = area.package({"mod.py": WRAPPED.format(value=1)})
     assert registry.call(package, "mod", "wrapped") == 1
     area.write(f"{package}/mod.py", WRAPPED.format(value=2))
@@ -280,7 +295,7 @@ def test_an_edit_behind_a_wrapper_is_a_change_and_order_survives(area, registry:
     assert registry.call(package, "mod") == "first"
 
 
-def test_a_reload_and_a_first_load_fail_alike(area, registry: Registry) -> None:
+def test_a_reload_and_a_first_load_fail_alike(area: PluginArea, registry: Registry) -> None:
     """One load-from-source step: the same failure facts, whether first load or reload."""
     broken = "x = 1\nraise KeyError('nope')\n"
     first = area.package({"mod.py": broken})

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from registry_helpers import EventLog, PluginArea
 
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.registry import Registry
@@ -32,14 +33,16 @@ def plugin(value: object) -> str:
 
 
 @pytest.fixture
-def loaded(area, registry: Registry) -> str:
+def loaded(area: PluginArea, registry: Registry) -> str:
     package = area.package({"mod.py": plugin(1), "_helper.py": "VALUE = 1\n"})
     assert registry.call(package, "mod") == 1
     return package
 
 
 @pytest.mark.parametrize("style", ["inplace", "replace", "vim"])
-def test_each_save_style_is_reloaded_once(area, registry, event_log, loaded, style) -> None:
+def test_each_save_style_is_reloaded_once(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str, style: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE):
         area.write(f"{loaded}/mod.py", plugin(2), style=style)
         event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
@@ -49,7 +52,9 @@ def test_each_save_style_is_reloaded_once(area, registry, event_log, loaded, sty
         assert event_log.drain(QUIET) == []  # one save, one reload
 
 
-def test_touch_only_does_not_reload(area, registry, event_log, loaded) -> None:
+def test_touch_only_does_not_reload(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
         os.utime(area.path(f"{loaded}/mod.py"))
         area.path(f"{loaded}/mod.py").read_bytes()  # open + close without writing
@@ -61,7 +66,9 @@ def test_touch_only_does_not_reload(area, registry, event_log, loaded) -> None:
         assert watcher.reload_count == 0
 
 
-def test_pycache_and_other_files_are_ignored(area, registry, event_log, loaded) -> None:
+def test_pycache_and_other_files_are_ignored(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
         py_compile.compile(str(area.path(f"{loaded}/mod.py")), doraise=True)
         area.write(f"{loaded}/notes.txt", "not python")
@@ -70,14 +77,18 @@ def test_pycache_and_other_files_are_ignored(area, registry, event_log, loaded) 
         assert watcher.reload_count == 0
 
 
-def test_idle_for_two_seconds_reloads_nothing(area, registry, event_log, loaded) -> None:
+def test_idle_for_two_seconds_reloads_nothing(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
         time.sleep(2)
         assert watcher.reload_count == 0
     assert event_log.drain(0.05) == []
 
 
-def test_syntax_error_is_reported_and_old_version_kept(area, registry, event_log, loaded) -> None:
+def test_syntax_error_is_reported_and_old_version_kept(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE):
         area.write(f"{loaded}/mod.py", "def answer(:\n")
         event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
@@ -89,7 +100,9 @@ def test_syntax_error_is_reported_and_old_version_kept(area, registry, event_log
         assert registry.call(loaded, "mod") == 3
 
 
-def test_exception_at_import_keeps_old(area, registry, event_log, loaded) -> None:
+def test_exception_at_import_keeps_old(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE):
         area.write(f"{loaded}/mod.py", plugin(2) + "\nraise ValueError('no')\n")
         event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
@@ -98,7 +111,9 @@ def test_exception_at_import_keeps_old(area, registry, event_log, loaded) -> Non
         assert registry.call(loaded, "mod") == 1
 
 
-def test_function_removed(area, registry, event_log, loaded) -> None:
+def test_function_removed(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE):
         area.write(f"{loaded}/mod.py", "from dioptra_plugins import pyplugs\n")
         event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
@@ -106,7 +121,9 @@ def test_function_removed(area, registry, event_log, loaded) -> None:
         assert not registry.exists(loaded, "mod")
 
 
-def test_file_deleted_unregisters(area, registry, event_log, loaded) -> None:
+def test_file_deleted_unregisters(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE):
         area.path(f"{loaded}/mod.py").unlink()
         event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
@@ -119,7 +136,9 @@ def test_file_deleted_unregisters(area, registry, event_log, loaded) -> None:
         assert registry.call(loaded, "mod") == 4
 
 
-def test_helper_edit_reloads_dependents(area, registry, event_log) -> None:
+def test_helper_edit_reloads_dependents(
+    area: PluginArea, registry: Registry, event_log: EventLog
+) -> None:
     package = area.package(
         {
             "_helper.py": "VALUE = 1\n",
@@ -134,7 +153,9 @@ def test_helper_edit_reloads_dependents(area, registry, event_log) -> None:
         assert registry.call(package, "top") == 2
 
 
-def test_helper_imported_before_the_watcher_started(area, registry, event_log) -> None:
+def test_helper_imported_before_the_watcher_started(
+    area: PluginArea, registry: Registry, event_log: EventLog
+) -> None:
     # The helper was imported by plain Python, not the registry; touching it must not count.
     import importlib
 
@@ -149,14 +170,18 @@ def test_helper_imported_before_the_watcher_started(area, registry, event_log) -
         assert watcher.reload_count == 1
 
 
-def test_directory_moved_out_of_the_tree(area, registry, event_log, loaded, tmp_path) -> None:
+def test_directory_moved_out_of_the_tree(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str, tmp_path: Path
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE):
         shutil.move(str(area.path(loaded)), str(tmp_path / "elsewhere"))
         event_log.wait(lambda e: e.module == f"{loaded}.mod" and e.unloaded)
         assert not registry.exists(loaded, "mod")
 
 
-def test_same_second_same_size_edits(area, registry, event_log, loaded) -> None:
+def test_same_second_same_size_edits(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     path = area.path(f"{loaded}/mod.py")
     with watch([area.root], registry=registry, debounce=DEBOUNCE):
         for value in (5, 6, 7):
@@ -167,7 +192,9 @@ def test_same_second_same_size_edits(area, registry, event_log, loaded) -> None:
             assert registry.call(loaded, "mod") == value
 
 
-def test_burst_of_saves_is_debounced(area, registry, event_log, loaded) -> None:
+def test_burst_of_saves_is_debounced(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=0.2):
         for value in range(10, 20):
             area.write(f"{loaded}/mod.py", plugin(value))
@@ -176,7 +203,7 @@ def test_burst_of_saves_is_debounced(area, registry, event_log, loaded) -> None:
         assert registry.call(loaded, "mod") == 19
 
 
-def test_rescan_reloads_what_changed(area, registry, loaded) -> None:
+def test_rescan_reloads_what_changed(area: PluginArea, registry: Registry, loaded: str) -> None:
     with watch([area.root], registry=registry, debounce=60) as watcher:  # events never due
         area.write(f"{loaded}/mod.py", plugin(9))
         events = watcher.rescan()
@@ -185,7 +212,9 @@ def test_rescan_reloads_what_changed(area, registry, loaded) -> None:
         assert watcher.rescan() == []
 
 
-def test_new_module_loaded_with_load_new(area, registry, event_log, loaded) -> None:
+def test_new_module_loaded_with_load_new(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
     with watch([area.root], registry=registry, debounce=DEBOUNCE, load_new=True):
         area.write(f"{loaded}/fresh.py", plugin("new"))
         event = event_log.wait(lambda e: e.module == f"{loaded}.fresh")
@@ -193,7 +222,9 @@ def test_new_module_loaded_with_load_new(area, registry, event_log, loaded) -> N
         assert registry.call(loaded, "fresh") == "new"
 
 
-def test_watch_needs_a_directory(tmp_path, registry, monkeypatch) -> None:
+def test_watch_needs_a_directory(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DIOPTRA_PLUGIN_DIR", raising=False)
     with pytest.raises(PluginDirError), watch(None, registry=registry):
         pass
@@ -225,7 +256,9 @@ def switch_current(plugin_dir: Path, number: int) -> None:
     os.replace(temp, meta / "current")
 
 
-def test_generation_switch_reloads_changed_modules(tmp_path, area, registry, event_log) -> None:
+def test_generation_switch_reloads_changed_modules(
+    tmp_path: Path, area: PluginArea, registry: Registry, event_log: EventLog
+) -> None:
     from dioptra_plugins.plugindir.layout import PluginDirLayout
     from dioptra_plugins.plugindir.pins import pinned_generations
     from dioptra_plugins.plugindir.syspath import plugin_dirs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import io
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -75,7 +76,7 @@ def test_a_full_disk_fails_at_once(
     disk_fault["errno"] = error_number
     slept: list[float] = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(download.time, "sleep", slept.append)
+        patch.setattr(time, "sleep", slept.append)  # the retries' back-off
         with pytest.raises(SyncError) as caught:
             sync(["beta", "alpha==1.0.0"], index=index, plugin_dir=plugin_dir)
     opened = disk_fault["opened"]
@@ -125,7 +126,7 @@ def test_a_broken_stream_is_still_retried(
         real_stream_once(storage, package, target, meter)  # type: ignore[arg-type]
 
     monkeypatch.setattr(download, "_stream_once", flaky)
-    monkeypatch.setattr(download.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # the retries' back-off
     result = sync(["alpha==1.0.0"], index=index, plugin_dir=tmp_path / "plugins")
     assert result.switched
     assert len(calls) == 2

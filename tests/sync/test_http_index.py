@@ -64,9 +64,13 @@ class CountingHandler(http.server.SimpleHTTPRequestHandler):
 
 class Server:
     def __init__(self, directory: Path, with_etags: bool) -> None:
-        handler_class = type(
-            "Handler", (CountingHandler,), {"with_etags": with_etags, "tamper": {}, "seen": []}
-        )
+        class Handler(CountingHandler):
+            """This server's settings and request log (class attributes: one handler a request)."""
+
+        Handler.with_etags = with_etags
+        Handler.tamper = {}
+        Handler.seen = []
+        handler_class: type[CountingHandler] = Handler
         self.handler_class = handler_class
         self.httpd = http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), functools.partial(handler_class, directory=str(directory))
@@ -77,7 +81,7 @@ class Server:
 
     @property
     def seen(self) -> list[tuple[str, int]]:
-        return self.handler_class.seen  # type: ignore[no-any-return]
+        return self.handler_class.seen
 
     def stop(self) -> None:
         self.httpd.shutdown()

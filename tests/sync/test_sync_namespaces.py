@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from synchelpers import publish_wheels
 
-from dioptra_plugins import sync
+from dioptra_plugins import SyncResult, sync
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.errors import DioptraPluginsError, IndexFormatError, ResolutionError
 from dioptra_plugins.plugindir.layout import PluginDirLayout
@@ -63,14 +63,20 @@ def bundles(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def snapshot_of(plugin_dir: Path) -> dict[str, str]:
-    seen = {}
+def snapshot_of(plugin_dir: Path) -> dict[str, str | bool]:
+    seen: dict[str, str | bool] = {}
     for path in sorted(plugin_dir.rglob("*")):
         relative = path.relative_to(plugin_dir).as_posix()
         if "/cache/" in relative or relative.endswith("/lock"):
             continue
         seen[relative] = f"-> {os.readlink(path)}" if path.is_symlink() else path.is_dir() and "dir"
     return seen
+
+
+def generation_of(result: SyncResult) -> str:
+    """``result.generation``, which every sync that switched has."""
+    assert result.generation is not None
+    return result.generation
 
 
 def run(plugin_dir: Path, code: str) -> str:
@@ -95,8 +101,8 @@ def test_portions_from_two_bundles_merge_into_one_namespace(
     assert result.installed == {"labns-fgm": "1.0", "labns-squeeze": "1.0"}
 
     layout = PluginDirLayout(plugin_dir)
-    generation = layout.generation_path(result.generation)
-    lock = read_generation_lock(layout, result.generation)
+    generation = layout.generation_path(generation_of(result))
+    lock = read_generation_lock(layout, generation_of(result))
     sha = {p.name: p.sha256 for p in lock.packages}
     assert {p.top_level for p in lock.packages} == {"labns.fgm", "labns.squeeze"}
     # One real directory, one link per portion, each climbing out of it into the store.
@@ -145,18 +151,18 @@ def test_upgrading_one_portion_switches_in_one_rename_and_gc_follows_nested_link
     assert run(plugin_dir, 'print(pyplugs.call("labns.fgm", "tasks", "fgm", 5))') == "fgm-2.0-5"
     sha = {
         (p.name, p.version): p.sha256
-        for name in (first.generation, second.generation)
+        for name in (generation_of(first), generation_of(second))
         for p in read_generation_lock(layout, name).packages
     }
     fgm1, fgm2 = sha[("labns-fgm", "1.0")], sha[("labns-fgm", "2.0")]
     squeeze = sha[("labns-squeeze", "1.0")]
-    assert store_entries_reached(layout, first.generation) == {fgm1, squeeze}
+    assert store_entries_reached(layout, generation_of(first)) == {fgm1, squeeze}
     third = sync(["labns-squeeze"], index=index, plugin_dir=plugin_dir)
 
     # Liveness comes from the links inside the merged directory, not from the lock: with the
     # previous generation's lock damaged, gc still keeps the portion only its links reach.
-    (layout.generation_path(second.generation) / "pylock.toml").write_text("damaged")
-    assert store_entries_reached(layout, second.generation) == {fgm2, squeeze}
+    (layout.generation_path(generation_of(second)) / "pylock.toml").write_text("damaged")
+    assert store_entries_reached(layout, generation_of(second)) == {fgm2, squeeze}
     result = gc(plugin_dir, keep=0)
     assert result.kept == [second.generation, third.generation]
     assert result.removed_generations == [first.generation]
@@ -173,7 +179,7 @@ def test_removing_portions_keeps_the_entry_link_until_the_last_goes(
     plugin_dir = tmp_path / "plugins"
     sync(["labns-fgm", "labns-squeeze"], index=index, plugin_dir=plugin_dir)
     only = sync(["labns-squeeze"], index=index, plugin_dir=plugin_dir)
-    generation = PluginDirLayout(plugin_dir).generation_path(only.generation)
+    generation = PluginDirLayout(plugin_dir).generation_path(generation_of(only))
     assert os.listdir(generation / "labns") == ["squeeze"]
     assert (plugin_dir / "labns").is_symlink()
     assert verify(plugin_dir).ok
@@ -285,7 +291,7 @@ def test_verify_checks_the_merged_layout(
     publish_wheels(index, [bundles["fgm-1"], bundles["squeeze-1"]])
     plugin_dir = tmp_path / "plugins"
     result = sync(["labns-fgm", "labns-squeeze"], index=index, plugin_dir=plugin_dir)
-    namespace = PluginDirLayout(plugin_dir).generation_path(result.generation) / "labns"
+    namespace = PluginDirLayout(plugin_dir).generation_path(generation_of(result)) / "labns"
 
     (namespace / "planted.py").write_text("print('hi')\n")
     assert any(
