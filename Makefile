@@ -40,7 +40,8 @@ test: lint pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench plugin-packages examples scripts
-	$(BIN)/mypy src
+	$(BIN)/mypy
+	for conftest in $(filter-out tests/vendor/%,$(wildcard tests/*/conftest.py)); do $(BIN)/mypy $$conftest || exit 1; done
 
 pytest: $(STAMP) $(PREFECT1_STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -p no:cacheprovider
