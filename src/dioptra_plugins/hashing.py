@@ -15,6 +15,11 @@ from typing import BinaryIO
 CHUNK_SIZE = 1024 * 1024
 
 
+def sha256_hex(data: bytes) -> str:
+    """Hex digest of bytes in memory (documents, metadata, small files)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_stream(stream: BinaryIO) -> tuple[str, int]:
     """(hex digest, size) of what is left in ``stream``, read to its end."""
     digest = hashlib.sha256()

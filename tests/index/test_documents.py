@@ -9,12 +9,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from dioptra_plugins.errors import IndexFormatError
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import (
     FileEntry,
     ProjectDocument,
     ProjectEntry,
     RootDocument,
-    sha256_hex,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "registry-index" / "examples"

@@ -160,7 +160,7 @@ def test_a_cache_that_serves_other_bytes_is_refused(
 ) -> None:
     plugin_dir = tmp_path / "plugins"
     sync(["alpha"], index=server.url, plugin_dir=plugin_dir)
-    (bundle,) = (index_dir / "bundles" / "beta").iterdir()
+    (bundle,) = (index_dir / "bundles" / "beta").glob("*.whl")
     key = f"bundles/beta/{bundle.name}"
     data = bytearray(bundle.read_bytes())
     data[len(data) // 2] ^= 0xFF

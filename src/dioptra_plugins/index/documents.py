@@ -8,7 +8,6 @@ with what was wrong; unknown keys are ignored so that later format-1 writers may
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from dioptra_plugins.bundle.manifest import is_import_name, manifest_problems
 from dioptra_plugins.errors import IndexFormatError
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.keys import is_normalized_name, is_sha256, project_document_key
 
 FORMAT_VERSION = 1
@@ -30,10 +30,6 @@ and S3's own limits, so a bigger number can only come from a damaged or hostile 
 def canonical_json(document: Any) -> bytes:
     """The one serialization every index document is hashed in."""
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def version_key(version: str) -> Version:

@@ -17,7 +17,6 @@ urllib3's own retries with backoff for connection errors and 5xx answers (each l
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 from types import TracebackType
@@ -30,6 +29,7 @@ from urllib3.exceptions import HTTPError, MaxRetryError
 from urllib3.response import BaseHTTPResponse
 
 from dioptra_plugins.errors import ObjectNotFoundError, StorageError, UsageError
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
@@ -116,7 +116,7 @@ class HTTPStorage:
     def get(self, key: str) -> StoredObject:
         response = self._request(key, {}, preload=True)
         data = response.data
-        etag = response.headers.get("ETag") or _CONTENT_HASH_PREFIX + _sha256(data)
+        etag = response.headers.get("ETag") or _CONTENT_HASH_PREFIX + sha256_hex(data)
         return StoredObject(key, data, etag)
 
     def get_if_changed(self, key: str, etag: str) -> StoredObject | NotModified:
@@ -125,7 +125,7 @@ class HTTPStorage:
         if response.status == 304:
             return NotModified(key, etag)
         data = response.data
-        found = response.headers.get("ETag") or _CONTENT_HASH_PREFIX + _sha256(data)
+        found = response.headers.get("ETag") or _CONTENT_HASH_PREFIX + sha256_hex(data)
         if found == etag:
             return NotModified(key, etag)
         return StoredObject(key, data, found)
@@ -203,7 +203,3 @@ class _ClosingStream:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -61,8 +61,16 @@ def read_existing_root(storage: Storage) -> RootSnapshot:
 
 def read_project(storage: Storage, name: str, entry: ProjectEntry) -> ProjectDocument:
     """The project document ``entry`` pins, checked against its sha256 and name."""
+    return read_project_and_bytes(storage, name, entry)[0]
+
+
+def read_project_and_bytes(
+    storage: Storage, name: str, entry: ProjectEntry
+) -> tuple[ProjectDocument, bytes]:
+    """:func:`read_project`, with the document's exact bytes (for whoever hashes or signs them)."""
     what = f"{storage.url}/{entry.document}"
-    return _checked_project(_project_bytes(storage, name, entry), name, entry, what)
+    data = _project_bytes(storage, name, entry)
+    return _checked_project(data, name, entry, what), data
 
 
 def _project_bytes(storage: Storage, name: str, entry: ProjectEntry) -> bytes:

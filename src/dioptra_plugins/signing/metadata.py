@@ -23,12 +23,10 @@ signed serial (consistent, one publish behind) until the next publish or ``index
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +39,6 @@ from tuf.api.metadata import (  # type: ignore[attr-defined]
     MetaFile,
     Root,
     Snapshot,
-    TargetFile,
     Targets,
     Timestamp,
 )
@@ -49,12 +46,12 @@ from tuf.api.serialization.json import JSONSerializer
 
 from dioptra_plugins.errors import (
     ConflictError,
-    IndexFormatError,
     ObjectExistsError,
     ObjectNotFoundError,
 )
-from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
-from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
+from dioptra_plugins.hashing import sha256_hex
+from dioptra_plugins.index.documents import RootDocument
+from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.storage import Storage, StoredObject
 from dioptra_plugins.signing import SigningError
 from dioptra_plugins.signing.keys import ROLES, load_signer, read_trusted_root, root_history
@@ -67,6 +64,7 @@ from dioptra_plugins.signing.names import (
     snapshot_key,
     targets_key,
 )
+from dioptra_plugins.signing.targets import index_targets
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +77,6 @@ RENEW_MARGIN = timedelta(days=30)
 MAX_ATTEMPTS = 50
 
 _COMPACT = JSONSerializer(compact=True)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _now() -> datetime:
@@ -372,7 +366,7 @@ class IndexSigner:
         targets = Targets(
             version=version,
             expires=expires,
-            targets=self._targets(storage, root, root_bytes, previous),
+            targets=index_targets(storage, root, root_bytes, previous),
         )
         root_sha256 = sha256_hex(root_bytes)
 
@@ -411,52 +405,6 @@ class IndexSigner:
             return None
         metadata = self._verified(data, Targets.type)
         return metadata.signed if metadata is not None else None
-
-    def _targets(
-        self,
-        storage: Storage,
-        root: RootDocument,
-        root_bytes: bytes,
-        previous: Targets | None,
-    ) -> dict[str, TargetFile]:
-        """Every target of ``root``: its bytes, each current project document, each bundle.
-
-        A project whose document the previous targets already list (documents are named by
-        their sha256, so same key, same bundles) is copied; the others are read.
-        """
-        files = {
-            INDEX_TARGET: TargetFile(
-                len(root_bytes),
-                {"sha256": sha256_hex(root_bytes)},
-                INDEX_TARGET,
-                {"custom": {"index_root": root_bytes.decode()}},
-            )
-        }
-        known = previous.targets if previous is not None else {}
-        bundles: dict[str, dict[str, TargetFile]] = {}
-        for path, target in known.items():
-            if path.startswith("bundles/"):
-                bundles.setdefault(path.split("/")[1], {})[path] = target
-        missing: list[tuple[str, ProjectEntry]] = []
-        for name, entry in root.projects.items():
-            listed = known.get(entry.document)
-            if listed is not None and listed.hashes.get("sha256") == entry.sha256:
-                files[entry.document] = listed
-                files.update(bundles.get(name, {}))
-            else:
-                missing.append((name, entry))
-
-        def read(item: tuple[str, ProjectEntry]) -> dict[str, TargetFile]:
-            return _document_targets(storage, *item)
-
-        if len(missing) > 1:
-            with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-                for found in pool.map(read, missing):
-                    files.update(found)
-        else:
-            for item in missing:
-                files.update(read(item))
-        return files
 
     def _put_or_adopt(
         self,
@@ -517,26 +465,3 @@ class IndexSigner:
                 continue
             return "written", version, iso(timestamp.expires)
         raise SigningError(f"gave up writing {storage.url}/{TIMESTAMP_KEY}: it kept changing")
-
-
-def _document_targets(storage: Storage, name: str, entry: ProjectEntry) -> dict[str, TargetFile]:
-    """The project document of ``entry`` and each bundle it lists, as targets."""
-    what = f"{storage.url}/{entry.document}"
-    try:
-        data = storage.get(entry.document).data
-    except ObjectNotFoundError:
-        raise SigningError(
-            f"{what}: the project document of {name!r} that {ROOT_KEY} points at is missing; "
-            "refusing to sign a damaged index (see `dioptra-plugins index check`)"
-        ) from None
-    try:
-        document = ProjectDocument.from_bytes(data, entry.sha256, what=what)
-    except IndexFormatError as error:
-        raise SigningError(f"refusing to sign a damaged index: {error}") from error
-    if document.name != name:
-        raise SigningError(f"{what}: names project {document.name!r}, expected {name!r}")
-    files = {entry.document: TargetFile(len(data), {"sha256": entry.sha256}, entry.document)}
-    for file in document.files:
-        key = bundle_key(name, file.filename)
-        files[key] = TargetFile(file.size, {"sha256": file.sha256}, key)
-    return files
