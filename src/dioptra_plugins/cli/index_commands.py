@@ -12,13 +12,13 @@ import click
 from packaging.utils import canonicalize_name
 
 from dioptra_plugins.cli.key_commands import (
+    SignedWrite,
     describe_init,
     describe_signing,
     keys_option,
-    prepare_write,
     refresh_command,
-    sign_after_swap,
     signed_init,
+    timestamp_expiry_option,
 )
 from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
@@ -49,12 +49,7 @@ def index_group() -> None:
 @index_option("index_url")
 @click.option("--signed", is_flag=True, help="Also sign it: TUF metadata under tuf/ (--keys).")
 @keys_option
-@click.option(
-    "--timestamp-expiry",
-    type=click.IntRange(min=1),
-    metavar="SECONDS",
-    help="With --signed: how long each timestamp is valid [default: 86400].",
-)
+@timestamp_expiry_option("With --signed: how long each timestamp is valid [default: 86400].")
 @json_option
 def init_command(
     url: str | None,
@@ -232,11 +227,13 @@ def publish_command(
 ) -> None:
     """Verify WHEELs and publish them to the index in one step (signed with --keys)."""
     storage = storage_for(index_url)
-    signer = None if dry_run else prepare_write(storage, keys)
     total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
-    with _byte_progress(total, f"uploading {len(wheels)} bundles") as sent:
+    with (
+        SignedWrite(storage, keys, enabled=not dry_run) as signed,
+        _byte_progress(total, f"uploading {len(wheels)} bundles") as sent,
+    ):
         result = publish(storage, list(wheels), sent=sent, dry_run=dry_run)
-    signing = sign_after_swap(storage, signer)
+    signing = signed.result
     if as_json:
         emit_json(
             {
@@ -276,10 +273,9 @@ def _set_yanked(
     as_json: bool,
 ) -> None:
     name, version = parse_pin(pin)
-    storage = storage_for(index_url)
-    signer = prepare_write(storage, keys)
-    result = set_yanked(storage, name, version, yanked=yanked, reason=reason)
-    signing = sign_after_swap(storage, signer)
+    with SignedWrite(storage_for(index_url), keys) as signed:
+        result = set_yanked(signed.storage, name, version, yanked=yanked, reason=reason)
+    signing = signed.result
     if as_json:
         emit_json(
             {

@@ -64,6 +64,34 @@ def prepare_write(storage: Storage, keys: Path | None) -> IndexSigner | None:
     )
 
 
+class SignedWrite:
+    """A change to the index, signed after its root swap when the index is signed.
+
+    ``with SignedWrite(storage, keys) as signed: publish(...)``, then ``signed.result`` (None
+    for an unsigned index).  Before the block: :func:`prepare_write`; after it, only if the
+    block succeeded: :func:`sign_after_swap`.
+    """
+
+    def __init__(self, storage: Storage, keys: Path | None, *, enabled: bool = True) -> None:
+        self.storage = storage
+        self.signer = prepare_write(storage, keys) if enabled else None
+        self.result: SignResult | None = None
+
+    def __enter__(self) -> SignedWrite:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc_info: object) -> None:
+        if kind is None:
+            self.result = sign_after_swap(self.storage, self.signer)
+
+
+def timestamp_expiry_option(help_text: str) -> Callable[[F], F]:
+    """``--timestamp-expiry SECONDS`` (index init --signed, index refresh)."""
+    return click.option(
+        "--timestamp-expiry", type=click.IntRange(min=1), metavar="SECONDS", help=help_text
+    )
+
+
 def sign_after_swap(storage: Storage, signer: IndexSigner | None) -> SignResult | None:
     """After a root swap: sign the root as it is now (ours, or a newer one containing ours)."""
     if signer is None:
@@ -189,11 +217,8 @@ def rotate_command(role: str, keys: Path | None, index_url: str | None, as_json:
 @click.command("refresh")
 @keys_option
 @index_option("index_url")
-@click.option(
-    "--timestamp-expiry",
-    type=click.IntRange(min=1),
-    metavar="SECONDS",
-    help="How long the new timestamp is valid (kept for later refreshes) [default: as before].",
+@timestamp_expiry_option(
+    "How long the new timestamp is valid (kept for later refreshes) [default: as before]."
 )
 @json_option
 def refresh_command(
