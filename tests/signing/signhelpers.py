@@ -13,7 +13,8 @@ from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.signing.keys import generate_keys
-from dioptra_plugins.signing.metadata import IndexSigner, SignResult
+from dioptra_plugins.signing.metadata import IndexSigner
+from dioptra_plugins.signing.outcome import SignResult
 from dioptra_plugins.signing.roots import ensure_root
 from dioptra_plugins.syncing.generations import read_generation_lock
 

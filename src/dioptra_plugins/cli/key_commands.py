@@ -18,7 +18,8 @@ from dioptra_plugins.cli.output import emit_json, say
 
 if TYPE_CHECKING:
     from dioptra_plugins.index.storage import Storage
-    from dioptra_plugins.signing.metadata import IndexSigner, SignResult
+    from dioptra_plugins.signing.metadata import IndexSigner
+    from dioptra_plugins.signing.outcome import SignResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -27,7 +27,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -64,6 +63,7 @@ from dioptra_plugins.signing.names import (
     snapshot_key,
     targets_key,
 )
+from dioptra_plugins.signing.outcome import FoundTimestamp, SignResult
 from dioptra_plugins.signing.targets import index_targets
 
 log = logging.getLogger(__name__)
@@ -85,51 +85,6 @@ def _now() -> datetime:
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class SignResult:
-    url: str
-    serial: int
-    """The index serial the signed metadata covers now (as far as this signer knows)."""
-    wrote_snapshot: bool
-    """True when this call wrote targets and snapshot metadata for ``serial``."""
-    timestamp: str
-    """``written``, ``current`` (already pointed there) or ``newer`` (a newer serial is signed)."""
-    timestamp_version: int
-    expires: str | None
-    """When the timestamp written expires (None when none was written)."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "serial": self.serial,
-            "wrote_snapshot": self.wrote_snapshot,
-            "timestamp": self.timestamp,
-            "timestamp_version": self.timestamp_version,
-            "expires": self.expires,
-        }
-
-
-@dataclass(frozen=True)
-class _Timestamp:
-    """The timestamp as found in the index; only a verified one is believed."""
-
-    etag: str | None
-    version: int
-    verified: Timestamp | None
-
-    @property
-    def snapshot_version(self) -> int:
-        return self.verified.snapshot_meta.version if self.verified else 0
-
-    @property
-    def expiry_seconds(self) -> int | None:
-        if self.verified is None:
-            return None
-        settings = self.verified.unrecognized_fields.get(SETTINGS_FIELD)
-        value = settings.get("timestamp_expiry") if isinstance(settings, dict) else None
-        return value if isinstance(value, int) and value > 0 else None
 
 
 class IndexSigner:
@@ -219,20 +174,20 @@ class IndexSigner:
             "the last `keys rotate`"
         )
 
-    def _read_timestamp(self, storage: Storage) -> _Timestamp:
+    def _read_timestamp(self, storage: Storage) -> FoundTimestamp:
         try:
             stored = storage.get(TIMESTAMP_KEY)
         except ObjectNotFoundError:
-            return _Timestamp(None, 0, None)
+            return FoundTimestamp(None, 0, None)
         metadata = self._verified(stored.data, Timestamp.type)
         if metadata is not None:
-            return _Timestamp(stored.etag, metadata.signed.version, metadata.signed)
+            return FoundTimestamp(stored.etag, metadata.signed.version, metadata.signed)
         # Not ours (garbage, a forgery, or signed by a rotated-out key): overwrite it, but
         # still above its version, so that no worker that believed it sees a rollback.
         version = 0
         with contextlib.suppress(Exception):  # unparseable: nothing to stay above
             version = int(Metadata.from_bytes(stored.data).signed.version)
-        return _Timestamp(stored.etag, version, None)
+        return FoundTimestamp(stored.etag, version, None)
 
     def _read_index_root(self, storage: Storage) -> tuple[StoredObject, RootDocument]:
         try:
@@ -347,7 +302,7 @@ class IndexSigner:
         return True
 
     def _current_snapshot_meta(
-        self, storage: Storage, version: int, current: _Timestamp
+        self, storage: Storage, version: int, current: FoundTimestamp
     ) -> MetaFile:
         if current.verified is not None and current.verified.snapshot_meta.version == version:
             return current.verified.snapshot_meta
@@ -357,7 +312,7 @@ class IndexSigner:
         return MetaFile(version, len(data), {"sha256": sha256_hex(data)})
 
     def _sign_serial(
-        self, storage: Storage, root: RootDocument, root_bytes: bytes, current: _Timestamp
+        self, storage: Storage, root: RootDocument, root_bytes: bytes, current: FoundTimestamp
     ) -> MetaFile:
         """Targets and snapshot for ``root`` (create-only, or adopted); the snapshot's meta."""
         version = metadata_version(root.serial)
@@ -395,7 +350,7 @@ class IndexSigner:
         )
         return MetaFile(version, len(snapshot_bytes), {"sha256": sha256_hex(snapshot_bytes)})
 
-    def _previous_targets(self, storage: Storage, current: _Timestamp) -> Targets | None:
+    def _previous_targets(self, storage: Storage, current: FoundTimestamp) -> Targets | None:
         """The targets the timestamp signs now (to reuse unchanged projects' entries)."""
         if current.snapshot_version == 0:
             return None
@@ -436,7 +391,7 @@ class IndexSigner:
         expiry: int,
         *,
         force: bool,
-        first: _Timestamp | None = None,
+        first: FoundTimestamp | None = None,
     ) -> tuple[str, int, str | None]:
         """Compare-and-swap the timestamp onto ``snapshot_meta``, never backwards.
 

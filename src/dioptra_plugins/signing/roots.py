@@ -34,8 +34,9 @@ from dioptra_plugins.signing.keys import (
     write_private_key,
     write_trusted_root,
 )
-from dioptra_plugins.signing.metadata import ROOT_EXPIRY, IndexSigner, SignResult
+from dioptra_plugins.signing.metadata import ROOT_EXPIRY, IndexSigner
 from dioptra_plugins.signing.names import root_key
+from dioptra_plugins.signing.outcome import SignResult
 
 log = logging.getLogger(__name__)
 
