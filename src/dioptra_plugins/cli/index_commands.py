@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,6 @@ def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, An
 @json_option
 def repair_command(index_url: str | None, serial: int | None, force: bool, as_json: bool) -> None:
     """Rebuild a damaged or lost index.json from the immutable project documents."""
-    from dataclasses import asdict
 
     from dioptra_plugins.index.repair import repair_index
 
@@ -236,25 +236,8 @@ def publish_command(
     signing = signed.result
     if as_json:
         emit_json(
-            {
-                "url": storage.url,
-                "serial": result.serial,
-                "swapped": result.swapped,
-                "attempts": result.attempts,
-                "dry_run": dry_run,
-                "signed": signing.to_json() if signing else None,
-                "requests": storage.requests,
-                "files": [
-                    {
-                        "name": f.name,
-                        "version": f.version,
-                        "filename": f.filename,
-                        "sha256": f.sha256,
-                        "status": f.status,
-                    }
-                    for f in result.files
-                ],
-            }
+            {"url": storage.url, **asdict(result), "dry_run": dry_run}
+            | {"signed": signing.to_json() if signing else None, "requests": storage.requests}
         )
         return
     for file in result.files:
@@ -277,16 +260,7 @@ def _set_yanked(
         result = set_yanked(signed.storage, name, version, yanked=yanked, reason=reason)
     signing = signed.result
     if as_json:
-        emit_json(
-            {
-                "name": result.name,
-                "version": result.version,
-                "yanked": result.yanked,
-                "changed": result.changed,
-                "serial": result.serial,
-            }
-            | ({"signed": signing.to_json()} if signing else {})
-        )
+        emit_json(asdict(result) | ({"signed": signing.to_json()} if signing else {}))
         return
     word = "yanked" if yanked else "unyanked"
     state = word if result.changed else f"already {word}"
