@@ -53,7 +53,9 @@ class _StatusLine:
             (done, total), (stored, count) = self._bytes, self._packages
             rate = done / max(now - self._started, 1e-6) / 1e6
             text = f"{stored}/{count} packages, {done / 1e6:.1f}/{total / 1e6:.1f} MB, "
-            click.echo(f"\r{text}{rate:.1f} MB/s ", nl=False, err=True)
+            # Downloads done, packages still being checked: say so (a big bundle takes a while).
+            phase = "; verifying and extracting" if done >= total and stored < count else ""
+            click.echo(f"\r{text}{rate:.1f} MB/s{phase} ", nl=False, err=True)
             self._shown = True
 
     def finish(self) -> None:
