@@ -289,15 +289,16 @@ def test_check_finds_missing_and_corrupted_bundles(
     ]
 
 
-def test_publishing_one_wheel_to_an_existing_project_makes_eight_requests(
+def test_publishing_one_wheel_to_an_existing_project_makes_ten_requests(
     storage: Storage, make_wheel: WheelMaker
 ) -> None:
     publish(storage, [make_wheel("demo_pkg", "1.0.0")])
     before = storage.requests
     publish(storage, [make_wheel("demo_pkg", "1.1.0")])
     # Root and project document read once each; the bundle, its PEP 658 metadata and the new
-    # document written; the root swapped; the project's simple page read and replaced.
-    assert storage.requests - before == 8
+    # document written; the root swapped; the project's simple page, HTML and PEP 691 JSON,
+    # each read and replaced.
+    assert storage.requests - before == 10
 
 
 def test_publish_dry_run_writes_nothing(storage: Storage, make_wheel: WheelMaker) -> None:
@@ -333,3 +334,22 @@ def test_publish_serves_core_metadata_beside_the_wheel(
     assert f'data-dist-info-metadata="sha256={entry.core_metadata_sha256}"' in page
     assert check_index(storage).ok
     assert check_index(storage).unreferenced == []
+
+
+def test_the_simple_view_has_a_pep_691_json_form(storage: Storage, make_wheel: WheelMaker) -> None:
+    wheel = make_wheel("demo_pkg", "1.0.0")
+    publish(storage, [wheel])
+    set_yanked(storage, "demo-pkg", "1.0.0", yanked=True, reason="broken")
+    page = json.loads(storage.get("simple/demo-pkg/index.json").data)
+    assert page["meta"]["api-version"] == "1.1"
+    assert page["name"] == "demo-pkg"
+    (file,) = page["files"]
+    entry = project(storage, "demo-pkg").files[0]
+    assert file["filename"] == wheel.name
+    assert file["url"] == f"../../bundles/demo-pkg/{wheel.name}"
+    assert file["hashes"] == {"sha256": entry.sha256}
+    assert file["core-metadata"] == {"sha256": entry.core_metadata_sha256}
+    assert file["yanked"] == "broken"
+    assert page["versions"] == ["1.0.0"]
+    root = json.loads(storage.get("simple/index.json").data)
+    assert root["projects"] == [{"name": "demo-pkg"}]

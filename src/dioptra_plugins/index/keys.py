@@ -8,6 +8,7 @@ from dioptra_plugins.errors import UsageError
 
 ROOT_KEY = "index.json"
 SIMPLE_ROOT_KEY = "simple/index.html"
+SIMPLE_ROOT_JSON_KEY = "simple/index.json"
 
 # A PEP 503-normalized project name: lower case, runs of -_. collapsed into one "-".
 _NORMALIZED_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -37,6 +38,11 @@ def core_metadata_key(name: str, filename: str) -> str:
 
 def simple_project_key(name: str) -> str:
     return f"simple/{name}/index.html"
+
+
+def simple_project_json_key(name: str) -> str:
+    """PEP 691's JSON form of the project page, beside the HTML one."""
+    return f"simple/{name}/index.json"
 
 
 def check_key(key: str) -> str:
