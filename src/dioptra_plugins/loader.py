@@ -21,7 +21,13 @@ from pathlib import Path
 from types import ModuleType
 
 from dioptra_plugins.errors import LoadFailure, PluginImportError, UnknownPluginError
-from dioptra_plugins.lookup import import_package, located_error, top
+from dioptra_plugins.lookup import (
+    did_you_mean,
+    import_package,
+    located_error,
+    package_contents,
+    top,
+)
 from dioptra_plugins.plugin_entries import ModuleEntry, diff, make_entry
 from dioptra_plugins.reload import (
     ModuleGone,
@@ -121,8 +127,11 @@ class ModuleLoader:
                 try:
                     entry = self.load_from_source(name, first=True)
                 except ModuleGone:
+                    known = package_contents(sys.modules[package])[0] if package else []
                     raise UnknownPluginError(
-                        f"Plugin {plugin!r} not found" + (f" in {package!r}" if package else "")
+                        f"Plugin {plugin!r} not found"
+                        + (f" in {package!r}" if package else "")
+                        + did_you_mean(plugin, known)
                     ) from None
                 except ModuleLoadFailed as failed:
                     self.errors[name] = failed.failure
@@ -264,4 +273,3 @@ class ModuleLoader:
             imports = imports_of_file(file, name, is_package)
             self._import_cache[key] = imports
         return imports
-

@@ -8,10 +8,12 @@ anything else that goes wrong while importing is the plugin's own bug, a
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -126,3 +128,13 @@ def may_hold_python(directory: Path) -> bool:
             if child.is_dir() and child.name.isidentifier() and not child.name.startswith("_"):
                 pending.append(child)
     return False
+
+
+def did_you_mean(wanted: str | None, known: Iterable[str]) -> str:
+    """`` (did you mean 'resize'?)`` when a known name is close to ``wanted``; else nothing."""
+    if not wanted:
+        return ""
+    close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(name) for name in close) + "?)"

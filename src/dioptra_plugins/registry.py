@@ -36,6 +36,7 @@ from dioptra_plugins.errors import (
 )
 from dioptra_plugins.loader import ModuleLoader
 from dioptra_plugins.lookup import (
+    did_you_mean,
     import_package,
     is_self_or_ancestor,
     module_name,
@@ -103,6 +104,7 @@ class Registry:
             raise UnknownPluginFunctionError(
                 f"Could not find {what}{labelled} inside {module_name(package, plugin)!r}. "
                 "Use pyplugs.register to register plug-in functions"
+                + did_you_mean(func, entry.functions)
             )
         return found
 
@@ -279,6 +281,7 @@ class Registry:
             raise UnknownPluginError(
                 f"Could not find any plug-in named {plugin!r} inside {package!r}. "
                 "Use pyplugs.register to register functions as plug-ins"
+                + did_you_mean(plugin, _module_names(package))
             )
         return entry
 
@@ -323,3 +326,14 @@ class Registry:
 
 def _task_name(info: PluginInfo) -> str:
     return f"{module_name(info.package_name, info.plugin_name)}.{info.func_name}"
+
+
+def _module_names(package: str) -> list[str]:
+    """The plugin modules a package has, by file name (nothing imported beyond the package)."""
+    if not package:
+        return []
+    try:
+        modules, _subpackages = package_contents(import_package(package))
+    except Exception:  # a hint for an error message: never a second error
+        return []
+    return modules

@@ -11,6 +11,7 @@ import click
 
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
+from dioptra_plugins.cli.options import json_option
 from dioptra_plugins.cli.output import emit_json, emit_table, say
 
 
@@ -43,7 +44,7 @@ from dioptra_plugins.cli.output import emit_json, emit_table, say
     metavar="NAME",
     help="Project name of a bare package folder (default: its import name, dots as dashes).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the built bundles as JSON.")
+@json_option
 def build(
     sources: tuple[Path, ...],
     out_dir: Path,
@@ -104,7 +105,7 @@ def build(
 
 @click.command()
 @click.argument("wheel", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 def inspect(wheel: Path, as_json: bool) -> None:
     """Verify a bundle and show its name, version, requirements, files, hashes and tasks."""
     bundle = verify_wheel(wheel)

@@ -53,10 +53,23 @@ class Group(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from dioptra_plugins.cli.output import set_json_requested
+
+        ctx.call_on_close(lambda: set_json_requested(False))  # one command, one --json
         try:
             return super().invoke(ctx)
         except DioptraPluginsError as error:
+            from dioptra_plugins.cli.output import emit_json, json_requested
+
             click.echo(f"error: {error}", err=True)
+            if json_requested():
+                emit_json(
+                    {
+                        "error": str(error),
+                        "kind": type(error).__name__,
+                        "exit_code": error.exit_code,
+                    }
+                )
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -92,7 +105,12 @@ def _add_quiet_option(command: click.Command) -> None:
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dioptra-plugins")
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output on stderr (-vv: debug; -vvv: botocore's and urllib3's too).",
+)
 @click.option("--log-json", is_flag=True, help="Log as JSON lines on stderr.")
 def main(verbose: int, log_json: bool) -> None:
     """Publish, sync and hot-reload Dioptra task plugins."""
@@ -100,3 +118,8 @@ def main(verbose: int, log_json: bool) -> None:
 
     level = logging.WARNING - 10 * min(verbose, 2)
     configure(level=level, as_json=log_json, stream=sys.stderr)
+    if verbose < 3:
+        # -v and -vv are about what dioptra-plugins does; botocore's and urllib3's debug
+        # output (every header of every request) only with -vvv.
+        for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog", "filelock"):
+            logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

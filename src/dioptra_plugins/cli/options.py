@@ -72,8 +72,21 @@ def plugin_dir_option(*, several: bool = False, **settings: Any) -> Callable[[F]
     )
 
 
+def _record_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    from dioptra_plugins.cli.output import set_json_requested
+
+    if value:
+        set_json_requested(True)
+    return value
+
+
 def json_option(func: F) -> F:
-    """``--json``: print exactly one JSON document on stdout (logs stay on stderr)."""
+    """``--json``: print exactly one JSON document on stdout (logs stay on stderr); a failure is
+    then also a JSON document, ``{"error": ..., "kind": ..., "exit_code": ...}``."""
     return click.option(
-        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_record_json,
+        help="Print one JSON document on stdout (a failure too).",
     )(func)

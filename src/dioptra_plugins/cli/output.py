@@ -9,6 +9,22 @@ from typing import Any
 import click
 
 _quiet = False
+_json_requested = False
+
+
+def set_json_requested(requested: bool) -> None:
+    """``--json`` was given: an error is then also printed as a JSON document on stdout."""
+    global _json_requested
+    _json_requested = requested
+
+
+def json_requested() -> bool:
+    return _json_requested
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 request``, ``2 requests``: the count and the noun, in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def set_quiet(quiet: bool) -> None:
@@ -57,6 +73,6 @@ def emit_report(
         for label, texts in findings:
             for text in texts:
                 click.echo(f"{label}: {text}")
-        click.echo(summary("ok" if not problems else f"{problems} problem(s)"))
+        click.echo(summary("ok" if not problems else plural(problems, "problem")))
     if problems:
         raise click.exceptions.Exit(1)

@@ -196,8 +196,14 @@ def _parse_argument(text: str) -> tuple[str, Any]:
     help="A keyword argument; VALUE is parsed as JSON when it parses, else taken as a string.",
 )
 @plugin_dir_option(several=True)
+@json_option
 def call_command(
-    package: str, plugin: str, func: str, arguments: tuple[str, ...], plugin_dir: str | None
+    package: str,
+    plugin: str,
+    func: str,
+    arguments: tuple[str, ...],
+    plugin_dir: str | None,
+    as_json: bool,
 ) -> None:
     """Call task plugin FUNC of PACKAGE.PLUGIN and print its result (as JSON if it can).
 
@@ -213,6 +219,13 @@ def call_command(
             raise RegistryError(
                 f"{module_name(package, plugin)}.{func} raised {type(error).__name__}: {error}"
             ) from error
+    if as_json:
+        # One document, whatever the result: its JSON form when it has one, else its repr.
+        try:
+            emit_json({"task": f"{module_name(package, plugin)}.{func}", "result": result})
+        except (TypeError, ValueError):
+            emit_json({"task": f"{module_name(package, plugin)}.{func}", "repr": repr(result)})
+        return
     try:
         click.echo(json.dumps(result))
     except (TypeError, ValueError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dioptra_plugins.cli.options import index_option, json_option, plugin_dir_option
-from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
+from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, plural, say
 from dioptra_plugins.errors import DioptraPluginsError
 
 if TYPE_CHECKING:
@@ -90,19 +90,20 @@ def _describe(result: SyncResult) -> str:
     if not result.switched:
         count = len(result.unchanged)
         return (
-            f"up to date: generation {result.generation}, {count} package"
-            f"{'' if count == 1 else 's'} ({result.requests} request"
-            f"{'' if result.requests == 1 else 's'})"
+            f"up to date: generation {result.generation}, {plural(count, 'package')} "
+            f"({plural(result.requests, 'request')})"
         )
-    parts = [f"generation {result.generation}:"]
-    parts += [f"installed {n} {v}" for n, v in sorted(result.installed.items())]
-    parts += [f"upgraded {n} {a} -> {b}" for n, (a, b) in sorted(result.upgraded.items())]
-    parts += [f"removed {n} {v}" for n, v in sorted(result.removed.items())]
-    parts.append(
+    changes = [f"installed {n} {v}" for n, v in sorted(result.installed.items())]
+    changes += [f"upgraded {n} {a} -> {b}" for n, (a, b) in sorted(result.upgraded.items())]
+    changes += [f"removed {n} {v}" for n, v in sorted(result.removed.items())]
+    totals = (
         f"{len(result.unchanged)} unchanged; {result.downloaded} downloaded, "
-        f"{result.requests} requests"
+        f"{plural(result.requests, 'request')}"
     )
-    return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
+    if len(changes) <= 4:
+        return f"generation {result.generation}: " + "; ".join([*changes, totals])
+    # Many changes: one per line, not one line of a thousand characters.
+    return "\n".join([f"generation {result.generation}:", *(f"  {c}" for c in changes), totals])
 
 
 @click.command("sync")
