@@ -142,7 +142,8 @@ def _describe(result: SyncResult) -> str:
     "--every",
     type=click.FloatRange(min=0.05),
     metavar="SECONDS",
-    help="Keep syncing: one conditional request per interval; stop on SIGTERM/SIGINT.",
+    help="Keep syncing: one conditional request per interval; stop on SIGTERM/SIGINT "
+    "(with --json: one JSON object per line, per sync).",
 )
 @click.option(
     "--lock-timeout",
