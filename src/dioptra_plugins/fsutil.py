@@ -28,15 +28,19 @@ def fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
-def flush_filesystem(path: Path) -> None:
-    """Flush every dirty page of the filesystem holding ``path`` (one ``syncfs`` call)."""
+def _c_library() -> Any:
+    """The C library the interpreter already links (no library search, which may fork)."""
     global _libc
     if _libc is None:
         import ctypes
 
-        # The running interpreter already links libc; no library search (which may fork).
         _libc = ctypes.CDLL(None, use_errno=True)
-    syncfs = getattr(_libc, "syncfs", None)
+    return _libc
+
+
+def flush_filesystem(path: Path) -> None:
+    """Flush every dirty page of the filesystem holding ``path`` (one ``syncfs`` call)."""
+    syncfs = getattr(_c_library(), "syncfs", None)
     if syncfs is None:
         os.sync()
         return
@@ -58,12 +62,7 @@ def exchange_paths(first: Path, second: Path) -> None:
     Where the call does not exist, two renames through a temporary name: a moment in which
     ``second`` is missing, which is the best that platform offers.
     """
-    global _libc
-    if _libc is None:
-        import ctypes
-
-        _libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(_libc, "renameat2", None)
+    renameat2 = getattr(_c_library(), "renameat2", None)
     if renameat2 is not None:
         if (
             renameat2(

@@ -93,10 +93,6 @@ def storage_for(url: str) -> Storage:
         return storage
 
 
-def _requests(storage: Storage) -> int:
-    return int(getattr(storage, "requests", 0))
-
-
 def _make_plugin_dir(layout: PluginDirLayout) -> None:
     """Create the plugin dir if needed; refuse, with the reason, one sync cannot write."""
     from dioptra_plugins.errors import PluginDirError
@@ -167,7 +163,7 @@ def sync(
     storage = storage_for(index_url)
     signed = _verifying(storage, trust, layout)
     storage = signed or storage
-    first_request = _requests(storage)
+    first_request = storage.requests
     request = _SyncRequest(
         layout,
         storage,
@@ -184,7 +180,7 @@ def sync(
     )
     if dry_run:
         result = _sync_locked(request)  # reads only: no plugin dir to create, nothing to lock
-        result.requests = _requests(storage) - first_request
+        result.requests = storage.requests - first_request
         return result
     _make_plugin_dir(layout)
     with writer_lock(layout.lock_file, lock_timeout):
@@ -199,7 +195,7 @@ def sync(
                 f"sync of {layout.root} failed: {error.strerror or error}{where}; importers still "
                 "see one complete generation"
             ) from error
-    result.requests = _requests(storage) - first_request
+    result.requests = storage.requests - first_request
     return result
 
 
@@ -271,11 +267,15 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
             not_modified=True,
             dry_run=request.dry_run,
         )
-    return _full_sync(request, state, fetched.data, fetched.etag)
+    return _full_sync(request, state, current, fetched.data, fetched.etag)
 
 
 def _full_sync(
-    request: _SyncRequest, state: SyncState, root_bytes: bytes, root_etag: str
+    request: _SyncRequest,
+    state: SyncState,
+    current: str | None,
+    root_bytes: bytes,
+    root_etag: str,
 ) -> SyncResult:
     from dioptra_plugins.syncing.changes import plan_changes
     from dioptra_plugins.syncing.choose import choose_packages
@@ -294,7 +294,6 @@ def _full_sync(
         jobs=request.jobs,
         ignore_env_deps=request.ignore_env_deps,
     )
-    current = layout.current_name()
     old = read_generation_lock(layout, current).packages if current else ()
     changes = plan_changes(old, packages)
     result = SyncResult(

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from installer.records import RecordEntry
+
 from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.hashing import file_sha256, record_digest, sha256_file
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
@@ -52,19 +54,12 @@ class VerifyReport:
         return {**asdict(self), "ok": self.ok}
 
 
-def _record_rows(record: Path) -> list[tuple[str, str, str]]:
-    """RECORD's rows as (path, hash, size), parsed as at verification; ValueError if damaged."""
+def _record_entries(record: Path) -> dict[str, RecordEntry]:
+    """RECORD's rows by path, parsed as at verification; ValueError if any row is damaged."""
     parsed = parse_record(record.read_text(encoding="utf-8"))
     if parsed.problems:
         raise ValueError("; ".join(parsed.problems))
-    return [
-        (
-            path,
-            f"{e.hash_.name}={e.hash_.value}" if e.hash_ else "",
-            "" if e.size is None else str(e.size),
-        )
-        for path, e in parsed.entries.items()
-    ]
+    return parsed.entries
 
 
 def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dict[str, str]:
@@ -92,19 +87,17 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
         return
     record = dist_info / "RECORD"
     try:
-        rows = _record_rows(record)
+        entries = _record_entries(record)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         report.problems.append(f"{name}: unreadable RECORD: {error}")
         return
-    recorded = {"/".join((dist_info.name, "RECORD")), MANIFEST_NAME}
-    for path, hash_field, size_field in rows:
-        recorded.add(path)
-        if not hash_field:
+    recorded = {"/".join((dist_info.name, "RECORD")), MANIFEST_NAME, *entries}
+    for path, row in entries.items():
+        if row.hash_ is None:
             continue
         file = entry.joinpath(*path.split("/"))
-        algorithm, _, expected = hash_field.partition("=")
-        if algorithm != "sha256":
-            report.problems.append(f"{name}/{path}: RECORD uses {algorithm}, not sha256")
+        if row.hash_.name != "sha256":
+            report.problems.append(f"{name}/{path}: RECORD uses {row.hash_.name}, not sha256")
             continue
         if file.is_symlink() or not file.is_file():
             report.problems.append(f"{name}/{path}: missing or not a regular file")
@@ -112,10 +105,10 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
         found_hex, size = sha256_file(file)
         found = record_digest(found_hex)
         report.files_checked += 1
-        if found != expected or (size_field and size_field != str(size)):
+        if found != row.hash_.value or (row.size is not None and row.size != size):
             report.problems.append(
                 f"{name}/{path}: sha256={found} ({size} bytes), RECORD says "
-                f"sha256={expected} ({size_field} bytes)"
+                f"sha256={row.hash_.value} ({'' if row.size is None else row.size} bytes)"
             )
     bytecode = _read_bytecode_manifest(entry, name, report)
     for path, expected in sorted(bytecode.items()):
