@@ -24,10 +24,8 @@ Run: .venv/bin/python bench/fuzz_readers.py [--count 10000] [--seed 0] [--out DI
 from __future__ import annotations
 
 import argparse
-import base64
 import copy
 import datetime
-import hashlib
 import json
 import logging
 import math
@@ -50,17 +48,26 @@ import tomli_w
 import yaml
 
 from dioptra_plugins.bundle.build import build_bundle
+
+# The good documents every mutation starts from are the fuzz tests' own (one definition).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
+from fuzzhelpers import (
+    GOOD_MLPROJECT,
+    good_lock_bytes,
+    good_project,
+    good_root,
+    record_hash,
+)
+
 from dioptra_plugins.bundle.extract import extract_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.entrypoints.mlproject import parse_mlproject
 from dioptra_plugins.errors import DioptraPluginsError
 from dioptra_plugins.index.documents import (
-    FileEntry,
     ProjectDocument,
-    ProjectEntry,
     RootDocument,
 )
-from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
+from dioptra_plugins.syncing.pylock import lock_from_toml
 
 # --- byte and value mutations ------------------------------------------------------------------
 
@@ -192,10 +199,6 @@ COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zip
 DIST_INFO = f"{NAME}-1.0.dist-info"
 
 
-def record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def small_wheel_files() -> dict[str, bytes]:
     return {
         f"{NAME}/__init__.py": b"",
@@ -246,72 +249,9 @@ def built_wheel(workdir: Path) -> Path:
     return build_bundle(package, workdir / "wheels", version="1.0.0")
 
 
-def good_file_entry(version: str) -> FileEntry:
-    return FileEntry(
-        filename=f"demo_pkg-{version}-py3-none-any.whl",
-        version=version,
-        sha256="a" * 64,
-        size=1234,
-        requires_python=">=3.11",
-        requires_dist=("numpy>=1",),
-        yanked=False,
-        yanked_reason=None,
-        upload_time="2026-11-23T10:00:00Z",
-        core_metadata_sha256="b" * 64,
-        top_level="demo_pkg",
-        manifest={
-            "format": 1,
-            "package": "demo_pkg",
-            "tasks": [
-                {
-                    "module": "demo_pkg.tasks",
-                    "function": "double",
-                    "signature": "(x: int) -> int",
-                    "doc": "Double x.",
-                    "line": 5,
-                    "sort_value": 0,
-                }
-            ],
-        },
-    )
-
-
-GOOD_PROJECT = ProjectDocument("demo-pkg", (good_file_entry("1.0.0"), good_file_entry("1.1.0")))
-GOOD_ROOT = RootDocument.empty().with_projects(
-    {"demo-pkg": ProjectEntry.for_document(GOOD_PROJECT)}
-)
-GOOD_LOCK = lock_to_toml(
-    Lock(
-        packages=(
-            LockedPackage(
-                name="demo-pkg",
-                version="1.0.0",
-                filename="demo_pkg-1.0.0-py3-none-any.whl",
-                sha256="c" * 64,
-                size=2048,
-                top_level="demo_pkg",
-                index="/srv/index",
-                url="file:///srv/index/bundles/demo-pkg/demo_pkg-1.0.0-py3-none-any.whl",
-            ),
-        ),
-        index="/srv/index",
-        generation="000001",
-        index_serial=3,
-        requirements=("demo-pkg>=1",),
-    )
-)
-GOOD_MLPROJECT = """\
-name: fgm
-entry_points:
-  main:
-    parameters:
-      data_file: path
-      alpha: {type: float, default: 0.1}
-      output:
-        type: path
-        default: metrics.json
-    command: "python run.py --data {data_file} --alpha {alpha} --out {output}"
-"""
+GOOD_PROJECT = good_project()
+GOOD_ROOT = good_root()
+GOOD_LOCK = good_lock_bytes()
 YAML_ODDITIES = [
     "2001-13-45",
     "2001-02-30",

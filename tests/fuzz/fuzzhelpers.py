@@ -6,14 +6,13 @@ header, the first byte of a deflate stream) so each test names exactly the damag
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import struct
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from dioptra_plugins.hashing import record_digest, sha256_hex
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, ProjectEntry, RootDocument
 from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_to_toml
 
@@ -32,7 +31,8 @@ _LOCAL = b"PK\x03\x04"
 
 
 def record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    """A RECORD hash field for ``data`` (``sha256=<urlsafe base64>``)."""
+    return "sha256=" + record_digest(sha256_hex(data))
 
 
 def good_files() -> dict[str, bytes]:
