@@ -59,6 +59,7 @@ from dioptra_plugins.index.reading import DocumentCache
 from dioptra_plugins.index.swap import change_root
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.syncing.pylock import LockFileError, read_lock
+from snapshots import tree_snapshot
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
 """The installed console script, run as a real subprocess."""
@@ -614,24 +615,7 @@ def test_cli_sync_locked_with_an_infinite_size(tmp_path: Path) -> None:
 # --- a sync refused because a bundle in the index does not decompress ----------------------------
 
 
-def full_snapshot(root: Path) -> dict[str, tuple[str, ...]]:
-    """Every path under ``root``: its kind and mode, and its link target or sha256."""
-    seen: dict[str, tuple[str, ...]] = {}
-    for directory, dirs, files in os.walk(root):
-        for name in sorted(dirs + files):
-            path = Path(directory, name)
-            relative = path.relative_to(root).as_posix()
-            mode = oct(path.lstat().st_mode)
-            if path.is_symlink():
-                seen[relative] = ("link", os.readlink(path))
-            elif path.is_dir():
-                seen[relative] = ("dir", mode)
-            else:
-                seen[relative] = ("file", mode, hashlib.sha256(path.read_bytes()).hexdigest())
-    return seen
-
-
-def outside_the_cache(snapshot: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+def outside_the_cache(snapshot: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in snapshot.items() if not k.startswith(".dioptra-plugins/cache")}
 
 
@@ -670,20 +654,20 @@ def test_sync_refused_for_a_corrupted_bundle_changes_no_plugin_file(
     corrupted_index: tuple[str, Path],
 ) -> None:
     index, plugin_dir = corrupted_index
-    before = full_snapshot(plugin_dir)
+    before = tree_snapshot(plugin_dir, modes=True)
     done = cli("sync", "alpha", "--index", index, "--plugin-dir", str(plugin_dir))
     assert_refused(done, "'alpha/mod1.py': cannot be read: corrupt compressed data")
-    assert outside_the_cache(full_snapshot(plugin_dir)) == outside_the_cache(before)
+    assert outside_the_cache(tree_snapshot(plugin_dir, modes=True)) == outside_the_cache(before)
 
 
 def test_sync_refused_for_a_corrupted_bundle_leaves_the_plugin_dir_byte_identical(
     corrupted_index: tuple[str, Path],
 ) -> None:
     index, plugin_dir = corrupted_index
-    before = full_snapshot(plugin_dir)
+    before = tree_snapshot(plugin_dir, modes=True)
     with pytest.raises(BundleError, match="corrupt compressed data"):
         sync(["alpha"], index=index, plugin_dir=plugin_dir)
-    assert full_snapshot(plugin_dir) == before
+    assert tree_snapshot(plugin_dir, modes=True) == before
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ from dioptra_plugins.signing.metadata import IndexSigner
 from dioptra_plugins.signing.outcome import SignResult
 from dioptra_plugins.signing.roots import ensure_root
 from dioptra_plugins.syncing.generations import read_generation_lock
+from snapshots import tree_snapshot
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
 
@@ -55,43 +54,6 @@ def publish_signed(index_url: str, keys: Path, wheels: list[Path]) -> SignResult
     return signer.sign_current(storage)
 
 
-def overwrite(index_url: str, key: str, data: bytes) -> None:
-    """Write any object behind the index's back, as a bucket writer (an attacker) would."""
-    if index_url.startswith("s3://"):
-        import boto3
-
-        bucket, _, prefix = index_url.removeprefix("s3://").partition("/")
-        full_key = f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
-        boto3.session.Session().client("s3").put_object(Bucket=bucket, Key=full_key, Body=data)
-        return
-    path = Path(index_url) / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.chmod(0o644)
-    path.write_bytes(data)
-
-
-def read_object(index_url: str, key: str) -> bytes:
-    return open_storage(index_url).get(key).data
-
-
-def whole_dir(plugin_dir: Path) -> dict[str, str]:
-    """Every file, link and directory of the plugin dir, caches included (the lock excepted:
-    its holder writes its pid there)."""
-    seen: dict[str, str] = {}
-    for path in sorted(plugin_dir.rglob("*")):
-        relative = path.relative_to(plugin_dir).as_posix()
-        if relative == ".dioptra-plugins/lock":
-            continue
-        if path.is_symlink():
-            seen[relative] = "-> " + os.readlink(path)
-        elif path.is_file():
-            seen[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            seen[relative] = "dir"
-    return seen
-
-
 def installed(plugin_dir: Path) -> dict[str, str]:
     layout = PluginDirLayout(plugin_dir)
     name = layout.current_name()
@@ -108,3 +70,9 @@ def says(plugin_dir: Path, top: str) -> str:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def whole_dir(plugin_dir: Path) -> dict[str, str]:
+    """Every file, link and directory of the plugin dir, caches included (the lock excepted:
+    its holder writes its pid there)."""
+    return tree_snapshot(plugin_dir, skip=(".dioptra-plugins/lock",))

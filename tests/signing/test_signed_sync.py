@@ -17,17 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from signhelpers import (
-    installed,
-    make_keys,
-    overwrite,
-    publish_signed,
-    read_object,
-    run_cli,
-    says,
-    sign,
-    whole_dir,
-)
+from signhelpers import installed, make_keys, publish_signed, run_cli, says, sign, whole_dir
 from tuf.api.metadata import Metadata
 
 from dioptra_plugins import sync
@@ -48,6 +38,7 @@ from dioptra_plugins.signing.names import (
 )
 from dioptra_plugins.signing.roots import rotate_key
 from dioptra_plugins.syncing.verify_dir import verify
+from tampering import overwrite, read_object
 
 BUNDLE_110 = "bundles/alpha/alpha-1.1.0-py3-none-any.whl"
 

@@ -9,11 +9,12 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from signhelpers import CLI, installed, read_object, run_cli
+from signhelpers import CLI, installed, run_cli
 from tuf.api.metadata import Metadata, Timestamp  # type: ignore[attr-defined]
 
 from dioptra_plugins.signing.keys import ROLES
 from dioptra_plugins.signing.names import TIMESTAMP_KEY
+from tampering import read_object
 
 
 def ok(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -13,6 +12,7 @@ from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.syncing.generations import read_generation_lock
+from snapshots import tree_snapshot
 
 
 def make_package(parent: Path, top: str, version: str, modules: int = 3) -> Path:
@@ -87,53 +87,6 @@ def yank(index_url: str, name: str, version: str) -> None:
     change_root(open_storage(index_url), change)
 
 
-def overwrite(index_url: str, key: str, data: bytes) -> None:
-    """Replace an (immutable!) index object behind the index's back, as an attacker would."""
-    if index_url.startswith("s3://"):
-        import boto3
-
-        bucket, _, prefix = index_url.removeprefix("s3://").partition("/")
-        full_key = f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
-        boto3.session.Session().client("s3").put_object(Bucket=bucket, Key=full_key, Body=data)
-        return
-    path = Path(index_url) / key
-    path.chmod(0o644)
-    path.write_bytes(data)
-
-
-def read_object(index_url: str, key: str) -> bytes:
-    stored = open_storage(index_url).get(key)
-    return stored.data
-
-
 def snapshot(plugin_dir: Path) -> dict[str, str]:
     """Everything a reader of the plugin dir can see (the download cache and lock excepted)."""
-    seen: dict[str, str] = {}
-    for path in sorted(plugin_dir.rglob("*")):
-        relative = path.relative_to(plugin_dir).as_posix()
-        if relative.startswith(".dioptra-plugins/cache") or relative.endswith("/lock"):
-            continue
-        if path.is_symlink():
-            seen[relative] = "-> " + str(path.readlink())
-        elif path.is_file():
-            seen[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            seen[relative] = "dir"
-    return seen
-
-
-def tree_snapshot(root: Path) -> dict[str, str]:
-    """Every path under ``root``: link target, file sha256, or ``dir``; compare two to prove
-    that nothing under ``root`` changed."""
-    found = {}
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(directory, name)
-            relative = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                found[relative] = "-> " + os.readlink(path)
-            elif path.is_dir():
-                found[relative] = "dir"
-            else:
-                found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
+    return tree_snapshot(plugin_dir, skip=(".dioptra-plugins/cache", ".dioptra-plugins/lock"))

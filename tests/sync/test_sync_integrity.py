@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from synchelpers import CLI, publish_wheels
-from synchelpers import tree_snapshot as snapshot
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import PluginDirError
@@ -28,6 +27,7 @@ from dioptra_plugins.syncing.gc import gc
 from dioptra_plugins.syncing.generations import LOCK_FILENAME, generation_names
 from dioptra_plugins.syncing.maintenance import rollback
 from dioptra_plugins.syncing.verify_dir import verify
+from snapshots import tree_snapshot as snapshot
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from synchelpers import CLI, installed, publish_wheels
-from synchelpers import tree_snapshot as snapshot
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.syncing.verify_dir import verify
+from snapshots import tree_snapshot as snapshot
 
 
 @pytest.fixture
