@@ -15,6 +15,7 @@ from wheelfactory import WheelSpec
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import UsageError
+from dioptra_plugins.index.publish import file_entry
 
 TASK = (
     "from dioptra import pyplugs\n\n\n@pyplugs.register\n"
@@ -184,20 +185,7 @@ def test_portion_manifest_and_file_entry_match_the_schemas(tmp_path: Path) -> No
     bundle = verify_wheel(
         build_bundle(folder, tmp_path / "dist", version="1.0", namespace="dioptra_custom")
     )
-    entry = FileEntry(
-        filename=bundle.filename,
-        version=bundle.version,
-        sha256=bundle.sha256,
-        size=bundle.size,
-        requires_python=bundle.requires_python,
-        requires_dist=tuple(bundle.requires_dist),
-        yanked=False,
-        yanked_reason=None,
-        upload_time="2026-01-01T00:00:00Z",
-        core_metadata_sha256=bundle.metadata_sha256,
-        top_level=bundle.top_level,
-        manifest=bundle.manifest,
-    )
+    entry = file_entry(bundle, "2026-01-01T00:00:00Z")
     document: dict[str, Any] = {"format": 1, "name": bundle.name, "files": [entry.to_json()]}
     validator.validate(document)
     assert FileEntry.from_json(entry.to_json(), "test") == entry

@@ -120,7 +120,7 @@ def publish(
                 continue
             files = document.files if document else ()
             changed[bundle.name] = ProjectDocument(
-                name=bundle.name, files=(*files, _file_entry(bundle, upload_time))
+                name=bundle.name, files=(*files, file_entry(bundle, upload_time))
             )
         return changed
 
@@ -226,7 +226,8 @@ def _stored_sha256(storage: Storage, key: str) -> str:
         return sha256_stream(stream)[0]
 
 
-def _file_entry(bundle: VerifiedBundle, upload_time: str) -> FileEntry:
+def file_entry(bundle: VerifiedBundle, upload_time: str) -> FileEntry:
+    """How a project document lists ``bundle`` (published at ``upload_time``)."""
     return FileEntry(
         filename=bundle.filename,
         version=bundle.version,
