@@ -300,3 +300,15 @@ def test_unknown_profile_through_the_cli(silent: S3Server, tmp_path: Path, args:
     assert "'no-such-profile'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "plugins").exists() or not any((tmp_path / "plugins").iterdir())
+
+
+def test_sync_storages_follow_a_changed_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dioptra_plugins.syncing import engine
+
+    engine._storages.clear()
+    monkeypatch.setenv(TIMEOUT_VARIABLE, "5")
+    first = engine.storage_for("http://127.0.0.1:9/index/")
+    assert engine.storage_for("http://127.0.0.1:9/index/") is first
+    monkeypatch.setenv(TIMEOUT_VARIABLE, "7")
+    assert engine.storage_for("http://127.0.0.1:9/index/") is not first
+    engine._storages.clear()

@@ -78,18 +78,24 @@ class SyncResult:
         return document
 
 
-_storages: dict[str, Storage] = {}
+_storages: dict[tuple[str, float | None], Storage] = {}
 _storages_lock = threading.Lock()
 
 
 def storage_for(url: str) -> Storage:
-    """One storage per index URL per process: a long-lived worker reuses its S3 connections."""
+    """One storage per index URL (and timeout) per process: a long-lived worker reuses its S3
+    connections, and a caller who changes the timeout gets a storage that uses it."""
+    from dioptra_plugins.index.timeouts import index_timeout
+
+    # Only the network backends take a timeout (a local index never reads the setting).
+    remote = url.startswith(("s3://", "http://", "https://"))
+    key = (url, index_timeout() if remote else None)
     with _storages_lock:
-        storage = _storages.get(url)
+        storage = _storages.get(key)
         if storage is None:
             from dioptra_plugins.index.url import open_storage
 
-            storage = _storages[url] = open_storage(url)
+            storage = _storages[key] = open_storage(url)
         return storage
 
 
