@@ -23,13 +23,12 @@ from pathlib import Path
 
 from dioptra_plugins.errors import PluginDirError, UsageError
 from dioptra_plugins.index.url import INDEX_VARIABLE
-from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE, PluginDirLayout
+from dioptra_plugins.plugindir.layout import LOCK_FILENAME, PLUGIN_DIR_VARIABLE, PluginDirLayout
 from dioptra_plugins.plugindir.pins import PinnedGeneration
 
 logger = logging.getLogger(__name__)
 
 PROJECT_PLUGINS_FILE = "plugins.txt"
-LOCK_FILE = "pylock.toml"
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class RunPlugins:
     def lock_file(self) -> Path | None:
         if self.generation is None:
             return None
-        lock = self.generation / LOCK_FILE
+        lock = self.generation / LOCK_FILENAME
         return lock if lock.is_file() else None
 
     def locked_versions(self) -> dict[str, str]:

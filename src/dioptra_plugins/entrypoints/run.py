@@ -40,12 +40,12 @@ from dioptra_plugins.entrypoints.command import render_command
 from dioptra_plugins.entrypoints.mlproject import load_mlproject
 from dioptra_plugins.entrypoints.params import resolve_parameters
 from dioptra_plugins.entrypoints.plugins import (
-    LOCK_FILE,
     RunPlugins,
     plugin_requirements,
     prepared_plugins,
 )
 from dioptra_plugins.entrypoints.tracking import TrackedRun, start_tracked_run
+from dioptra_plugins.plugindir.layout import LOCK_FILENAME
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def _copy_lock(plugins: RunPlugins, output_dir: Path | None) -> Path | None:
     if output_dir is None or plugins.lock_file is None:
         return None
     output_dir.mkdir(parents=True, exist_ok=True)
-    target = output_dir / LOCK_FILE
+    target = output_dir / LOCK_FILENAME
     shutil.copyfile(plugins.lock_file, target)
     return target
 

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 META_DIR = ".dioptra-plugins"
 DOCUMENTS_DIR = "documents"
 ROOT_COPY = "root.json"
+LOCK_FILENAME = "pylock.toml"
+"""A generation's lock (PEP 751), beside its links."""
 """The last root a sync accepted, kept beside the documents so gc knows which are still named."""
 PLUGIN_DIR_VARIABLE = "DIOPTRA_PLUGIN_DIR"
 PIN_DIR_VARIABLE = "DIOPTRA_PLUGINS_PIN_DIR"

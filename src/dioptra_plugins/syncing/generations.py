@@ -32,12 +32,11 @@ from pathlib import Path
 
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.fsutil import flush_filesystem, fsync_dir, replace_symlink
-from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, PluginDirLayout
+from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, LOCK_FILENAME, PluginDirLayout
 from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
 
 logger = logging.getLogger(__name__)
 
-LOCK_FILENAME = "pylock.toml"
 NAME_WIDTH = 6
 
 

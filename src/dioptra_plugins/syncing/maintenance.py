@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any
 
+from dioptra_plugins.bundle.manifest import MANIFEST_FILENAME
 from dioptra_plugins.errors import PluginDirError, UsageError
 from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.plugindir.pins import pinned_generations
@@ -20,8 +21,6 @@ from dioptra_plugins.syncing.generations import (
 )
 from dioptra_plugins.syncing.verify_dir import VerifyReport, dist_info_of, verify_generation
 from dioptra_plugins.syncing.writer_lock import writer_lock
-
-MANIFEST_FILENAME = "dioptra_plugins.json"
 
 
 def _tasks(layout: PluginDirLayout, sha256: str) -> list[dict[str, Any]]:

@@ -18,9 +18,8 @@ from installer.records import RecordEntry
 
 from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.hashing import file_sha256, record_digest, sha256_file
-from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
+from dioptra_plugins.plugindir.layout import LOCK_FILENAME, PluginDirLayout, synced_plugin_dir
 from dioptra_plugins.syncing.generations import (
-    LOCK_FILENAME,
     entry_names,
     generation_names,
     managed_entry_links,
