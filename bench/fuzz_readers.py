@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -59,7 +60,7 @@ from fuzzhelpers import (
     record_hash,
 )
 
-from dioptra_plugins.bundle.extract import extract_bundle
+from dioptra_plugins.bundle.extract import unpack_wheel
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.entrypoints.mlproject import parse_mlproject
 from dioptra_plugins.errors import DioptraPluginsError
@@ -310,6 +311,10 @@ def toml_value(rng: random.Random) -> Any:
 
 
 @dataclass
+def _unread(problems: str) -> str:
+    return re.sub(r"cannot be read: [^\n]*", "cannot be read", problems)
+
+
 class Tally:
     reader: str
     inputs: int = 0
@@ -339,15 +344,23 @@ class Fuzzer:
         return self.workdir / name
 
     def check_wheel(self, path: Path) -> None:
-        bundle = verify_wheel(path)
+        """Verify, then unpack from memory in one pass: both must give the same verdict."""
         dest = self.workdir / "extracted"
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extract_bundle(bundle, dest)
-        except DioptraPluginsError:
-            if dest.exists():
-                raise AssertionError("a failed extraction left its directory behind") from None
-            raise
+            verify_wheel(path)
+        except DioptraPluginsError as verifying:
+            try:
+                unpack_wheel(path, dest, content=path.read_bytes())
+            except DioptraPluginsError as unpacking:
+                if dest.exists():
+                    raise AssertionError("a refused unpack left its directory behind") from None
+                # How a damaged entry fails to read may differ between a file and bytes.
+                if _unread(str(unpacking)) != _unread(str(verifying)):
+                    raise AssertionError("unpacking and verifying disagree") from unpacking
+                raise verifying from None
+            raise AssertionError("unpacking accepted what verifying refused") from verifying
+        unpack_wheel(path, dest, content=path.read_bytes())
 
     def wheel(self) -> bytes:
         data = mutate_bytes(self.rng, self.built_bytes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import stat
 import warnings
 import zipfile
@@ -11,9 +13,9 @@ from pathlib import Path
 import pytest
 from wheelfactory import WheelSpec, record_hash
 
-from dioptra_plugins.bundle.extract import extract_bundle
+from dioptra_plugins.bundle.extract import unpack_wheel
 from dioptra_plugins.bundle.verify import Limits, verify_wheel
-from dioptra_plugins.errors import BundleError, IntegrityError
+from dioptra_plugins.errors import BundleError
 
 
 def problems_of(path: Path, limits: Limits | None = None) -> list[str]:
@@ -305,31 +307,52 @@ def test_good_wheel_is_described(tmp_path: Path) -> None:
     ]
 
 
-def test_good_wheel_extracts_byte_exact(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_memory", [False, True], ids=["file", "memory"])
+def test_good_wheel_extracts_byte_exact(tmp_path: Path, in_memory: bool) -> None:
     spec = WheelSpec()
     spec.files["demo_pkg/sub/__init__.py"] = b""
     spec.files["demo_pkg/sub/data.bin"] = bytes(range(256)) * 100
-    bundle = verify_wheel(spec.write(tmp_path))
+    spec.files["demo_pkg/sub/big.bin"] = os.urandom(3 * 1024 * 1024)  # read in chunks
+    path = spec.write(tmp_path)
     dest = tmp_path / "out"
-    extract_bundle(bundle, dest)
+    content = path.read_bytes() if in_memory else None
+    bundle, sink = unpack_wheel(path, dest, content=content)
+    assert bundle == verify_wheel(path)
     for name, data in spec.all_files().items():
         assert (dest / name).read_bytes() == data
     written = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert written == sorted([*spec.all_files(), "demo_pkg-1.0.dist-info/RECORD"])
+    assert sorted(sink.written) == written
+    assert {(dest / name).stat().st_mode & 0o777 for name in written} == {0o444}
 
 
 def test_extract_refuses_an_existing_destination(tmp_path: Path) -> None:
-    bundle = verify_wheel(WheelSpec().write(tmp_path))
+    path = WheelSpec().write(tmp_path)
     (tmp_path / "out").mkdir()
     with pytest.raises(FileExistsError):
-        extract_bundle(bundle, tmp_path / "out")
+        unpack_wheel(path, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_wheel_changed_after_verification_is_not_extracted(tmp_path: Path) -> None:
+def test_an_entry_that_does_not_match_record_is_not_left_on_disk(tmp_path: Path) -> None:
     spec = WheelSpec()
-    bundle = verify_wheel(spec.write(tmp_path))
-    spec.files["demo_pkg/tasks.py"] = b"print('swapped after verify')\n"
-    spec.write(tmp_path)  # same filename, other bytes (and a RECORD that matches them)
-    with pytest.raises(IntegrityError, match="changed after verification"):
-        extract_bundle(bundle, tmp_path / "out")
+    path = spec.write(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    # Same size, other bytes; the old RECORD stays.
+    entries["demo_pkg/tasks.py"] = bytes(reversed(entries["demo_pkg/tasks.py"]))
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    with pytest.raises(BundleError, match=r"'demo_pkg/tasks\.py': sha256 does not match RECORD"):
+        unpack_wheel(path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_wheel_hash_given_by_the_caller_is_not_recomputed(tmp_path: Path) -> None:
+    path = WheelSpec().write(tmp_path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    from_memory = verify_wheel(tmp_path / "elsewhere" / path.name, content=data, sha256=digest)
+    assert (from_memory.sha256, from_memory.size) == (digest, len(data))
+    assert verify_wheel(path).sha256 == digest

@@ -43,13 +43,12 @@ from fuzzhelpers import (
 )
 
 from dioptra_plugins import sync
-from dioptra_plugins.bundle.extract import extract_bundle
+from dioptra_plugins.bundle.extract import unpack_wheel
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.entrypoints.mlproject import load_mlproject
 from dioptra_plugins.errors import (
     BundleError,
     IndexFormatError,
-    IntegrityError,
     MLprojectError,
     SyncError,
 )
@@ -250,52 +249,56 @@ def test_every_record_problem_is_collected(tmp_path: Path) -> None:
     ]
 
 
-# --- extraction --------------------------------------------------------------------------------
+# --- extraction ----------------------------------------------------------------------------------
+# Extraction is verification with a sink, in one pass: a damaged wheel is refused with every
+# problem listed and leaves no directory behind, whether it is read from a file or from memory.
+
+_DAMAGES: list[tuple[str, Callable[[Path], object], str]] = [
+    ("corrupt deflate data", corrupt_deflate, f"'{TASKS}': cannot be read: "),
+    ("garbage instead of a zip", lambda p: p.write_bytes(b"not a zip" * 100), "not a valid zip"),
+    ("a central CRC that lies", lambda p: set_central_crc(p, TASKS, 0), "Bad CRC-32"),
+]
 
 
-def _verified(tmp_path: Path) -> tuple[Any, Path]:
+@pytest.mark.parametrize("in_memory", [False, True], ids=["file", "memory"])
+@pytest.mark.parametrize(
+    ("damage", "what"), [(d, w) for _, d, w in _DAMAGES], ids=[n for n, _, _ in _DAMAGES]
+)
+def test_unpacking_a_damaged_wheel_leaves_nothing(
+    tmp_path: Path, damage: Callable[[Path], object], what: str, in_memory: bool
+) -> None:
     path = write_wheel(tmp_path / "wheel")
-    return verify_wheel(path), path
-
-
-def test_extract_of_a_wheel_corrupted_after_verification(tmp_path: Path) -> None:
-    bundle, path = _verified(tmp_path)
-    corrupt_deflate(path)
+    damage(path)
     dest = tmp_path / "out"
-    with pytest.raises(IntegrityError, match="corrupt compressed data") as caught:
-        extract_bundle(bundle, dest)
-    assert f"'{TASKS}' cannot be read back after verification (changed on disk?)" in str(
-        caught.value
-    )
+    content = path.read_bytes() if in_memory else None
+    with pytest.raises(BundleError) as caught:
+        unpack_wheel(path, dest, content=content)
+    assert what in str(caught.value)
     assert not dest.exists()
 
 
-def test_extract_of_a_wheel_replaced_by_garbage(tmp_path: Path) -> None:
-    bundle, path = _verified(tmp_path)
-    path.write_bytes(b"not a zip any more" * 100)
-    dest = tmp_path / "out"
-    with pytest.raises(IntegrityError, match="cannot be read back after verification"):
-        extract_bundle(bundle, dest)
-    assert not dest.exists()
-
-
-def test_extract_of_a_wheel_that_lost_an_entry(tmp_path: Path) -> None:
-    bundle, path = _verified(tmp_path)
+def test_unpacking_a_wheel_that_lost_an_entry_leaves_nothing(tmp_path: Path) -> None:
     files = good_files()
+    listed = record_for(files)  # still lists the module
     del files[TASKS]
-    write_wheel(path.parent, files)
+    path = write_wheel(tmp_path / "wheel", files, record=listed)
     dest = tmp_path / "out"
-    with pytest.raises(IntegrityError, match=f"'{TASKS}' is no longer in the wheel"):
-        extract_bundle(bundle, dest)
+    with pytest.raises(BundleError, match=f"'{TASKS}': listed in RECORD but not in the archive"):
+        unpack_wheel(path, dest)
     assert not dest.exists()
 
 
-def test_extract_of_a_wheel_whose_crc_changed(tmp_path: Path) -> None:
-    bundle, path = _verified(tmp_path)
-    set_central_crc(path, TASKS, 0)
+def test_a_full_disk_while_unpacking_is_the_oserror_not_a_bad_bundle(tmp_path: Path) -> None:
+    path = write_wheel(tmp_path / "wheel")
     dest = tmp_path / "out"
-    with pytest.raises(IntegrityError, match="Bad CRC-32"):
-        extract_bundle(bundle, dest)
+
+    class FullDisk:
+        def open(self, name: str) -> Any:
+            raise OSError(28, "No space left on device", name)
+
+    with pytest.raises(OSError, match="No space left") as caught:
+        verify_wheel(path, sink=FullDisk())
+    assert not isinstance(caught.value, BundleError)
     assert not dest.exists()
 
 

@@ -1,8 +1,10 @@
-"""A full disk (or quota, or read-only file system) while a bundle is written into the cache.
+"""A full disk (or quota, or read-only file system) while a big bundle is written to its
+temporary file.
 
 It is not a network fault: the download fails at once, with one SyncError naming the path and
-the reason, and is not tried again.  The fault is narrow: only the temporary cache file that
-``download`` writes is replaced by one whose writes fail.
+the reason, and is not tried again.  The fault is narrow: only the temporary file that
+``download`` writes is replaced by one whose writes fail, and every bundle counts as big (small
+ones are downloaded into memory; a full disk while extracting is tested in test_sync_integrity).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def disk_fault(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
         return FailingFile(path, number)
 
     monkeypatch.setattr(download, "_create", create)
+    monkeypatch.setattr(download, "IN_MEMORY_LIMIT", 0)
     return state
 
 
@@ -116,14 +119,14 @@ def test_a_broken_stream_is_still_retried(
     index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The contrast: a connection reset while reading the bundle is a network fault."""
-    calls: list[Path] = []
+    calls: list[object] = []
     real_stream_once = download._stream_once
 
-    def flaky(storage: object, package: object, target: Path, meter: object) -> None:
-        calls.append(target)
+    def flaky(storage: object, layout: object, package: object, meter: object) -> object:
+        calls.append(package)
         if len(calls) == 1:
             raise ConnectionResetError(errno.ECONNRESET, "connection reset by peer")
-        real_stream_once(storage, package, target, meter)  # type: ignore[arg-type]
+        return real_stream_once(storage, layout, package, meter)  # type: ignore[arg-type]
 
     monkeypatch.setattr(download, "_stream_once", flaky)
     monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # the retries' back-off

@@ -101,10 +101,16 @@ def test_gc_frees_unused_store_and_cache(index: str, tmp_path: Path) -> None:
     sync(["alpha==1.1.0"], index=index, plugin_dir=plugin_dir)
     sync(["beta"], index=index, plugin_dir=plugin_dir)
     sync(["alpha==1.1.0"], index=index, plugin_dir=plugin_dir)
+    # Sync keeps no wheels (the store entry is the cache); an older release left this one.
+    assert not layout.cache.exists() or not any(len(e.name) == 64 for e in layout.cache.iterdir())
+    left = layout.cache / ("ab" * 32)
+    left.mkdir(parents=True)
+    (left / "alpha-1.0.0-py3-none-any.whl").write_bytes(b"an old cached wheel")
     result = gc(plugin_dir, keep=0)
     assert result.removed_generations == ["000001", "000002"]
     assert len(result.removed_store_entries) == 1  # alpha 1.0.0
-    assert len(result.removed_cache_entries) == 1
+    assert result.removed_cache_entries == ["ab" * 32]
+    assert not left.exists()
     assert len([e for e in layout.store.iterdir()]) == 2
     assert verify(plugin_dir).ok
 

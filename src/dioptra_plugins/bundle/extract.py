@@ -1,122 +1,91 @@
-"""Writing a verified bundle into a directory, and nowhere else.
+"""Writing a bundle into a new directory as it is verified, and nowhere else.
 
-Only a :class:`VerifiedBundle` can be extracted, so every name was already checked.  Each file is
-still created with ``O_EXCL | O_NOFOLLOW`` inside a directory this function made itself, and its
-bytes are hashed again as they are written: if the wheel changed on disk after verification, the
-extraction fails with IntegrityError (whether the new bytes hash differently or no longer
-decompress at all) and the half-written directory is removed.
+Extraction is verification with a sink (:class:`DirectorySink`): each entry is inflated once,
+hashed against RECORD and written in the same pass, so the bytes that were checked are the bytes
+on disk (no second read of the wheel that could see other bytes).  The sink writes only names
+that verification already found safe (checked from the zip directory before anything is
+inflated); even so, each file is created with ``O_EXCL | O_NOFOLLOW`` inside directories this
+extraction made itself.  Until :func:`unpack_wheel` returns, the directory is untrusted: any
+problem removes it whole.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import zipfile
 from pathlib import Path
-from typing import IO
 
-from dioptra_plugins.bundle.archive import DAMAGED_ZIP_ERRORS, damage
-from dioptra_plugins.bundle.verify import VerifiedBundle
+from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
 from dioptra_plugins.errors import IntegrityError
-from dioptra_plugins.hashing import CHUNK_SIZE
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
-def extract_bundle(bundle: VerifiedBundle, dest: Path) -> None:
-    """Extract every recorded file of ``bundle`` (plus its RECORD) into the new directory ``dest``.
+class _NewFile:
+    """A file being written with plain ``os.write`` calls: no buffer, no tty probe per file."""
 
-    ``dest`` must not exist.  On any failure ``dest`` is removed, so the caller never sees a
-    partial tree.  Cost: one decompression and one hash of each entry.
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.descriptor, view) :]
+        return len(data)
+
+    def close(self) -> None:
+        os.close(self.descriptor)
+
+
+class DirectorySink:
+    """Creates each verified entry as a read-only file under ``root`` (a fresh directory)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = os.fspath(root)
+        self.made: set[str] = {self.root}  # directories this extraction created (each once)
+        self.written: list[str] = []
+        """Relative paths of the files written, in order (what a durable install flushes)."""
+
+    def open(self, name: str) -> _NewFile:
+        parts = name.split("/")
+        # Belt and braces: names were verified, but never write outside the target whatever
+        # happens.  A lexical check is enough: every directory on the way is one this sink made
+        # (a fresh tree, no links in it), and the file itself is opened with O_NOFOLLOW.
+        if any(part in ("", ".", "..") or "\x00" in part for part in parts):
+            raise IntegrityError(f"{name!r} would be written outside {self.root}")
+        path = self.root
+        for part in parts[:-1]:
+            path = f"{path}/{part}"
+            if path not in self.made:
+                os.mkdir(path)  # a fresh tree: it cannot exist, nor be a link someone planted
+                self.made.add(path)
+        # Created read-only: the store is read-only, and no second pass has to make it so.
+        descriptor = os.open(f"{path}/{parts[-1]}", _FLAGS, 0o444)
+        self.written.append(name)
+        return _NewFile(descriptor)
+
+
+def unpack_wheel(
+    path: Path,
+    dest: Path,
+    *,
+    content: bytes | None = None,
+    sha256: str | None = None,
+    limits: Limits | None = None,
+) -> tuple[VerifiedBundle, DirectorySink]:
+    """Verify the wheel ``path`` (or its bytes, ``content``) and extract it into ``dest``.
+
+    ``dest`` must not exist.  Raises BundleError (every problem listed) for a bad wheel and the
+    OSError for a failing write; in both cases ``dest`` is removed, so the caller never sees a
+    partial tree.  Returns the bundle and the sink (which lists what was written).  Cost: one
+    decompression, one hash and one write of each entry; the wheel's sha256 is computed only if
+    ``sha256`` is not given.
     """
     dest.mkdir()
-    root = os.fspath(dest.resolve())
-    made: set[str] = {root}  # directories this extraction created (each made once)
+    sink = DirectorySink(dest)
     try:
-        with _open_archive(bundle) as archive:
-            for recorded in bundle.files:
-                _extract_one(archive, recorded.path, root, made, recorded.sha256, recorded.size)
-            _extract_one(archive, f"{bundle.dist_info}/RECORD", root, made, None, None)
+        bundle = verify_wheel(path, limits, content=content, sha256=sha256, sink=sink)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
-
-
-def _changed(name: str, error: BaseException) -> IntegrityError:
-    return IntegrityError(
-        f"{name} cannot be read back after verification (changed on disk?): {damage(error)}"
-    )
-
-
-def _open_archive(bundle: VerifiedBundle) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(bundle.path)
-    except DAMAGED_ZIP_ERRORS as error:
-        raise _changed(str(bundle.path), error) from error
-
-
-def _extract_one(
-    archive: zipfile.ZipFile,
-    name: str,
-    root: str,
-    made: set[str],
-    sha256: str | None,
-    size: int | None,
-) -> None:
-    parts = name.split("/")
-    # Belt and braces: names were verified, but never write outside the target whatever happens.
-    # A lexical check is enough: every directory on the way is one this function made (a fresh
-    # tree, no links in it), and the file itself is opened with O_NOFOLLOW.
-    if any(part in ("", ".", "..") or "\x00" in part for part in parts):
-        raise IntegrityError(f"{name!r} would be written outside {root}")
-    target = os.path.join(root, *parts)
-    _make_parents(root, parts[:-1], made)
-    try:
-        stream = archive.open(name)
-    except KeyError as error:
-        raise IntegrityError(f"{name!r} is no longer in the wheel after verification") from error
-    except DAMAGED_ZIP_ERRORS as error:
-        raise _changed(repr(name), error) from error
-    with stream:
-        # Created read-only: the store is read-only, and no second pass has to make it so.
-        descriptor = os.open(target, _FLAGS, 0o444)
-        with os.fdopen(descriptor, "wb") as out:
-            digest, written = _copy_hashing(stream, out, name)
-    if sha256 is not None and (digest != sha256 or written != size):
-        raise IntegrityError(
-            f"{name!r} changed after verification: expected sha256 {sha256} ({size} bytes), "
-            f"found {digest} ({written} bytes)",
-            subject=name,
-            expected=f"sha256 {sha256} ({size} bytes)",
-            found=f"sha256 {digest} ({written} bytes)",
-        )
-
-
-def _make_parents(root: str, parts: list[str], made: set[str]) -> None:
-    path = root
-    for part in parts:
-        path = os.path.join(path, part)
-        if path not in made:
-            os.mkdir(path)  # a fresh tree: it cannot exist, nor be a link someone planted
-            made.add(path)
-
-
-def _copy_hashing(stream: IO[bytes], out: IO[bytes], name: str) -> tuple[str, int]:
-    """Copy ``stream`` to ``out``; returns the sha256 hex and size of what was copied.
-
-    Only reading is guarded: a damaged entry is an IntegrityError, while a failing write (a
-    full disk) stays the OSError it is.
-    """
-    digest = hashlib.sha256()
-    written = 0
-    while True:
-        try:
-            chunk = stream.read(CHUNK_SIZE)
-        except DAMAGED_ZIP_ERRORS as error:
-            raise _changed(repr(name), error) from error
-        if not chunk:
-            return digest.hexdigest(), written
-        digest.update(chunk)
-        out.write(chunk)
-        written += len(chunk)
+    return bundle, sink

@@ -5,11 +5,18 @@ raises a single :class:`BundleError` listing them, like pypa/installer's RECORD 
 (which it builds on for parsing RECORD rows and hashing streams).  Checks run in an order that
 keeps the later ones safe: names and sizes are checked from the zip directory before a single
 byte is decompressed, so a zip bomb or a hostile path is refused without being read.
+
+It is also the one pass over a bundle's bytes at sync: given an :class:`EntrySink`, each entry is
+handed to the sink chunk by chunk as it is decompressed and hashed (extraction,
+:mod:`.extract`), so nothing is inflated or hashed twice.  What the sink wrote is trusted only if
+no problem was found; the caller discards it otherwise.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import re
 import zipfile
@@ -18,7 +25,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import Parser
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.metadata import ExceptionGroup as MetadataExceptionGroup
 from packaging.metadata import Metadata
@@ -49,7 +56,10 @@ from dioptra_plugins.bundle.manifest import (
 )
 from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.errors import BundleError, DioptraPluginsError
-from dioptra_plugins.hashing import file_sha256, hex_of_record_digest
+from dioptra_plugins.hashing import CHUNK_SIZE, sha256_stream
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 _SHOWN = 80
@@ -98,6 +108,31 @@ class VerifiedBundle:
     files: list[RecordedFile] = field(repr=False)
 
 
+class EntryStream(Protocol):
+    """Where one entry's bytes go: written in order, then closed (also after a failure)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class EntrySink(Protocol):
+    """Receives the bytes of every recorded entry (and RECORD itself) as they are verified."""
+
+    def open(self, name: str) -> EntryStream:
+        """A new stream for entry ``name`` (a verified, relative posix path)."""
+        ...
+
+
+class _SinkFailed(Exception):
+    """The sink could not take an entry (a full disk): raised as the OSError it is, never as a
+    problem of the bundle."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 def _shown(text: str) -> str:
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}..."
 
@@ -111,20 +146,32 @@ def _parse_headers(text: str) -> Message:
 class _Verifier:
     """One verification run: collects problems into ``self.problems``."""
 
-    def __init__(self, path: Path, limits: Limits) -> None:
+    def __init__(
+        self,
+        path: Path,
+        limits: Limits,
+        content: bytes | None,
+        sha256: str | None,
+        sink: EntrySink | None,
+    ) -> None:
         self.path = path
         self.limits = limits
+        self.content = content
+        self.sha256 = sha256
+        self.sink = sink
         self.problems: list[str] = []
 
     def fail(self, problem: str) -> None:
         self.problems.append(problem)
 
     def run(self) -> VerifiedBundle:
-        if not self.path.is_file():
+        if self.content is None and not self.path.is_file():
             raise BundleError(str(self.path), ["no such file"])
         distribution, version = self.check_filename()
         try:
-            archive = zipfile.ZipFile(self.path)
+            archive = zipfile.ZipFile(
+                self.path if self.content is None else io.BytesIO(self.content)
+            )
         except OSError as error:
             self.fail(f"cannot read: {error}")
             raise BundleError(str(self.path), self.problems) from error
@@ -134,6 +181,8 @@ class _Verifier:
         try:
             with archive:
                 return self.check_archive(archive, distribution, version)
+        except _SinkFailed as failed:
+            raise failed.error from None
         except OSError as error:
             self.fail(f"cannot read: {error}")
         raise BundleError(str(self.path), self.problems)
@@ -174,13 +223,14 @@ class _Verifier:
 
         assert metadata is not None
         assert metadata_bytes is not None
+        sha256, size = self.whole_file_hash()
         return VerifiedBundle(
             path=self.path,
             filename=self.path.name,
             name=canonicalize_name(distribution),
             version=canonicalize_version(version, strip_trailing_zero=False),
-            sha256=file_sha256(self.path),
-            size=self.path.stat().st_size,
+            sha256=sha256,
+            size=size,
             top_level=top_level,
             dist_info=dist_info,
             requires_dist=[str(requirement) for requirement in metadata.requires_dist or []],
@@ -189,6 +239,16 @@ class _Verifier:
             manifest=manifest,
             files=recorded,
         )
+
+    def whole_file_hash(self) -> tuple[str, int]:
+        """(sha256, size) of the wheel: as the caller hashed it on arrival, or read again."""
+        if self.content is not None:
+            size = len(self.content)
+            return self.sha256 or hashlib.sha256(self.content).hexdigest(), size
+        if self.sha256 is not None:
+            return self.sha256, self.path.stat().st_size
+        with self.path.open("rb") as stream:
+            return sha256_stream(stream)
 
     def check_entries(self, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
         limits = self.limits
@@ -307,6 +367,8 @@ class _Verifier:
         text = self.read_text(archive, record_name)
         if text is None:
             return []
+        if self.sink is not None:
+            self.give(record_name, [text.encode("utf-8")])
         parsed = parse_record(text)
         for problem in parsed.problems:
             self.fail(problem)
@@ -331,19 +393,56 @@ class _Verifier:
                 self.fail(f"{name!r}: RECORD size {entry.size}, archive size {info.file_size}")
                 continue
             try:
-                with archive.open(info) as stream:
-                    ok = entry.validate_stream(cast(BinaryIO, stream))
+                digest = self.hash_entry(archive, info)
             except DAMAGED_ZIP_ERRORS as error:
                 self.fail(f"{name!r}: cannot be read: {damage(error)}")
                 continue
-            if not ok:
+            # Compared as RECORD spells it, as pypa/installer's RecordEntry.validate does.
+            if base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=") != entry.hash_.value:
                 self.fail(f"{name!r}: sha256 does not match RECORD")
                 continue
-            recorded.append(RecordedFile(name, hex_of_record_digest(entry.hash_.value), entry.size))
+            recorded.append(RecordedFile(name, digest.hexdigest(), entry.size))
         entries.pop(record_name, None)
         for missing in sorted(entries):
             self.fail(f"{missing!r}: listed in RECORD but not in the archive")
         return recorded
+
+    def hash_entry(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Hash:
+        """Inflate one entry once: hash it and, with a sink, hand it the same chunks."""
+        digest = hashlib.sha256()
+        if info.file_size <= CHUNK_SIZE:
+            chunks: Iterator[bytes] | list[bytes] = [archive.read(info)]
+        else:
+            chunks = self.chunks_of(archive, info)
+        if self.sink is None:
+            for chunk in chunks:
+                digest.update(chunk)
+        else:
+            self.give(info.filename, chunks, digest)
+        return digest
+
+    @staticmethod
+    def chunks_of(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        with archive.open(info) as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                yield chunk
+
+    def give(
+        self, name: str, chunks: Iterator[bytes] | list[bytes], digest: _Hash | None = None
+    ) -> None:
+        """Write ``chunks`` to the sink's stream for ``name``, updating ``digest`` on the way."""
+        assert self.sink is not None
+        try:
+            out = self.sink.open(name)
+            try:
+                for chunk in chunks:
+                    if digest is not None:
+                        digest.update(chunk)
+                    out.write(chunk)
+            finally:
+                out.close()
+        except OSError as error:
+            raise _SinkFailed(error) from error
 
     def check_top_level(self, files: dict[str, zipfile.ZipInfo], dist_info: str) -> str:
         """The one import package the wheel ships, dotted for a namespace portion.
@@ -429,8 +528,23 @@ class _Verifier:
         return {}
 
 
-def verify_wheel(path: Path | str, limits: Limits | None = None) -> VerifiedBundle:
+def verify_wheel(
+    path: Path | str,
+    limits: Limits | None = None,
+    *,
+    content: bytes | None = None,
+    sha256: str | None = None,
+    sink: EntrySink | None = None,
+) -> VerifiedBundle:
     """Check a wheel completely; return its description or raise one BundleError with every
-    problem found.  Cost: one pass over the zip directory plus one decompression of each entry.
+    problem found.
+
+    ``path`` names the wheel (its filename is checked); ``content``, when given, is the wheel's
+    bytes (``path`` need not exist then).  ``sha256`` is the whole file's digest when the caller
+    already computed it from these very bytes (a download hashes as it receives), so it is not
+    read again.  With ``sink``, every recorded entry and RECORD are written to it as they are
+    checked.  A failing sink raises its OSError; any other failure is a BundleError.
+    Cost: one pass over the zip directory plus one decompression and hash of each entry (and one
+    read of the whole file when neither ``content`` nor ``sha256`` is given).
     """
-    return _Verifier(Path(path), limits or Limits()).run()
+    return _Verifier(Path(path), limits or Limits(), content, sha256, sink).run()

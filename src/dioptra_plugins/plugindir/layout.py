@@ -47,6 +47,8 @@ STAGING_PREFIX = ".staging-"
 """A store entry being extracted: ``store/.staging-*``, renamed to its sha256 when complete."""
 BUILDING_PREFIX = ".building-"
 """A generation being built: ``generations/.building-*``, renamed to its number when complete."""
+TEMPORARY_PREFIX = ".tmp-"
+"""A file being written (``cache/.tmp-*``: a big download; documents); never read as done."""
 
 
 @dataclass(frozen=True)
@@ -203,8 +205,8 @@ class PluginDirLayout:
         for directory, prefix in (
             (self.generations, BUILDING_PREFIX),
             (self.store, STAGING_PREFIX),
-            (self.cache, ".tmp-"),
-            (self.documents, ".tmp-"),
+            (self.cache, TEMPORARY_PREFIX),
+            (self.documents, TEMPORARY_PREFIX),
             (self.meta, ".current.tmp-"),
             (self.meta, ".state.json.tmp-"),
             (self.meta, ".id.tmp-"),

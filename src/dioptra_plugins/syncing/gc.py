@@ -134,13 +134,15 @@ def gc(
             if name not in kept:
                 remove(layout.generation_path(name))
                 result.removed_generations.append(name)
-        for directory, removed in (
-            (layout.store, result.removed_store_entries),
-            (layout.cache, result.removed_cache_entries),
+        # Cached wheels (``cache/<sha256>/``) are what older releases kept after a download;
+        # nothing reads them now (the store entry is the cache), so all of them go.
+        for directory, removed, keep_live in (
+            (layout.store, result.removed_store_entries, live),
+            (layout.cache, result.removed_cache_entries, set()),
         ):
             with contextlib.suppress(FileNotFoundError):
                 for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-                    if len(entry.name) == 64 and entry.name not in live:
+                    if len(entry.name) == 64 and entry.name not in keep_live:
                         remove(Path(entry.path))
                         removed.append(entry.name)
         result.removed_documents = _collect_documents(layout, dry_run=dry_run)

@@ -1,88 +1,72 @@
 """The store: one verified, extracted, read-only directory per bundle sha256.
 
 A bundle enters the store only through :func:`add_to_store`: full wheel verification (every
-RECORD hash, paths, limits), a check that the wheel is the very file the index promised (sha256,
-size, name, version), extraction and compilation to bytecode (:mod:`.bytecode`) into a staging
-directory, and one rename.  So a directory named ``store/<sha256>`` is always complete,
-bytecode included; a crash leaves at most a ``.staging-*`` directory, which the next writer
-removes.
+RECORD hash, paths, limits) and extraction in one pass into a staging directory, a check that
+the wheel is the very file the index promised (sha256, size, name, version), compilation to
+bytecode (:mod:`.bytecode`), and one rename.  So a directory named ``store/<sha256>`` is always
+complete, bytecode included; a crash leaves at most a ``.staging-*`` directory, which the next
+writer removes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dioptra_plugins.errors import IntegrityError, SyncError
 from dioptra_plugins.fsutil import exchange_paths
 from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
+from dioptra_plugins.syncing.download import FetchedBundle
 from dioptra_plugins.syncing.pylock import LockedPackage
+
+if TYPE_CHECKING:
+    from dioptra_plugins.bundle.verify import VerifiedBundle
+    from dioptra_plugins.syncing.bytecode import BytecodeCompiler
 
 logger = logging.getLogger(__name__)
 
 
 def add_to_store(
-    layout: PluginDirLayout, wheel: Path, package: LockedPackage, *, replace: bool = False
+    layout: PluginDirLayout,
+    fetched: FetchedBundle,
+    compiler: BytecodeCompiler | None = None,
+    *,
+    replace: bool = False,
 ) -> Path:
-    """Verify ``wheel`` as ``package`` and extract it into ``store/<sha256>`` (once).
+    """Verify the download ``fetched`` as its package and extract it into ``store/<sha256>``.
 
     Raises BundleError when the wheel is not a valid bundle and IntegrityError when it is not
-    the file the index describes; in both cases the wheel is removed from the download cache
-    and the store is unchanged.
+    the file the index describes; in both cases the store is unchanged.  ``compiler`` compiles
+    the bytecode (in this process when None).
     """
-    from packaging.utils import canonicalize_name, canonicalize_version
-
-    from dioptra_plugins.bundle.extract import extract_bundle
-    from dioptra_plugins.bundle.verify import verify_wheel
+    from dioptra_plugins.bundle.extract import unpack_wheel
     from dioptra_plugins.syncing.bytecode import compile_entry
 
+    package = fetched.package
     entry = layout.store_entry(package.sha256)
     if entry.is_dir() and not replace:
         return entry
-    try:
-        bundle = verify_wheel(wheel)
-        # (what, found in the wheel, what the index promised, whether they agree).
-        compared = [
-            ("sha256", bundle.sha256, package.sha256, bundle.sha256 == package.sha256),
-            ("size", str(bundle.size), str(package.size), bundle.size == package.size),
-            ("project", bundle.name, package.name, bundle.name == canonicalize_name(package.name)),
-            (
-                "version",
-                bundle.version,
-                package.version,
-                canonicalize_version(bundle.version) == canonicalize_version(package.version),
-            ),
-            ("package", bundle.top_level, package.top_level, bundle.top_level == package.top_level),
-        ]
-        differ = [(what, found, want) for what, found, want, same in compared if not same]
-        if differ:
-            raise IntegrityError(
-                f"{package.filename} is not the bundle the index lists: "
-                + "; ".join(f"{what} {found!r}, expected {want!r}" for what, found, want in differ),
-                subject=package.filename,
-                expected=", ".join(f"{what} {want}" for what, _, want in differ),
-                found=", ".join(f"{what} {found}" for what, found, _ in differ),
-            )
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            wheel.unlink()
-        with contextlib.suppress(OSError):
-            wheel.parent.rmdir()  # its cache/<sha256>/ folder, when nothing else is in it
-        raise
     staging = layout.store / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
     try:
         layout.store.mkdir(parents=True, exist_ok=True)
-        extract_bundle(bundle, staging)
+        # The download was checked against the index's sha256 as it arrived: not hashed again.
+        bundle, _sink = unpack_wheel(
+            fetched.path, staging, content=fetched.content, sha256=package.sha256
+        )
+        _check_promise(bundle, package)
         sources = [
             f.path
             for f in bundle.files
             if f.path.endswith(".py") and not f.path.startswith(f"{bundle.dist_info}/")
         ]
-        compile_entry(staging, entry, sources)
+        if compiler is None:
+            compile_entry(staging, entry, sources)
+        else:
+            compiler.compile_entry(staging, entry, sources)
         if entry.is_dir():
             # A reinstall: the fresh entry and the old one trade places in one step, so the
             # generations that link to ``store/<sha256>`` never see it missing.
@@ -100,3 +84,31 @@ def add_to_store(
         raise
     logger.info("stored %s %s as %s", package.name, package.version, package.sha256[:12])
     return entry
+
+
+def _check_promise(bundle: VerifiedBundle, package: LockedPackage) -> None:
+    """IntegrityError unless the wheel is the one the index lists (name, version, package)."""
+    from packaging.utils import canonicalize_name, canonicalize_version
+
+    # (what, found in the wheel, what the index promised, whether they agree).
+    compared = [
+        ("sha256", bundle.sha256, package.sha256, bundle.sha256 == package.sha256),
+        ("size", str(bundle.size), str(package.size), bundle.size == package.size),
+        ("project", bundle.name, package.name, bundle.name == canonicalize_name(package.name)),
+        (
+            "version",
+            bundle.version,
+            package.version,
+            canonicalize_version(bundle.version) == canonicalize_version(package.version),
+        ),
+        ("package", bundle.top_level, package.top_level, bundle.top_level == package.top_level),
+    ]
+    differ = [(what, found, want) for what, found, want, same in compared if not same]
+    if differ:
+        raise IntegrityError(
+            f"{package.filename} is not the bundle the index lists: "
+            + "; ".join(f"{what} {found!r}, expected {want!r}" for what, found, want in differ),
+            subject=package.filename,
+            expected=", ".join(f"{what} {want}" for what, _, want in differ),
+            found=", ".join(f"{what} {found}" for what, found, _ in differ),
+        )

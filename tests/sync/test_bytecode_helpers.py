@@ -1,0 +1,141 @@
+"""Bytecode compiled in helper processes: the same pycs as in-process, failures survived, and no
+helper outlives a killed sync.
+
+The helpers are real interpreters (``sys.executable -I -S bytecode.py --serve``); the only thing
+faked is a helper's death, by killing its real process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from dioptra_plugins.syncing.bytecode import BytecodeCompiler, compile_entry, pyc_path
+
+pytestmark = pytest.mark.timeout(60)
+
+SOURCES = {
+    "pkg/__init__.py": b"VALUE = 1\n",
+    "pkg/tasks.py": b"def double(x):\n    return 2 * x\n",
+    "pkg/sub/deep.py": b"NAMES = ['a', 'b']\n",
+    "pkg/broken.py": b"def nope(:\n",  # does not compile: no pyc, as in-process
+}
+
+
+def staged(root: Path) -> Path:
+    for name, data in SOURCES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def pycs(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.pyc"))}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too: it only waits to be reaped.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_helpers_write_the_same_pycs_as_this_process(tmp_path: Path) -> None:
+    here = staged(tmp_path / "here")
+    there = staged(tmp_path / "there")
+    sources = sorted(SOURCES)
+    expected = compile_entry(here, tmp_path / "final", sources)
+    with BytecodeCompiler(processes=2) as compiler:
+        assert len(compiler.helper_pids) == 2
+        got = compiler.compile_entry(there, tmp_path / "final", sources)
+    assert sorted(got.files) == sorted(expected.files)
+    assert pyc_path("pkg/broken.py") not in got.files
+    for name, data in pycs(there).items():
+        header = data[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        assert header[4:8] == (0b11).to_bytes(4, "little")  # checked-hash, as in-process
+        assert header == pycs(here)[name][:16]
+    assert (there / ".bytecode.json").read_bytes() == got.to_bytes()
+
+
+def test_the_pycs_of_a_helper_are_used_by_the_import_system(tmp_path: Path) -> None:
+    there = staged(tmp_path / "there")
+    with BytecodeCompiler(processes=1) as compiler:
+        compiler.compile_entry(there, there, sorted(SOURCES))
+    before = pycs(there)
+    done = subprocess.run(
+        [sys.executable, "-c", "import pkg.tasks, pkg.sub.deep; print(pkg.tasks.double(21))"],
+        cwd=there,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+    )
+    assert done.stdout == "42\n"
+    assert pycs(there) == before  # valid pycs: nothing rewritten, nothing added
+
+
+def test_a_dead_helper_is_replaced_by_compiling_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    there = staged(tmp_path / "there")
+    here = staged(tmp_path / "here")
+    expected = compile_entry(here, tmp_path / "final", sorted(SOURCES))
+    with BytecodeCompiler(processes=1) as compiler:
+        (pid,) = compiler.helper_pids
+        os.kill(pid, signal.SIGKILL)
+        got = compiler.compile_entry(there, tmp_path / "final", sorted(SOURCES))
+        # Later calls keep working, in this process.
+        again = compiler.compile_entry(staged(tmp_path / "again"), tmp_path / "f", ["pkg/tasks.py"])
+    assert sorted(got.files) == sorted(expected.files)
+    assert list(again.files) == [pyc_path("pkg/tasks.py")]
+    assert "bytecode helper process failed" in caplog.text
+
+
+def test_helpers_end_with_the_compiler(tmp_path: Path) -> None:
+    compiler = BytecodeCompiler(processes=2)
+    pids = compiler.helper_pids
+    compiler.close()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_no_helper_outlives_a_killed_sync(tmp_path: Path) -> None:
+    """SIGKILL of the syncing process (no cleanup runs) takes its helpers with it."""
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from dioptra_plugins.syncing.bytecode import BytecodeCompiler
+        compiler = BytecodeCompiler(processes=2)
+        print(*compiler.helper_pids, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2
+        assert all(alive(pid) for pid in pids)
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(alive(pid) for pid in pids)
