@@ -11,8 +11,13 @@ not speak S3).  Scenarios, interleaved per round (the order rotates each round):
   one conditional GET, and timed in-process (a worker calling ``sync()`` before each job);
 - one changed: one package republished with a new version.
 
-Then (unless --skip-big) one 500 MB bundle: sync speed against the slower of a raw streaming GET
-and a sha256 of the same bytes, and the peak memory (max RSS) of the sync process.
+Then (unless --skip-big) one 500 MB bundle: sync speed against its floor, the slowest of a raw
+streaming GET, a sha256 of the same bytes and one write of the extracted bytes (also reported
+with that write fsynced, as a sync makes it durable), and the peak memory (max RSS) of the sync
+process.
+
+Ours also runs against the same index served over HTTP by uv's server (``ours-http``): the
+same peer as uv, and no boto3 start-up.
 
 Run: .venv/bin/python bench/bench_sync.py [--rounds 5] [--skip-big]
 """
@@ -189,8 +194,14 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 *[str(uvc_dir) if part == str(uv_dir) else part for part in uv],
                 "--compile-bytecode",
             ]
-            tools = [("ours", ours), ("aws", aws), ("uv", uv)]
-            tools = tools[r % 3 :] + tools[: r % 3]
+            # The same sync reading the index over HTTP from uv's own server: the same bytes,
+            # the same peer, no boto3 start-up (about 0.35 s of the S3 runs).
+            ours_http = [
+                *[str(work / f"round{r}" / "ours-http") if p == str(ours_dir) else p for p in ours]
+            ]
+            ours_http[ours_http.index(index)] = http_url
+            tools = [("ours", ours), ("aws", aws), ("uv", uv), ("ours-http", ours_http)]
+            tools = tools[r % 4 :] + tools[: r % 4]
             # cold
             for name, command in [*tools, ("uv-compile", uv_compile)]:
                 elapsed, out = timed(command)
@@ -234,7 +245,13 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 ]
             )
             uv_changed = [*uv[:-PACKAGES], "--upgrade-package", "pkg00", *requirements]
-            for name, command in [("ours", ours), ("aws", aws), ("uv", uv_changed)]:
+            changed_tools = [
+                ("ours", ours),
+                ("aws", aws),
+                ("uv", uv_changed),
+                ("ours-http", ours_http),
+            ]
+            for name, command in changed_tools:
                 elapsed, out = timed(command)
                 add(f"changed/{name}", elapsed)
                 if name == "ours":
@@ -313,10 +330,33 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
                 digest.update(chunk)
         return time.perf_counter() - started
 
-    gets, hashes, ours, rss = [], [], [], []
+    weights = package / "weights.bin"
+
+    def raw_write(durable: bool) -> float:
+        """One write of the extracted bytes (the weights file) to a new file; fsynced or not."""
+        target = work / "raw-write.bin"
+        with weights.open("rb") as stream:
+            data = stream.read()  # read first: the floor is the write alone
+        started = time.perf_counter()
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view[: 1024 * 1024]) :]
+            if durable:
+                os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        elapsed = time.perf_counter() - started
+        target.unlink()
+        return elapsed
+
+    gets, hashes, writes, durable_writes, ours, rss = [], [], [], [], [], []
     for r in range(3):
         gets.append(raw_get())
         hashes.append(raw_hash())
+        writes.append(raw_write(durable=False))
+        durable_writes.append(raw_write(durable=True))
         plugin_dir = work / "big-plugins" / str(r)
         started = time.perf_counter()
         # Measured through a small launcher: a child forked from this (large) process would
@@ -343,7 +383,15 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
         rss.append(int(done.stdout.strip().splitlines()[-1]) / 1024)
         shutil.rmtree(plugin_dir, ignore_errors=True)
     server.delete_bucket(bucket)
-    return {"size": size, "get": gets, "hash": hashes, "ours": ours, "rss_mb": rss}
+    return {
+        "size": size,
+        "get": gets,
+        "hash": hashes,
+        "write": writes,
+        "durable_write": durable_writes,
+        "ours": ours,
+        "rss_mb": rss,
+    }
 
 
 def main() -> None:
@@ -374,14 +422,24 @@ def print_report(report: dict[str, Any] | None, big: dict[str, Any] | None) -> N
     if report is not None:
         print_workload(report)
     if big:
-        slower = [max(g, h) for g, h in zip(big["get"], big["hash"], strict=True)]
-        speed = [s / o for s, o in zip(slower, big["ours"], strict=True)]
         mb = big["size"] / 1024**2
+
+        def floor_ratio(write_key: str) -> str:
+            floors = [
+                max(g, h, w)
+                for g, h, w in zip(big["get"], big["hash"], big[write_key], strict=True)
+            ]
+            speed = [f / o for f, o in zip(floors, big["ours"], strict=True)]
+            return f"median {median(speed):.2f} (runs {', '.join(f'{v:.2f}' for v in speed)})"
+
         print(
             f"big bundle {mb:.0f} MB: raw GET {fmt(median(big['get']))}, sha256 "
-            f"{fmt(median(big['hash']))}, ours {fmt(median(big['ours']))}; speed ratio "
-            f"median {median(speed):.2f} (runs {', '.join(f'{v:.2f}' for v in speed)}); "
-            f"peak RSS of the sync process {max(big['rss_mb']):.0f} MB "
+            f"{fmt(median(big['hash']))}, write {fmt(median(big['write']))}, write+fsync "
+            f"{fmt(median(big['durable_write']))}, ours {fmt(median(big['ours']))} (runs "
+            f"{', '.join(fmt(v) for v in big['ours'])})\n"
+            f"  speed / floor (slowest of GET, sha256, write): {floor_ratio('write')}\n"
+            f"  speed / floor with the write fsynced: {floor_ratio('durable_write')}\n"
+            f"  peak RSS of the sync process {max(big['rss_mb']):.0f} MB "
             f"(runs {', '.join(f'{v:.0f}' for v in big['rss_mb'])})"
         )
 
@@ -403,6 +461,10 @@ def print_workload(report: dict[str, Any]) -> None:
 
     print(f"  cold ours/uv      {ratios('cold/ours', 'cold/uv')}")
     print(f"  cold ours/uv-compile {ratios('cold/ours', 'cold/uv-compile')}")
+    print(f"  cold ours-http/uv {ratios('cold/ours-http', 'cold/uv')}")
+    print(f"  cold ours-http/uv-compile {ratios('cold/ours-http', 'cold/uv-compile')}")
+    print(f"  changed ours-http/uv {ratios('changed/ours-http', 'changed/uv')}")
+    print(f"  noop ours-http/bare {ratios('noop/ours-http', 'noop/bare')}")
     print(f"  cold ours/aws     {ratios('cold/ours', 'cold/aws')}")
     print(f"  noop ours/bare    {ratios('noop/ours', 'noop/bare')}")
     print(f"  noop ours/aws     {ratios('noop/ours', 'noop/aws')}")
