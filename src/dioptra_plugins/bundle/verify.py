@@ -21,6 +21,7 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import Parser
@@ -435,10 +436,11 @@ class _Verifier:
         try:
             out = self.sink.open(name)
             try:
-                for chunk in chunks:
-                    if digest is not None:
-                        digest.update(chunk)
-                    out.write(chunk)
+                if isinstance(chunks, list):
+                    for chunk in chunks:
+                        _hash_and_write(digest, out, chunk)
+                else:
+                    _hash_and_write_behind(chunks, digest, out)
             finally:
                 out.close()
         except OSError as error:
@@ -526,6 +528,29 @@ class _Verifier:
             # are untrusted, so that is a refused bundle, not a crash.
             self.fail(f"{reading}: nested too deeply to read its tasks")
         return {}
+
+
+def _hash_and_write(digest: _Hash | None, out: EntryStream, chunk: bytes) -> None:
+    if digest is not None:
+        digest.update(chunk)
+    out.write(chunk)
+
+
+def _hash_and_write_behind(chunks: Iterator[bytes], digest: _Hash | None, out: EntryStream) -> None:
+    """A big entry: inflate the next chunk here while a thread hashes and writes the last one.
+
+    zlib, sha256 and ``os.write`` all release the GIL on big buffers, so on two cores the
+    stages overlap; the chunks stay in order (one in flight at a time).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-write") as behind:
+        pending: Future[None] | None = None
+        for chunk in chunks:
+            if pending is not None:
+                pending.result()
+            pending = behind.submit(_hash_and_write, digest, out, chunk)
+        if pending is not None:
+            pending.result()
+        # When inflating fails, leaving the block still waits for the chunk in flight.
 
 
 def verify_wheel(
