@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # snapshots, tampering: the suite's shared helpers
 sys.path.insert(0, str(ROOT / "tests" / "sync"))
 
 from synchelpers import build, installed, publish_wheels, visible  # noqa: E402
