@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -17,8 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
+from synchelpers import build, installed, publish_wheels
 
+from dioptra_plugins import sync
 from dioptra_plugins.syncing.bytecode import BytecodeCompiler, compile_entry, pyc_path
+from dioptra_plugins.syncing.verify_dir import verify
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -139,3 +143,56 @@ def test_no_helper_outlives_a_killed_sync(tmp_path: Path) -> None:
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(alive(pid) for pid in pids)
+
+
+def helper_processes() -> list[int]:
+    """Pids of running bytecode helpers (any: the suite runs one test at a time)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as stream:
+                command = stream.read().split(b"\0")
+        except OSError:
+            continue
+        serving = b"--serve" in command and any(p.endswith(b"bytecode.py") for p in command)
+        if serving and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.timeout(240)
+def test_syncs_killed_while_helpers_compile_leave_a_usable_dir(tmp_path: Path) -> None:
+    """Six bundles: enough for helper processes.  Killed at random instants, a sync leaves the
+    old set or the new one, verifiable, and no helper behind; the next sync completes."""
+    index = str(tmp_path / "index")
+    names = [f"heavy{i}" for i in range(6)]
+    publish_wheels(index, [build(tmp_path, n, "1.0.0", modules=40) for n in names])
+    rng = random.Random(7)
+    killed_mid_way = killed_with_helpers = 0
+    for trial in range(12):
+        plugin_dir = tmp_path / f"plugins{trial}"
+        script = (
+            "import sys\nfrom dioptra_plugins import sync\n"
+            f"sync({names!r}, index={index!r}, plugin_dir={str(plugin_dir)!r})\n"
+        )
+        worker = subprocess.Popen([sys.executable, "-c", script])
+        time.sleep(rng.uniform(0.2, 1.2))
+        if worker.poll() is None:
+            killed_mid_way += 1
+            killed_with_helpers += bool(helper_processes())
+            os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        deadline = time.monotonic() + 10
+        while helper_processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert helper_processes() == []
+        if installed(plugin_dir):
+            assert installed(plugin_dir) == dict.fromkeys(names, "1.0.0")
+            assert verify(plugin_dir).ok
+        result = sync(names, index=index, plugin_dir=plugin_dir)
+        assert installed(plugin_dir) == dict.fromkeys(names, "1.0.0")
+        assert verify(plugin_dir).ok, result
+    assert killed_mid_way >= 3  # the instants were not all after the sync ended
+    assert killed_with_helpers >= 1  # and some landed while helpers were compiling
