@@ -59,9 +59,6 @@ Progress = Callable[[int, int], None]
 
 IN_MEMORY_LIMIT = 32 * 1024 * 1024
 """Bundles up to this size are downloaded into memory, bigger ones into a temporary file."""
-CPU_SLOTS = 2
-"""Bundles verified and extracted at once.  Inflating, hashing and writing release the GIL,
-so two overlap; more threads would only fight over it."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +204,7 @@ def fetch_bundles(
     call ``then`` on each checked download.
 
     Runs in a pool of ``jobs`` threads, so downloads overlap with ``then`` (verification and
-    extraction), of which at most :data:`CPU_SLOTS` run at once.  On the first failure the
+    extraction).  On the first failure the
     remaining work is cancelled and the error raised.  ``progress(bytes done, bytes total)``
     follows the downloads, ``stored(packages done, packages total)`` the packages verified and
     stored.  Returns the number of bundles downloaded.
@@ -227,14 +224,12 @@ def fetch_bundles(
     meter = _Meter(sum(p.size for p in todo), progress)
     finished = 0
     count_lock = threading.Lock()
-    cpu = threading.Semaphore(CPU_SLOTS)
 
     def work(package: LockedPackage) -> None:
         nonlocal finished
         fetched = download_one(storage, layout, package, meter)
         try:
-            with cpu:
-                then(fetched)
+            then(fetched)
         finally:
             discard(fetched)
         with count_lock:

@@ -216,6 +216,9 @@ def resolve(view: IndexView, requirements: Sequence[Requirement], jobs: int = 8)
 
 def environment_problems(needs: Iterable[EnvironmentNeed]) -> list[str]:
     """Each requirement the running environment does not meet, in words."""
+    needs = list(needs)
+    if not needs:
+        return []  # importlib.metadata costs ~10 ms of start-up: only when there is a need
     from importlib.metadata import PackageNotFoundError, version
 
     problems = []
