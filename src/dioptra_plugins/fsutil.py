@@ -39,7 +39,18 @@ def _c_library() -> Any:
 
 
 def flush_filesystem(path: Path) -> None:
-    """Flush every dirty page of the filesystem holding ``path`` (one ``syncfs`` call)."""
+    """Flush every dirty page of the filesystem holding ``path`` (one ``syncfs`` call).
+
+    A failed write-back (Linux reports it to ``syncfs`` since 5.8) raises the OSError, so the
+    caller does not switch to files that may not be on disk.  Only where ``syncfs`` does not
+    exist is it ``sync()``, which cannot report anything.
+
+    Why one ``syncfs`` and not an ``fsync`` per file (bench/bench_durability.py, 2,200 files):
+    32 ms against 200 ms for fsyncs from 8 threads on a quiet disk, and 403 ms against 317 ms
+    next to a process leaving a gigabyte of dirty pages (syncfs waits for those too).
+    """
+    import ctypes
+
     syncfs = getattr(_c_library(), "syncfs", None)
     if syncfs is None:
         os.sync()
@@ -47,6 +58,9 @@ def flush_filesystem(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if syncfs(descriptor) != 0:
+            number = ctypes.get_errno()
+            if number != errno.ENOSYS:
+                raise OSError(number, f"flushing {path} to disk: {os.strerror(number)}")
             os.sync()
     finally:
         os.close(descriptor)
