@@ -55,12 +55,17 @@ def cold_sync(index: str, plugin_dir: Path, compile_bytecode: bool) -> float:
     from dioptra_plugins.syncing import bytecode, engine
 
     original = bytecode.compile_entry
+    original_method = bytecode.BytecodeCompiler.compile_entry
     if not compile_bytecode:
 
         def no_compile(staging: Path, final: Path, sources: list[str]) -> bytecode.BytecodeManifest:
             return bytecode.BytecodeManifest(cache_tag=None, files={})
 
+        # Both ways sync compiles: here, and through the helper processes' compiler.
         bytecode.compile_entry = no_compile  # type: ignore[assignment]
+        bytecode.BytecodeCompiler.compile_entry = (  # type: ignore[method-assign]
+            lambda self, staging, final, sources: no_compile(staging, final, sources)
+        )
     engine._storages.clear()
     try:
         started = time.perf_counter()
@@ -68,6 +73,7 @@ def cold_sync(index: str, plugin_dir: Path, compile_bytecode: bool) -> float:
         return time.perf_counter() - started
     finally:
         bytecode.compile_entry = original
+        bytecode.BytecodeCompiler.compile_entry = original_method  # type: ignore[method-assign]
 
 
 def first_import(plugin_dir: Path) -> float:
