@@ -104,7 +104,7 @@ def check_wheel(path: Path, workdir: Path) -> None:
     except BundleError as error:
         problems = error.problems
     if not problems:
-        assert unpack_wheel(path, dest, content=path.read_bytes())[0] == replace(bundle, path=path)
+        assert unpack_wheel(path, dest, content=path.read_bytes()) == replace(bundle, path=path)
         return
     with pytest.raises(BundleError) as unpacking:
         unpack_wheel(path, dest, content=path.read_bytes())

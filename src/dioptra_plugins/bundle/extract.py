@@ -43,8 +43,6 @@ class DirectorySink:
     def __init__(self, root: Path) -> None:
         self.root = os.fspath(root)
         self.made: set[str] = {self.root}  # directories this extraction created (each once)
-        self.written: list[str] = []
-        """Relative paths of the files written, in order (what a durable install flushes)."""
 
     def open(self, name: str) -> _NewFile:
         parts = name.split("/")
@@ -61,7 +59,6 @@ class DirectorySink:
                 self.made.add(path)
         # Created read-only: the store is read-only, and no second pass has to make it so.
         descriptor = os.open(f"{path}/{parts[-1]}", _FLAGS, 0o444)
-        self.written.append(name)
         return _NewFile(descriptor)
 
 
@@ -72,20 +69,17 @@ def unpack_wheel(
     content: bytes | None = None,
     sha256: str | None = None,
     limits: Limits | None = None,
-) -> tuple[VerifiedBundle, DirectorySink]:
+) -> VerifiedBundle:
     """Verify the wheel ``path`` (or its bytes, ``content``) and extract it into ``dest``.
 
     ``dest`` must not exist.  Raises BundleError (every problem listed) for a bad wheel and the
     OSError for a failing write; in both cases ``dest`` is removed, so the caller never sees a
-    partial tree.  Returns the bundle and the sink (which lists what was written).  Cost: one
-    decompression, one hash and one write of each entry; the wheel's sha256 is computed only if
-    ``sha256`` is not given.
+    partial tree.  Cost: one decompression, one hash and one write of each entry; the wheel's
+    sha256 is computed only if ``sha256`` is not given.
     """
     dest.mkdir()
-    sink = DirectorySink(dest)
     try:
-        bundle = verify_wheel(path, limits, content=content, sha256=sha256, sink=sink)
+        return verify_wheel(path, limits, content=content, sha256=sha256, sink=DirectorySink(dest))
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
-    return bundle, sink

@@ -14,7 +14,6 @@ no problem was found; the caller discards it otherwise.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -57,7 +56,7 @@ from dioptra_plugins.bundle.manifest import (
 )
 from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.errors import BundleError, DioptraPluginsError
-from dioptra_plugins.hashing import CHUNK_SIZE, sha256_stream
+from dioptra_plugins.hashing import CHUNK_SIZE, record_digest, sha256_stream
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -399,7 +398,7 @@ class _Verifier:
                 self.fail(f"{name!r}: cannot be read: {damage(error)}")
                 continue
             # Compared as RECORD spells it, as pypa/installer's RecordEntry.validate does.
-            if base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=") != entry.hash_.value:
+            if record_digest(digest.hexdigest()) != entry.hash_.value:
                 self.fail(f"{name!r}: sha256 does not match RECORD")
                 continue
             recorded.append(RecordedFile(name, digest.hexdigest(), entry.size))

@@ -204,10 +204,9 @@ def fetch_bundles(
     call ``then`` on each checked download.
 
     Runs in a pool of ``jobs`` threads, so downloads overlap with ``then`` (verification and
-    extraction).  On the first failure the
-    remaining work is cancelled and the error raised.  ``progress(bytes done, bytes total)``
-    follows the downloads, ``stored(packages done, packages total)`` the packages verified and
-    stored.  Returns the number of bundles downloaded.
+    extraction).  On the first failure the remaining work is cancelled and the error raised.
+    ``progress(bytes done, bytes total)`` follows the downloads, ``stored(packages done, packages
+    total)`` the packages verified and stored.  Returns the number of bundles downloaded.
     """
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")

@@ -61,7 +61,7 @@ def add_to_store(
         layout.store.mkdir(parents=True, exist_ok=True)
         # The download was checked against the index's sha256 as it arrived: not hashed again.
         with _UNPACKING:
-            bundle, _sink = unpack_wheel(
+            bundle = unpack_wheel(
                 fetched.path, staging, content=fetched.content, sha256=package.sha256
             )
         _check_promise(bundle, package)
