@@ -1,4 +1,5 @@
-"""What a directory holds, to compare before and after: proof that nothing changed."""
+"""What a directory holds, to compare before and after: proof that nothing changed; and what a
+plugin dir's current generation holds."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from dioptra_plugins.plugindir.layout import PluginDirLayout
+from dioptra_plugins.syncing.generations import read_generation_lock
 
 
 def tree_snapshot(root: Path, *, skip: Iterable[str] = (), modes: bool = False) -> dict[str, str]:
@@ -28,3 +32,12 @@ def tree_snapshot(root: Path, *, skip: Iterable[str] = (), modes: bool = False) 
             kind = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
             found[relative] = f"{oct(path.lstat().st_mode)} {kind}" if modes else kind
     return found
+
+
+def installed(plugin_dir: Path) -> dict[str, str]:
+    """What the current generation holds: project name -> version (empty when unsynced)."""
+    layout = PluginDirLayout(plugin_dir)
+    name = layout.current_name()
+    if name is None:
+        return {}
+    return {p.name: p.version for p in read_generation_lock(layout, name).packages}

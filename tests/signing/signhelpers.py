@@ -9,12 +9,11 @@ from pathlib import Path
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.signing.keys import generate_keys
 from dioptra_plugins.signing.metadata import IndexSigner
 from dioptra_plugins.signing.outcome import SignResult
 from dioptra_plugins.signing.roots import ensure_root
-from dioptra_plugins.syncing.generations import read_generation_lock
+from snapshots import installed as installed  # re-exported for the tests that import it here
 from snapshots import tree_snapshot
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
@@ -52,14 +51,6 @@ def publish_signed(index_url: str, keys: Path, wheels: list[Path]) -> SignResult
     signer.check_index(storage)
     publish(storage, wheels)
     return signer.sign_current(storage)
-
-
-def installed(plugin_dir: Path) -> dict[str, str]:
-    layout = PluginDirLayout(plugin_dir)
-    name = layout.current_name()
-    if name is None:
-        return {}
-    return {p.name: p.version for p in read_generation_lock(layout, name).packages}
 
 
 def says(plugin_dir: Path, top: str) -> str:

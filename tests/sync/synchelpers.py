@@ -10,8 +10,7 @@ from pathlib import Path
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.syncing.generations import read_generation_lock
+from snapshots import installed as installed  # re-exported for the tests that import it here
 from snapshots import tree_snapshot
 
 
@@ -40,15 +39,6 @@ def build(
 
 def publish_wheels(index_url: str, wheels: Iterable[Path]) -> None:
     publish(open_storage(index_url), list(wheels))
-
-
-def installed(plugin_dir: Path) -> dict[str, str]:
-    """What the current generation holds: project name -> version (empty when unsynced)."""
-    layout = PluginDirLayout(plugin_dir)
-    name = layout.current_name()
-    if name is None:
-        return {}
-    return {p.name: p.version for p in read_generation_lock(layout, name).packages}
 
 
 def visible(plugin_dir: Path) -> dict[str, str]:

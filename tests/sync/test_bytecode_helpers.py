@@ -45,14 +45,20 @@ def pycs(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.pyc"))}
 
 
-def alive(pid: int) -> bool:
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a process, or None once it is gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone, even between two reads of /proc
+        return None
+    return fields[0], int(fields[1])
+
+
+def alive(pid: int) -> bool:
     # A zombie is dead too: it only waits to be reaped.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"
 
 
 def test_helpers_write_the_same_pycs_as_this_process(tmp_path: Path) -> None:
@@ -145,8 +151,8 @@ def test_no_helper_outlives_a_killed_sync(tmp_path: Path) -> None:
     assert not any(alive(pid) for pid in pids)
 
 
-def helper_processes() -> list[int]:
-    """Pids of running bytecode helpers (any: the suite runs one test at a time)."""
+def helper_processes(parent: int | None = None) -> list[int]:
+    """Pids of running bytecode helpers (of ``parent`` only, when given)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -156,8 +162,10 @@ def helper_processes() -> list[int]:
                 command = stream.read().split(b"\0")
         except OSError:
             continue
-        serving = b"--serve" in command and any(p.endswith(b"bytecode.py") for p in command)
-        if serving and alive(int(entry)):
+        if b"--serve" not in command or not any(p.endswith(b"bytecode.py") for p in command):
+            continue
+        state = process_state(int(entry))
+        if state is not None and state[0] != "Z" and parent in (None, state[1]):
             found.append(int(entry))
     return found
 
@@ -178,10 +186,17 @@ def test_syncs_killed_while_helpers_compile_leave_a_usable_dir(tmp_path: Path) -
             f"sync({names!r}, index={index!r}, plugin_dir={str(plugin_dir)!r})\n"
         )
         worker = subprocess.Popen([sys.executable, "-c", script])
-        time.sleep(rng.uniform(0.2, 1.2))
+        if trial % 2:
+            time.sleep(rng.uniform(0.2, 1.2))  # any instant
+        else:
+            # An instant while this worker's helpers compile.
+            deadline = time.monotonic() + 10
+            while not helper_processes(worker.pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0, 0.1))
         if worker.poll() is None:
             killed_mid_way += 1
-            killed_with_helpers += bool(helper_processes())
+            killed_with_helpers += bool(helper_processes(worker.pid))
             os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         deadline = time.monotonic() + 10
@@ -195,4 +210,4 @@ def test_syncs_killed_while_helpers_compile_leave_a_usable_dir(tmp_path: Path) -
         assert installed(plugin_dir) == dict.fromkeys(names, "1.0.0")
         assert verify(plugin_dir).ok, result
     assert killed_mid_way >= 3  # the instants were not all after the sync ended
-    assert killed_with_helpers >= 1  # and some landed while helpers were compiling
+    assert killed_with_helpers >= 3  # and some landed while its helpers were compiling
