@@ -57,6 +57,17 @@ def test_put_new_streams_a_file_object(storage: Storage, tmp_path: Path) -> None
         assert reader.read() == payload
 
 
+def test_read_tail_is_the_end_of_an_object_in_one_request(storage: Storage) -> None:
+    payload = bytes(range(256)) * 1024
+    storage.put_new("bundles/t/t.whl", payload)
+    before = storage.requests
+    assert storage.read_tail("bundles/t/t.whl", 1000) == payload[-1000:]
+    assert storage.requests == before + 1
+    assert storage.read_tail("bundles/t/t.whl", len(payload) + 5) == payload  # shorter object
+    with pytest.raises(ObjectNotFoundError, match=r"nothing/here\.whl"):
+        storage.read_tail("nothing/here.whl", 10)
+
+
 def test_conditional_get_answers_not_modified(storage: Storage) -> None:
     etag = storage.put_new("index.json", b'{"serial": 1}')
     result = storage.get_if_changed("index.json", etag)

@@ -22,6 +22,7 @@ from synchelpers import installed, publish_wheels, snapshot
 from dioptra_plugins import sync
 from dioptra_plugins.cli.main import main
 from dioptra_plugins.errors import SyncError
+from dioptra_plugins.index.local import LocalStorage
 from dioptra_plugins.syncing import download
 
 REASONS = {
@@ -49,9 +50,15 @@ def index(tmp_path: Path, wheels: dict[str, Path]) -> str:
     return url
 
 
-@pytest.fixture
-def disk_fault(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    """Make every temporary cache file fail; ``state["opened"]`` counts the attempts."""
+@pytest.fixture(params=["streamed", "downloaded-first"])
+def disk_fault(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, object]:
+    """Make every temporary cache file fail; ``state["opened"]`` counts the attempts.
+
+    Both ways a big bundle arrives: read while it downloads (the tail first), and downloaded
+    first (a storage that cannot read a tail, like an HTTP host ignoring ``Range``).
+    """
     state: dict[str, object] = {"opened": [], "errno": errno.ENOSPC}
 
     def create(path: Path) -> BinaryIO:
@@ -64,6 +71,8 @@ def disk_fault(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
 
     monkeypatch.setattr(download, "_create", create)
     monkeypatch.setattr(download, "IN_MEMORY_LIMIT", 0)
+    if request.param == "downloaded-first":
+        monkeypatch.setattr(LocalStorage, "read_tail", lambda self, key, length: None)
     return state
 
 
@@ -73,7 +82,7 @@ def test_a_full_disk_fails_at_once(
 ) -> None:
     plugin_dir = tmp_path / "plugins"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(download, "_create", lambda path: path.open("wb"))
+        patch.setattr(download, "_create", lambda path: path.open("xb", buffering=0))
         sync(["alpha==1.0.0"], index=index, plugin_dir=plugin_dir)
     before = snapshot(plugin_dir)
     disk_fault["errno"] = error_number

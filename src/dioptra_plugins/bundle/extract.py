@@ -11,6 +11,7 @@ problem removes it whole.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -67,10 +68,12 @@ def unpack_wheel(
     dest: Path,
     *,
     content: bytes | None = None,
+    source: io.RawIOBase | None = None,
     sha256: str | None = None,
     limits: Limits | None = None,
 ) -> VerifiedBundle:
-    """Verify the wheel ``path`` (or its bytes, ``content``) and extract it into ``dest``.
+    """Verify the wheel ``path`` (or its bytes, ``content``, or a file of them, ``source``) and
+    extract it into ``dest``.
 
     ``dest`` must not exist.  Raises BundleError (every problem listed) for a bad wheel and the
     OSError for a failing write; in both cases ``dest`` is removed, so the caller never sees a
@@ -79,7 +82,9 @@ def unpack_wheel(
     """
     dest.mkdir()
     try:
-        return verify_wheel(path, limits, content=content, sha256=sha256, sink=DirectorySink(dest))
+        return verify_wheel(
+            path, limits, content=content, source=source, sha256=sha256, sink=DirectorySink(dest)
+        )
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

@@ -151,12 +151,14 @@ class _Verifier:
         path: Path,
         limits: Limits,
         content: bytes | None,
+        source: io.RawIOBase | None,
         sha256: str | None,
         sink: EntrySink | None,
     ) -> None:
         self.path = path
         self.limits = limits
         self.content = content
+        self.source = source
         self.sha256 = sha256
         self.sink = sink
         self.problems: list[str] = []
@@ -165,13 +167,16 @@ class _Verifier:
         self.problems.append(problem)
 
     def run(self) -> VerifiedBundle:
-        if self.content is None and not self.path.is_file():
+        readable: Path | io.RawIOBase | io.BytesIO = self.path
+        if self.source is not None:
+            readable = self.source
+        elif self.content is not None:
+            readable = io.BytesIO(self.content)
+        elif not self.path.is_file():
             raise BundleError(str(self.path), ["no such file"])
         distribution, version = self.check_filename()
         try:
-            archive = zipfile.ZipFile(
-                self.path if self.content is None else io.BytesIO(self.content)
-            )
+            archive = zipfile.ZipFile(readable)
         except OSError as error:
             self.fail(f"cannot read: {error}")
             raise BundleError(str(self.path), self.problems) from error
@@ -245,6 +250,12 @@ class _Verifier:
         if self.content is not None:
             size = len(self.content)
             return self.sha256 or hashlib.sha256(self.content).hexdigest(), size
+        if self.source is not None:
+            size = self.source.seek(0, io.SEEK_END)
+            if self.sha256 is not None:
+                return self.sha256, size
+            self.source.seek(0)
+            return hashlib.file_digest(self.source, "sha256").hexdigest(), size
         if self.sha256 is not None:
             return self.sha256, self.path.stat().st_size
         with self.path.open("rb") as stream:
@@ -557,6 +568,7 @@ def verify_wheel(
     limits: Limits | None = None,
     *,
     content: bytes | None = None,
+    source: io.RawIOBase | None = None,
     sha256: str | None = None,
     sink: EntrySink | None = None,
 ) -> VerifiedBundle:
@@ -564,11 +576,13 @@ def verify_wheel(
     problem found.
 
     ``path`` names the wheel (its filename is checked); ``content``, when given, is the wheel's
-    bytes (``path`` need not exist then).  ``sha256`` is the whole file's digest when the caller
-    already computed it from these very bytes (a download hashes as it receives), so it is not
-    read again.  With ``sink``, every recorded entry and RECORD are written to it as they are
-    checked.  A failing sink raises its OSError; any other failure is a BundleError.
+    bytes (``path`` need not exist then); ``source``, when given instead, is a readable, seekable
+    file of them (a download still arriving: :mod:`dioptra_plugins.syncing.arriving`).
+    ``sha256`` is the whole file's digest when the caller already computed it from these very
+    bytes (a download hashes as it receives), so it is not read again.  With ``sink``, every
+    recorded entry and RECORD are written to it as they are checked.  A failing sink raises its
+    OSError; any other failure is a BundleError.
     Cost: one pass over the zip directory plus one decompression and hash of each entry (and one
     read of the whole file when neither ``content`` nor ``sha256`` is given).
     """
-    return _Verifier(Path(path), limits or Limits(), content, sha256, sink).run()
+    return _Verifier(Path(path), limits or Limits(), content, source, sha256, sink).run()

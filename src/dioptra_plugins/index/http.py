@@ -134,6 +134,22 @@ class HTTPStorage:
         response = self._request(key, {}, preload=False)
         return cast(BinaryIO, _ClosingStream(response))
 
+    def read_tail(self, key: str, length: int) -> bytes | None:
+        response = self._request(key, {"Range": f"bytes=-{length}"}, preload=False)
+        if response.status != 206:
+            # The host ignored the range and started sending the whole object: drop the
+            # connection rather than read it.
+            response.close()
+            response.release_conn()
+            return None
+        try:
+            data: bytes = response.read()
+        except HTTPError as error:
+            raise StorageError(f"cannot read {key} from {self.url}: {error}") from None
+        finally:
+            response.release_conn()
+        return data[-length:] if length else b""
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         raise StorageError(
             f"{self.url} is an HTTP index: it cannot be listed (use the bucket or directory "
@@ -170,7 +186,7 @@ class HTTPStorage:
             ) from None
         except HTTPError as error:
             raise StorageError(f"cannot read {key} from {self.url}: {error}") from None
-        if response.status in (200, 304):
+        if response.status in (200, 206, 304):
             return response
         if not preload:
             response.drain_conn()

@@ -123,6 +123,19 @@ class LocalStorage:
         except OSError as error:
             raise StorageError(f"cannot read {path}: {error}") from error
 
+    def read_tail(self, key: str, length: int) -> bytes | None:
+        self._counter.add()
+        path = self._path(key)
+        try:
+            with path.open("rb") as stream:
+                size = stream.seek(0, os.SEEK_END)
+                stream.seek(max(0, size - length))
+                return stream.read()
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
+        except OSError as error:
+            raise StorageError(f"cannot read {path}: {error}") from error
+
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         self._counter.add()
         path = self._path(key)

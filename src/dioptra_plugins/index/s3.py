@@ -271,6 +271,21 @@ class S3Storage:
             self._raise(error, "read", key)
         return cast(BinaryIO, response["Body"])
 
+    def read_tail(self, key: str, length: int) -> bytes | None:
+        # A suffix range: S3 answers 206 with the last bytes, or 200 with a shorter object.
+        try:
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes=-{length}"
+            )
+            data: bytes = response["Body"].read()
+        except botocore.exceptions.ClientError as error:
+            if self._code(error) in _NOT_FOUND_CODES:
+                raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from None
+            self._raise(error, "read", key)
+        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+            self._raise(error, "read", key)
+        return data[-length:] if length else b""
+
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         try:
             response = self._client.put_object(

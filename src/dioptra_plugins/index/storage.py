@@ -81,6 +81,16 @@ class Storage(Protocol):
         """
         ...
 
+    def read_tail(self, key: str, length: int) -> bytes | None:
+        """The last ``length`` bytes of an object (all of it when it is shorter), or None when
+        this backend cannot read part of an object (an HTTP host that ignores ``Range``).
+
+        A big bundle's zip directory is at its end: read first, it lets the bundle be verified
+        and extracted while the rest is still arriving.  The bytes are untrusted until the whole
+        object has been checked.  Raises ObjectNotFoundError.  Cost: one request.
+        """
+        ...
+
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         """Create ``key`` only if it does not exist yet; returns the new ETag.
 

@@ -299,6 +299,11 @@ class SignedStorage:
         self._target(key)
         return self.inner.open(key)
 
+    def read_tail(self, key: str, length: int) -> bytes | None:
+        # Unchecked like a stream from ``open``: the caller checks the whole object's hashes.
+        self._target(key)
+        return self.inner.read_tail(key, length)
+
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         raise StorageError(f"{self.url}: a verifying reader does not write")
 

@@ -2,12 +2,15 @@
 
 Bundles are fetched in parallel (a bounded thread pool), each read in 1 MiB chunks from
 ``storage.open`` while its size and sha256 are checked.  A bundle of up to
-:data:`IN_MEMORY_LIMIT` bytes is kept in memory; a bigger one is written to a temporary file
-``cache/.tmp-*/<wheel filename>``, so no bundle is ever held in memory whole.  Only a complete,
-matching download is handed on (to the store: verification and extraction in one pass), and
-then dropped: wheels are not kept, the store entry is the cache (a bundle already in the store
-is not downloaded at all).  A big bundle's temporary file is deleted before the sync flushes
-the disk, so its bytes are normally never written out.
+:data:`IN_MEMORY_LIMIT` bytes is kept in memory, and only a complete, matching download is
+handed on (to the store: verification and extraction in one pass).  A bigger one is written to
+a temporary file ``cache/.tmp-*/<wheel filename>``, so no bundle is ever held in memory whole,
+and is handed on while it downloads: its end (zip directory and ``.dist-info``) is read first
+with one ranged request, so verification and extraction follow the download instead of waiting
+for it (:mod:`.arriving`); the store takes the entry only once the download has matched the
+index.  Wheels are not kept: the store entry is the cache (a bundle already in the store is not
+downloaded at all), and a big bundle's temporary file is deleted before the sync flushes the
+disk, so its bytes are normally never written out.
 
 Only a broken stream is retried.  A full disk, an exceeded quota or a read-only file system
 while writing a temporary file is not a network fault: it fails at once with a SyncError naming
@@ -42,6 +45,7 @@ from dioptra_plugins.hashing import CHUNK_SIZE
 from dioptra_plugins.index.keys import bundle_key
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.plugindir.layout import TEMPORARY_PREFIX, PluginDirLayout
+from dioptra_plugins.syncing.arriving import ArrivingFile, DownloadCancelled, DownloadFailed
 from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
@@ -60,16 +64,31 @@ Progress = Callable[[int, int], None]
 IN_MEMORY_LIMIT = 32 * 1024 * 1024
 """Bundles up to this size are downloaded into memory, bigger ones into a temporary file."""
 
+TAIL_LENGTH = 1024 * 1024
+"""How much of a big bundle's end is read first.  Hatchling writes ``.dist-info`` last, so this
+holds the zip directory, METADATA, WHEEL and RECORD of any bundle below the entry limits; a
+bigger directory only means reads wait for the download (slower, never wrong)."""
+
 
 @dataclass(frozen=True)
 class FetchedBundle:
-    """A bundle whose size and sha256 matched the index: its bytes, or a temporary file."""
+    """A bundle whose size and sha256 matched the index (its bytes, or a temporary file), or one
+    still arriving, which is trusted only after :meth:`settle`."""
 
     package: LockedPackage
     path: Path
     """Names the wheel (its filename is what verification checks); the file when ``content``
     is None."""
     content: bytes | None
+    arriving: ArrivingFile | None = None
+    """The file as it downloads, readable meanwhile (then ``path`` is the file it fills)."""
+
+    def settle(self) -> None:
+        """Return once the bytes read are known to be the ones the index lists: at once for a
+        complete download; for one still arriving, when it has ended and matched.  Raises
+        DownloadFailed (the download's error) or IntegrityError."""
+        if self.arriving is not None:
+            self.arriving.settle()
 
 
 class _Meter:
@@ -90,8 +109,16 @@ class _Meter:
 
 
 def _create(path: Path) -> BinaryIO:
-    """Open a new temporary file for a big bundle (the one place bundle bytes are written)."""
-    return path.open("wb")
+    """Open a new temporary file for a big bundle (the one place bundle bytes are written).
+
+    Unbuffered: a byte reported as arrived must already be in the file for readers."""
+    return path.open("xb", buffering=0)
+
+
+def _write_all(out: BinaryIO, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:  # an unbuffered write may write less than it was given
+        view = view[out.write(view) :]
 
 
 def _receive(stream: BinaryIO, package: LockedPackage, key: str, meter: _Meter) -> Iterator[bytes]:
@@ -140,7 +167,7 @@ def _stream_once(
         folder.mkdir()
         with storage.open(key) as stream, _create(target) as out:
             for chunk in _receive(stream, package, key, meter):
-                out.write(chunk)
+                _write_all(out, chunk)
     except BaseException as error:
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
@@ -167,20 +194,135 @@ def download_one(
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return _stream_once(storage, layout, package, meter)
-        except ObjectNotFoundError as error:
-            raise SyncError(
-                f"the index lists {package.filename} but its bundle is missing: {error}"
-            ) from error
-        except _NOT_RETRIED:
-            raise
         except Exception as error:
-            if attempt == ATTEMPTS:
-                raise SyncError(
-                    f"downloading {package.filename} failed {ATTEMPTS} times: {error}"
-                ) from error
-            logger.warning("download of %s broke (%s); retrying", package.filename, error)
-            time.sleep(0.1 * attempt)
+            _retry_or_raise(package, attempt, error)
     raise AssertionError("unreachable")
+
+
+def _retry_or_raise(package: LockedPackage, attempt: int, error: Exception) -> None:
+    """Return (after a back-off) when attempt ``attempt`` of a download may be tried again,
+    else raise what the caller should see."""
+    if isinstance(error, ObjectNotFoundError):
+        raise SyncError(
+            f"the index lists {package.filename} but its bundle is missing: {error}"
+        ) from error
+    if isinstance(error, _NOT_RETRIED):
+        raise error
+    if attempt == ATTEMPTS:
+        raise SyncError(f"downloading {package.filename} failed {ATTEMPTS} times: {error}") from (
+            error
+        )
+    logger.warning("download of %s broke (%s); retrying", package.filename, error)
+    time.sleep(0.1 * attempt)
+
+
+def stream_big(
+    storage: Storage,
+    layout: PluginDirLayout,
+    package: LockedPackage,
+    meter: _Meter,
+    then: Callable[[FetchedBundle], object],
+) -> None:
+    """Download a big bundle and run ``then`` on it while it arrives; a download that broke is
+    tried again twice, ``then`` included (what it extracted from the broken one is gone).
+
+    Falls back to downloading first when the storage cannot read the tail (an HTTP host that
+    ignores ``Range``).  Costs one request more than a plain download: the tail.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            if not _stream_big_once(storage, layout, package, meter, then):
+                fetched = download_one(storage, layout, package, meter)
+                try:
+                    then(fetched)
+                finally:
+                    discard(fetched)
+            return
+        except DownloadFailed as failed:
+            if not isinstance(failed.error, Exception):
+                raise failed.error from None
+            _retry_or_raise(package, attempt, failed.error)
+        except ObjectNotFoundError as error:  # reading the tail
+            _retry_or_raise(package, attempt, error)
+
+
+def _stream_big_once(
+    storage: Storage,
+    layout: PluginDirLayout,
+    package: LockedPackage,
+    meter: _Meter,
+    then: Callable[[FetchedBundle], object],
+) -> bool:
+    """One attempt of :func:`stream_big`; False when the tail cannot be read on its own.
+
+    A failure of the download is raised as DownloadFailed (also when ``then`` failed on the
+    broken bytes first: the download's own error says what went wrong), anything else as is.
+    """
+    key = bundle_key(package.name, package.filename)
+    tail = storage.read_tail(key, TAIL_LENGTH)
+    if tail is None:
+        return False
+    folder = temporary_folder(layout)
+    target = folder / package.filename
+    try:
+        folder.mkdir()
+        out = _create(target)
+        try:
+            arriving = ArrivingFile(target, package.size, tail[-package.size :])
+        except BaseException:
+            out.close()
+            raise
+        downloader = threading.Thread(
+            target=_download_into,
+            args=(storage, key, package, meter, out, arriving),
+            name=f"download-{package.name}",
+            daemon=True,
+        )
+        downloader.start()
+        try:
+            then(FetchedBundle(package, target, None, arriving))
+        except DownloadFailed:
+            raise
+        except Exception:
+            # Broken bytes read as a damaged bundle: the download's verdict (and the tail's)
+            # comes first, as it does for a bundle downloaded before it is read.
+            arriving.settle()
+            raise
+        finally:
+            arriving.cancel()  # ``then`` is done; if it did not need the rest, stop reading it
+            downloader.join()
+            arriving.close()
+    except OSError as error:
+        if error.errno in _DISK_ERRNOS:
+            raise _disk_error(error, target, f"downloading {package.filename}") from error
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+def _download_into(
+    storage: Storage,
+    key: str,
+    package: LockedPackage,
+    meter: _Meter,
+    out: BinaryIO,
+    arriving: ArrivingFile,
+) -> None:
+    """The downloading thread of :func:`_stream_big_once`: every outcome reaches ``arriving``."""
+    try:
+        with out, storage.open(key) as stream:
+            for chunk in _receive(stream, package, key, meter):
+                _write_all(out, chunk)
+                arriving.arrived(len(chunk))
+    except DownloadCancelled as cancelled:
+        arriving.fail(cancelled)
+    except BaseException as error:  # handed to the reading thread, which raises it
+        if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
+            error = _disk_error(error, Path(arriving.name), f"downloading {package.filename}")
+        arriving.fail(error)
+    else:
+        arriving.complete()
 
 
 def _disk_error(error: OSError, path: Path, doing: str) -> SyncError:
@@ -226,11 +368,14 @@ def fetch_bundles(
 
     def work(package: LockedPackage) -> None:
         nonlocal finished
-        fetched = download_one(storage, layout, package, meter)
-        try:
-            then(fetched)
-        finally:
-            discard(fetched)
+        if package.size > IN_MEMORY_LIMIT:
+            stream_big(storage, layout, package, meter, then)
+        else:
+            fetched = download_one(storage, layout, package, meter)
+            try:
+                then(fetched)
+            finally:
+                discard(fetched)
         with count_lock:
             finished += 1
             if stored is not None:

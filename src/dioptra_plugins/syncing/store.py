@@ -62,8 +62,14 @@ def add_to_store(
         # The download was checked against the index's sha256 as it arrived: not hashed again.
         with _UNPACKING:
             bundle = unpack_wheel(
-                fetched.path, staging, content=fetched.content, sha256=package.sha256
+                fetched.path,
+                staging,
+                content=fetched.content,
+                source=fetched.arriving,
+                sha256=package.sha256,
             )
+        # A bundle still arriving was read as it came: trusted once the download matched.
+        fetched.settle()
         _check_promise(bundle, package)
         sources = [
             f.path
