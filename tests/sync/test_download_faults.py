@@ -50,14 +50,12 @@ def index(tmp_path: Path, wheels: dict[str, Path]) -> str:
     return url
 
 
-@pytest.fixture(params=["streamed", "downloaded-first"])
-def disk_fault(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, object]:
+@pytest.fixture
+def disk_fault(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """Make every temporary cache file fail; ``state["opened"]`` counts the attempts.
 
-    Both ways a big bundle arrives: read while it downloads (the tail first), and downloaded
-    first (a storage that cannot read a tail, like an HTTP host ignoring ``Range``).
+    Only a big bundle downloaded first is written to a file (one read while it downloads is
+    held in memory): here the storage cannot read a tail, like an HTTP host ignoring ``Range``.
     """
     state: dict[str, object] = {"opened": [], "errno": errno.ENOSPC}
 
@@ -71,8 +69,7 @@ def disk_fault(
 
     monkeypatch.setattr(download, "_create", create)
     monkeypatch.setattr(download, "IN_MEMORY_LIMIT", 0)
-    if request.param == "downloaded-first":
-        monkeypatch.setattr(LocalStorage, "read_tail", lambda self, key, length: None)
+    monkeypatch.setattr(LocalStorage, "read_tail", lambda self, key, length: None)
     return state
 
 

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,8 +29,13 @@ from dioptra_plugins import sync
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.errors import IntegrityError
 from dioptra_plugins.index.local import LocalStorage
-from dioptra_plugins.syncing import download
-from dioptra_plugins.syncing.arriving import ArrivingFile, DownloadCancelled, DownloadFailed
+from dioptra_plugins.syncing import arriving, download
+from dioptra_plugins.syncing.arriving import (
+    ArrivingFile,
+    DownloadCancelled,
+    DownloadFailed,
+    NotStreamable,
+)
 from dioptra_plugins.syncing.verify_dir import verify
 from snapshots import tree_snapshot
 
@@ -83,6 +89,23 @@ def test_a_streamed_bundle_is_stored_as_a_downloaded_one_is(
     assert verify(tmp_path / "streamed").ok
     assert installed(tmp_path / "streamed") == {"heavy": "1.0.0"}
     assert leftovers(tmp_path / "streamed") == []
+
+
+@pytest.mark.parametrize("chunk", [997, 65536])
+def test_headers_and_entries_across_chunk_boundaries(
+    streamed: None, heavy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Downloaded in odd-sized chunks, with a window of a few chunks: every zip header and
+    entry read spans chunks (and the tail's start), and the store is the same."""
+    index = str(tmp_path / "index")
+    publish_wheels(index, [heavy])
+    sync(["heavy"], index=index, plugin_dir=tmp_path / "whole")
+    monkeypatch.setattr(download, "CHUNK_SIZE", chunk)
+    monkeypatch.setattr(arriving, "WINDOW", 4 * chunk)
+    monkeypatch.setattr(download, "TAIL_LENGTH", 3001)
+    sync(["heavy"], index=index, plugin_dir=tmp_path / "streamed")
+    assert store_tree(tmp_path / "streamed") == store_tree(tmp_path / "whole")
+    assert verify(tmp_path / "streamed").ok
 
 
 def test_extraction_starts_before_the_download_ends(
@@ -305,49 +328,106 @@ def test_an_http_host_with_or_without_ranges(streamed: None, host: Any, tmp_path
     assert leftovers(plugin_dir) == []
 
 
+def out_of_order(work: Path) -> Path:
+    """A bundle of two data files whose zip directory lists the second before the first."""
+    package = make_package(work / "src", "twofiles", "1.0.0", modules=1)
+    (package / "a_first.bin").write_bytes(os.urandom(300_000))
+    (package / "b_second.bin").write_bytes(os.urandom(300_000))
+    wheel = build_bundle(package, work / "wheels", version="1.0.0")
+    (work / "reordered").mkdir()
+    copy = work / "reordered" / wheel.name
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(copy, "w") as out:
+        for info in source.infolist():
+            out.writestr(info, source.read(info))
+        names = [i.filename for i in out.filelist]
+        first, second = names.index("twofiles/a_first.bin"), names.index("twofiles/b_second.bin")
+        out.filelist[first], out.filelist[second] = out.filelist[second], out.filelist[first]
+    return copy
+
+
+def test_an_archive_listed_out_of_order_is_downloaded_first(
+    streamed: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Reading it as it arrives would need bytes already dropped: it is downloaded first."""
+    monkeypatch.setattr(download, "CHUNK_SIZE", 4096)  # chunks smaller than the files
+    index = str(tmp_path / "index")
+    publish_wheels(index, [out_of_order(tmp_path)])
+    plugin_dir = tmp_path / "plugins"
+    with caplog.at_level(logging.INFO, logger="dioptra_plugins.syncing.download"):
+        result = sync(["twofiles"], index=index, plugin_dir=plugin_dir)
+    assert result.switched
+    assert "already dropped (entries out of order); downloading it first" in caplog.text
+    assert verify(plugin_dir).ok
+    assert installed(plugin_dir) == {"twofiles": "1.0.0"}
+    assert leftovers(plugin_dir) == []
+
+
 # --- ArrivingFile on its own -----------------------------------------------------------------
 
 
-def arriving_file(tmp_path: Path, data: bytes, tail: int) -> tuple[ArrivingFile, BinaryIO]:
-    path = tmp_path / "arriving.bin"
-    out = path.open("xb", buffering=0)
-    return ArrivingFile(path, len(data), data[len(data) - tail :]), out
-
-
-def test_reads_wait_for_bytes_and_the_tail_is_there_at_once(tmp_path: Path) -> None:
+def test_reads_wait_for_bytes_and_the_tail_is_there_at_once() -> None:
     data = os.urandom(10_000)
-    arriving, out = arriving_file(tmp_path, data, tail=1000)
+    arriving = ArrivingFile("x.whl", len(data), data[-1000:])
     arriving.seek(-1000, os.SEEK_END)
     assert arriving.read(1000) == data[-1000:]  # before a single byte has arrived
     got: list[bytes] = []
 
-    def read_the_start() -> None:
-        arriving.seek(0)
+    def read_across_chunks() -> None:
+        arriving.seek(2000)
         got.append(arriving.read(5000))
 
-    reader = threading.Thread(target=read_the_start)
+    reader = threading.Thread(target=read_across_chunks)
     reader.start()
     time.sleep(0.05)
     assert not got  # still waiting
     for start in range(0, 9000, 3000):
-        out.write(data[start : start + 3000])
-        arriving.arrived(3000)
+        arriving.arrived(data[start : start + 3000])
     reader.join(timeout=5)
-    assert got == [data[:5000]]
-    out.write(data[9000:])
-    arriving.arrived(1000)
+    assert got == [data[2000:7000]]
+    arriving.seek(7500)
+    assert arriving.read(1000) == data[7500:8500]
+    arriving.seek(8900)  # across the start of the tail: one whole read, never a short one
+    assert arriving.read(200) == data[8900:9100]
+    arriving.arrived(data[9000:])
     arriving.complete()
-    arriving.settle()
     arriving.seek(8500)
     assert arriving.read() == data[8500:]
     assert arriving.read(10) == b""
-    out.close()
-    arriving.close()
+    arriving.settle()
+    arriving.seek(0)
+    with pytest.raises(NotStreamable, match="already dropped"):
+        arriving.read(10)
 
 
-def test_a_failed_download_reaches_a_waiting_reader_as_its_own_error(tmp_path: Path) -> None:
-    data = os.urandom(4000)
-    arriving, out = arriving_file(tmp_path, data, tail=100)
+def test_the_download_waits_a_window_ahead_of_the_reader() -> None:
+    data = os.urandom(100_000)
+    arriving = ArrivingFile("x.whl", len(data), data[-100:], window=10_000)
+    handed: list[int] = []
+
+    def download() -> None:
+        for start in range(0, len(data), 1000):
+            arriving.arrived(data[start : start + 1000])
+            handed.append(start)
+        arriving.complete()
+
+    writer = threading.Thread(target=download)
+    writer.start()
+    time.sleep(0.1)
+    assert 10 <= len(handed) <= 12  # stopped at the window
+    arriving.seek(50_000)  # skipping ahead (an entry verification does not read) frees it
+    assert arriving.read(1000) == data[50_000:51_000]
+    time.sleep(0.1)
+    assert 60 <= len(handed) <= 63
+    arriving.settle()  # reads nothing more: the rest is let through and dropped
+    writer.join(timeout=5)
+    assert len(handed) == 100
+
+
+def test_a_failed_download_reaches_a_waiting_reader_as_its_own_error() -> None:
+    arriving = ArrivingFile("x.whl", 4000, b"t" * 100)
     caught: list[BaseException] = []
 
     def read() -> None:
@@ -367,15 +447,20 @@ def test_a_failed_download_reaches_a_waiting_reader_as_its_own_error(tmp_path: P
     assert isinstance(error.error, ConnectionResetError)
     with pytest.raises(DownloadFailed):
         arriving.settle()
-    out.close()
-    arriving.close()
 
 
-def test_cancel_stops_the_writer_at_its_next_chunk(tmp_path: Path) -> None:
-    arriving, out = arriving_file(tmp_path, b"x" * 100, tail=10)
-    arriving.arrived(10)
+def test_a_tail_that_differs_from_what_arrives_is_reported() -> None:
+    data = os.urandom(5000)
+    arriving = ArrivingFile("x.whl", len(data), data[-1000:-1] + b"?")
+    arriving.arrived(data)
+    arriving.complete()
+    with pytest.raises(IntegrityError, match="end of the bundle read first"):
+        arriving.settle()
+
+
+def test_cancel_stops_the_writer_at_its_next_chunk() -> None:
+    arriving = ArrivingFile("x.whl", 100, b"x" * 10)
+    arriving.arrived(b"x" * 10)
     arriving.cancel()
     with pytest.raises(DownloadCancelled):
-        arriving.arrived(10)
-    out.close()
-    arriving.close()
+        arriving.arrived(b"x" * 10)

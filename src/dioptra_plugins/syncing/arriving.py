@@ -1,21 +1,28 @@
-"""A big bundle readable while it is still downloading.
+"""A big bundle readable while it is still downloading, held in a bounded window of memory.
 
 A wheel's zip directory and its ``.dist-info`` (what verification reads first) are at the end
 of the file, so a big bundle could only be verified once the whole file had arrived: download,
-then unpack, one after the other.  :class:`ArrivingFile` lets them overlap.  The end of the file
-is read first with one ranged request (``Storage.read_tail``); the download writes the rest into
-a temporary file in order, and a read of bytes that have not arrived yet waits for them.  So
-``zipfile`` (unchanged) reads the directory from the tail at once, then each entry as its bytes
-come in.
+then unpack, one after the other, with the wheel written to disk in between.
+:class:`ArrivingFile` lets them overlap without that copy.  The end of the file is read first
+with one ranged request (``Storage.read_tail``); the download hands its chunks over in order,
+and a read of bytes that have not arrived yet waits for them.  So ``zipfile`` (unchanged) reads
+the directory from the tail at once, then each entry as its bytes come in.
+
+Entries are read in order of their place in the file (hatchling writes them so), so bytes
+before the latest read are dropped: memory holds at most :data:`WINDOW` bytes ahead of the
+reader, and the download waits when it is that far ahead.  A read of bytes already dropped (an
+archive whose directory lists entries out of order) raises :class:`NotStreamable`, and the
+caller downloads the bundle first instead.
 
 Nothing read through it is trusted early: :meth:`ArrivingFile.settle` waits for the whole
-download, which checks size and sha256 against the index, and then checks that the tail read
+download, which checks size and sha256 against the index, and reports whether the tail read
 separately is byte for byte the end of the checked file.  Only then may what was extracted be
 moved into the store.
 """
 
 from __future__ import annotations
 
+import collections
 import io
 import os
 import threading
@@ -25,6 +32,9 @@ from dioptra_plugins.errors import IntegrityError
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+WINDOW = 32 * 1024 * 1024
+"""How far (in bytes) the download may run ahead of the reader before it waits."""
 
 
 class DownloadFailed(Exception):
@@ -39,28 +49,36 @@ class DownloadFailed(Exception):
         self.error = error
 
 
+class NotStreamable(Exception):
+    """A read went back to bytes already dropped: this archive cannot be read as it arrives."""
+
+
 class DownloadCancelled(Exception):
     """Raised in the downloading thread once nobody needs the rest of the file."""
 
 
 class ArrivingFile(io.RawIOBase):
-    """A read-only, seekable view of ``path`` (``size`` bytes once complete) as it is written.
+    """A read-only, seekable view of a ``size``-byte download named ``name`` as it arrives.
 
-    The writer (one downloading thread) writes bytes in order with unbuffered writes and calls
-    :meth:`arrived` after each, then :meth:`complete` or :meth:`fail`.  Readers (``zipfile``)
-    read with ``os.pread``: bytes in ``tail`` at once, others once they have arrived.
-    Cost: one ``pread`` per read; waiting costs nothing but the wait.
+    The writer (one downloading thread) calls :meth:`arrived` with each chunk in order, then
+    :meth:`complete` or :meth:`fail`.  Readers (``zipfile``) read bytes of ``tail`` at once and
+    others once they have arrived.  Cost: one copy of each byte into the reader's buffer.
     """
 
-    def __init__(self, path: str | os.PathLike[str], size: int, tail: bytes) -> None:
+    def __init__(self, name: str, size: int, tail: bytes, window: int | None = None) -> None:
         super().__init__()
-        self.name = os.fspath(path)
+        self.name = name
         self.size = size
         self.tail = tail
+        self.window = WINDOW if window is None else window
         self._tail_start = size - len(tail)
-        self._descriptor = os.open(path, os.O_RDONLY)
         self._position = 0
-        self._arrived = 0
+        self._chunks: collections.deque[tuple[int, bytes]] = collections.deque()
+        self._held = 0  # bytes in _chunks
+        self._arrived = 0  # bytes handed over by the writer so far
+        self._low = 0  # no byte before this is read any more (dropped or never kept)
+        self._wanted = 0  # the end of the read waiting for bytes (it may exceed the window)
+        self._tail_differs = False
         self._finished = False
         self._error: BaseException | None = None
         self._cancelled = False
@@ -68,13 +86,31 @@ class ArrivingFile(io.RawIOBase):
 
     # --- the writer's side -------------------------------------------------------------------
 
-    def arrived(self, count: int) -> None:
-        """``count`` more bytes are in the file.  Raises DownloadCancelled once not wanted."""
+    def arrived(self, chunk: bytes) -> None:
+        """The next ``chunk`` of the file.  Waits while the download is a window ahead of the
+        reader; raises DownloadCancelled once nobody reads any more."""
         with self._changed:
-            self._arrived += count
-            self._changed.notify_all()
+            self._changed.wait_for(
+                lambda: self._cancelled or self._held <= self.window or self._arrived < self._wanted
+            )
             if self._cancelled:
                 raise DownloadCancelled
+            start = self._arrived
+            end = start + len(chunk)
+            if end > self._tail_start:
+                # The tail is served from what was read first; check it is what arrives now.
+                overlap = max(start, self._tail_start)
+                if (
+                    chunk[overlap - start :]
+                    != self.tail[overlap - self._tail_start : end - self._tail_start]
+                ):
+                    self._tail_differs = True
+            kept_from = max(start, self._low)
+            if kept_from < min(end, self._tail_start):
+                self._chunks.append((start, chunk))
+                self._held += len(chunk)
+            self._arrived = end
+            self._changed.notify_all()
 
     def complete(self) -> None:
         """The download ended and matched the index's size and sha256."""
@@ -91,30 +127,30 @@ class ArrivingFile(io.RawIOBase):
 
     # --- the reader's side -------------------------------------------------------------------
 
+    @property
+    def error(self) -> BaseException | None:
+        """Why the download failed (None while it runs or once it matched)."""
+        return self._error
+
     def cancel(self) -> None:
         """Nobody will read further: the download stops at its next chunk."""
         with self._changed:
             self._cancelled = True
             self._changed.notify_all()
 
-    @property
-    def error(self) -> BaseException | None:
-        """Why the download failed (None while it runs or once it matched)."""
-        return self._error
-
     def wait(self) -> None:
-        """Wait for the end of the download, however it ended."""
+        """Read nothing more, and wait for the end of the download, however it ends."""
         with self._changed:
+            self._drop_before(self.size)
             self._changed.wait_for(lambda: self._finished)
 
     def settle(self) -> None:
-        """Wait for the end of the download; raise its error, or IntegrityError when the tail
-        read first is not the end of the file that was checked."""
+        """Wait for the end of the download; raise DownloadFailed with its error, or
+        IntegrityError when the tail read first is not the end of the file that was checked."""
         self.wait()
         if self._error is not None:
             raise DownloadFailed(self._error)
-        end = os.pread(self._descriptor, len(self.tail), self._tail_start)
-        if end != self.tail:
+        if self._tail_differs:
             raise IntegrityError(
                 f"the end of the bundle read first ({len(self.tail)} bytes) is not the end of "
                 "the file downloaded after it: the object changed between the two requests",
@@ -146,33 +182,63 @@ class ArrivingFile(io.RawIOBase):
         self._position = position
         return position
 
+    def read(self, size: int | None = -1, /) -> bytes:
+        # Overridden (RawIOBase.read would go through readinto and copy twice): a read inside
+        # one downloaded chunk is one slice of it, or the chunk itself.
+        start = self._position
+        end = self.size if size is None or size < 0 else min(start + size, self.size)
+        if start >= end:
+            return b""
+        pieces: list[bytes | memoryview] = []
+        if start < self._tail_start:
+            pieces = self._pieces(start, min(end, self._tail_start))
+        if end > self._tail_start:
+            pieces.append(
+                self.tail[max(start, self._tail_start) - self._tail_start : end - self._tail_start]
+            )
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self._position = end
+        return bytes(data)  # no copy when it is a whole chunk already
+
     def readinto(self, buffer: WriteableBuffer, /) -> int:
         view = memoryview(buffer).cast("B")
-        start = self._position
-        end = min(start + len(view), self.size)
-        if start >= end:
-            return 0
-        if start >= self._tail_start:
-            data = self.tail[start - self._tail_start : end - self._tail_start]
-        else:
-            end = min(end, self._tail_start)
-            self._wait_for(end)
-            data = os.pread(self._descriptor, end - start, start)
+        data = self.read(len(view))
         view[: len(data)] = data
-        self._position = start + len(data)
         return len(data)
 
-    def _wait_for(self, end: int) -> None:
+    def _pieces(self, start: int, end: int) -> list[bytes | memoryview]:
+        """The bytes [start, end), once they have arrived, as views of the chunks holding them."""
         with self._changed:
+            if start < self._low and not (self._chunks and self._chunks[0][0] <= start):
+                raise NotStreamable(
+                    f"{self.name}: read back to byte {start}, already dropped (entries out of "
+                    "order)"
+                )
+            self._drop_before(start)
+            self._wanted = end
+            self._changed.notify_all()
             self._changed.wait_for(lambda: self._arrived >= end or self._finished)
-            if self._arrived >= end:
-                return
-            if self._error is not None:
-                raise DownloadFailed(self._error)
-            # Finished without the bytes: a download never completes short (it checks the size).
-            raise DownloadFailed(EOFError(f"the download ended at byte {self._arrived}"))
+            if self._arrived < end:
+                if self._error is not None:
+                    raise DownloadFailed(self._error)
+                # Finished short: a download never completes so (it checks the size).
+                raise DownloadFailed(EOFError(f"the download ended at byte {self._arrived}"))
+            pieces: list[bytes | memoryview] = []
+            for offset, chunk in self._chunks:
+                if offset >= end:
+                    break
+                if offset + len(chunk) <= start:
+                    continue
+                if offset >= start and offset + len(chunk) <= end:
+                    pieces.append(chunk)
+                else:
+                    pieces.append(memoryview(chunk)[max(start, offset) - offset : end - offset])
+            return pieces
 
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._descriptor)
-        super().close()
+    def _drop_before(self, position: int) -> None:
+        """Forget the chunks that end before ``position`` (the reader is past them)."""
+        self._low = max(self._low, position)
+        while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= self._low:
+            _offset, chunk = self._chunks.popleft()
+            self._held -= len(chunk)
+        self._changed.notify_all()

@@ -3,14 +3,15 @@
 Bundles are fetched in parallel (a bounded thread pool), each read in 1 MiB chunks from
 ``storage.open`` while its size and sha256 are checked.  A bundle of up to
 :data:`IN_MEMORY_LIMIT` bytes is kept in memory, and only a complete, matching download is
-handed on (to the store: verification and extraction in one pass).  A bigger one is written to
-a temporary file ``cache/.tmp-*/<wheel filename>``, so no bundle is ever held in memory whole,
-and is handed on while it downloads: its end (zip directory and ``.dist-info``) is read first
-with one ranged request, so verification and extraction follow the download instead of waiting
-for it (:mod:`.arriving`); the store takes the entry only once the download has matched the
-index.  Wheels are not kept: the store entry is the cache (a bundle already in the store is not
-downloaded at all), and a big bundle's temporary file is deleted before the sync flushes the
-disk, so its bytes are normally never written out.
+handed on (to the store: verification and extraction in one pass).  A bigger one is handed on
+while it downloads: its end (zip directory and ``.dist-info``) is read first with one ranged
+request, so verification and extraction follow the download instead of waiting for it, through
+a bounded window of memory (:mod:`.arriving`); the store takes the entry only once the download
+has matched the index.  Where that cannot work (a host that ignores ``Range``, an archive whose
+entries are out of order), a big bundle is downloaded first into a temporary file
+``cache/.tmp-*/<wheel filename>``, deleted before the sync flushes the disk.  No bundle is held
+in memory whole, and wheels are not kept: the store entry is the cache (a bundle already in
+the store is not downloaded at all).
 
 Only a broken stream is retried.  A full disk, an exceeded quota or a read-only file system
 while writing a temporary file is not a network fault: it fails at once with a SyncError naming
@@ -45,7 +46,12 @@ from dioptra_plugins.hashing import CHUNK_SIZE
 from dioptra_plugins.index.keys import bundle_key
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.plugindir.layout import TEMPORARY_PREFIX, PluginDirLayout
-from dioptra_plugins.syncing.arriving import ArrivingFile, DownloadCancelled, DownloadFailed
+from dioptra_plugins.syncing.arriving import (
+    ArrivingFile,
+    DownloadCancelled,
+    DownloadFailed,
+    NotStreamable,
+)
 from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
@@ -81,7 +87,7 @@ class FetchedBundle:
     is None."""
     content: bytes | None
     arriving: ArrivingFile | None = None
-    """The file as it downloads, readable meanwhile (then ``path`` is the file it fills)."""
+    """The bytes as they download, readable meanwhile (then ``path`` is only the name)."""
 
     def settle(self) -> None:
         """Return once the bytes read are known to be the ones the index lists: at once for a
@@ -226,12 +232,13 @@ def stream_big(
     """Download a big bundle and run ``then`` on it while it arrives; a download that broke is
     tried again twice, ``then`` included (what it extracted from the broken one is gone).
 
-    Falls back to downloading first when the storage cannot read the tail (an HTTP host that
-    ignores ``Range``).  Costs one request more than a plain download: the tail.
+    Downloads first instead (to a temporary file) when the storage cannot read the tail (an
+    HTTP host that ignores ``Range``) or the archive cannot be read in order.  Costs one request
+    more than a plain download (the tail) and no disk space for the wheel.
     """
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            if not _stream_big_once(storage, layout, package, meter, then):
+            if not _stream_big_once(storage, package, meter, then):
                 fetched = download_one(storage, layout, package, meter)
                 try:
                     then(fetched)
@@ -248,12 +255,11 @@ def stream_big(
 
 def _stream_big_once(
     storage: Storage,
-    layout: PluginDirLayout,
     package: LockedPackage,
     meter: _Meter,
     then: Callable[[FetchedBundle], object],
 ) -> bool:
-    """One attempt of :func:`stream_big`; False when the tail cannot be read on its own.
+    """One attempt of :func:`stream_big`; False when the bundle must be downloaded first.
 
     A failure of the download is raised as DownloadFailed (also when ``then`` failed on the
     broken bytes first: the download's own error says what went wrong), anything else as is.
@@ -262,64 +268,43 @@ def _stream_big_once(
     tail = storage.read_tail(key, TAIL_LENGTH)
     if tail is None:
         return False
-    folder = temporary_folder(layout)
-    target = folder / package.filename
+    arriving = ArrivingFile(package.filename, package.size, tail[-package.size :])
+    downloader = threading.Thread(
+        target=_download_into,
+        args=(storage, key, package, meter, arriving),
+        name=f"download-{package.name}",
+        daemon=True,
+    )
+    downloader.start()
     try:
-        folder.mkdir()
-        out = _create(target)
-        try:
-            arriving = ArrivingFile(target, package.size, tail[-package.size :])
-        except BaseException:
-            out.close()
-            raise
-        downloader = threading.Thread(
-            target=_download_into,
-            args=(storage, key, package, meter, out, arriving),
-            name=f"download-{package.name}",
-            daemon=True,
-        )
-        downloader.start()
-        try:
-            then(FetchedBundle(package, target, None, arriving))
-        except DownloadFailed:
-            raise
-        except Exception:
-            # Broken bytes read as a damaged bundle: the download's verdict (and the tail's)
-            # comes first, as it does for a bundle downloaded before it is read.
-            arriving.settle()
-            raise
-        finally:
-            arriving.cancel()  # ``then`` is done; if it did not need the rest, stop reading it
-            downloader.join()
-            arriving.close()
-    except OSError as error:
-        if error.errno in _DISK_ERRNOS:
-            raise _disk_error(error, target, f"downloading {package.filename}") from error
+        then(FetchedBundle(package, Path(package.filename), None, arriving))
+    except DownloadFailed:
+        raise
+    except NotStreamable as error:
+        logger.info("%s; downloading it first", error)
+        return False
+    except Exception:
+        # Broken bytes read as a damaged bundle: the download's verdict (and the tail's) comes
+        # first, as it does for a bundle downloaded before it is read.
+        arriving.settle()
         raise
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        arriving.cancel()  # ``then`` is done; if it did not need the rest, stop reading it
+        downloader.join()
     return True
 
 
 def _download_into(
-    storage: Storage,
-    key: str,
-    package: LockedPackage,
-    meter: _Meter,
-    out: BinaryIO,
-    arriving: ArrivingFile,
+    storage: Storage, key: str, package: LockedPackage, meter: _Meter, arriving: ArrivingFile
 ) -> None:
     """The downloading thread of :func:`_stream_big_once`: every outcome reaches ``arriving``."""
     try:
-        with out, storage.open(key) as stream:
+        with storage.open(key) as stream:
             for chunk in _receive(stream, package, key, meter):
-                _write_all(out, chunk)
-                arriving.arrived(len(chunk))
+                arriving.arrived(chunk)
     except DownloadCancelled as cancelled:
         arriving.fail(cancelled)
     except BaseException as error:  # handed to the reading thread, which raises it
-        if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
-            error = _disk_error(error, Path(arriving.name), f"downloading {package.filename}")
         arriving.fail(error)
     else:
         arriving.complete()
