@@ -261,30 +261,27 @@ class S3Storage:
         return StoredObject(key, data, str(response["ETag"]))
 
     def open(self, key: str) -> BinaryIO:
-        try:
-            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except botocore.exceptions.ClientError as error:
-            if self._code(error) in _NOT_FOUND_CODES:
-                raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from None
-            self._raise(error, "read", key)
-        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
-            self._raise(error, "read", key)
-        return cast(BinaryIO, response["Body"])
+        return cast(BinaryIO, self._object(key)["Body"])
 
     def read_tail(self, key: str, length: int) -> bytes | None:
         # A suffix range: S3 answers 206 with the last bytes, or 200 with a shorter object.
+        body = self._object(key, Range=f"bytes=-{length}")["Body"]
         try:
-            response = self._client.get_object(
-                Bucket=self.bucket, Key=self._key(key), Range=f"bytes=-{length}"
-            )
-            data: bytes = response["Body"].read()
+            data: bytes = body.read()
+        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+            self._raise(error, "read", key)
+        return data[-length:] if length else b""
+
+    def _object(self, key: str, **arguments: Any) -> Any:
+        """One GET of ``key`` whose body the caller reads; a missing key is not found."""
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=self._key(key), **arguments)
         except botocore.exceptions.ClientError as error:
             if self._code(error) in _NOT_FOUND_CODES:
                 raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from None
             self._raise(error, "read", key)
         except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
             self._raise(error, "read", key)
-        return data[-length:] if length else b""
 
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         try:

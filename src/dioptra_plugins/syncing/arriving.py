@@ -127,11 +127,6 @@ class ArrivingFile(io.RawIOBase):
 
     # --- the reader's side -------------------------------------------------------------------
 
-    @property
-    def error(self) -> BaseException | None:
-        """Why the download failed (None while it runs or once it matched)."""
-        return self._error
-
     def cancel(self) -> None:
         """Nobody will read further: the download stops at its next chunk."""
         with self._changed:
