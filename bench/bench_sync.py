@@ -4,7 +4,9 @@ Workload: 40 plugin packages x 25 modules (about 1,000 files) built into bundles
 to an index in a loopback SeaweedFS bucket; the same package trees are also uploaded as plain
 files for ``aws s3 sync``; ``uv pip install --target`` installs the same wheels from the
 index's PEP 503 pages (served over loopback HTTP from a local copy of the index, since uv does
-not speak S3).  Scenarios, interleaved per round (the order rotates each round):
+not speak S3), each run with an empty cache of its own (``--cache-dir``, the work of
+``--no-cache`` without its deletion at exit: see ``with_cache``).  Scenarios, interleaved per
+round (the order rotates each round):
 
 - cold: an empty plugin dir / target dir / download dir;
 - no-op: the same again; ours is also compared with a bare script that imports boto3 and makes
@@ -17,7 +19,11 @@ with that write fsynced, as a sync makes it durable), and the peak memory (max R
 process.
 
 Ours also runs against the same index served over HTTP by uv's server (``ours-http``): the
-same peer as uv, and no boto3 start-up.
+same peer as uv, and no boto3 start-up; and in a warm worker (``warm``, ``warm-http``: a
+process that synced before, timing only its ``sync()`` call), the way a worker syncs before
+each job.  ``imports`` times a bare interpreter importing the libraries a sync that installs
+needs: the floor of any fresh process.  Every run's CPU seconds (user + system, children
+included) are reported too.
 
 Run: .venv/bin/python bench/bench_sync.py [--rounds 5] [--skip-big]
 """
@@ -29,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -108,12 +115,27 @@ def build_all(work: Path, rounds: int) -> tuple[list[Path], list[Path], Path]:
     return wheels[:PACKAGES], wheels[PACKAGES:], trees
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+CPU: dict[str, list[float]] = {}
+"""CPU seconds (user + system, the process and its children) of each timed run, by key."""
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(
+    command: list[str], env: dict[str, str] | None = None, *, cpu_key: str | None = None
+) -> tuple[float, str]:
+    """Wall seconds and stdout of ``command``; its CPU seconds go to ``CPU[cpu_key]``."""
+    cpu_before = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    if cpu_key is not None:
+        CPU.setdefault(cpu_key, []).append(children_cpu() - cpu_before)
     return elapsed, done.stdout
 
 
@@ -175,13 +197,20 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 "--json",
             ]
             aws = [AWS, "s3", "sync", f"s3://{bucket}/tree", str(aws_dir), "--only-show-errors"]
+            # An empty cache per run, as with --no-cache, but kept until the end: --no-cache
+            # deletes its temporary cache (2,000 files) at exit, and on this VM's ext4 (no
+            # journal) inodes deleted in the last 60-300 s make every later file creation scan
+            # past them (recently_deleted(), 150-250 us a file instead of about 20), so each
+            # deletion slowed the runs after it, ours and uv's alike.  Nothing is deleted
+            # while the rounds run.
             uv = [
                 UV,
                 "pip",
                 "install",
                 "--target",
                 str(uv_dir),
-                "--no-cache",
+                "--cache-dir",
+                "CACHE",
                 "--python",
                 sys.executable,
                 "--index-url",
@@ -200,14 +229,35 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 *[str(work / f"round{r}" / "ours-http") if p == str(ours_dir) else p for p in ours]
             ]
             ours_http[ours_http.index(index)] = http_url
+            # A worker that synced before (imports done, client made) calling sync() in-process.
+            warm, warm_http = (
+                [
+                    sys.executable,
+                    "-c",
+                    WARM_WORKER,
+                    url,
+                    "SCRATCH",  # each run warms up in a plugin dir of its own
+                    "pkg01",
+                    str(work / f"round{r}" / name),
+                    *requirements,
+                ]
+                for url, name in ((index, "warm"), (http_url, "warm-http"))
+            )
             tools = [("ours", ours), ("aws", aws), ("uv", uv), ("ours-http", ours_http)]
-            tools = tools[r % 4 :] + tools[: r % 4]
+            tools += [("warm", warm), ("warm-http", warm_http)]
+            tools = tools[r % len(tools) :] + tools[: r % len(tools)]
             # cold
             for name, command in [*tools, ("uv-compile", uv_compile)]:
-                elapsed, out = timed(command)
+                elapsed, out = timed(with_cache(command, work), cpu_key=f"cold/{name}")
+                if name.startswith("warm"):
+                    elapsed = float(out.strip().splitlines()[-1])  # sync() alone
                 add(f"cold/{name}", elapsed)
                 if name == "ours":
                     requests["cold/ours"] = json.loads(out)["requests"]
+            # The floor of a fresh process: the interpreter importing the libraries every
+            # sync that installs needs (CLI, HTTP, resolver, wheel checks), and nothing else.
+            elapsed, _ = timed([sys.executable, "-c", IMPORTS], cpu_key="imports")
+            add("imports", elapsed)
             # no-op
             root_etag = open_storage(index).get("index.json").etag
             bare = [
@@ -224,6 +274,8 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 ),
             ]
             for name, command in [*tools, ("bare", bare)]:
+                if name.startswith("warm"):
+                    continue  # the in-process no-op is timed below, 200 times
                 elapsed, out = timed(command)
                 add(f"noop/{name}", elapsed)
                 if name == "ours":
@@ -250,9 +302,13 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 ("aws", aws),
                 ("uv", uv_changed),
                 ("ours-http", ours_http),
+                ("warm", warm),
+                ("warm-http", warm_http),
             ]
             for name, command in changed_tools:
-                elapsed, out = timed(command)
+                elapsed, out = timed(with_cache(command, work), cpu_key=f"changed/{name}")
+                if name.startswith("warm"):
+                    elapsed = float(out.strip().splitlines()[-1])
                 add(f"changed/{name}", elapsed)
                 if name == "ours":
                     summary = json.loads(out)
@@ -298,12 +354,29 @@ WARM_WORKER = """
 import sys, time
 from dioptra_plugins import sync
 from dioptra_plugins.syncing.engine import storage_for
-index, plugin_dir = sys.argv[1:3]
-storage_for(index).get("index.json")  # a worker that synced before: imports and client ready
+# What a worker that synced before has imported and made: the install path and the client.
+import dioptra_plugins.bundle.extract, dioptra_plugins.syncing.choose
+import dioptra_plugins.syncing.install, dioptra_plugins.syncing.changes
+index, scratch, warm_up, plugin_dir, *requirements = sys.argv[1:]
+storage_for(index).get("index.json")
+if warm_up != "-":  # one earlier sync of one package: lazy imports and regexes done too
+    sync([warm_up], index=index, plugin_dir=scratch)
 started = time.perf_counter()
-sync(["bigdata"], index=index, plugin_dir=plugin_dir)
+sync(requirements, index=index, plugin_dir=plugin_dir)
 print(time.perf_counter() - started)
 """
+
+IMPORTS = "import click, urllib3, packaging.specifiers, packaging.metadata, resolvelib, installer"
+
+
+def with_cache(command: list[str], work: Path) -> list[str]:
+    """``command`` with its placeholders replaced by fresh directories: ``CACHE`` (uv's empty
+    cache) and ``SCRATCH`` (a warm worker's warm-up plugin dir)."""
+    fresh = {"CACHE": "uv-cache-", "SCRATCH": "scratch-"}
+    return [
+        tempfile.mkdtemp(prefix=fresh[part], dir=work) if part in fresh else part
+        for part in command
+    ]
 
 
 def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str, Any]:
@@ -364,12 +437,15 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
         return elapsed
 
     gets, hashes, writes, durable_writes, ours, rss, warm = [], [], [], [], [], [], []
+    ours_cpu: list[float] = []
+    server_cpu: list[float] = []
     for r in range(3):
         gets.append(raw_get())
         hashes.append(raw_hash())
         writes.append(raw_write(durable=False))
         durable_writes.append(raw_write(durable=True))
         plugin_dir = work / "big-plugins" / str(r)
+        cpu_before, server_before = children_cpu(), process_cpu(server.pid)
         started = time.perf_counter()
         # Measured through a small launcher: a child forked from this (large) process would
         # report this process's peak RSS as its own (Linux accounts the fork's shared pages).
@@ -392,10 +468,12 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
             check=True,
         )
         ours.append(time.perf_counter() - started)
+        ours_cpu.append(children_cpu() - cpu_before)
+        server_cpu.append(process_cpu(server.pid) - server_before)
         rss.append(int(done.stdout.strip().splitlines()[-1]) / 1024)
         shutil.rmtree(plugin_dir, ignore_errors=True)
         timed_warm = subprocess.run(
-            [sys.executable, "-c", WARM_WORKER, index, str(plugin_dir)],
+            [sys.executable, "-c", WARM_WORKER, index, "-", "-", str(plugin_dir), "bigdata"],
             capture_output=True,
             text=True,
             check=True,
@@ -412,7 +490,20 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
         "ours": ours,
         "rss_mb": rss,
         "warm": warm,
+        "ours_cpu": ours_cpu,
+        "server_cpu": server_cpu,
     }
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system, all threads) a running process has used so far; 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -453,6 +544,9 @@ def print_report(report: dict[str, Any] | None, big: dict[str, Any] | None) -> N
             speed = [f / o for f, o in zip(floors, big[ours_key], strict=True)]
             return f"median {median(speed):.2f} (runs {', '.join(f'{v:.2f}' for v in speed)})"
 
+        cores = os.cpu_count() or 1
+        both = [c + w for c, w in zip(big["ours_cpu"], big["server_cpu"], strict=True)]
+        busy = median(both) / (cores * median(big["ours"]))
         print(
             f"big bundle {mb:.0f} MB: raw GET {fmt(median(big['get']))}, sha256 "
             f"{fmt(median(big['hash']))}, write {fmt(median(big['write']))}, write+fsync "
@@ -463,6 +557,9 @@ def print_report(report: dict[str, Any] | None, big: dict[str, Any] | None) -> N
             f"  in a warm worker (imports and client ready): {fmt(median(big['warm']))} (runs "
             f"{', '.join(fmt(v) for v in big['warm'])}), speed / floor "
             f"{floor_ratio('write', 'warm')}\n"
+            f"  CPU of a CLI run: ours {median(big['ours_cpu']):.2f} s, SeaweedFS "
+            f"{median(big['server_cpu']):.2f} s, against {cores} cores x "
+            f"{median(big['ours']):.2f} s wall: {busy:.0%} busy\n"
             f"  peak RSS of the sync process {max(big['rss_mb']):.0f} MB "
             f"(runs {', '.join(f'{v:.0f}' for v in big['rss_mb'])})"
         )
@@ -494,6 +591,15 @@ def print_workload(report: dict[str, Any]) -> None:
     print(f"  noop ours/aws     {ratios('noop/ours', 'noop/aws')}")
     print(f"  changed ours/aws  {ratios('changed/ours', 'changed/aws')}")
     print(f"  changed ours/uv   {ratios('changed/ours', 'changed/uv')}")
+    print(f"  cold warm-http/uv-compile {ratios('cold/warm-http', 'cold/uv-compile')}")
+    print(f"  cold warm/uv-compile {ratios('cold/warm', 'cold/uv-compile')}")
+    print(f"  cold warm-http/uv {ratios('cold/warm-http', 'cold/uv')}")
+    print(f"  changed warm-http/uv {ratios('changed/warm-http', 'changed/uv')}")
+    print(f"  changed warm/uv {ratios('changed/warm', 'changed/uv')}")
+    print(f"  imports alone/uv changed {ratios('imports', 'changed/uv')}")
+    print("  CPU seconds (user + system, with children), median:")
+    for key in sorted(CPU):
+        print(f"    {key:22s} {median(CPU[key]):.2f}")
     print(f"  requests {json.dumps(requests)}")
 
 
