@@ -11,7 +11,8 @@ $DIOPTRA_PLUGIN_DIR/
                         pylock.toml}
     store/<sha256>/...                                            verified, read-only
     store/<sha256>/.bytecode.json                                 the pycs sync compiled
-    cache/<sha256>/<wheel>                                        downloaded bundles
+    cache/.tmp-*                                                  a big download read out of order
+    cache/<sha256>/<wheel>                                        old releases; gc removes them
     cache/documents/<sha256>.json, root.json                      project documents, last root
     pins/<pid>-<token>.json                                       generations in use
     state.json   lock   id                                        last sync, writer lock, dir id
