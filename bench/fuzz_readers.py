@@ -310,11 +310,11 @@ def toml_value(rng: random.Random) -> Any:
 # --- the readers -------------------------------------------------------------------------------
 
 
-@dataclass
 def _unread(problems: str) -> str:
     return re.sub(r"cannot be read: [^\n]*", "cannot be read", problems)
 
 
+@dataclass
 class Tally:
     reader: str
     inputs: int = 0
