@@ -5,7 +5,7 @@ to an index in a loopback SeaweedFS bucket; the same package trees are also uplo
 files for ``aws s3 sync``; ``uv pip install --target`` installs the same wheels from the
 index's PEP 503 pages (served over loopback HTTP from a local copy of the index, since uv does
 not speak S3), each run with an empty cache of its own (``--cache-dir``, the work of
-``--no-cache`` without its deletion at exit: see ``with_cache``).  Scenarios, interleaved per
+``--no-cache`` without its deletion at exit: see ``with_fresh_dirs``).  Scenarios, interleaved per
 round (the order rotates each round):
 
 - cold: an empty plugin dir / target dir / download dir;
@@ -248,9 +248,7 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
             tools = tools[r % len(tools) :] + tools[: r % len(tools)]
             # cold
             for name, command in [*tools, ("uv-compile", uv_compile)]:
-                elapsed, out = timed(with_cache(command, work), cpu_key=f"cold/{name}")
-                if name.startswith("warm"):
-                    elapsed = float(out.strip().splitlines()[-1])  # sync() alone
+                elapsed, out = run_tool(name, command, work, f"cold/{name}")
                 add(f"cold/{name}", elapsed)
                 if name == "ours":
                     requests["cold/ours"] = json.loads(out)["requests"]
@@ -306,9 +304,7 @@ def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[
                 ("warm-http", warm_http),
             ]
             for name, command in changed_tools:
-                elapsed, out = timed(with_cache(command, work), cpu_key=f"changed/{name}")
-                if name.startswith("warm"):
-                    elapsed = float(out.strip().splitlines()[-1])
+                elapsed, out = run_tool(name, command, work, f"changed/{name}")
                 add(f"changed/{name}", elapsed)
                 if name == "ours":
                     summary = json.loads(out)
@@ -369,7 +365,19 @@ print(time.perf_counter() - started)
 IMPORTS = "import click, urllib3, packaging.specifiers, packaging.metadata, resolvelib, installer"
 
 
-def with_cache(command: list[str], work: Path) -> list[str]:
+def run_tool(name: str, command: list[str], work: Path, key: str) -> tuple[float, str]:
+    """One timed run of tool ``name`` with fresh directories; a warm worker's time is that of
+    its ``sync()`` call alone.  Returns (seconds, stdout)."""
+    elapsed, out = timed(with_fresh_dirs(command, work), cpu_key=key)
+    return (warm_seconds(out) if name.startswith("warm") else elapsed), out
+
+
+def warm_seconds(stdout: str) -> float:
+    """The seconds of ``sync()`` a WARM_WORKER printed last."""
+    return float(stdout.strip().splitlines()[-1])
+
+
+def with_fresh_dirs(command: list[str], work: Path) -> list[str]:
     """``command`` with its placeholders replaced by fresh directories: ``CACHE`` (uv's empty
     cache) and ``SCRATCH`` (a warm worker's warm-up plugin dir)."""
     fresh = {"CACHE": "uv-cache-", "SCRATCH": "scratch-"}
@@ -478,7 +486,7 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
             text=True,
             check=True,
         )
-        warm.append(float(timed_warm.stdout.strip().splitlines()[-1]))
+        warm.append(warm_seconds(timed_warm.stdout))
         shutil.rmtree(plugin_dir, ignore_errors=True)
     server.delete_bucket(bucket)
     return {
