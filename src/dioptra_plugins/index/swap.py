@@ -35,6 +35,10 @@ BACKOFF_CAP_SECONDS = 1.0
 
 ChangeFunction = Callable[[RootDocument, DocumentCache], Mapping[str, ProjectDocument]]
 
+BeforeReplace = Callable[[RootSnapshot, RootDocument, bytes], None]
+"""Called right before each compare-and-swap attempt with the root it replaces, the new root
+and the new root's exact bytes (a signed index signs them there, before they can be seen)."""
+
 
 @dataclass(frozen=True)
 class SwapResult:
@@ -70,6 +74,7 @@ def change_root(
     change: ChangeFunction,
     *,
     before_swap: Callable[[], None] | None = None,
+    before_replace: BeforeReplace | None = None,
     cache: DocumentCache | None = None,
     first: RootSnapshot | None = None,
     max_attempts: int = MAX_ATTEMPTS,
@@ -81,7 +86,8 @@ def change_root(
     name (an empty mapping means "nothing to do": no write at all).  It may raise to refuse.
     ``before_swap`` runs after the documents are written and before the root is replaced
     (publish waits there for its bundle uploads, so documents and bundles go up together); if
-    it raises, nothing but unreferenced objects was written.  A caller that already read the
+    it raises, nothing but unreferenced objects was written.  ``before_replace`` runs on every
+    attempt just before the compare-and-swap (see :data:`BeforeReplace`).  A caller that already read the
     root (``first``) and documents (``cache``) passes them: the first attempt reads nothing again.
     """
     cache = cache or DocumentCache(storage)
@@ -96,8 +102,11 @@ def change_root(
         new_root = snapshot.root.with_projects(
             {name: ProjectEntry.for_document(document) for name, document in changed.items()}
         )
+        new_bytes = new_root.to_bytes()
+        if before_replace is not None:
+            before_replace(snapshot, new_root, new_bytes)
         try:
-            storage.replace(ROOT_KEY, new_root.to_bytes(), snapshot.etag)
+            storage.replace(ROOT_KEY, new_bytes, snapshot.etag)
         except ConflictError:
             delay = random.uniform(
                 0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16))
