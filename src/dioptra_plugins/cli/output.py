@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,6 +50,49 @@ def say(text: str) -> None:
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout (the only thing ``--json`` prints there)."""
     click.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
+
+
+def terminal_width() -> int | None:
+    """Columns to fit output into: the terminal's when stdout is one, else ``$COLUMNS`` if set.
+
+    None means "do not wrap": piped output stays one record a line for grep and awk, as
+    ``pip list`` and ``uv pip list`` do.
+    """
+    if sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit():
+        return max(shutil.get_terminal_size().columns, 40)
+    return None
+
+
+def emit_entries(entries: Sequence[tuple[str, Sequence[str]]], indent: int = 4) -> None:
+    """Each entry as its title line and its detail lines, indented and wrapped to the terminal
+    (for records too wide for a table row, such as a task with its signature)."""
+    width = terminal_width()
+    for title, details in entries:
+        click.echo(title)
+        for detail in details:
+            if not detail:
+                continue
+            if width is None:
+                click.echo(" " * indent + detail)
+                continue
+            for line in textwrap.wrap(
+                detail,
+                width=width,
+                initial_indent=" " * indent,
+                subsequent_indent=" " * (indent + 2),
+                break_on_hyphens=False,
+            ):
+                click.echo(line)
+
+
+def table_fits(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether :func:`emit_table` would print every line within the terminal's width."""
+    width = terminal_width()
+    if width is None:
+        return True
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return sum(widths) + 2 * (len(widths) - 1) <= width
 
 
 def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

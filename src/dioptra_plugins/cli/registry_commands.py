@@ -17,7 +17,7 @@ from typing import IO, Any
 import click
 
 from dioptra_plugins.cli.options import json_option, plugin_dir_option
-from dioptra_plugins.cli.output import emit_json, emit_table
+from dioptra_plugins.cli.output import emit_entries, emit_json, emit_table, table_fits
 from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
 from dioptra_plugins.lookup import may_hold_python, module_name
 from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
@@ -166,7 +166,17 @@ def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) ->
         emit_json({"tasks": tasks, "errors": [_error_document(e) for e in failures]})
     else:
         rows = [(f"{t['module']}.{t['function']}{t['signature']}", t["description"]) for t in tasks]
-        emit_table(["TASK", "DESCRIPTION"], rows)
+        if table_fits(["TASK", "DESCRIPTION"], rows):
+            emit_table(["TASK", "DESCRIPTION"], rows)
+        else:
+            # Too wide for the terminal: the task's name on its line, then its signature and
+            # description indented and wrapped beneath it.
+            emit_entries(
+                [
+                    (f"{t['module']}.{t['function']}", [t["signature"], t["description"]])
+                    for t in tasks
+                ]
+            )
         for failure in failures:
             click.echo(f"error: {failure}", err=True)
     if failures:
