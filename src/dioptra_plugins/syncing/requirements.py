@@ -16,17 +16,61 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
 
+class RequirementLine(str):
+    """A requirement read from a file, remembering where: errors say ``FILE:LINE`` (as pip's
+    "from line N of FILE" does), and everything else sees the plain string."""
+
+    origin: str
+
+    def __new__(cls, text: str, origin: str) -> RequirementLine:
+        line = super().__new__(cls, text)
+        line.origin = origin
+        return line
+
+
 def read_requirements_file(path: Path | str) -> list[str]:
-    """The requirement lines of a file: one per line, ``#`` starts a comment, blanks ignored."""
+    """The requirement lines of a file: one per line, ``#`` starts a comment, blanks ignored.
+
+    As in pip's requirements files, a line ending in ``\\`` continues on the next one and
+    ``-r OTHER`` (``--requirement OTHER``) includes another file, relative to this one.  Each
+    returned line is a :class:`RequirementLine` that knows its ``FILE:LINE``.
+    """
+    return _read_file(Path(path), ())
+
+
+def _read_file(path: Path, including: tuple[Path, ...]) -> list[str]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"cannot read requirements file {path}: {error}") from error
-    lines = []
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            lines.append(line)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        where = f"{including[-1]}: " if including else ""
+        raise UsageError(f"{where}cannot read requirements file {path}: {error}") from error
+    lines: list[str] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        content = raw.split("#", 1)[0]
+        if content.rstrip().endswith("\\"):
+            pending += content.rstrip()[:-1] + " "
+            continue
+        line, pending = (pending + content).strip(), ""
+        if not line:
+            continue
+        origin = f"{path}:{start}"
+        option, _, argument = line.partition(" ")
+        if option in ("-r", "--requirement") or line.startswith("--requirement="):
+            target = argument.strip() or line.partition("=")[2].strip()
+            included = path.parent / target
+            if included.resolve() in (p.resolve() for p in (*including, path)):
+                raise UsageError(f"{origin}: {target} includes itself")
+            lines += _read_file(included, (*including, path))
+        elif line.startswith("-"):
+            raise UsageError(
+                f"{origin}: {option} is not supported in a requirements file here (only "
+                "requirements and -r OTHER)"
+            )
+        else:
+            lines.append(RequirementLine(line, origin))
     return lines
 
 
@@ -46,17 +90,21 @@ def parse_requirements(requirements: Iterable[str]) -> list[Requirement]:
     parsed: list[Requirement] = []
     problems: list[str] = []
     for text in requirements:
+        # pip's convention: say where a line of a file came from.
+        where = f"{text.origin}: " if isinstance(text, RequirementLine) else ""
         try:
             requirement = Requirement(text)
         except InvalidRequirement as error:
-            problems.append(f"{text!r}: {error}")
+            problems.append(f"{where}{str(text)!r}: {error}")
             continue
         if requirement.url:
-            problems.append(f"{text!r}: URL requirements are not supported; publish the bundle")
+            problems.append(
+                f"{where}{str(text)!r}: URL requirements are not supported; publish the bundle"
+            )
         elif requirement.extras:
-            problems.append(f"{text!r}: plugin packages have no extras")
+            problems.append(f"{where}{str(text)!r}: plugin packages have no extras")
         elif requirement.marker is not None:
-            problems.append(f"{text!r}: environment markers are not supported here")
+            problems.append(f"{where}{str(text)!r}: environment markers are not supported here")
         else:
             parsed.append(requirement)
     if problems:
