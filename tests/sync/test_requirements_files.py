@@ -66,9 +66,9 @@ def test_the_command_line_names_file_and_line(tmp_path: Path) -> None:
     subprocess.run([*cli, "index", "init", str(index)], check=True, capture_output=True)
     requirements = tmp_path / "plugins.txt"
     requirements.write_text("good>=1\nbad==\n")
-    plugins = tmp_path / "plugins"
+    plugins = str(tmp_path / "plugins")
     done = subprocess.run(
-        [*cli, "sync", "-r", str(requirements), "--index", str(index), "--plugin-dir", str(plugins)],
+        [*cli, "sync", "-r", str(requirements), "--index", str(index), "--plugin-dir", plugins],
         capture_output=True,
         text=True,
         check=False,
