@@ -131,10 +131,16 @@ def may_hold_python(directory: Path) -> bool:
 
 
 def did_you_mean(wanted: str | None, known: Iterable[str]) -> str:
-    """`` (did you mean 'resize'?)`` when a known name is close to ``wanted``; else nothing."""
+    """`` (did you mean 'resize'?)`` when a known name is close to ``wanted``; else nothing.
+
+    ``wanted`` itself is never suggested: when it is among ``known`` (a module that exists but
+    registers no plugin, a function registered under another label) it was found and is not
+    what the caller needs, and "did you mean 'x'" for a lookup of 'x' only misleads.
+    """
     if not wanted:
         return ""
-    close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
+    others = [name for name in known if name != wanted]
+    close = difflib.get_close_matches(wanted, others, n=3, cutoff=0.6)
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(name) for name in close) + "?)"

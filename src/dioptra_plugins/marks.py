@@ -74,7 +74,34 @@ def plugin_mark(obj: object) -> PluginMark | None:
         mark = vars(obj).get(MARK_ATTRIBUTE)
     else:
         mark = getattr(obj, MARK_ATTRIBUTE, None)
-    return mark if isinstance(mark, PluginMark) else None
+    if isinstance(mark, PluginMark):
+        return mark
+    return _foreign_mark(mark)
+
+
+def _foreign_mark(mark: object) -> PluginMark | None:
+    """A mark left by another copy of this module, as this copy's :class:`PluginMark`.
+
+    A process can hold two copies of ``dioptra_plugins.marks``: Dioptra's own tests hide
+    Prefect by deleting every module named like "dioptra" from ``sys.modules`` and importing
+    pyplugs afresh, while the plugin modules imported before stay loaded with the old copy's
+    marks.  Those functions are still registered plugins, so a mark is recognised by what it
+    is (this module's class, by name) rather than by identity with this copy's class.
+    """
+    kind = type(mark)
+    if kind.__module__ != __name__ or kind.__qualname__ != PluginMark.__qualname__:
+        return None
+    sort_value = getattr(mark, "sort_value", None)
+    label = getattr(mark, "label", None)
+    order = getattr(mark, "order", None)
+    if (
+        not isinstance(sort_value, (int, float))
+        or isinstance(sort_value, bool)
+        or not (label is None or isinstance(label, str))
+        or not isinstance(order, int)
+    ):
+        return None
+    return PluginMark(sort_value=sort_value, label=label, order=order)
 
 
 def task_nout(nout: int) -> Callable[[F], F]:

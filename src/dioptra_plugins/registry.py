@@ -188,6 +188,9 @@ class Registry:
         ``wait_for``); anywhere else the upstream objects are waited on and the plugin is
         called.  Needs Prefect installed, as Dioptra's did.
         """
+        # Prefect first, then the lookup, as Dioptra's ``@require_package`` orders them: without
+        # Prefect the answer is PrefectDependencyError whatever the plugin's state.
+        workflows.require_prefect("call_task")
         info = self.info(package, plugin, func, label)
         return workflows.call_as_task(info.func, _task_name(info), args, kwargs)
 
