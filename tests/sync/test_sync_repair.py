@@ -176,5 +176,6 @@ def test_progress_on_a_terminal_counts_packages_bytes_and_rate(index: str, tmp_p
     assert code == 0
     assert b"2/2 packages, " in shown
     assert b" MB/s" in shown
+    assert b"0/0 packages" not in shown  # no flash of nothing before the first figure
     plain = cli("sync", "alpha", "--index", index, "--plugin-dir", str(tmp_path / "other"))
     assert "packages," not in plain.stderr

@@ -28,13 +28,15 @@ if TYPE_CHECKING:
 class _StatusLine:
     """``12/40 packages, 3.1/4.2 MB, 21.0 MB/s`` on a terminal's stderr, redrawn in place."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._bytes = (0, 0)
         self._packages = (0, 0)
-        self._started = time.monotonic()
+        self._started = clock()
         self._drawn = 0.0
         self._lock = threading.Lock()
         self._shown = False
+        self._width = 0
 
     def bytes(self, done: int, total: int) -> None:
         self._bytes = (done, total)
@@ -45,17 +47,29 @@ class _StatusLine:
         self._draw(force=done == total)
 
     def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             if not force and now - self._drawn < 0.1:
                 return
-            self._drawn = now
             (done, total), (stored, count) = self._bytes, self._packages
-            rate = done / max(now - self._started, 1e-6) / 1e6
+            if count == 0:
+                return  # nothing known yet: no "0/0 packages" flash before the first figure
+            self._drawn = now
+            elapsed = max(now - self._started, 1e-6)
+            rate = done / elapsed / 1e6
             text = f"{stored}/{count} packages, {done / 1e6:.1f}/{total / 1e6:.1f} MB, "
+            text += f"{rate:.1f} MB/s"
+            if done < total and done > 0 and elapsed >= 1.0:
+                # As pip's and uv's bars: the time left at the rate so far (after a second, so
+                # that the first chunk's burst does not promise the impossible).
+                left = int((total - done) / (done / elapsed))
+                text += f", ETA {left // 60}:{left % 60:02d}"
             # Downloads done, packages still being checked: say so (a big bundle takes a while).
-            phase = "; verifying and extracting" if done >= total and stored < count else ""
-            click.echo(f"\r{text}{rate:.1f} MB/s{phase} ", nl=False, err=True)
+            if done >= total and stored < count:
+                text += "; verifying and extracting"
+            # Pad over a longer previous line; "\r" alone would leave its tail on screen.
+            click.echo(f"\r{text.ljust(self._width)}", nl=False, err=True)
+            self._width = len(text)
             self._shown = True
 
     def finish(self) -> None:
@@ -74,10 +88,24 @@ def _status_line(enabled: bool) -> tuple[_Callback | None, _Callback | None, Cal
     return line.bytes, line.packages, line.finish
 
 
+def _version_change(name: str, old: str, new: str, *, planned: bool = False) -> str:
+    """``upgraded x 1.0 -> 1.3`` or ``downgraded x 1.3 -> 1.0``: uv's words for either way."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        down = Version(new) < Version(old)
+    except InvalidVersion:
+        down = False
+    verb = ("downgrade" if down else "upgrade") + ("" if planned else "d")
+    return f"{verb} {name} {old} -> {new}"
+
+
 def _describe(result: SyncResult) -> str:
     if result.dry_run:
         changes = [f"install {n} {v}" for n, v in sorted(result.installed.items())]
-        changes += [f"upgrade {n} {a} -> {b}" for n, (a, b) in sorted(result.upgraded.items())]
+        changes += [
+            _version_change(n, a, b, planned=True) for n, (a, b) in sorted(result.upgraded.items())
+        ]
         changes += [f"remove {n} {v}" for n, v in sorted(result.removed.items())]
         if not changes and result.generation is not None:
             return f"dry run: nothing would change (generation {result.generation})"
@@ -94,7 +122,7 @@ def _describe(result: SyncResult) -> str:
             f"({plural(result.requests, 'request')})"
         )
     changes = [f"installed {n} {v}" for n, v in sorted(result.installed.items())]
-    changes += [f"upgraded {n} {a} -> {b}" for n, (a, b) in sorted(result.upgraded.items())]
+    changes += [_version_change(n, a, b) for n, (a, b) in sorted(result.upgraded.items())]
     changes += [f"removed {n} {v}" for n, v in sorted(result.removed.items())]
     totals = (
         f"{len(result.unchanged)} unchanged; {result.downloaded} downloaded, "
@@ -228,7 +256,13 @@ def sync_command(
 def _sync_every(
     interval: float, once: Callable[[Callable[[int, int], None] | None], SyncResult], as_json: bool
 ) -> None:
-    """Sync, then wait ``interval``, until SIGTERM or SIGINT; one line per switch or failure."""
+    """Sync, then wait ``interval``, until SIGTERM or SIGINT.
+
+    Every sync prints one line, a no-op included: a heartbeat, as git-sync's, so that a
+    monitor tells an idle healthy keeper (a line each interval) from a hung one (silence).
+    With ``--json`` each line is one JSON object with ``time`` and ``event`` (``sync`` or
+    ``error``); as text, each line starts with the time.
+    """
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -237,17 +271,24 @@ def _sync_every(
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stop.is_set():
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             try:
                 result = once(None)
             except DioptraPluginsError as error:
                 # A long-lived keeper outlives a flaky network or a bad publish: say so, go on.
-                click.echo(f"sync failed (plugin dir unchanged): {error}", err=True)
+                click.echo(f"{now} sync failed (plugin dir unchanged): {error}", err=True)
+                if as_json:
+                    failure: dict[str, object] = {"time": now, "event": "error"}
+                    failure |= {"error": str(error), "kind": type(error).__name__}
+                    failure["exit_code"] = error.exit_code
+                    click.echo(json.dumps(failure, sort_keys=True))
             else:
-                if result.switched:
-                    if as_json:
-                        click.echo(json.dumps(result.to_dict(), sort_keys=True))
-                    else:
-                        say(_describe(result))
+                if as_json:
+                    document = {"time": now, "event": "sync", **result.to_dict()}
+                    click.echo(json.dumps(document, sort_keys=True))
+                elif result.switched or not is_quiet():
+                    click.echo(f"{now} {_describe(result)}")
+            sys.stdout.flush()
             stop.wait(interval)
     finally:
         for sig, handler in previous.items():
@@ -314,8 +355,10 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
         emit_json(outcome)
     elif outcome["from"] == outcome["to"]:
         say(f"already at generation {outcome['to']}")
-    else:
+    elif int(outcome["to"]) < int(outcome["from"]):
         say(f"rolled back from generation {outcome['from']} to {outcome['to']}")
+    else:  # --to a later generation: a switch forward is not a roll back
+        say(f"switched forward from generation {outcome['from']} to {outcome['to']}")
 
 
 @click.command("gc")
