@@ -24,6 +24,29 @@ class UsageError(DioptraPluginsError):
     exit_code = 2
 
 
+class ConfigurationError(UsageError):
+    """The environment or a configuration file holds a malformed setting (an ``AWS_*`` or
+    ``DIOPTRA_PLUGINS_*`` variable, an AWS config or credentials file).
+
+    ``variable`` names the variable or setting to blame (None when it cannot be told),
+    ``value`` its offending value (None when it is a secret: a secret is never repeated),
+    ``file`` the configuration file involved, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        variable: str | None = None,
+        value: str | None = None,
+        file: str | None = None,
+    ) -> None:
+        self.variable = variable
+        self.value = value
+        self.file = file
+        super().__init__(message)
+
+
 # --- bundles -------------------------------------------------------------------------------------
 
 
@@ -42,6 +65,21 @@ class ManifestError(BuildError):
         super().__init__(f"{where}: {message}")
 
 
+class GitSourceError(BuildError):
+    """A git source could not be fetched or used: no such ref, a dirty tree, a bad subdirectory,
+    a submodule or LFS pointer in a package, a malformed ``dioptra.toml``."""
+
+
+class RebuildMismatchError(DioptraPluginsError):
+    """A bundle is not what its recorded commit builds; ``differences`` names every file."""
+
+    def __init__(self, wheel: str, differences: Iterable[str]) -> None:
+        self.wheel = wheel
+        self.differences = list(differences)
+        lines = "\n".join(f"  - {d}" for d in self.differences)
+        super().__init__(f"{wheel} does not rebuild byte for byte from its source:\n{lines}")
+
+
 class BundleError(DioptraPluginsError):
     """A wheel failed verification; ``problems`` lists every problem found, not just the first."""
 
@@ -57,6 +95,23 @@ class BundleError(DioptraPluginsError):
 
 class StorageError(DioptraPluginsError):
     """The index storage (local directory or S3) failed or refused a request."""
+
+
+class StorageOSError(StorageError):
+    """The operating system refused an operation on a local index (read-only file system,
+    permission, full disk, a file where a folder belongs, a name too long, ...).
+
+    ``path`` is the file or folder concerned, ``operation`` what was being done ("write",
+    "create", "read", "list", ...), ``errno`` and ``reason`` the system's answer
+    (``errno.EROFS``, "Read-only file system").
+    """
+
+    def __init__(self, operation: str, path: str, error: OSError) -> None:
+        self.operation = operation
+        self.path = path
+        self.errno = error.errno
+        self.reason = error.strerror or str(error)
+        super().__init__(f"cannot {operation} {path}: {self.reason}")
 
 
 class ObjectNotFoundError(StorageError):
@@ -77,6 +132,24 @@ class IndexFormatError(DioptraPluginsError):
 
 class PublishError(DioptraPluginsError):
     """A publish, yank or unyank was refused."""
+
+
+class RepairRefusedError(DioptraPluginsError):
+    """``index repair`` cannot know what it would need to rebuild the root safely.
+
+    ``unknown`` lists what it cannot know (the order of yanks, the highest serial accepted,
+    which of several recorded roots was committed); ``candidates`` the sha256 of each recorded
+    root it could choose from (empty when it has no history); ``needed`` the options that state
+    the missing facts (``--serial N --without-history``, ``--choose SHA``).
+    """
+
+    def __init__(
+        self, message: str, *, unknown: Iterable[str], candidates: Iterable[str], needed: str
+    ) -> None:
+        self.unknown = list(unknown)
+        self.candidates = list(candidates)
+        self.needed = needed
+        super().__init__(message)
 
 
 # --- sync and the plugin dir ---------------------------------------------------------------------

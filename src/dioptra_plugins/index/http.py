@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import urllib3
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.exceptions import HTTPError, LocationParseError, MaxRetryError
 from urllib3.response import BaseHTTPResponse
 
 from dioptra_plugins.errors import ObjectNotFoundError, StorageError, UsageError
@@ -75,9 +75,22 @@ class HTTPStorage:
     """
 
     def __init__(self, url: str, *, timeout: float) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        # Checked here with both parsers (ours and the one urllib3 applies to every request), so
+        # a bad host or port is a usage error now, not a failed read three retries later.
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+            urllib3.util.parse_url(url)
+        except (ValueError, LocationParseError) as error:
+            raise UsageError(f"malformed HTTP index URL {url!r}: {error}") from None
+        if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
             raise UsageError(f"malformed HTTP index URL {url!r}: expected http(s)://host/prefix/")
+        if port == 0:
+            raise UsageError(
+                f"malformed HTTP index URL {url!r}: port 0 is not a port to connect to"
+            )
+        if any(character.isspace() or ord(character) < 0x20 for character in url):
+            raise UsageError(f"malformed HTTP index URL {url!r}: blank or control character")
         if parts.query or parts.fragment:
             raise UsageError(f"malformed HTTP index URL {url!r}: no query or fragment allowed")
         self.url = url

@@ -12,10 +12,10 @@ compared, so it is as safe for compare-and-swap as a version id, and it survives
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import shutil
 import uuid
@@ -28,12 +28,15 @@ from dioptra_plugins.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
     StorageError,
+    StorageOSError,
 )
 from dioptra_plugins.fsutil import fsync_dir
 from dioptra_plugins.hashing import CHUNK_SIZE, file_sha256
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
+
+log = logging.getLogger(__name__)
 
 _SCRATCH = ".tmp"
 
@@ -62,7 +65,7 @@ class LocalStorage:
         try:
             scratch.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StorageError(f"cannot create the index directory {self.root}: {error}") from error
+            raise StorageOSError("create", _where(error, scratch), error) from error
         return scratch
 
     def _write_temp(self, data: bytes | BinaryIO) -> Path:
@@ -77,15 +80,17 @@ class LocalStorage:
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as error:
-            temp.unlink(missing_ok=True)
-            raise StorageError(f"cannot write into {self.root}: {error}") from error
+            _discard(temp)
+            # The index, not the temp file inside it, is what the user can act on.
+            raise StorageOSError("write into", str(self.root), error) from error
         return temp
 
     def _make_parent(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StorageError(f"cannot create {path.parent}: {error}") from error
+            # FileExistsError too: mkdir(exist_ok=True) raises it for a file where a folder goes.
+            raise StorageOSError("create", _where(error, path.parent), error) from error
 
     def _read(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -96,9 +101,9 @@ class LocalStorage:
         except NotADirectoryError:
             return None
         except IsADirectoryError as error:
-            raise StorageError(f"{path} is a directory, expected an object") from error
+            raise StorageOSError("read", str(path), error) from error
         except OSError as error:
-            raise StorageError(f"cannot read {path}: {error}") from error
+            raise StorageOSError("read", str(path), error) from error
 
     # --- the Storage interface -------------------------------------------------------------
 
@@ -121,7 +126,7 @@ class LocalStorage:
         except (FileNotFoundError, NotADirectoryError) as error:
             raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
         except OSError as error:
-            raise StorageError(f"cannot read {path}: {error}") from error
+            raise StorageOSError("read", str(path), error) from error
 
     def read_tail(self, key: str, length: int) -> bytes | None:
         self._counter.add()
@@ -134,7 +139,7 @@ class LocalStorage:
         except (FileNotFoundError, NotADirectoryError) as error:
             raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
         except OSError as error:
-            raise StorageError(f"cannot read {path}: {error}") from error
+            raise StorageOSError("read", str(path), error) from error
 
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         self._counter.add()
@@ -142,17 +147,17 @@ class LocalStorage:
         temp = self._write_temp(data)
         try:
             self._make_parent(path)
-            digest = file_sha256(temp)
             try:
+                digest = file_sha256(temp)
                 os.link(temp, path)
             except FileExistsError as error:
                 raise ObjectExistsError(f"{key} already exists in {self.url}") from error
             except OSError as error:
-                raise StorageError(f"cannot create {path}: {error}") from error
-            fsync_dir(path.parent)
+                raise StorageOSError("create", str(path), error) from error
+            self._sync_dir(path.parent)
             return digest
         finally:
-            temp.unlink(missing_ok=True)
+            _discard(temp)
 
     def replace(self, key: str, data: bytes, if_match: str | None) -> str:
         self._counter.add()
@@ -161,9 +166,12 @@ class LocalStorage:
         try:
             lock = open(lock_path, "ab")  # noqa: SIM115 - held for the whole swap below
         except OSError as error:
-            raise StorageError(f"cannot open the lock file {lock_path}: {error}") from error
+            raise StorageOSError("open the lock file", str(lock_path), error) from error
         with lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            except OSError as error:
+                raise StorageOSError("lock", str(lock_path), error) from error
             current = self._read(key)
             current_etag = None if current is None else hashlib.sha256(current).hexdigest()
             if current_etag != if_match:
@@ -174,11 +182,31 @@ class LocalStorage:
             try:
                 self._make_parent(path)
                 os.replace(temp, path)
+            except StorageError:
+                _discard(temp)
+                raise
             except OSError as error:
-                temp.unlink(missing_ok=True)
-                raise StorageError(f"cannot replace {path}: {error}") from error
-            fsync_dir(path.parent)
+                _discard(temp)
+                raise StorageOSError("replace", str(path), error) from error
+            self._sync_dir(path.parent)
         return hashlib.sha256(data).hexdigest()
+
+    @staticmethod
+    def _sync_dir(directory: Path) -> None:
+        """fsync a folder after a link or rename in it, as a library error if it fails."""
+        try:
+            fsync_dir(directory)
+        except OSError as error:
+            raise StorageOSError("sync", str(directory), error) from error
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if it exists (only a lost swap's own history record is ever removed)."""
+        self._counter.add()
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageError(f"cannot remove {path}: {error}") from error
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         self._counter.add()
@@ -191,10 +219,13 @@ class LocalStorage:
                     continue
                 key = name if relative == "." else f"{relative}/{name}"
                 if key.startswith(prefix):
-                    with contextlib.suppress(FileNotFoundError):
-                        found.append(
-                            ObjectInfo(key, os.stat(os.path.join(directory, name)).st_size)
-                        )
+                    file = os.path.join(directory, name)
+                    try:
+                        found.append(ObjectInfo(key, os.stat(file).st_size))
+                    except FileNotFoundError:
+                        continue  # removed while listing (a scratch file): not an object
+                    except OSError as error:
+                        raise StorageOSError("list", file, error) from error
         return iter(sorted(found, key=lambda info: info.key))
 
     def prepare(self) -> None:
@@ -204,10 +235,24 @@ class LocalStorage:
         except FileExistsError as error:
             raise StorageError(f"{self.root} exists and is not a directory") from error
         except OSError as error:
-            raise StorageError(f"cannot create the index directory {self.root}: {error}") from error
+            raise StorageOSError("create", _where(error, self.root), error) from error
 
 
 def _raise_walk_error(error: OSError) -> None:
     if error.errno == errno.ENOENT:
         return  # an index that does not exist yet lists as empty
-    raise StorageError(f"cannot list {error.filename}: {error}") from error
+    raise StorageOSError("list", str(error.filename), error) from error
+
+
+def _where(error: OSError, fallback: Path) -> str:
+    """The path the system named in ``error`` (mkdir(parents=True) may fail on an ancestor)."""
+    return str(error.filename) if error.filename else str(fallback)
+
+
+def _discard(temp: Path) -> None:
+    """Remove a temp file, best effort: it runs while another error is on its way out, and a
+    second failure (EROFS from unlink even of a missing file) must never replace the first."""
+    try:
+        temp.unlink(missing_ok=True)
+    except OSError as error:
+        log.debug("could not remove the temp file %s: %s", temp, error)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, cast
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ import botocore.session
 from botocore.config import Config
 
 from dioptra_plugins.errors import (
+    ConfigurationError,
     ConflictError,
     ObjectExistsError,
     ObjectNotFoundError,
@@ -57,6 +59,29 @@ _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 _PRECONDITION_CODES = {"PreconditionFailed", "412"}
 # AWS answers 409 when two conditional writes to one key are in flight at once.
 _CONCURRENT_CODES = {"ConditionalRequestConflict", "409"}
+
+# Never repeated in a message or a log line, wherever they turn up.
+_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+_CONFIG_FILE_VARIABLES = {
+    "AWS_CONFIG_FILE": "~/.aws/config",
+    "AWS_SHARED_CREDENTIALS_FILE": "~/.aws/credentials",
+}
+# botocore failures of the transport, not of the configuration: they stay StorageErrors.
+_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.HTTPClientError,
+    botocore.exceptions.SSLError,
+    botocore.exceptions.ProxyConnectionError,
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+    botocore.exceptions.NoCredentialsError,
+)
+# What an access key, a secret key or a session token can be: printable ASCII, no blanks.
+_CREDENTIAL_TEXT = re.compile(r"^[\x21-\x7e]+$")
+_SHOWN_VALUE_CHARS = 80
 
 
 class S3Storage:
@@ -93,6 +118,12 @@ class S3Storage:
             self._client = cast("S3Client", self._session.create_client("s3", config=config))
         except botocore.exceptions.ProfileNotFound as error:
             self._raise(error, "use the index", None)
+        except (botocore.exceptions.BotoCoreError, ValueError, TypeError, OSError) as error:
+            # botocore checks the AWS chain here (endpoint, retries, region, the config and
+            # credentials files) and raises ValueErrors as well as its own errors: all are
+            # the user's configuration, said as such, never a traceback.
+            raise _configuration_error(error, self.url, self._session) from None
+        self._check_settings()
         # The resolved retry settings (AWS_MAX_ATTEMPTS included), for the messages.
         retries: dict[str, Any] = getattr(self._client.meta.config, "retries", None) or {}
         self.attempts = int(retries.get("total_max_attempts") or _DEFAULT_ATTEMPTS)
@@ -102,6 +133,47 @@ class S3Storage:
         # botocore's own retry handler decides; these two only say why and which attempt.
         events.register_first("needs-retry.s3", self._remember_failure)
         events.register("request-created.s3", self._log_retry)
+
+    def _check_settings(self) -> None:
+        """Refuse, before any request, what botocore would only fail on while sending: an
+        endpoint port out of range, credentials that cannot go into an HTTP header."""
+        endpoint = str(self._client.meta.endpoint_url)
+        try:
+            urlsplit(endpoint).port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            raise _configuration_error(
+                ValueError(f"Invalid endpoint: {endpoint}"), self.url
+            ) from None
+        try:
+            credentials = self._session.get_credentials()
+        except (botocore.exceptions.BotoCoreError, ValueError, TypeError, OSError) as error:
+            raise _configuration_error(error, self.url) from None
+        if credentials is None:
+            return  # refused with its own message at the first request
+        method = str(getattr(credentials, "method", "") or "")
+        for name, variable in (
+            ("access_key", "AWS_ACCESS_KEY_ID"),
+            ("secret_key", "AWS_SECRET_ACCESS_KEY"),
+            ("token", "AWS_SESSION_TOKEN"),
+        ):
+            text = getattr(credentials, name, None)
+            if text is None or (name == "token" and text == ""):
+                continue
+            if not _CREDENTIAL_TEXT.match(text):
+                source = (
+                    f"the variable {variable}"
+                    if method == "env"
+                    else f"{variable.lower()} from the credential source {method!r}"
+                )
+                # The value is never shown: two of the three are secrets, and a key id with a
+                # newline in it is as likely a pasted secret.
+                raise ConfigurationError(
+                    f"cannot use the index {self.url}: {source} is empty or holds a blank, a "
+                    "control character or a non-ASCII character, which AWS credentials never "
+                    "contain",
+                    variable=variable,
+                    value=None,
+                )
 
     def _count_request(self, **_kwargs: Any) -> None:
         self._counter.add()
@@ -123,7 +195,7 @@ class S3Storage:
                 error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
                 reason = f"HTTP {status} {error.get('Code', '')}".rstrip()
         if reason is not None:
-            request_dict.setdefault("context", {})[_FAILURE_CONTEXT_KEY] = reason
+            request_dict.setdefault("context", {})[_FAILURE_CONTEXT_KEY] = _redact(reason)
 
     def _log_retry(self, request: Any, operation_name: str = "", **_kwargs: Any) -> None:
         """request-created: a second or later attempt is a retry; say what, which and why."""
@@ -225,7 +297,12 @@ class S3Storage:
                 ) from None
             raise StorageError(f"cannot {action} {where}: {code}: {message}") from None
         if isinstance(error, botocore.exceptions.BotoCoreError):
-            raise StorageError(f"cannot {action} {where}: {error}") from None
+            if not isinstance(error, _TRANSPORT_ERRORS):
+                # Built lazily (the endpoint rules, the credentials): still the configuration.
+                blamed = _blamed_configuration_error(error, where)
+                if blamed is not None:
+                    raise blamed from None
+            raise StorageError(f"cannot {action} {where}: {_redact(str(error))}") from None
         raise error
 
     @staticmethod
@@ -324,6 +401,17 @@ class S3Storage:
             self._raise(error, "write", key)
         return str(response["ETag"])
 
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (absent is fine: S3 answers 204 either way); one request."""
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (
+            botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError,
+            ConnectionError,
+        ) as error:
+            self._raise(error, "remove", key)
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         strip = len(self.prefix) + 1 if self.prefix else 0
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
@@ -353,3 +441,170 @@ class S3Storage:
             self._raise(error, "access", None)
         except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
             self._raise(error, "access", None)
+
+
+# --- configuration errors --------------------------------------------------------------------
+
+
+def _redact(text: str) -> str:
+    """``text`` with every secret of the environment replaced, in plain and escaped forms."""
+    for variable in _SECRET_VARIABLES:
+        secret = os.environ.get(variable, "")
+        if len(secret) < 4:
+            continue  # too short to tell from ordinary text; and no key is that short
+        forms = {secret, repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1]}
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, f"<{variable}>")
+    return text
+
+
+def _shown(value: str) -> str:
+    """A value as it goes into a message: quoted, escaped, and cut when very long."""
+    if len(value) > _SHOWN_VALUE_CHARS:
+        return repr(value[:_SHOWN_VALUE_CHARS]) + f" (cut, {len(value)} characters)"
+    return repr(value)
+
+
+def _aws_variables() -> dict[str, str]:
+    """The AWS chain's variables that are set, secrets left out."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if (name.startswith("AWS_") or name.startswith("BOTOCORE_"))
+        and name not in _SECRET_VARIABLES
+    }
+
+
+def _file_variable(path: str) -> str | None:
+    """Which of AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE (or their defaults) is ``path``."""
+    wanted = os.path.abspath(os.path.expanduser(path))
+    for variable, default in _CONFIG_FILE_VARIABLES.items():
+        chosen = os.environ.get(variable) or default
+        if os.path.abspath(os.path.expanduser(chosen)) == wanted:
+            return variable
+    return None
+
+
+def _blame_by_value(message: str) -> tuple[str, str] | None:
+    """The set AWS variable whose value the message quotes (the longest, when several do)."""
+    found = [
+        (name, value)
+        for name, value in _aws_variables().items()
+        if value.strip() and (value in message or repr(value)[1:-1] in message)
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda item: (len(item[1]), item[0]))
+
+
+def _configuration_error(
+    error: Exception, where: str, session: botocore.session.Session | None = None
+) -> ConfigurationError:
+    """The one library error for a failure of the AWS configuration chain: the variable or
+    file to blame and the bad value (never a secret), else every variable set, by name."""
+    blamed = _blamed_configuration_error(error, where)
+    if blamed is not None:
+        return blamed
+    detail = _redact(str(error) or type(error).__name__)
+    probed = _probe_variables(session)
+    if probed is not None:
+        variable, value = probed
+        return ConfigurationError(
+            f"cannot use the index {where}: {variable}={_shown(value)} is not a valid setting: "
+            f"{detail}",
+            variable=variable,
+            value=value,
+        )
+    names = ", ".join(sorted(_aws_variables())) or "none"
+    files = " and ".join(
+        os.environ.get(variable) or default for variable, default in _CONFIG_FILE_VARIABLES.items()
+    )
+    return ConfigurationError(
+        f"cannot use the index {where}: the AWS configuration is invalid ({detail}); check the "
+        f"AWS variables set ({names}) and the files {files}"
+    )
+
+
+def _endpoint_is_malformed(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return True
+    return parts.scheme not in ("http", "https") or not parts.hostname
+
+
+def _probe_variables(session: botocore.session.Session | None) -> tuple[str, str] | None:
+    """The first set variable that botocore cannot read on its own, asked one at a time.
+
+    Used when an error quotes no value (``int('')``): each variable of botocore's session map
+    that is set is read through botocore's own converter, and the endpoint variables parsed.
+    """
+    for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        value = os.environ.get(variable)
+        if value is not None and value.strip() and _endpoint_is_malformed(value):
+            return variable, value
+    if session is None:
+        return None
+    for logical, spec in sorted(session.session_var_map.items()):
+        names = spec[1] if isinstance(spec[1], list | tuple) else [spec[1]]
+        set_names = [name for name in names if name and name in os.environ]
+        if not set_names or set_names[0] in _SECRET_VARIABLES:
+            continue
+        try:
+            session.get_config_variable(logical, methods=("env",))
+        except Exception:  # any failure of botocore's converter is the answer
+            return set_names[0], os.environ[set_names[0]]
+    return None
+
+
+def _blamed_configuration_error(error: Exception, where: str) -> ConfigurationError | None:
+    """The error naming the variable or file that ``error`` comes from, or None when no
+    variable or file can be told (a lazily raised botocore error then stays a storage error).
+    """
+    detail = _redact(str(error) or type(error).__name__)
+    kwargs: dict[str, Any] = getattr(error, "kwargs", {}) or {}
+    prefix = f"cannot use the index {where}: "
+    if isinstance(error, botocore.exceptions.ConfigParseError | botocore.exceptions.ConfigNotFound):
+        path = str(kwargs.get("path", ""))
+        variable = _file_variable(path)
+        named = f" ({variable})" if variable else ""
+        return ConfigurationError(
+            f"{prefix}the AWS configuration file {path}{named} cannot be read: {detail}",
+            variable=variable,
+            value=path,
+            file=path,
+        )
+    if isinstance(error, botocore.exceptions.PartialCredentialsError):
+        missing = str(kwargs.get("cred_var", ""))
+        provider = str(kwargs.get("provider", ""))
+        return ConfigurationError(
+            f"{prefix}partial AWS credentials in {provider}: {missing} is missing or empty",
+            variable=missing or None,
+        )
+    if isinstance(error, OSError) and error.filename:
+        path = str(error.filename)
+        return ConfigurationError(
+            f"{prefix}the AWS configuration file {path} cannot be read: {error.strerror or detail}",
+            variable=_file_variable(path),
+            value=path,
+            file=path,
+        )
+    blamed = _blame_by_value(detail)
+    if blamed is None and isinstance(error, botocore.exceptions.InvalidRegionError):
+        region = str(kwargs.get("region_name", ""))
+        blamed = ("AWS_DEFAULT_REGION", region) if os.environ.get("AWS_DEFAULT_REGION") else None
+        if blamed is None:
+            return ConfigurationError(
+                f"{prefix}the region {_shown(region)} of the AWS profile is malformed: {detail}",
+                variable="region",
+                value=region,
+            )
+    if blamed is not None:
+        variable, value = blamed
+        return ConfigurationError(
+            f"{prefix}{variable}={_shown(value)} is not a valid setting: {detail}",
+            variable=variable,
+            value=value,
+        )
+    return None
