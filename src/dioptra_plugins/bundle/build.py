@@ -32,9 +32,10 @@ import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 from packaging.requirements import InvalidRequirement, Requirement
@@ -69,17 +70,22 @@ def build_bundle(
     requires: Sequence[str] = (),
     name: str | None = None,
     namespace: str | None = None,
+    source_date_epoch: int | None = None,
+    finish_manifest: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Path:
     """Build ``src`` into ``out_dir/<name>-<version>-py3-none-any.whl`` and return its path.
 
     ``src`` is a hatchling project directory or a bare package folder (``version`` required;
     ``name`` overrides the project name, ``namespace`` makes it a portion of that namespace).
     The wheel is verified before it is moved into ``out_dir``; a failed build leaves nothing.
+    ``source_date_epoch`` fixes the zip timestamps (a git build passes its commit time);
+    ``finish_manifest`` adds to the computed task manifest (provenance, ``dioptra.toml``).
     """
     src, out_dir = Path(src).resolve(), Path(out_dir).resolve()
     options = _BareOptions(version, tuple(requires), name, namespace)
+    extras = _Extras(source_date_epoch, finish_manifest)
     try:
-        return _build(src, out_dir, options)
+        return _build(src, out_dir, options, extras)
     except OSError as error:
         # A full disk, a read-only output dir...: one message, not a traceback.
         raise BuildError(f"cannot build {src}: {_describe_os_error(error)}") from error
@@ -104,6 +110,14 @@ class _BareOptions:
         return [flag for flag, given in flags.items() if given]
 
 
+@dataclass(frozen=True)
+class _Extras:
+    """What a build from git adds: its commit time and the manifest's extra sections."""
+
+    source_date_epoch: int | None = None
+    finish_manifest: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
 def _describe_os_error(error: OSError) -> str:
     if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list):
         # copytree gathers (source, destination, reason) triples; the first one says enough.
@@ -113,14 +127,14 @@ def _describe_os_error(error: OSError) -> str:
     return f"{error.filename}: {reason}" if error.filename else reason
 
 
-def _build(src: Path, out_dir: Path, options: _BareOptions) -> Path:
+def _build(src: Path, out_dir: Path, options: _BareOptions, extras: _Extras) -> Path:
     if (src / "pyproject.toml").is_file():
         if given := options.given():
             raise UsageError(
                 f"{src} is a project with its own pyproject.toml: set its name, version, "
                 f"packages and dependencies there, not with {'/'.join(given)}"
             )
-        return _build_project(src, out_dir)
+        return _build_project(src, out_dir, extras)
     if (src / "__init__.py").is_file() or _is_namespace_folder(src):
         if src.name == "src" and not (src / "__init__.py").is_file():
             # Structurally a namespace package, but almost surely a project's src layout.
@@ -132,7 +146,7 @@ def _build(src: Path, out_dir: Path, options: _BareOptions) -> Path:
             raise UsageError(f"{src} is a bare package folder: --version is required")
         with tempfile.TemporaryDirectory(prefix="dioptra-build-") as tmp:
             project = _generate_project(src, Path(tmp) / "project", options)
-            return _build_project(project, out_dir)
+            return _build_project(project, out_dir, extras)
     raise UsageError(
         f"{src} is neither a project directory (no pyproject.toml) nor a package folder "
         "(no __init__.py, and no Python modules for a namespace package)"
@@ -205,7 +219,8 @@ def _generate_project(package: Path, project: Path, options: _BareOptions) -> Pa
     return project
 
 
-def _build_project(project: Path, out_dir: Path) -> Path:
+def _build_project(project: Path, out_dir: Path, extras: _Extras | None = None) -> Path:
+    extras = extras or _Extras()
     try:
         config = tomllib.loads((project / "pyproject.toml").read_text())
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -218,9 +233,9 @@ def _build_project(project: Path, out_dir: Path) -> Path:
     created = _make_dirs(out_dir)
     try:
         with tempfile.TemporaryDirectory(prefix="dioptra-wheel-", dir=out_dir) as tmp:
-            built = _run_backend(project, Path(tmp))
+            built = _run_backend(project, Path(tmp), extras.source_date_epoch)
             _check_pure(built)
-            final = _add_manifest(built, Path(tmp) / "final")
+            final = _add_manifest(built, Path(tmp) / "final", extras.finish_manifest)
             try:
                 verify_wheel(final)
             except BundleError as error:
@@ -244,7 +259,7 @@ def _make_dirs(directory: Path) -> list[Path]:
     return missing[::-1]
 
 
-def _run_backend(project: Path, wheel_dir: Path) -> Path:
+def _run_backend(project: Path, wheel_dir: Path, source_date_epoch: int | None = None) -> Path:
     # PEP 517's build_wheel hook, called in a subprocess in the project directory as a build
     # frontend would; hatchling reads the sources as files and never imports the package.
     hook = "import sys, hatchling.build as b; print(b.build_wheel(sys.argv[1]))"
@@ -256,6 +271,9 @@ def _run_backend(project: Path, wheel_dir: Path) -> Path:
     scratch = wheel_dir / "tmp"
     scratch.mkdir()
     env.update(TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
+    if source_date_epoch is not None:
+        # The commit's time, in a fixed locale and zone: the wheel depends on the commit alone.
+        env.update(SOURCE_DATE_EPOCH=str(source_date_epoch), LC_ALL="C", TZ="UTC")
     result = subprocess.run(
         [sys.executable, "-c", hook, str(wheel_dir)],
         cwd=project,
@@ -281,7 +299,11 @@ def _check_pure(wheel: Path) -> None:
         raise BuildError(f"{wheel.name}: a bundle must be a pure py3-none-any wheel")
 
 
-def _add_manifest(wheel: Path, out: Path) -> Path:
+def _add_manifest(
+    wheel: Path,
+    out: Path,
+    finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Path:
     """Copy ``wheel`` adding ``<dist-info>/dioptra_plugins.json`` and its RECORD row."""
     out.mkdir()
     target = out / wheel.name
@@ -302,6 +324,8 @@ def _add_manifest(wheel: Path, out: Path) -> Path:
         directory = package_path(package)
         sources = ((n, source.read(n)) for n in files if n.startswith(f"{directory}/"))
         manifest = build_manifest(package, sources)
+        if finish is not None:
+            manifest = finish(manifest)
         manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
         record_name = f"{dist_info}/RECORD"
         record_info = source.getinfo(record_name)

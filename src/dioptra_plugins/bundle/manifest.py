@@ -16,6 +16,8 @@ import ast
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from dioptra_plugins.bundle.dioptra_toml import DIOPTRA_KEY, section_problems
+from dioptra_plugins.bundle.provenance import PROVENANCE_KEY, provenance_problems
 from dioptra_plugins.errors import ManifestError
 
 MANIFEST_FORMAT = 1
@@ -298,4 +300,18 @@ def manifest_problems(manifest: Mapping[str, Any], package: str) -> list[str]:
         for field in ("kind", "label"):
             if field in task and not isinstance(task[field], str):
                 problems.append(f"{MANIFEST_FILENAME}: task {number} has an invalid {field!r}")
+        for field in ("input_params", "output_params"):
+            if field in task and not _is_object_list(task[field]):
+                problems.append(f"{MANIFEST_FILENAME}: task {number} has an invalid {field!r}")
+    # The sections a build from git adds.
+    if PROVENANCE_KEY in manifest:
+        found = provenance_problems(manifest[PROVENANCE_KEY])
+        problems.extend(f"{MANIFEST_FILENAME}: {p}" for p in found)
+    if DIOPTRA_KEY in manifest:
+        found = section_problems(manifest[DIOPTRA_KEY])
+        problems.extend(f"{MANIFEST_FILENAME}: {p}" for p in found)
     return problems
+
+
+def _is_object_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
