@@ -1,4 +1,4 @@
-"""``index init/list/show/check``, ``publish``, ``yank`` and ``unyank``."""
+"""``index init/list/show/check/site``, ``publish``, ``yank`` and ``unyank``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from packaging.utils import canonicalize_name
@@ -32,6 +32,9 @@ from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.index.yank import parse_pin, set_yanked
+
+if TYPE_CHECKING:
+    from dioptra_plugins.signing.views import Disagreement, TrustedView
 
 
 def storage_for(index_url: str | None) -> Storage:
@@ -82,19 +85,73 @@ def init_command(
         say(describe_init(signing))
 
 
+def _trust_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--trust ROOT.json`` of the read-only views (the variable ``sync --trust`` reads)."""
+    return click.option(
+        "--trust",
+        metavar="ROOT.json",
+        envvar="DIOPTRA_PLUGINS_TRUST",
+        help="Read the index through its signed metadata, verified against this trusted TUF "
+        "root, as `sync --trust` does; say where the unsigned documents disagree "
+        "[default: $DIOPTRA_PLUGINS_TRUST].",
+    )(func)
+
+
+def _trusted(storage: Storage, trust: str) -> TrustedView:
+    from dioptra_plugins.signing.views import trusted_view
+
+    view = trusted_view(storage, trust)
+    for error in view.unreadable.values():
+        raise error  # a view cannot show a signed project it cannot read
+    return view
+
+
+def _warn_disagreements(url: str, disagreements: list[Disagreement]) -> None:
+    """Each disagreement as a ``warning:`` line on stderr (shown even with --quiet and --json:
+    what is shown is the signed view, and the reader must know the rest differs)."""
+    if not disagreements:
+        return
+    click.echo(
+        f"warning: the unsigned documents of {url} disagree with its signed metadata in "
+        f"{len(disagreements)} ways; showing what the signed metadata says",
+        err=True,
+    )
+    for disagreement in disagreements:
+        click.echo(f"warning: {disagreement.message}", err=True)
+
+
 @index_group.command("list")
 @index_option("index_url")
+@_trust_option
 @json_option
-def list_command(index_url: str | None, as_json: bool) -> None:
-    """Projects in the index with their latest version and number of versions."""
+def list_command(index_url: str | None, trust: str | None, as_json: bool) -> None:
+    """Projects in the index with their latest version and number of versions.
+
+    With --trust, only what the signed metadata says (differences are warned about on stderr).
+    """
     storage = storage_for(index_url)
-    snapshot = read_existing_root(storage)
+    view = _trusted(storage, trust) if trust else None
+    if view is not None:
+        root = view.root
+        documents = view.documents
+    else:
+        root = read_existing_root(storage).root
+        documents = {
+            name: read_project(storage, name, entry)
+            for name, entry in sorted(root.projects.items())
+        }
     rows = []
-    for name, entry in sorted(snapshot.root.projects.items()):
-        document = read_project(storage, name, entry)
-        rows.append({"name": name, "latest": entry.latest, "versions": len(document.versions())})
+    for name, entry in sorted(root.projects.items()):
+        rows.append(
+            {"name": name, "latest": entry.latest, "versions": len(documents[name].versions())}
+        )
+    if view is not None:
+        _warn_disagreements(storage.url, view.disagreements)
     if as_json:
-        emit_json({"url": storage.url, "serial": snapshot.root.serial, "projects": rows})
+        emit_json(
+            {"url": storage.url, "serial": root.serial, "projects": rows}
+            | (_trusted_json(view) if view is not None else {})
+        )
         return
     emit_table(
         ["project", "latest", "versions"],
@@ -105,18 +162,31 @@ def list_command(index_url: str | None, as_json: bool) -> None:
 @index_group.command("show")
 @click.argument("name")
 @index_option("index_url")
+@_trust_option
 @json_option
-def show_command(name: str, index_url: str | None, as_json: bool) -> None:
-    """Versions, files, hashes, yanked state and tasks of one project."""
+def show_command(name: str, index_url: str | None, trust: str | None, as_json: bool) -> None:
+    """Versions, files, hashes, yanked state and tasks of one project.
+
+    With --trust, only what the signed metadata says (differences are warned about on stderr).
+    """
     storage = storage_for(index_url)
     normalized = canonicalize_name(name)
-    root = read_existing_root(storage).root
+    view = _trusted(storage, trust) if trust else None
+    root = view.root if view is not None else read_existing_root(storage).root
+    if view is not None:
+        _warn_disagreements(storage.url, view.about(normalized))
     entry = root.projects.get(normalized)
     if entry is None:
-        raise UsageError(f"{name} is not in the index {storage.url}")
-    document = read_project(storage, normalized, entry)
+        signed = " signed" if view is not None else ""
+        raise UsageError(f"{name} is not in the{signed} index {storage.url}")
+    document = (
+        view.documents[normalized] if view is not None else read_project(storage, normalized, entry)
+    )
     if as_json:
-        emit_json(_project_json(document, entry.latest))
+        emit_json(
+            _project_json(document, entry.latest)
+            | (_trusted_json(view, normalized) if view is not None else {})
+        )
         return
     click.echo(f"{document.name}  latest {entry.latest or '-'}")
     for version in document.versions():
@@ -128,6 +198,16 @@ def show_command(name: str, index_url: str | None, as_json: bool) -> None:
             click.echo(f"  requires {', '.join(file.requires_dist) or '-'}")
             for task in file.manifest.get("tasks", []):
                 click.echo(f"  task {task['module']}.{task['function']}{task['signature']}")
+
+
+def _trusted_json(view: TrustedView, project: str | None = None) -> dict[str, Any]:
+    """What ``--json`` adds with --trust: the view is the signed one, and how the rest differs."""
+    disagreements = view.disagreements if project is None else view.about(project)
+    return {
+        "trusted": True,
+        "unsigned_serial": view.unsigned_serial,
+        "disagreements": [d.to_json() for d in disagreements],
+    }
 
 
 def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, Any]:
@@ -146,35 +226,75 @@ def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, An
 
 @index_group.command("repair")
 @index_option("index_url")
-@click.option("--serial", type=click.IntRange(min=1), help="Serial of the rebuilt root.")
-@click.option("--force", is_flag=True, help="Rebuild even a root that is still valid.")
+@click.option(
+    "--serial",
+    type=click.IntRange(min=1),
+    help="Serial of the rebuilt root; it must be above every serial recorded or seen "
+    "[default: one above them].",
+)
+@click.option("--force", is_flag=True, help="Write a valid root again, same projects, serial + 1.")
+@click.option(
+    "--choose",
+    metavar="SHA",
+    help="Which recorded root to write when the newest serial has several (8+ hex digits).",
+)
+@click.option(
+    "--without-history",
+    is_flag=True,
+    help="On an index without history: rebuild from the project documents anyway (needs "
+    "--serial; may undo a yank).",
+)
 @json_option
-def repair_command(index_url: str | None, serial: int | None, force: bool, as_json: bool) -> None:
-    """Rebuild a damaged or lost index.json from the immutable project documents."""
+def repair_command(
+    index_url: str | None,
+    serial: int | None,
+    force: bool,
+    choose: str | None,
+    without_history: bool,
+    as_json: bool,
+) -> None:
+    """Write a lost or damaged index.json again, from the root history every swap records.
+
+    Yanks and their reasons come back as they were, and the serial goes above every serial
+    recorded, so workers accept the repaired root.  On an index without history (written by an
+    older dioptra-plugins) it refuses: it cannot know the order of yanks nor the highest serial
+    workers accepted, unless you state it (--serial N --without-history).
+    """
 
     from dioptra_plugins.index.repair import repair_index
 
-    result = repair_index(storage_for(index_url), serial=serial, force=force)
+    result = repair_index(
+        storage_for(index_url),
+        serial=serial,
+        force=force,
+        choose=choose,
+        without_history=without_history,
+    )
     if as_json:
         emit_json(asdict(result))
         return
     for key in result.skipped_documents:
-        say(f"skipped damaged document: {key}")
+        say(f"skipped damaged or missing: {key}")
     for key in result.missing_bundles:
         say(f"left out (bundle missing): {key}")
     say(
-        f"{result.url}: rebuilt index.json ({result.previous_root} before) at serial "
-        f"{result.serial} with {len(result.projects)} projects, "
+        f"{result.url}: rebuilt index.json ({result.previous_root} before) from {result.source} "
+        f"at serial {result.serial} with {len(result.projects)} projects, "
         f"{sum(result.projects.values())} files"
     )
 
 
 @index_group.command("check")
 @index_option("index_url")
+@_trust_option
 @json_option
-def check_command(index_url: str | None, as_json: bool) -> None:
-    """Check that every object the root reaches exists with the right hash (exit 1 if not)."""
-    report = check_index(storage_for(index_url))
+def check_command(index_url: str | None, trust: str | None, as_json: bool) -> None:
+    """Check that every object the root reaches exists with the right hash (exit 1 if not).
+
+    With --trust, the root the signed metadata pins, and every way the unsigned documents
+    disagree with the signed metadata is a problem too.
+    """
+    report = check_index(storage_for(index_url), trust=trust or None)
     document = {
         "url": report.url,
         "ok": report.ok,
@@ -184,13 +304,24 @@ def check_command(index_url: str | None, as_json: bool) -> None:
         "problems": report.problems,
         "unreferenced": report.unreferenced,
     }
+    if report.trusted:
+        document |= {
+            "trusted": True,
+            "unsigned_serial": report.unsigned_serial,
+            "disagreements": [d.to_json() for d in report.disagreements],
+        }
+    signed = "signed " if report.trusted else ""
     emit_report(
         as_json,
         document,
-        [("damaged", report.problems), ("unreferenced", report.unreferenced)],
-        len(report.problems),
+        [
+            ("damaged", report.problems),
+            ("not signed", [d.message for d in report.disagreements]),
+            ("unreferenced", report.unreferenced),
+        ],
+        len(report.problems) + len(report.disagreements),
         lambda verdict: (
-            f"{report.url}: serial {report.serial}, {report.projects} projects, "
+            f"{report.url}: {signed}serial {report.serial}, {report.projects} projects, "
             f"{report.files} files, {len(report.unreferenced)} unreferenced objects: {verdict}"
         ),
     )
@@ -213,20 +344,41 @@ def _byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | N
 
 
 @click.command("publish")
-@click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @index_option("index_url")
 @click.option("--dry-run", is_flag=True, help="Verify and compare with the index; write nothing.")
+@click.option(
+    "--version",
+    "version",
+    help="With a git+ source: version of bare package folders (Dioptra's commits carry no tags).",
+)
 @keys_option
 @json_option
 def publish_command(
-    wheels: tuple[Path, ...],
+    sources: tuple[str, ...],
     index_url: str | None,
     dry_run: bool,
+    version: str | None,
     keys: Path | None,
     as_json: bool,
 ) -> None:
-    """Verify WHEELs and publish them to the index in one step (signed with --keys)."""
+    """Verify WHEELs and publish them to the index in one step (signed with --keys).
+
+    A source may instead be one git URL (git+file:///repo@REF#subdirectory=DIR, git+https://,
+    git+ssh://): every package its dioptra.toml or [tool.dioptra-plugins] declares is built
+    from the commit and published, except those whose source tree the index already has.
+    """
     storage = storage_for(index_url)
+    if any(source.startswith("git+") for source in sources):
+        from dioptra_plugins.cli.git_publish import publish_git_source
+
+        publish_git_source(
+            storage, sources, version=version, dry_run=dry_run, keys=keys, as_json=as_json
+        )
+        return
+    if version is not None:
+        raise UsageError("--version is for a git+ source; a wheel has its version already")
+    wheels = tuple(Path(source) for source in sources)
     total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
     with (
         SignedWrite(storage, keys, enabled=not dry_run) as signed,
