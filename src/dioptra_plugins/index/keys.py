@@ -9,10 +9,12 @@ from dioptra_plugins.errors import UsageError
 ROOT_KEY = "index.json"
 SIMPLE_ROOT_KEY = "simple/index.html"
 SIMPLE_ROOT_JSON_KEY = "simple/index.json"
+HISTORY_PREFIX = "history/"
 
 # A PEP 503-normalized project name: lower case, runs of -_. collapsed into one "-".
 _NORMALIZED_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HISTORY_KEY = re.compile(r"^history/([0-9]{12,19})-([0-9a-f]{64})\.json$")
 
 
 def is_normalized_name(name: str) -> bool:
@@ -25,6 +27,21 @@ def is_sha256(value: str) -> bool:
 
 def project_document_key(name: str, sha256: str) -> str:
     return f"projects/{name}/{sha256}.json"
+
+
+def history_key(serial: int, root_sha256: str) -> str:
+    """The record of one root swap: zero-padded so that key order is serial order."""
+    return f"{HISTORY_PREFIX}{serial:012d}-{root_sha256}.json"
+
+
+def parse_history_key(key: str) -> tuple[int, str] | None:
+    """(serial, sha256 of the root bytes) a history key names, or None for any other key."""
+    match = _HISTORY_KEY.match(key)
+    if match is None:
+        return None
+    serial, sha256 = int(match.group(1)), match.group(2)
+    # One spelling per record: "0000000000012-..." is not serial 12's key.
+    return (serial, sha256) if history_key(serial, sha256) == key else None
 
 
 def bundle_key(name: str, filename: str) -> str:

@@ -6,8 +6,13 @@ these bytes), and replaces ``index.json`` by compare-and-swap with the serial in
 When another writer got there first it re-reads the root and re-runs the change, with jittered
 exponential backoff; this is the index's only hand-written retry loop.
 
-A crash at any point leaves a valid index: until the swap, the new documents are merely
-unreferenced; after it, everything the root points at exists.
+Just before each compare-and-swap the writer records the exact new root under ``history/``
+(:mod:`dioptra_plugins.index.history`: one create-only PUT), so that ``index repair`` can
+rebuild a lost or damaged root with its yanks and a serial above every one ever committed; a
+writer that loses the race removes its record once it has read the root that won.
+
+A crash at any point leaves a valid index: until the swap, the new documents (and the record)
+are merely unreferenced; after it, everything the root points at exists.
 """
 
 from __future__ import annotations
@@ -20,8 +25,20 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from dioptra_plugins.errors import ConflictError, ObjectExistsError, PublishError
+from dioptra_plugins.errors import (
+    ConflictError,
+    DioptraPluginsError,
+    ObjectExistsError,
+    PublishError,
+)
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
+from dioptra_plugins.index.history import (
+    Recorded,
+    record_swap,
+    refuse_a_lost_root,
+    settle,
+    snapshot_sha256,
+)
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.reading import DocumentCache, RootSnapshot, read_root
 from dioptra_plugins.index.storage import Storage
@@ -87,12 +104,19 @@ def change_root(
     ``before_swap`` runs after the documents are written and before the root is replaced
     (publish waits there for its bundle uploads, so documents and bundles go up together); if
     it raises, nothing but unreferenced objects was written.  ``before_replace`` runs on every
-    attempt just before the compare-and-swap (see :data:`BeforeReplace`).  A caller that already read the
+    attempt just before the compare-and-swap (see :data:`BeforeReplace`); the history record is
+    written after it, so a hook that refuses leaves no record.  A caller that already read the
     root (``first``) and documents (``cache``) passes them: the first attempt reads nothing again.
+    A missing root on an index whose history shows it existed is refused (PublishError).
     """
     cache = cache or DocumentCache(storage)
+    lost: Recorded | None = None  # our record of the swap we last lost, until the root is read
     for attempt in range(1, max_attempts + 1):
         snapshot = first if attempt == 1 and first is not None else read_root(storage)
+        settle(storage, lost, snapshot.root if snapshot.exists else None)
+        lost = None
+        if not snapshot.exists:
+            refuse_a_lost_root(storage)
         changed = dict(change(snapshot.root, cache))
         if not changed:
             return SwapResult(snapshot.root, (), attempt)
@@ -105,9 +129,12 @@ def change_root(
         new_bytes = new_root.to_bytes()
         if before_replace is not None:
             before_replace(snapshot, new_root, new_bytes)
+        recorded = record_swap(storage, new_root, new_bytes, snapshot_sha256(snapshot))
         try:
             storage.replace(ROOT_KEY, new_bytes, snapshot.etag)
         except ConflictError:
+            # Removed (or kept, if the winner swapped in these very bytes) after the next read.
+            lost = recorded
             delay = random.uniform(
                 0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16))
             )
@@ -117,6 +144,9 @@ def change_root(
         log.info("index root is now serial %d", new_root.serial)
         new_projects = frozenset(changed) - frozenset(snapshot.root.projects)
         return SwapResult(new_root, tuple(changed.values()), attempt, new_projects)
+    with contextlib.suppress(DioptraPluginsError):  # best effort, as every removal
+        current = read_root(storage)
+        settle(storage, lost, current.root if current.exists else None)
     raise PublishError(
         f"gave up after {max_attempts} attempts: {storage.url}/{ROOT_KEY} kept changing "
         "(too many concurrent writers?); nothing was changed"
