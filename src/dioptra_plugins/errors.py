@@ -106,11 +106,13 @@ class StorageOSError(StorageError):
     (``errno.EROFS``, "Read-only file system").
     """
 
-    def __init__(self, operation: str, path: str, error: OSError) -> None:
+    def __init__(
+        self, operation: str, path: str, error: OSError, *, reason: str | None = None
+    ) -> None:
         self.operation = operation
         self.path = path
         self.errno = error.errno
-        self.reason = error.strerror or str(error)
+        self.reason = reason or error.strerror or str(error)
         super().__init__(f"cannot {operation} {path}: {self.reason}")
 
 
@@ -186,6 +188,31 @@ class IntegrityError(DioptraPluginsError):
 
 class SyncError(DioptraPluginsError):
     """A sync failed; the plugin dir is unchanged."""
+
+
+class ShadowingError(SyncError):
+    """A sync refused bundles whose top-level import names the worker's environment already
+    provides: on ``sys.path`` before the environment, they would replace those modules.
+
+    ``providers`` maps each refused top-level name to what provides it now (the standard
+    library, a distribution and its path, ``dioptra-plugins`` itself); ``bundles`` maps it to
+    the bundle files that would ship it.
+    """
+
+    def __init__(self, providers: dict[str, str], bundles: dict[str, list[str]]) -> None:
+        self.providers = dict(providers)
+        self.bundles = {name: list(files) for name, files in bundles.items()}
+        lines = "\n".join(
+            f"  - {name!r} (in {', '.join(self.bundles.get(name, []))}): {provider}"
+            for name, provider in sorted(self.providers.items())
+        )
+        names = " ".join(f"--allow-shadowing {name}" for name in sorted(self.providers))
+        super().__init__(
+            "refusing to install bundles whose import names the environment already provides "
+            "(a plugin dir comes first on sys.path, so they would replace those modules in "
+            f"every process that uses it):\n{lines}\n"
+            f"rename the package, or allow it explicitly: {names}"
+        )
 
 
 class PluginDirError(DioptraPluginsError):

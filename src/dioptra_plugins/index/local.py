@@ -65,7 +65,7 @@ class LocalStorage:
         try:
             scratch.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StorageOSError("create", _where(error, scratch), error) from error
+            raise _os_error("create", scratch, error) from error
         return scratch
 
     def _write_temp(self, data: bytes | BinaryIO) -> Path:
@@ -89,8 +89,7 @@ class LocalStorage:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            # FileExistsError too: mkdir(exist_ok=True) raises it for a file where a folder goes.
-            raise StorageOSError("create", _where(error, path.parent), error) from error
+            raise _os_error("create", path.parent, error) from error
 
     def _read(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -98,12 +97,10 @@ class LocalStorage:
             return path.read_bytes()
         except FileNotFoundError:
             return None
-        except NotADirectoryError:
-            return None
-        except IsADirectoryError as error:
-            raise StorageOSError("read", str(path), error) from error
         except OSError as error:
-            raise StorageOSError("read", str(path), error) from error
+            # NotADirectoryError too: a file where a folder of the index belongs is damage to
+            # report, not an absent object (repair would otherwise rebuild without it).
+            raise _os_error("read", path, error, self.root) from error
 
     # --- the Storage interface -------------------------------------------------------------
 
@@ -123,10 +120,10 @@ class LocalStorage:
         path = self._path(key)
         try:
             return path.open("rb")
-        except (FileNotFoundError, NotADirectoryError) as error:
+        except FileNotFoundError as error:
             raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
         except OSError as error:
-            raise StorageOSError("read", str(path), error) from error
+            raise _os_error("read", path, error, self.root) from error
 
     def read_tail(self, key: str, length: int) -> bytes | None:
         self._counter.add()
@@ -136,10 +133,10 @@ class LocalStorage:
                 size = stream.seek(0, os.SEEK_END)
                 stream.seek(max(0, size - length))
                 return stream.read()
-        except (FileNotFoundError, NotADirectoryError) as error:
+        except FileNotFoundError as error:
             raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
         except OSError as error:
-            raise StorageOSError("read", str(path), error) from error
+            raise _os_error("read", path, error, self.root) from error
 
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         self._counter.add()
@@ -153,7 +150,7 @@ class LocalStorage:
             except FileExistsError as error:
                 raise ObjectExistsError(f"{key} already exists in {self.url}") from error
             except OSError as error:
-                raise StorageOSError("create", str(path), error) from error
+                raise _os_error("create", path, error) from error
             self._sync_dir(path.parent)
             return digest
         finally:
@@ -191,6 +188,21 @@ class LocalStorage:
             self._sync_dir(path.parent)
         return hashlib.sha256(data).hexdigest()
 
+    def _check_folders(self, prefix: str) -> None:
+        """Refuse to list ``projects/`` as empty when ``projects`` is a file: a repair would
+        rebuild the root without every project (a file where a folder belongs is damage)."""
+        folders = [part for part in prefix.split("/")[:-1] if part]
+        candidate = self.root
+        for part in ["", *folders]:
+            candidate = candidate / part if part else candidate
+            if candidate.exists() and not candidate.is_dir():
+                raise StorageOSError(
+                    "list",
+                    str(self.root / prefix),
+                    NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)),
+                    reason=f"{candidate} is a file where a folder belongs",
+                )
+
     @staticmethod
     def _sync_dir(directory: Path) -> None:
         """fsync a folder after a link or rename in it, as a library error if it fails."""
@@ -210,6 +222,7 @@ class LocalStorage:
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         self._counter.add()
+        self._check_folders(prefix)
         found: list[ObjectInfo] = []
         for directory, subdirs, files in os.walk(self.root, onerror=_raise_walk_error):
             subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
@@ -235,18 +248,33 @@ class LocalStorage:
         except FileExistsError as error:
             raise StorageError(f"{self.root} exists and is not a directory") from error
         except OSError as error:
-            raise StorageOSError("create", _where(error, self.root), error) from error
+            raise _os_error("create", self.root, error) from error
 
 
 def _raise_walk_error(error: OSError) -> None:
     if error.errno == errno.ENOENT:
         return  # an index that does not exist yet lists as empty
-    raise StorageOSError("list", str(error.filename), error) from error
+    raise _os_error("list", Path(str(error.filename)), error) from error
 
 
-def _where(error: OSError, fallback: Path) -> str:
-    """The path the system named in ``error`` (mkdir(parents=True) may fail on an ancestor)."""
-    return str(error.filename) if error.filename else str(fallback)
+def _os_error(
+    operation: str, path: Path, error: OSError, root: Path | None = None
+) -> StorageOSError:
+    """The library error for ``error``, naming the path to blame.
+
+    mkdir(parents=True) may fail on an ancestor, which the system names; a file where a folder
+    belongs (FileExistsError from mkdir(exist_ok=True), NotADirectoryError from a read) is
+    found and named, since the system's own words ("File exists") point at the wrong thing.
+    """
+    blamed = Path(error.filename) if isinstance(error.filename, str) else path
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        for candidate in (path, *path.parents):
+            if root is not None and not candidate.is_relative_to(root.parent):
+                break
+            if candidate.exists() and not candidate.is_dir():
+                reason = f"{candidate} is a file where a folder belongs"
+                return StorageOSError(operation, str(path), error, reason=reason)
+    return StorageOSError(operation, str(blamed), error)
 
 
 def _discard(temp: Path) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
+from dioptra_plugins.catalogue.site import update_site
 from dioptra_plugins.errors import ObjectExistsError, PublishError
 from dioptra_plugins.hashing import sha256_stream
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
@@ -141,6 +142,7 @@ def publish(
         )
     if swap.swapped:
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
+        update_site(storage, swap.root, swap.changed)  # the catalogue's touched pages
     statuses = {
         b.filename: ALREADY_PUBLISHED if b.filename in already else PUBLISHED for b in bundles
     }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from dioptra_plugins.catalogue.site import update_site
 from dioptra_plugins.errors import PublishError, UsageError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import is_normalized_name
@@ -78,4 +79,5 @@ def set_yanked(
     swap = change_root(storage, flip, first=read_existing_root(storage))
     if swap.swapped:
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
+        update_site(storage, swap.root, swap.changed)  # the catalogue's touched pages
     return YankResult(name, matched[0], yanked, swap.swapped, swap.root.serial)
