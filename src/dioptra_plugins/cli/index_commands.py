@@ -284,6 +284,31 @@ def repair_command(
     )
 
 
+@index_group.command("site")
+@index_option("index_url")
+@json_option
+def site_command(index_url: str | None, as_json: bool) -> None:
+    """Write the task catalogue: static HTML under site/ of the index.
+
+    A home page with every project and a search over tasks, and a page per project; publish,
+    yank and unyank keep it current.  Open site/index.html from the index directory, a static
+    host, S3 website hosting or a CDN.
+    """
+    from dioptra_plugins.catalogue import write_site
+
+    result = write_site(storage_for(index_url))
+    if as_json:
+        emit_json(asdict(result))
+        return
+    say(
+        f"{result.url}: catalogue of serial {result.serial}, {result.projects} projects, "
+        f"{result.tasks} tasks; wrote {len(result.written)} pages under site/"
+    )
+    home = Path(result.url) / "site" / "index.html"
+    if "://" not in result.url and home.is_file():
+        say(f"open {home.resolve().as_uri()}")
+
+
 @index_group.command("check")
 @index_option("index_url")
 @_trust_option

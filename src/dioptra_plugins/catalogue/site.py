@@ -1,0 +1,169 @@
+"""Write the catalogue into an index's ``site/``: all of it, or what one change touched.
+
+The catalogue is a view of the root and the project documents it pins (each bundle's task
+manifest is copied into its file entry at publish time), written beside them and never read
+as an input: no command takes anything from ``site/`` but the serial a page was rendered from,
+which keeps a slower writer from replacing a newer page.
+
+Costs.  :func:`write_site` reads the root, every project document (in parallel) and whether
+the index is signed, then writes every page.  :func:`update_site`, called after a publish or
+a yank has won its root swap, rewrites only the home page, the search data and the changed
+projects' pages: per page one read (the serial and the ETag a compare-and-swap needs) and one
+write, plus one read of the signing timestamp and one of each project document the change did
+not already hold (the home page lists every project's task count and summary).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from dioptra_plugins.catalogue.model import Project, project_view
+from dioptra_plugins.catalogue.render import (
+    HOME,
+    SEARCH_DATA,
+    project_page_name,
+    render_home,
+    render_project,
+    render_search_data,
+)
+from dioptra_plugins.errors import ConflictError, DioptraPluginsError, ObjectNotFoundError
+from dioptra_plugins.index.documents import ProjectDocument, RootDocument
+from dioptra_plugins.index.reading import read_existing_root, read_project
+from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.signing.names import TIMESTAMP_KEY
+
+log = logging.getLogger(__name__)
+
+SITE_DIR = "site"
+HOME_KEY = f"{SITE_DIR}/{HOME}"
+SEARCH_DATA_KEY = f"{SITE_DIR}/{SEARCH_DATA}"
+_SERIAL = re.compile(rb"dioptra-plugins:serial\D{0,20}(\d{1,19})")
+_ATTEMPTS = 5
+_READERS = 16
+
+
+def project_page_key(name: str) -> str:
+    return f"{SITE_DIR}/{project_page_name(name)}"
+
+
+@dataclass(frozen=True)
+class SiteResult:
+    url: str
+    serial: int
+    projects: int
+    tasks: int
+    signed: bool
+    written: tuple[str, ...]
+    """Keys of the pages written (a page already up to date, or newer, is left as it is)."""
+
+
+def write_site(storage: Storage) -> SiteResult:
+    """Render the whole catalogue of the index as it is now (``index site``)."""
+    root = read_existing_root(storage).root
+    documents = _read_documents(storage, root, {})
+    return _write(storage, root, documents, list(documents))
+
+
+def update_site(storage: Storage, root: RootDocument, changed: Iterable[ProjectDocument]) -> None:
+    """After a root swap: rewrite the pages ``changed`` touches, from ``root``.
+
+    Never fails the change it follows (the index is already changed and correct; the catalogue
+    is only a view of it): a failure is logged with the command that rebuilds the catalogue.
+    """
+    held = {document.name: document for document in changed}
+    try:
+        documents = _read_documents(storage, root, held)
+        _write(storage, root, documents, list(held))
+    except DioptraPluginsError as error:
+        log.warning(
+            "the task catalogue of %s was not updated (%s); `dioptra-plugins index site "
+            "--index %s` rebuilds it",
+            storage.url,
+            error,
+            storage.url,
+        )
+
+
+def _read_documents(
+    storage: Storage, root: RootDocument, held: Mapping[str, ProjectDocument]
+) -> dict[str, ProjectDocument]:
+    documents = {name: held[name] for name in root.projects if name in held}
+    missing = [(name, entry) for name, entry in root.projects.items() if name not in held]
+    if missing:
+        with ThreadPoolExecutor(max_workers=min(_READERS, len(missing))) as pool:
+            read = pool.map(lambda item: read_project(storage, *item), missing)
+            documents.update(zip((name for name, _ in missing), read, strict=True))
+    return dict(sorted(documents.items()))
+
+
+def is_signed(storage: Storage) -> bool:
+    """Whether the index carries TUF metadata (one request)."""
+    try:
+        storage.get(TIMESTAMP_KEY)
+    except ObjectNotFoundError:
+        return False
+    return True
+
+
+def _write(
+    storage: Storage,
+    root: RootDocument,
+    documents: Mapping[str, ProjectDocument],
+    pages_of: list[str],
+) -> SiteResult:
+    signed = is_signed(storage)
+    projects = [project_view(document) for document in documents.values()]
+    by_name: dict[str, Project] = {project.name: project for project in projects}
+    pages = [
+        (HOME_KEY, render_home(projects, root.serial, signed)),
+        (SEARCH_DATA_KEY, render_search_data(projects, root.serial)),
+    ]
+    pages.extend(
+        (project_page_key(name), render_project(by_name[name], root.serial, signed))
+        for name in pages_of
+        if name in by_name
+    )
+    with ThreadPoolExecutor(max_workers=min(8, len(pages))) as pool:
+        written = list(
+            pool.map(lambda page: _write_page(storage, page[0], page[1], root.serial), pages)
+        )
+    keys = tuple(key for (key, _), done in zip(pages, written, strict=True) if done)
+    log.info("catalogue of %s at serial %d: wrote %d pages", storage.url, root.serial, len(keys))
+    return SiteResult(
+        url=storage.url,
+        serial=root.serial,
+        projects=len(projects),
+        tasks=sum(len(p.shown.tasks) for p in projects if p.shown),
+        signed=signed,
+        written=keys,
+    )
+
+
+def page_serial(page: bytes) -> int:
+    """The root serial a catalogue page was rendered from; -1 when it names none."""
+    match = _SERIAL.search(page[:4096])
+    return int(match.group(1)) if match else -1
+
+
+def _write_page(storage: Storage, key: str, page: bytes, serial: int) -> bool:
+    """Put ``page`` at ``key`` unless the page there is newer or the same; True if written."""
+    for _attempt in range(_ATTEMPTS):
+        try:
+            current = storage.get(key)
+        except ObjectNotFoundError:
+            etag = None
+        else:
+            if current.data == page or page_serial(current.data) > serial:
+                return False
+            etag = current.etag
+        try:
+            storage.replace(key, page, etag)
+        except ConflictError:
+            continue
+        return True
+    log.warning("gave up writing %s after %d conflicts (a newer page wins)", key, _ATTEMPTS)
+    return False
