@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PREFECT1_VENV := .venv-prefect1
 PREFECT1_STAMP := $(PREFECT1_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint pytest prefect1-venv bench clean
+.PHONY: demo test lint docs browser pytest prefect1-venv bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,14 +36,28 @@ demo: $(STAMP)
 
 # The whole test suite: lint, types, then every test (real S3 servers started by fixtures);
 # tests/registry/test_prefect1_suites.py runs the Prefect 1 suites in .venv-prefect1.
-test: lint pytest
+test: lint docs pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench plugin-packages examples scripts
 	$(BIN)/mypy
 	for conftest in $(filter-out tests/vendor/%,$(wildcard tests/*/conftest.py)); do $(BIN)/mypy $$conftest || exit 1; done
 
-pytest: $(STAMP) $(PREFECT1_STAMP)
+# The documentation site (docs/, mkdocs.yml), every warning an error: a reference that no
+# longer matches the code, a broken link or a page missing from the nav fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/docs
+
+# Headless Chromium for the task catalogue's browser tests (tests/site): Debian's chromium and
+# chromium-driver, installed as root (or through sudo) when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+pytest: $(STAMP) $(PREFECT1_STAMP) browser
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

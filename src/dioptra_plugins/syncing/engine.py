@@ -31,6 +31,7 @@ from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
 from dioptra_plugins.index.url import INDEX_VARIABLE
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
 from dioptra_plugins.syncing.requirements import requirements_key
+from dioptra_plugins.syncing.shadowing import allowed_names
 from dioptra_plugins.syncing.state import SyncState, read_state, record_sync
 from dioptra_plugins.syncing.writer_lock import writer_lock
 
@@ -127,6 +128,7 @@ def sync(
     reinstall: bool = False,
     trust: str | os.PathLike[str] | bytes | None = None,
     stored: Progress | None = None,
+    allow_shadowing: Iterable[str] = (),
 ) -> SyncResult:
     """Sync ``plugin_dir`` to ``requirements`` (or exactly to the lock file ``locked``).
 
@@ -142,6 +144,11 @@ def sync(
     ``trust`` (default ``$DIOPTRA_PLUGINS_TRUST``) is the index's trusted TUF root metadata (a
     file, or its bytes): every root, document and bundle is then verified against the index's
     signed metadata first (``signing.trust``), and an unsigned index is refused.
+
+    A bundle this sync would add or change whose top-level import name the environment
+    already provides (the standard library, an installed distribution, ``dioptra_plugins``)
+    is refused with :class:`~dioptra_plugins.errors.ShadowingError` unless that name is in
+    ``allow_shadowing`` (``syncing.shadowing``).
     """
     if dry_run and reinstall:
         raise UsageError("--dry-run and --reinstall do not go together")
@@ -183,6 +190,7 @@ def sync(
         dry_run,
         reinstall,
         stored,
+        allowed_names(allow_shadowing),
     )
     if dry_run:
         result = _sync_locked(request)  # reads only: no plugin dir to create, nothing to lock
@@ -237,6 +245,8 @@ class _SyncRequest:
     reinstall: bool = False
     stored: Progress | None = None
     """Told (packages done, packages total) as bundles are verified and stored."""
+    allow_shadowing: frozenset[str] = frozenset()
+    """Top-level names a bundle may take although the environment provides them."""
 
 
 def _sync_locked(request: _SyncRequest) -> SyncResult:
@@ -289,6 +299,7 @@ def _full_sync(
     from dioptra_plugins.syncing.index_view import IndexView
     from dioptra_plugins.syncing.install import install_generation
     from dioptra_plugins.syncing.pylock import Lock
+    from dioptra_plugins.syncing.shadowing import check_shadowing
 
     layout = request.layout
     root = _accepted_root(request, state, root_bytes)
@@ -302,6 +313,7 @@ def _full_sync(
     )
     old = read_generation_lock(layout, current).packages if current else ()
     changes = plan_changes(old, packages)
+    check_shadowing(layout, packages, changes, request.allow_shadowing)
     result = SyncResult(
         plugin_dir=str(layout.root),
         index=request.index_url,
