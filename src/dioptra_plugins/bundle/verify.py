@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -484,6 +485,14 @@ class _Verifier:
         (top,) = tops
         if not top.isidentifier():
             self.fail(f"{top!r}: top-level directory is not an importable package name")
+            return ""
+        if top in sys.stdlib_module_names:
+            # A plugin dir stands before the standard library on sys.path (issue 21).
+            self.fail(
+                f"{top!r} is the name of a standard library module: a plugin dir comes first "
+                f"on sys.path, so this bundle would replace `import {top}` in every process "
+                "that uses the plugin dir; rename the package"
+            )
             return ""
         package = package_root(names, top, MAX_PACKAGE_DEPTH)
         if not is_import_name(package):

@@ -187,6 +187,14 @@ def _describe(result: SyncResult) -> str:
     help="Verify the signed index against this trusted TUF root first; refuse an unsigned "
     "index [default: $DIOPTRA_PLUGINS_TRUST].",
 )
+@click.option(
+    "--allow-shadowing",
+    "allow_shadowing",
+    multiple=True,
+    metavar="NAME",
+    help="Install a bundle whose top-level import NAME the environment already provides "
+    "(refused otherwise: the plugin dir would replace that module); repeatable.",
+)
 def sync_command(
     requirements: tuple[str, ...],
     files: tuple[str, ...],
@@ -201,6 +209,7 @@ def sync_command(
     dry_run: bool,
     reinstall: bool,
     trust: str | None,
+    allow_shadowing: tuple[str, ...],
 ) -> None:
     """Sync the plugin dir to REQUIREMENTs (PEP 508: name>=1,<2), atomically.
 
@@ -237,6 +246,7 @@ def sync_command(
             reinstall=reinstall,
             stored=stored,
             trust=trust,
+            allow_shadowing=allow_shadowing,
         )
 
     if every is None:
