@@ -256,9 +256,7 @@ def _build_one(
     return BuiltFromGit(wheel, provenance)
 
 
-def _version(
-    given: str | None, commit: Commit, requested_ref: str | None, source: VcsUrl
-) -> str:
+def _version(given: str | None, commit: Commit, requested_ref: str | None, source: VcsUrl) -> str:
     if given is not None:
         return given
     tags = list(commit.tags)
@@ -349,6 +347,12 @@ def _deliver(built: list[BuiltFromGit], out_dir: Path) -> list[BuiltFromGit]:
 # --- a folder of a work tree ---------------------------------------------------------------------
 
 
+def in_work_tree(folder: Path) -> bool:
+    """Whether ``folder`` is in a git work tree, or named through one (a symlink out of a work
+    tree is still a folder of it, to be refused rather than built as a loose folder)."""
+    return work_tree_of(folder) is not None or work_tree_of(folder.absolute().parent) is not None
+
+
 def work_tree_of(folder: Path) -> Path | None:
     """The top of the git work tree ``folder`` is in, or None when it is in none."""
     with git_source.scratch_directory("dioptra-git-") as home:
@@ -368,7 +372,7 @@ def build_from_work_tree(
 ) -> list[BuiltFromGit]:
     """Build ``folder`` of a git work tree from its HEAD commit (refused when dirty, unless
     ``allow_dirty``: then the files on disk are built and ``dirty: true`` is recorded)."""
-    top = work_tree_of(folder)
+    top = work_tree_of(folder) or work_tree_of(folder.absolute().parent)
     if top is None:
         raise GitSourceError(f"{folder} is not inside a git work tree")
     resolved, top = folder.resolve(), top.resolve()
@@ -497,8 +501,7 @@ def _replanned(commit: Commit, provenance: Provenance) -> PlannedPackage:
         if package.subdirectory == provenance.subdirectory:
             return package
     raise GitSourceError(
-        f"{declared_in} at {provenance.commit[:12]} no longer declares "
-        f"{provenance.subdirectory!r}"
+        f"{declared_in} at {provenance.commit[:12]} no longer declares {provenance.subdirectory!r}"
     )
 
 
@@ -523,4 +526,3 @@ def _differences(old: Path, new: Path) -> list[str]:
 
 def _zip_attributes(info: zipfile.ZipInfo) -> tuple[object, ...]:
     return (info.date_time, info.external_attr, info.compress_type, info.create_system)
-

@@ -15,8 +15,8 @@ from dioptra_plugins.bundle.git_build import (
     GitBuildOptions,
     build_from_git,
     build_from_work_tree,
+    in_work_tree,
     rebuild_bundle,
-    work_tree_of,
 )
 from dioptra_plugins.bundle.git_source import is_vcs_url
 from dioptra_plugins.bundle.provenance import PROVENANCE_KEY, summary
@@ -92,7 +92,7 @@ def build(
     def one(source: str) -> list[dict[str, object]]:
         if is_vcs_url(source):
             wheels = [b.wheel for b in build_from_git(source, out_dir, options)]
-        elif Path(source).is_dir() and work_tree_of(Path(source)) is not None:
+        elif Path(source).is_dir() and in_work_tree(Path(source)):
             found = build_from_work_tree(Path(source), out_dir, options, allow_dirty=allow_dirty)
             wheels = [b.wheel for b in found]
         else:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dioptra_plugins.bundle.git_build import GitBuildOptions
-from dioptra_plugins.cli.key_commands import SignedWrite, describe_signing
+from dioptra_plugins.cli.key_commands import describe_signing
 from dioptra_plugins.cli.output import emit_json, say
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.from_git import publish_from_git
@@ -26,12 +26,16 @@ def publish_git_source(
     if len(sources) != 1:
         raise UsageError("publish takes one git+ source at a time, and no wheel files with it")
     options = GitBuildOptions(version=version)
-    with SignedWrite(storage, keys, enabled=not dry_run) as signed:
-        result = publish_from_git(
-            storage, sources[0], options, dry_run=dry_run, progress=None if as_json else say
-        )
-    signing = signed.result
+    result = publish_from_git(
+        storage,
+        sources[0],
+        options,
+        dry_run=dry_run,
+        progress=None if as_json else say,
+        keys=keys,
+    )
     published = result.published
+    signing = published.signed if published else None
     if as_json:
         emit_json(
             {

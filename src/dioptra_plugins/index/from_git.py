@@ -14,6 +14,7 @@ package publishes one bundle.
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,8 +73,12 @@ def publish_from_git(
     dry_run: bool = False,
     sent: Callable[[int], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    keys: str | os.PathLike[str] | None = None,
 ) -> GitPublishResult:
-    """Build and publish what ``url``'s commit declares; skips packages the index has."""
+    """Build and publish what ``url``'s commit declares; skips packages the index has.
+
+    ``keys``: the key directory of a signed index (the signing policy of ``publish``).
+    """
     options = options or GitBuildOptions()
     source = git_source.parse_vcs_url(url)
     with git_source.scratch_directory("dioptra-publish-git-") as tmp:
@@ -105,7 +110,7 @@ def publish_from_git(
         if not todo:
             return GitPublishResult(source.url, commit.id, tuple(unchanged), (), None)
         built = build_planned(commit, source, todo, options, work / "wheels")
-        result = publish(storage, [b.wheel for b in built], sent=sent, dry_run=dry_run)
+        result = publish(storage, [b.wheel for b in built], sent=sent, dry_run=dry_run, keys=keys)
         return GitPublishResult(source.url, commit.id, tuple(unchanged), tuple(built), result)
 
 
@@ -136,9 +141,7 @@ def _already_published(
     return None
 
 
-def _project_name(
-    commit: Commit, package: PlannedPackage, options: GitBuildOptions
-) -> str | None:
+def _project_name(commit: Commit, package: PlannedPackage, options: GitBuildOptions) -> str | None:
     """The project a package will be published as (None when that cannot be told unbuilt)."""
     tree = git_source.tree_id(commit, package.subdirectory)
     for entry in git_source.list_tree(commit, tree):
