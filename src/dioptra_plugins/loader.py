@@ -12,6 +12,7 @@ that keeps the last good version.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import sys
@@ -179,6 +180,9 @@ class ModuleLoader:
         entry = self.entries.get(name)
         if entry is None or entry.source_hash is None:
             return False
+        if name in self.errors:
+            # The last reload failed: the last good source restored is a change to report.
+            return False
         try:
             spec = find_fresh_spec(name)
         except Exception:
@@ -209,6 +213,7 @@ class ModuleLoader:
         return events
 
     def _reload_one(self, name: str) -> ReloadEvent:
+        had_failed = name in self.errors
         old = self.entries.get(name)
         if old is None and name in sys.modules:
             old = self.adopt(name, sys.modules[name])
@@ -223,6 +228,8 @@ class ModuleLoader:
             )
             return ReloadEvent(name, error=failed.failure)
         event = diff(name, old, new)
+        if had_failed:
+            event = dataclasses.replace(event, recovered=True)
         logger.info(
             "reloaded %s (added %s, changed %s, removed %s)",
             name,
@@ -231,6 +238,18 @@ class ModuleLoader:
             list(event.removed),
         )
         return event
+
+    def unload_tree(self, name: str) -> ReloadEvent:
+        """Unregister ``name`` and every loaded module below it: one event for a package
+        that is gone whole (a sync removed it), listing every task it took with it."""
+        below = {n for n in (*sys.modules, *self.entries) if n.startswith(f"{name}.")}
+        removed: list[str] = []
+        # Children first, so that no parent is re-imported to look a child up.
+        for child in sorted(below, key=lambda n: (-n.count("."), n)):
+            removed += self._unregister(child, self.entries.get(child)).removed
+        event = self._unregister(name, self.entries.get(name))
+        removed = [*event.removed, *removed]
+        return ReloadEvent(name, removed=tuple(removed), unloaded=True)
 
     def _unregister(self, name: str, old: ModuleEntry | None) -> ReloadEvent:
         known = old is not None or name in sys.modules

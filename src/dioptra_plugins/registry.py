@@ -317,6 +317,30 @@ class Registry:
         self._notify(events)
         return events[0]
 
+    def unload(self, name: str) -> ReloadEvent:
+        """Unregister module ``name`` and everything loaded below it (its source is gone)."""
+        with self._loader.lock:
+            event = self._loader.unload_tree(name)
+        self._notify([event])
+        return event
+
+    def load_new_package(self, package: str) -> list[ReloadEvent]:
+        """Load a top-level package that appeared while watching, recursively; subscribers
+        get one event per module (its tasks added, or its import error)."""
+        with self._loader.lock:
+            try:
+                failures = self.load_package(package, recursive=True)
+            except PluginImportError as error:  # its own __init__ is broken
+                failures = [error]
+            events = [
+                ReloadEvent(name, added=tuple(entry.functions))
+                for name, entry in sorted(self._loader.entries.items())
+                if (name == package or name.startswith(f"{package}.")) and entry.functions
+            ]
+        events += [ReloadEvent(failure.module, error=failure.failure) for failure in failures]
+        self._notify(events)
+        return events
+
     def _notify(self, events: Iterable[ReloadEvent]) -> None:
         subscribers = self._subscribers
         for event in events:

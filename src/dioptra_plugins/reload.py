@@ -40,6 +40,7 @@ class ReloadEvent:
     removed: tuple[str, ...] = ()
     error: LoadFailure | None = None
     unloaded: bool = False  # the module's file is gone and it was unregistered
+    recovered: bool = False  # the module had failed to reload and now loaded again
 
     @property
     def ok(self) -> bool:
@@ -52,6 +53,7 @@ class ReloadEvent:
             "changed": list(self.changed),
             "removed": list(self.removed),
             "unloaded": self.unloaded,
+            "recovered": self.recovered,
             "error": None if self.error is None else self.error.to_dict(),
         }
 

@@ -70,6 +70,8 @@ _EVENT_FILTER = [
 ]
 _FILE_EVENTS = (FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent)
 _GENERATION_KEY = "\0generation:"
+_NEW_PACKAGE_KEY = "\0package:"
+NEW_PACKAGE_SETTLE = 0.1  # a new package folder is usually filled by several writes (cp -r, git)
 
 
 @dataclass
@@ -192,6 +194,8 @@ class Watcher:
         if isinstance(event, DirMovedEvent | DirCreatedEvent):
             for name in self._files.under(dest or src):
                 self._schedule(name, self.debounce)
+            if self.load_new:
+                self._schedule_new_package(Path(dest or src))
         if not isinstance(event, (*_FILE_EVENTS, FileClosedEvent)):
             return
         for path in (src, dest):
@@ -212,7 +216,21 @@ class Watcher:
             name = self._files.module_of(path)
         if name is None and self.load_new:
             name = self._new_module_name(Path(path))
+            if name is None:
+                self._schedule_new_package(Path(path))
         return name
+
+    def _schedule_new_package(self, path: Path) -> None:
+        """A path inside a top-level package folder nobody imported yet: load that package
+        whole once its folder settles (its files may arrive in any order, __init__ last)."""
+        for root in self._roots:
+            if root.layout is not None or not path.is_relative_to(root.path):
+                continue
+            parts = path.relative_to(root.path).parts
+            if not parts or not parts[0].isidentifier() or parts[0] in sys.modules:
+                continue
+            if len(parts) > 1 or (root.path / parts[0]).is_dir():
+                self._schedule(f"{_NEW_PACKAGE_KEY}{parts[0]}", NEW_PACKAGE_SETTLE)
 
     def _new_module_name(self, path: Path) -> str | None:
         """The module a new ``.py`` file under an unsynced root would be, if importable now.
@@ -230,6 +248,8 @@ class Watcher:
                 parts = parts[:-1]
             name = ".".join(parts)
             parent = name.rpartition(".")[0]
+            if len(parts) == 1 and (root.path / parts[0]).is_dir():
+                return None  # a new package's __init__: the package is loaded whole
             if name and (not parent or parent in sys.modules):
                 return name
         return None
@@ -269,6 +289,13 @@ class Watcher:
         if key.startswith(_GENERATION_KEY):
             self._check_generation(self._roots[int(key[len(_GENERATION_KEY) :])])
             return
+        if key.startswith(_NEW_PACKAGE_KEY):
+            package = key[len(_NEW_PACKAGE_KEY) :]
+            if package not in sys.modules:
+                self.reload_count += 1
+                self.registry.load_new_package(package)
+                self._files.refresh(self._source_dirs())
+            return
         file = self._files.file_of(key)
         if file is not None and not os.path.exists(file) and key not in self._in_grace:
             self._in_grace.add(key)  # maybe the gap inside a vim-style save: look again soon
@@ -288,6 +315,23 @@ class Watcher:
 
     # --- generation switches of a synced plugin dir ----------------------------------------------
 
+    @staticmethod
+    def _still_there(name: str, old: Path, new: Path) -> bool:
+        """Whether module ``name``, loaded from generation ``old``, is in generation ``new``
+        (the old generation's files stay on disk until gc: look in the new one)."""
+        module = sys.modules.get(name)
+        if module is None:
+            return True
+        file = getattr(module, "__file__", None)
+        places = [file] if isinstance(file, str) else list(getattr(module, "__path__", []))
+        for place in places:
+            path = Path(place)
+            if path.is_relative_to(old) and (new / path.relative_to(old)).exists():
+                return True
+            if not path.is_relative_to(old) and path.exists():
+                return True
+        return False
+
     def _check_generation(self, root: _Root) -> list[ReloadEvent]:
         assert root.pinned is not None
         old = root.pinned.advance()
@@ -302,12 +346,26 @@ class Watcher:
             if isinstance(file, str) and file.startswith(str(root.path) + os.sep):
                 candidates.append(name)
         events: list[ReloadEvent] = []
+        gone: list[str] = []
         # Parents first, so that a changed package is live before its submodules are looked up.
         for name in sorted(set(candidates), key=lambda n: (n.count("."), n)):
+            if any(name.startswith(f"{package}.") for package in gone):
+                continue  # unloaded with its package, in that package's one event
+            if not self._still_there(name, Path(old), Path(new)):
+                # The sync removed it (with everything below it): one event, not one per module.
+                gone.append(name)
+                self.reload_count += 1
+                events.append(self.registry.unload(name))
+                continue
             event = self.registry.reload_if_changed(name)
             if event is not None:
                 self.reload_count += 1
                 events.append(event)
+        if self.load_new:  # packages the sync added: loaded as a new folder would be
+            for entry in sorted(new.iterdir()):
+                if entry.name.isidentifier() and entry.is_dir() and entry.name not in sys.modules:
+                    self.reload_count += 1
+                    events += self.registry.load_new_package(entry.name)
         self._files.refresh(self._source_dirs())
         return events
 

@@ -157,6 +157,7 @@ def test_watch_prints_each_event_as_a_json_line(tmp_path: Path) -> None:
             "changed": ["greet"],
             "removed": [],
             "unloaded": False,
+            "recovered": False,
             "error": None,
         }
         module.write_text("def broken(:\n")

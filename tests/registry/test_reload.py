@@ -210,6 +210,7 @@ def test_subscribe_and_unsubscribe(area: PluginArea, registry: Registry) -> None
         "changed": ["answer"],
         "removed": [],
         "unloaded": False,
+        "recovered": False,
         "error": None,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import logging
 import os
 import signal
 import sys
@@ -152,6 +153,7 @@ def _error_document(error: PluginImportError) -> dict[str, Any]:
 @json_option
 def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) -> None:
     """List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."""
+    _printed_events_only()
     registry = Registry()
     with plugin_dirs(_absolute_dirs(plugin_dir)) as directories, _stdout_shielded(as_json):
         if package is None and not directories:
@@ -246,7 +248,8 @@ def _describe(event: ReloadEvent) -> str:
     if event.error is not None:
         return f"error   {event.module}: {event.error} (keeping the last good version)"
     if event.unloaded:
-        return f"removed {event.module}: unregistered {', '.join(event.removed) or 'nothing'}"
+        tasks = f"unregistered {', '.join(event.removed)}" if event.removed else "no tasks"
+        return f"removed {event.module}: {tasks}"
     parts = [
         f"{label} {', '.join(names)}"
         for label, names in (
@@ -256,7 +259,18 @@ def _describe(event: ReloadEvent) -> str:
         )
         if names
     ]
+    if event.recovered:
+        # Said out loud, so that the error above is not the last word on the screen.
+        return f"fixed   {event.module}" + (f": {'; '.join(parts)}" if parts else ": loads again")
     return f"reload  {event.module}" + (f": {'; '.join(parts)}" if parts else "")
+
+
+def _printed_events_only() -> None:
+    """The command prints every load failure and reload itself: the library's WARNING for
+    the same failure would say it twice (``-v`` still shows the library's log)."""
+    if logging.getLogger("dioptra_plugins").getEffectiveLevel() >= logging.WARNING:
+        for name in ("dioptra_plugins.loader", "dioptra_plugins.registry"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @click.command("watch")
@@ -270,6 +284,7 @@ def watch_command(dirs: tuple[str, ...], as_json: bool, debounce: float) -> None
     from dioptra_plugins.watcher import watch, watched_dirs
 
     directories = watched_dirs(dirs or None)
+    _printed_events_only()
     registry = Registry()
     lock = threading.Lock()
     stop = threading.Event()
