@@ -17,7 +17,7 @@ serial + 1, written create-only once the root swap of that serial was won) and
 
 from __future__ import annotations
 
-from dioptra_plugins.errors import PublishError, SyncError
+from dioptra_plugins.errors import IntegrityError, PublishError, SyncError
 
 TRUST_VARIABLE = "DIOPTRA_PLUGINS_TRUST"
 """The trusted root metadata file ``sync`` uses when ``--trust`` is not given."""
@@ -25,6 +25,16 @@ TRUST_VARIABLE = "DIOPTRA_PLUGINS_TRUST"
 
 class TrustError(SyncError):
     """A signed index failed verification (or is not signed while trust is configured)."""
+
+
+class SignedMismatchError(IntegrityError):
+    """Bytes an index served are not the ones its signed metadata pins: possible tampering.
+
+    A bundle replaced after it was signed (by someone who can write the bucket, or a cache in
+    between) ends the sync like this; a download cut short by the network does not (it stays a
+    plain IntegrityError or a retried broken stream).  ``expected`` is what the signed targets
+    pin, ``found`` what was served.
+    """
 
 
 class SigningError(PublishError):

@@ -40,6 +40,7 @@ from tuf.ngclient.updater import Updater
 from dioptra_plugins.errors import (
     DioptraPluginsError,
     IndexFormatError,
+    IntegrityError,
     ObjectNotFoundError,
     StorageError,
     UsageError,
@@ -49,7 +50,7 @@ from dioptra_plugins.index.documents import RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, Storage, StoredObject
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.signing import TRUST_VARIABLE, TrustError
+from dioptra_plugins.signing import TRUST_VARIABLE, SignedMismatchError, TrustError
 from dioptra_plugins.signing.keys import parse_root
 from dioptra_plugins.signing.names import INDEX_TARGET, TIMESTAMP_KEY, TUF_DIR
 
@@ -253,6 +254,55 @@ class SignedStorage:
                 f"refusing {self.url}/{key}: it is not a target of the signed index metadata"
             )
         return target
+
+    def bundle_mismatch(self, key: str, error: IntegrityError) -> IntegrityError:
+        """What a download of ``key`` whose bytes did not match (``error``) means here.
+
+        The sync engine holds a bundle to the size and sha256 of a verified document, which
+        are the signed target's.  A mismatch is then a bundle replaced after it was signed
+        (SignedMismatchError, "possible tampering"), unless the object stored under ``key``
+        has the signed size and the download merely ended early: then ``error`` stands (a
+        truncated transfer).  One listing request, on this failure path only.
+        """
+        target = self._target(key)
+        signed = f"{target.length} bytes, sha256 {target.hashes.get('sha256')}"
+        stored = self._stored_size(key)
+        found = error.found or "other bytes"
+        short = found.endswith(" bytes") and not found.startswith("more than")
+        if short and stored == target.length:
+            return error
+        cause = (
+            "possible tampering (a bundle replaced after it was signed), not a network fault: "
+            "retrying will not help, investigate the index "
+            "(`dioptra-plugins index check --trust ROOT.json`)"
+        )
+        if found.startswith("sha256") and stored is not None:
+            served = f"{stored} bytes, {found}"
+        elif stored is not None:
+            served = f"{stored} bytes"
+        else:
+            served = found
+            if short:  # an HTTP index cannot say how big the stored object is
+                cause = (
+                    "possible tampering (a bundle replaced after it was signed), or a response "
+                    "cut short by a cache or proxy in between (this index cannot be listed to "
+                    "tell which): investigate before retrying "
+                    "(`dioptra-plugins index check --trust ROOT.json` on the bucket or directory)"
+                )
+        return SignedMismatchError(
+            f"{self.url}/{key} does not match the signed metadata: its signed target is "
+            f"{signed}, the index served {served}; {cause}",
+            subject=key,
+            expected=signed,
+            found=served,
+        )
+
+    def _stored_size(self, key: str) -> int | None:
+        """The size of the object stored under ``key`` (None: cannot be listed, or absent)."""
+        try:
+            return next((info.size for info in self.inner.list(key) if info.key == key), None)
+        except DioptraPluginsError:
+            return None  # an HTTP index cannot be listed: the download's facts stand alone
 
     def keep(self) -> None:
         """Write ngclient's trusted metadata back into the plugin dir (after a successful sync)."""

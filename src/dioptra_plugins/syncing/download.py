@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from dioptra_plugins.errors import (
     BundleError,
@@ -65,6 +65,15 @@ _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) as downloads advance; from worker threads."""
+
+
+@runtime_checkable
+class _ExplainsMismatch(Protocol):
+    """A storage that knows what a bundle's bytes should be on its own authority (the signed
+    index's :class:`~dioptra_plugins.signing.trust.SignedStorage`): it says whether bytes that
+    did not match are a transfer cut short or not the signed bundle at all."""
+
+    def bundle_mismatch(self, key: str, error: IntegrityError) -> IntegrityError: ...
 
 
 IN_MEMORY_LIMIT = 32 * 1024 * 1024
@@ -201,13 +210,21 @@ def download_one(
         try:
             return _stream_once(storage, layout, package, meter)
         except Exception as error:
-            _retry_or_raise(package, attempt, error)
+            _retry_or_raise(package, attempt, error, storage)
     raise AssertionError("unreachable")
 
 
-def _retry_or_raise(package: LockedPackage, attempt: int, error: Exception) -> None:
+def _retry_or_raise(
+    package: LockedPackage, attempt: int, error: Exception, storage: Storage | None = None
+) -> None:
     """Return (after a back-off) when attempt ``attempt`` of a download may be tried again,
     else raise what the caller should see."""
+    if isinstance(error, IntegrityError) and isinstance(storage, _ExplainsMismatch):
+        # On a signed index, "truncated download" would send the operator to retry what may
+        # be a replaced bundle: the signed storage names the signed size and sha256 instead.
+        explained = storage.bundle_mismatch(bundle_key(package.name, package.filename), error)
+        if explained is not error:
+            raise explained from error
     if isinstance(error, ObjectNotFoundError):
         raise SyncError(
             f"the index lists {package.filename} but its bundle is missing: {error}"
@@ -248,9 +265,9 @@ def stream_big(
         except DownloadFailed as failed:
             if not isinstance(failed.error, Exception):
                 raise failed.error from None
-            _retry_or_raise(package, attempt, failed.error)
+            _retry_or_raise(package, attempt, failed.error, storage)
         except ObjectNotFoundError as error:  # reading the tail
-            _retry_or_raise(package, attempt, error)
+            _retry_or_raise(package, attempt, error, storage)
 
 
 def _stream_big_once(
