@@ -1,5 +1,5 @@
 """``python -m dioptra_plugins`` runs the CLI."""
 
-from dioptra_plugins.cli.main import main
+from dioptra_plugins.cli.entry import main
 
 main()

@@ -36,6 +36,10 @@ COMMAND_MODULES = {
     "watch": "registry_commands",
 }
 
+# Commands whose library call notes what it changes (dioptra_plugins.signals) before it writes
+# anything: until then an interrupt still says "nothing changed".
+NOTES_ITS_CHANGES = frozenset({"sync"})
+
 
 class Group(click.Group):
     """A lazily loading click group that turns library errors into a message and an exit code."""
@@ -44,6 +48,10 @@ class Group(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in NOTES_ITS_CHANGES:
+            from dioptra_plugins.signals import note_command_started
+
+            note_command_started()  # an interrupt before this point changed nothing
         module_name = COMMAND_MODULES.get(cmd_name)
         if module_name is not None and cmd_name not in self.commands:
             module = importlib.import_module(f"dioptra_plugins.cli.{module_name}")
@@ -72,7 +80,11 @@ class Group(click.Group):
                 )
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            # In-process callers (the console script's own handlers raise signals.Interrupted,
+            # which cli.entry reports): the same true last line.
+            from dioptra_plugins.signals import last_line
+
+            click.echo(last_line(), err=True)
             ctx.exit(130)
 
 

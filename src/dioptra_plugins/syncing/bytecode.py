@@ -164,6 +164,11 @@ class _Helper:
     environment variable or path can change what it imports).  It reads one JSON request a
     line from stdin and answers one line on stdout; it exits at EOF, so it ends with the sync
     (and, on Linux, is killed with it: PR_SET_PDEATHSIG).
+
+    It runs in a session of its own, so a terminal's Ctrl-C (SIGINT to the whole foreground
+    process group) or a ``kill -TERM -PGID`` reaches only the sync, which then stops and closes
+    the helper's stdin: a helper killed by the group's signal would have broken its pipe and
+    sent its work back to the sync, with a warning, while the sync was stopping.
     """
 
     def __init__(self) -> None:
@@ -172,6 +177,7 @@ class _Helper:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def compile(self, staging: Path, final: Path, sources: list[str]) -> dict[str, str]:
@@ -223,14 +229,18 @@ class BytecodeCompiler:
         self._turns: queue.SimpleQueue[_Helper | None] = queue.SimpleQueue()
         self._helpers: list[_Helper] = []
         if processes > 0 and os.path.isfile(__file__):
-            for _ in range(processes):
-                try:
-                    helper = _Helper()
-                except OSError as error:
-                    logger.debug("no bytecode helper process: %s", error)
-                    break
-                self._helpers.append(helper)
-                self._turns.put(helper)
+            try:
+                for _ in range(processes):
+                    try:
+                        helper = _Helper()
+                    except OSError as error:
+                        logger.debug("no bytecode helper process: %s", error)
+                        break
+                    self._helpers.append(helper)
+                    self._turns.put(helper)
+            except BaseException:  # interrupted between two starts: let the started ones go
+                self.close()
+                raise
 
     def compile_entry(self, staging: Path, final: Path, sources: list[str]) -> BytecodeManifest:
         """As :func:`compile_entry`, in a helper process when one is running."""
@@ -244,6 +254,8 @@ class BytecodeCompiler:
                 try:
                     files = helper.compile(staging, final, sources)
                 except _HelperGone as error:
+                    if _stopping():
+                        raise  # the sync is being interrupted: nothing to redo, nothing to say
                     logger.warning("bytecode helper process failed (%s); compiling here", error)
                     helper.kill()
                     helper = None
@@ -267,6 +279,13 @@ class BytecodeCompiler:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _stopping() -> bool:
+    """True once the command was interrupted (a signal), when nothing should start again."""
+    from dioptra_plugins.signals import interrupted
+
+    return interrupted()
 
 
 def _die_with_parent() -> None:

@@ -106,14 +106,22 @@ class FetchedBundle:
             self.arriving.settle()
 
 
+class Stopped(BaseException):
+    """Raised in a download thread once the sync was interrupted: the rest is not wanted.
+
+    A ``BaseException``, so that no retry (``except Exception``) takes it for a broken stream.
+    """
+
+
 class _Meter:
-    """Thread-safe byte counter feeding the progress callback."""
+    """Thread-safe byte counter feeding the progress callback; ``cancelled`` stops downloads."""
 
     def __init__(self, total: int, progress: Progress | None) -> None:
         self.total = total
         self.done = 0
         self.progress = progress
         self.lock = threading.Lock()
+        self.cancelled = threading.Event()
 
     def add(self, count: int) -> None:
         if self.progress is None:
@@ -141,6 +149,8 @@ def _receive(stream: BinaryIO, package: LockedPackage, key: str, meter: _Meter) 
     digest = hashlib.sha256()
     received = 0
     while chunk := stream.read(CHUNK_SIZE):
+        if meter.cancelled.is_set():
+            raise Stopped(key)
         received += len(chunk)
         if received > package.size:
             raise IntegrityError(
@@ -370,11 +380,15 @@ def fetch_bundles(
 
     def work(package: LockedPackage) -> None:
         nonlocal finished
+        if meter.cancelled.is_set():
+            raise Stopped(package.filename)
         if package.size > IN_MEMORY_LIMIT:
             stream_big(storage, layout, package, meter, then)
         else:
             fetched = download_one(storage, layout, package, meter)
             try:
+                if meter.cancelled.is_set():
+                    raise Stopped(package.filename)
                 then(fetched)
             finally:
                 discard(fetched)
@@ -383,9 +397,19 @@ def fetch_bundles(
             if stored is not None:
                 stored(finished, len(todo))
 
+    futures: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-        futures: list[Future[None]] = [pool.submit(work, p) for p in todo]
-        _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            futures.extend(pool.submit(work, p) for p in todo)
+            _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            # Interrupted (a signal raises in this, the main thread): nothing new starts, and
+            # downloads under way stop at their next chunk, so the pool's exit waits only for
+            # bundles being stored right now (not for the rest of the downloads).
+            meter.cancelled.set()
+            for future in futures:
+                future.cancel()
+            raise
         for future in pending:
             future.cancel()
     for future in futures:

@@ -11,9 +11,14 @@ The whole sync runs under the plugin dir lock.  Its steps, in order:
 5. build the next generation and switch ``current`` to it in one rename;
 6. record the root's ETag and serial in ``state.json``.
 
-Until step 5's rename nothing a reader sees has changed; a failure anywhere before it leaves
-the plugin dir as it was (the download cache and store may hold new verified entries, which
-are invisible and reused).
+Until step 5's rename nothing a reader sees has changed; a failure anywhere before it (an
+error, a full disk, SIGINT or SIGTERM) leaves the plugin dir as it was: the store entries the
+sync made are removed again, only verified downloads may stay in the cache.  Steps 5 and 6 are
+one critical section (:class:`dioptra_plugins.signals.deferred`): a signal acts before the
+switch or after the bookkeeping.  Only a kill (or a write of ``state.json`` that fails after
+the switch, which is logged) can leave ``state.json`` behind ``current``; so ``state.json`` is a
+cache that must agree with ``current`` to be used, and the highest serial accepted is also read
+from the current generation's lock, which the switch made current with it.
 """
 
 from __future__ import annotations
@@ -30,9 +35,15 @@ from typing import TYPE_CHECKING, Any
 from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
 from dioptra_plugins.index.url import INDEX_VARIABLE
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
+from dioptra_plugins.signals import note_plugin_dir
 from dioptra_plugins.syncing.requirements import requirements_key
 from dioptra_plugins.syncing.shadowing import allowed_names
-from dioptra_plugins.syncing.state import SyncState, read_state, record_sync
+from dioptra_plugins.syncing.state import (
+    SyncState,
+    last_sync_requirements,
+    read_state,
+    record_sync,
+)
 from dioptra_plugins.syncing.writer_lock import writer_lock
 
 if TYPE_CHECKING:
@@ -115,7 +126,7 @@ def _make_plugin_dir(layout: PluginDirLayout) -> None:
 
 
 def sync(
-    requirements: Iterable[str] = (),
+    requirements: Iterable[str] | None = None,
     *,
     index: str | None = None,
     plugin_dir: str | os.PathLike[str] | None = None,
@@ -131,6 +142,10 @@ def sync(
     allow_shadowing: Iterable[str] = (),
 ) -> SyncResult:
     """Sync ``plugin_dir`` to ``requirements`` (or exactly to the lock file ``locked``).
+
+    Given neither, the requirements (and, without ``index`` or ``$DIOPTRA_PLUGINS_INDEX``,
+    the index) of the dir's last successful sync are resolved again, as a bare ``uv sync``
+    does: after a rollback that syncs forward to what was last asked for.
 
     Defaults: ``$DIOPTRA_PLUGINS_INDEX`` and ``$DIOPTRA_PLUGIN_DIR``.  Raises ResolutionError,
     EnvironmentRequirementError, IntegrityError, BundleError, SyncError, LockTimeoutError...;
@@ -152,8 +167,12 @@ def sync(
     """
     if dry_run and reinstall:
         raise UsageError("--dry-run and --reinstall do not go together")
-    requirements = list(requirements)
     layout = writable_plugin_dir(plugin_dir)
+    if requirements is None and locked is None:
+        requirements, last_index = last_sync_requirements(layout)
+        index = index or os.environ.get(INDEX_VARIABLE) or last_index
+    requirements = list(requirements or ())
+    note_plugin_dir(str(layout.root), layout.current_name())  # for an interrupt's last line
     lock: Lock | None = None
     if locked is not None:
         if requirements:
@@ -255,8 +274,11 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
     state = read_state(request.layout.state_file)
     current = request.layout.current_name()
     if not request.dry_run:
+        from dioptra_plugins.syncing.generations import remove_dangling_entry_links
+
         # What interrupted writers left (a few scandirs): cleared under the lock, first.
         request.layout.remove_leftovers()
+        remove_dangling_entry_links(request.layout)
     known = state.indexes.get(request.index_url)
     may_be_noop = (
         not request.reinstall
@@ -302,7 +324,8 @@ def _full_sync(
     from dioptra_plugins.syncing.shadowing import check_shadowing
 
     layout = request.layout
-    root = _accepted_root(request, state, root_bytes)
+    current_lock = read_generation_lock(layout, current) if current else None
+    root = _accepted_root(request, state, root_bytes, current_lock)
     view = IndexView(request.storage, root, layout.documents)
     packages = choose_packages(
         view,
@@ -311,7 +334,7 @@ def _full_sync(
         jobs=request.jobs,
         ignore_env_deps=request.ignore_env_deps,
     )
-    old = read_generation_lock(layout, current).packages if current else ()
+    old = current_lock.packages if current_lock else ()
     changes = plan_changes(old, packages)
     check_shadowing(layout, packages, changes, request.allow_shadowing)
     result = SyncResult(
@@ -332,6 +355,32 @@ def _full_sync(
         result.reinstalled = reinstall_packages(
             layout, request.storage, packages, jobs=request.jobs, progress=request.progress
         )
+
+    def bookkeeping(generation: str | None) -> None:
+        # Only a sync that succeeded leaves anything behind: documents, root copy, state.
+        view.keep_fetched()
+        record_sync(
+            layout,
+            state,
+            index_url=request.index_url,
+            requirements_key=request.key,
+            packages={p.name: p.version for p in packages},
+            generation=generation,
+            root_bytes=root_bytes,
+            root_etag=root_etag,
+            serial=root.serial,
+        )
+
+    def after_switch(generation: str) -> None:
+        try:
+            bookkeeping(generation)
+        except OSError as error:
+            # The switch is done and stays: saying the sync failed would be untrue.  The next
+            # sync sees state.json disagree with current and checks everything again.
+            logger.warning(
+                "generation %s is current, but recording the sync failed: %s", generation, error
+            )
+
     if current is None or changes.any:
         lock = Lock(
             packages=tuple(packages),
@@ -348,34 +397,35 @@ def _full_sync(
             jobs=request.jobs,
             progress=request.progress,
             stored=request.stored,
+            switched=after_switch,
         )
         result.switched = True
-    # Only a sync that succeeded leaves anything behind: documents, root copy, state.
-    view.keep_fetched()
-    record_sync(
-        layout,
-        state,
-        index_url=request.index_url,
-        requirements_key=request.key,
-        packages={p.name: p.version for p in packages},
-        generation=result.generation,
-        root_bytes=root_bytes,
-        root_etag=root_etag,
-        serial=root.serial,
-    )
+    else:
+        bookkeeping(result.generation)
     return result
 
 
-def _accepted_root(request: _SyncRequest, state: SyncState, root_bytes: bytes) -> RootDocument:
-    """The fetched root, parsed; refused when its serial went backwards."""
+def _accepted_root(
+    request: _SyncRequest, state: SyncState, root_bytes: bytes, current: Lock | None
+) -> RootDocument:
+    """The fetched root, parsed; refused when its serial went backwards.
+
+    The serial accepted before is the higher of ``state.json``'s and the current generation's
+    (a sync killed between its switch and ``state.json`` recorded only the latter).  Without a
+    ``state.json`` (deleted to accept a rolled-back index on purpose) anything is accepted."""
     from dioptra_plugins.index.documents import RootDocument
 
     root = RootDocument.from_bytes(root_bytes, what=f"{request.index_url}/{ROOT_KEY}")
     known = state.indexes.get(request.index_url)
-    if known is not None and root.serial < known.serial:
+    if known is None:
+        return root
+    accepted = known.serial
+    if current is not None and current.index == request.index_url:
+        accepted = max(accepted, current.index_serial or 0)
+    if root.serial < accepted:
         raise SyncError(
             f"refusing the index at {request.index_url}: its serial {root.serial} is lower than "
-            f"serial {known.serial} accepted before, so the index was rolled back or replaced; "
+            f"serial {accepted} accepted before, so the index was rolled back or replaced; "
             f"if that was intended, delete {request.layout.state_file}"
         )
     return root

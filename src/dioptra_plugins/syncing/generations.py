@@ -11,6 +11,10 @@ every instant consistent for a process importing from the plugin dir:
 3. entry links of packages the target no longer has (dangling now) are removed.
 
 Entry links never change target, so the rename of ``current`` is the only switch there is.
+The three steps are one critical section (:class:`dioptra_plugins.signals.deferred`): SIGINT
+or SIGTERM acts before step 1 or after step 3, never between.  A failure before the rename
+removes the links step 1 made; links a killed writer left dangling are removed by the next
+writer (:func:`remove_dangling_entry_links`).
 
 A namespace split across bundles (``dioptra_custom.fgm_plugins`` and
 ``dioptra_custom.feature_squeezing``, each a bundle) is merged in the generation: a real
@@ -33,6 +37,7 @@ from pathlib import Path
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.fsutil import flush_filesystem, fsync_dir, replace_symlink
 from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, LOCK_FILENAME, PluginDirLayout
+from dioptra_plugins.signals import deferred, note_switch
 from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
 
 logger = logging.getLogger(__name__)
@@ -167,17 +172,45 @@ def managed_entry_links(layout: PluginDirLayout) -> dict[str, Path]:
 
 
 def switch_to(layout: PluginDirLayout, name: str) -> None:
-    """Make generation ``name`` current, with the entry links kept consistent (see module doc)."""
+    """Make generation ``name`` current, with the entry links kept consistent (see module doc).
+
+    Signals wait until it is done; whatever it raises before the rename, the plugin dir is as
+    it was (no new entry link left dangling).
+    """
     lock = read_generation_lock(layout, name)
     wanted = entry_names(package.top_level for package in lock.packages)
     check_entry_names(layout, wanted)
-    existing = managed_entry_links(layout)
-    for top_level in sorted(wanted - existing.keys()):
-        os.symlink(PluginDirLayout.entry_link(top_level), layout.root / top_level)
-    flush_filesystem(layout.root)
-    replace_symlink(layout.current, f"generations/{name}")
-    for top_level in sorted(existing.keys() - wanted):
-        with contextlib.suppress(FileNotFoundError):
-            existing[top_level].unlink()
-    fsync_dir(layout.root)
+    with deferred():
+        existing = managed_entry_links(layout)
+        made: list[Path] = []
+        try:
+            for top_level in sorted(wanted - existing.keys()):
+                os.symlink(PluginDirLayout.entry_link(top_level), layout.root / top_level)
+                made.append(layout.root / top_level)
+            flush_filesystem(layout.root)
+            replace_symlink(layout.current, f"generations/{name}")
+        except BaseException:
+            # Only when the rename did not happen (it may have, and only its fsync failed).
+            if layout.current_name() != name:
+                for link in made:
+                    with contextlib.suppress(FileNotFoundError):
+                        link.unlink()
+            raise
+        note_switch(str(layout.root), name)
+        for top_level in sorted(existing.keys() - wanted):
+            with contextlib.suppress(FileNotFoundError):
+                existing[top_level].unlink()
+        fsync_dir(layout.root)
     logger.info("plugin dir %s now at generation %s", layout.root, name)
+
+
+def remove_dangling_entry_links(layout: PluginDirLayout) -> list[str]:
+    """Remove the entry links that lead nowhere (a writer killed inside a switch left them);
+    returns their names.  Only under the writer lock: a switch makes such links on purpose."""
+    removed = []
+    for name, link in sorted(managed_entry_links(layout).items()):
+        if not link.exists():
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+                removed.append(name)
+    return removed
