@@ -1,0 +1,96 @@
+"""``inspect WHEEL --rebuild``: fetch the recorded commit, build again, compare byte for byte."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gitrepos import TASKS, cli, package_repo
+
+from dioptra_plugins.bundle.build import build_bundle
+from dioptra_plugins.bundle.git_build import GitBuildOptions, build_from_git
+from dioptra_plugins.bundle.provenance import PROVENANCE_KEY
+
+
+def test_rebuild_of_a_git_bundle_is_identical(tmp_path: Path) -> None:
+    repo = package_repo(tmp_path / "repo")
+    repo.git("tag", "v2.0")
+    (built,) = build_from_git(f"{repo.url}@v2.0#subdirectory=plugins/labtasks", tmp_path / "d")
+    # Later commits and a moved tag do not matter: the recorded commit is fetched.
+    repo.write("plugins/labtasks/later.py", "Z = 3\n")
+    repo.commit("later")
+    repo.git("tag", "-f", "v2.0")
+    done = cli("inspect", str(built.wheel), "--rebuild", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["rebuild"] == {"identical": True, "sha256": document["sha256"]}
+    text = cli("inspect", str(built.wheel), "--rebuild", cwd=tmp_path)
+    assert text.returncode == 0
+    assert "byte-identical" in text.stdout
+
+
+def test_rebuild_names_every_differing_file(tmp_path: Path) -> None:
+    """A bundle whose provenance claims a commit it was not built from."""
+    repo = package_repo(tmp_path / "repo")
+    (genuine,) = build_from_git(
+        f"{repo.url}#subdirectory=plugins/labtasks", tmp_path / "d", GitBuildOptions("1")
+    )
+    claimed = genuine.provenance.to_json()
+    edited = tmp_path / "edited" / "labtasks"
+    edited.mkdir(parents=True)
+    (edited / "__init__.py").write_text(TASKS + "\nBACKDOOR = True\n")
+    (edited / "extra.py").write_text("E = 1\n")
+
+    def claim(manifest: dict[str, Any]) -> dict[str, Any]:
+        return {**manifest, PROVENANCE_KEY: claimed}
+
+    forged = build_bundle(edited, tmp_path / "forged", version="1", finish_manifest=claim)
+    done = cli("inspect", str(forged), "--rebuild", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "labtasks/__init__.py: content differs" in done.stderr
+    assert "labtasks/extra.py: only in the bundle" in done.stderr
+    assert "RECORD: content differs" in done.stderr
+    assert "Traceback" not in done.stderr
+    as_json = cli("inspect", str(forged), "--rebuild", "--json", cwd=tmp_path)
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["kind"] == "RebuildMismatchError"
+
+
+def test_rebuild_of_a_dirty_or_sourceless_bundle_fails(tmp_path: Path) -> None:
+    repo = package_repo(tmp_path / "repo")
+    folder = repo.path / "plugins" / "labtasks"
+    (folder / "__init__.py").write_text(TASKS + "\nEDIT = 1\n")
+    dirty = cli(
+        "build", str(folder), "--version", "1", "-o", "d", "--allow-dirty", "--json", cwd=tmp_path
+    )
+    assert dirty.returncode == 0, dirty.stderr
+    wheel = json.loads(dirty.stdout)["built"][0]["wheel"]
+    done = cli("inspect", wheel, "--rebuild", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "dirty" in done.stderr
+
+    loose = tmp_path / "loose" / "loosetasks"
+    loose.mkdir(parents=True)
+    (loose / "__init__.py").write_text(TASKS)
+    plain = build_bundle(loose, tmp_path / "plain", version="1")
+    done = cli("inspect", str(plain), "--rebuild", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "records no source" in done.stderr
+
+
+def test_rebuild_when_the_commit_is_gone(tmp_path: Path) -> None:
+    repo = package_repo(tmp_path / "repo")
+    repo.write("plugins/labtasks/more.py", "M = 1\n")
+    repo.commit("second")
+    (built,) = build_from_git(
+        f"{repo.url}@main#subdirectory=plugins/labtasks", tmp_path / "d", GitBuildOptions("1")
+    )
+    # History rewritten: the commit is no longer reachable, and pruned.
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    repo.git("gc", "-q", "--prune=now")
+    done = cli("inspect", str(built.wheel), "--rebuild", cwd=tmp_path)
+    assert done.returncode == 1
+    assert built.provenance.commit in done.stderr
+    assert "Traceback" not in done.stderr
