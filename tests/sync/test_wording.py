@@ -41,3 +41,40 @@ def test_rollback_to_a_later_generation_is_a_switch_forward(
     forward = cli("rollback", "--to", "2", *place)
     assert "switched forward from generation 000001 to 000002" in forward.stdout
     assert "rolled back" not in forward.stdout
+
+
+def test_a_bare_sync_repeats_the_last_sync_after_a_rollback(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    index = str(tmp_path / "index")
+    publish_wheels(index, [wheels["alpha-1.0.0"], wheels["alpha-1.1.0"]])
+    place = ["--plugin-dir", str(tmp_path / "plugins")]
+    cli("sync", "alpha==1.0.0", "--index", index, *place)
+    cli("sync", "alpha>=1.1", "--index", index, *place)
+    cli("rollback", *place)  # back on alpha 1.0.0
+    again = cli("sync", *place)  # no requirements, no index: the last sync's
+    assert "upgraded alpha 1.0.0 -> 1.1.0" in again.stdout
+    assert "generation 000003" in again.stdout
+    idle = cli("sync", *place)
+    assert "up to date: generation 000003" in idle.stdout
+
+
+def test_a_bare_sync_of_a_new_dir_says_what_to_give(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [CLI, "sync", "--plugin-dir", str(tmp_path / "plugins")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "nothing to sync: give requirements or a lock file" in done.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n")
+    done = subprocess.run(
+        [CLI, "sync", "-r", str(empty), "--plugin-dir", str(tmp_path / "plugins")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"no requirements in {empty}" in done.stderr

@@ -213,6 +213,9 @@ def sync_command(
 ) -> None:
     """Sync the plugin dir to REQUIREMENTs (PEP 508: name>=1,<2), atomically.
 
+    Without REQUIREMENTs, -r or --locked: resolve the last successful sync's requirements
+    again (after a rollback, this syncs forward).
+
     A sync that finds nothing changed makes one request.  A failed or refused sync leaves the
     plugin dir exactly as it was.
     """
@@ -225,8 +228,8 @@ def sync_command(
         wanted += read_requirements_file(file)
     if locked and wanted:
         raise UsageError("give requirements or --locked, not both")
-    if not wanted and not locked:
-        raise UsageError("nothing to sync: give REQUIREMENTs, -r FILE or --locked LOCKFILE")
+    if files and not wanted:  # an empty file is a mistake, not "remove every package"
+        raise UsageError(f"no requirements in {', '.join(files)}")
     if every is not None and (dry_run or reinstall):
         raise UsageError(
             "--every keeps a dir in sync; it does not combine with --dry-run or --reinstall"
@@ -234,7 +237,8 @@ def sync_command(
 
     def once(progress: _Callback | None, stored: _Callback | None = None) -> SyncResult:
         return sync(
-            wanted,
+            # Nothing given: the library repeats the dir's last sync (a bare `uv sync`).
+            wanted or None,
             index=index,
             plugin_dir=plugin_dir,
             locked=locked,

@@ -121,5 +121,25 @@ def record_sync(
     write_state(layout.state_file, state)
 
 
+def last_sync_requirements(layout: PluginDirLayout) -> tuple[list[str], str | None]:
+    """The requirements and index URL of the last successful sync of ``layout``, for a sync
+    given none (as a bare ``uv sync`` repeats the project's): not those of a generation a
+    rollback switched to, which state.json does not record."""
+    from dioptra_plugins.errors import UsageError
+
+    state = read_state(layout.state_file)
+    if state.requirements is None:
+        raise UsageError(
+            f"nothing to sync: give requirements or a lock file ({layout.root} has no earlier "
+            "sync to repeat)"
+        )
+    if state.requirements.startswith("locked:"):
+        raise UsageError(
+            f"the last sync of {layout.root} reproduced a lock file: give it again (locked=)"
+        )
+    # requirements_key's form: one requirement a line, whitespace removed (still PEP 508).
+    return [line for line in state.requirements.splitlines() if line], state.index
+
+
 def write_state(path: Path, state: SyncState) -> None:
     write_atomic(path, json.dumps(state.to_json(), indent=2, sort_keys=True).encode() + b"\n")
