@@ -46,6 +46,7 @@ from dioptra_plugins.errors import (
     ObjectNotFoundError,
     PublishError,
     RepairRefusedError,
+    StorageOSError,
     UsageError,
 )
 from dioptra_plugins.hashing import sha256_hex
@@ -138,7 +139,8 @@ def repair_index(
     old root).  ``force``: rebuild a root that is still valid (same projects, ``serial + 1``).
     ``before_replace``: called with the base (an empty root for a lost or damaged one), the new
     root and its bytes just before the compare-and-swap.  ``choose``: the sha256 (or a prefix of
-    at least 8 hex digits) of the recorded root to write when the newest serial is ambiguous.
+    at least 8 hex digits) of the recorded root to write (when the newest serial is ambiguous;
+    with ``force``, instead of a valid root).
     ``without_history``: on an index without (enough) history, rebuild from the project
     documents anyway, at ``serial``, which is then required.
 
@@ -159,10 +161,13 @@ def repair_index(
         url=storage.url, serial=0, previous_root=current.state, highest_recorded_serial=top
     )
     floor = max(top or 0, current.serial) + 1
-    if current.root is not None:
+    if choose is not None:
+        record = _chosen_record(storage, records, choose, result)
+        base, result.source = record.root, record.key
+    elif current.root is not None:
         base = current.root
     elif top is not None and current.serial <= top:
-        record = _recorded_root(storage, records, choose, result)
+        record = _recorded_root(storage, records, result)
         base, result.source = record.root, record.key
     else:
         _refuse_without_history(storage, current, top, serial, without_history)
@@ -263,11 +268,9 @@ def _refuse_without_history(
 
 
 def _recorded_root(
-    storage: Storage, records: dict[int, list[str]], choose: str | None, result: RepairResult
+    storage: Storage, records: dict[int, list[str]], result: RepairResult
 ) -> HistoryRecord:
-    """The newest committed record (or the one chosen); RepairRefusedError when ambiguous."""
-    if choose is not None:
-        return _chosen_record(storage, records, choose, result)
+    """The newest committed record; RepairRefusedError when that cannot be told."""
     top = max(records)
     found: dict[str, HistoryRecord] = {}
     unreadable: list[str] = []
@@ -368,6 +371,8 @@ def _present_documents(
     for name, entry in sorted(root.projects.items()):
         try:
             document = read_project(storage, name, entry)
+        except StorageOSError:
+            raise  # the system refused the read: leaving the project out would lose it
         except DioptraPluginsError as error:
             logger.warning("index repair: leaving out %s: %s", name, error)
             result.skipped_documents.append(entry.document)
