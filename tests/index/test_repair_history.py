@@ -63,6 +63,16 @@ def demo_versions(storage: Storage) -> dict[str, tuple[bool, str | None]]:
     return {f.version: (f.yanked, f.yanked_reason) for f in document.files}
 
 
+def _yanked_key(document: ProjectDocument, version: str, reason: str) -> str:
+    from dataclasses import replace
+
+    files = [
+        replace(f, yanked=True, yanked_reason=reason) if f.version == version else f
+        for f in document.files
+    ]
+    return document.with_files(files).key
+
+
 def documents_of(storage: Storage, name: str) -> list[ProjectDocument]:
     return [
         ProjectDocument.from_bytes(storage.get(info.key).data)
@@ -78,16 +88,16 @@ def test_a_damaged_root_after_a_yank_keeps_the_yank_and_workers_skip_it(
 ) -> None:
     publish(storage, [make_wheel("demo_pkg", "1.0.0")])
     publish(storage, [make_wheel("demo_pkg", "1.1.0")])
-    # Yank 1.1.0 until the documents alone cannot tell which is newest: the yanked document
-    # describes the same files as the unyanked one and is not the first of them by key (a
-    # rebuild from documents then takes another: the bug of main, made certain, not likely).
-    for attempt in range(20):
-        set_yanked(storage, "demo-pkg", "1.1.0", yanked=True, reason=f"broken build {attempt}")
-        current = read_root(storage).root.projects["demo-pkg"].document
-        tied = sorted(d.key for d in documents_of(storage, "demo-pkg") if len(d.files) == 2)
-        if tied[0] != current:
-            break
-    reason = f"broken build {attempt}"
+    # A reason whose yanked document sorts after the unyanked one by key: the documents alone
+    # then cannot tell (same files, same upload times), and a rebuild from them that breaks the
+    # tie by key order (main's) takes the unyanked one: the bug made certain, not likely.
+    unyanked = read_project(storage, "demo-pkg", read_root(storage).root.projects["demo-pkg"])
+    reason = next(
+        r
+        for r in (f"broken build {n}" for n in range(100))
+        if _yanked_key(unyanked, "1.1.0", r) > unyanked.key
+    )
+    set_yanked(storage, "demo-pkg", "1.1.0", yanked=True, reason=reason)
     worker = tmp_path / "worker"
     assert sync(["demo_pkg"], index=index_url, plugin_dir=worker).installed == {"demo-pkg": "1.0.0"}
     before = read_root(storage)
@@ -509,3 +519,31 @@ def test_repair_calls_before_replace_and_a_refusal_writes_nothing(
     assert result.serial == 2
     assert len(seen) == 2
     assert history_keys(storage)[2] == [history_key(2, _sha(seen[1][2]))]
+
+
+# --- the format ----------------------------------------------------------------------------------
+
+REGISTRY_INDEX = Path(__file__).resolve().parents[2] / "registry-index"
+
+
+def test_records_match_their_schema_and_the_example(
+    storage: Storage, make_wheel: WheelMaker
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((REGISTRY_INDEX / "history-record.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    example = (REGISTRY_INDEX / "examples" / "history-record.json").read_bytes()
+    validator.validate(json.loads(example))
+    root_example = (REGISTRY_INDEX / "examples" / "index.json").read_bytes().rstrip(b"\n")
+    record = HistoryRecord.from_bytes(example, history_key(1, _sha(root_example)))
+    assert record.root_bytes == root_example
+    assert record.base_sha256 == _sha(RootDocument.empty().to_bytes())
+
+    publish(storage, [make_wheel("demo_pkg", "1.0.0")])
+    set_yanked(storage, "demo-pkg", "1.0.0", yanked=True, reason="broken")
+    for serial, keys in history_keys(storage).items():
+        (key,) = keys
+        validator.validate(json.loads(storage.get(key).data))
+        assert HistoryRecord.from_bytes(storage.get(key).data, key).serial == serial
