@@ -14,7 +14,6 @@ from signhelpers import build, make_keys
 
 from dioptra_plugins.index.initialize import init_index
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.signing.metadata import IndexSigner
 from dioptra_plugins.syncing import engine
 
 
@@ -48,9 +47,7 @@ def keys(tmp_path: Path) -> Path:
 @pytest.fixture
 def signed_index(index_url: str, keys: Path) -> str:
     """An empty index, signed (what ``index init URL --signed --keys KEYDIR`` does)."""
-    storage = open_storage(index_url)
-    init_index(storage)
-    IndexSigner(keys).initialize(storage)
+    init_index(open_storage(index_url), signed=True, keys=keys)
     return index_url
 
 

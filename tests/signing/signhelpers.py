@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dioptra_plugins
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
@@ -15,6 +16,7 @@ from dioptra_plugins.signing.outcome import SignResult
 from dioptra_plugins.signing.roots import ensure_root
 from snapshots import installed as installed  # re-exported for the tests that import it here
 from snapshots import tree_snapshot
+from tampering import overwrite
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
 
@@ -40,17 +42,51 @@ def make_keys(keydir: Path) -> Path:
     return keydir
 
 
-def sign(index_url: str, keys: Path, **options: object) -> SignResult:
-    return IndexSigner(keys).sign_current(open_storage(index_url), **options)  # type: ignore[arg-type]
+def refresh(index_url: str, keys: Path, timestamp_expiry: int | None = None) -> SignResult:
+    """What the cron job's ``index refresh`` does."""
+    return dioptra_plugins.refresh(index=index_url, keys=keys, timestamp_expiry=timestamp_expiry)
 
 
 def publish_signed(index_url: str, keys: Path, wheels: list[Path]) -> SignResult:
-    """What ``publish --keys`` does: publish, then sign the root as it is now."""
+    """What ``publish --keys`` does; what it signed."""
+    result = dioptra_plugins.publish(wheels, index=index_url, keys=keys)
+    assert result.signed is not None
+    return result.signed
+
+
+def publish_as_bucket_writer(index_url: str, wheels: list[Path], workdir: Path) -> None:
+    """What someone with write access to the bucket and no key does (issue 21, item 1).
+
+    Every object but ``tuf/`` is copied into an unsigned local index, ``wheels`` are published
+    there, and every object that changed or is new (``index.json``, ``projects/``,
+    ``bundles/``, pages, history) is uploaded over the signed index; ``tuf/`` is untouched.
+    """
+    source = open_storage(index_url)
+    copy = workdir / f"bucket-writer-{len(list(workdir.glob('bucket-writer-*')))}"
+    original: dict[str, bytes] = {}
+    for info in source.list(""):
+        if info.key.startswith("tuf/"):
+            continue
+        original[info.key] = source.get(info.key).data
+        path = copy / info.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(original[info.key])
+    publish(open_storage(str(copy)), wheels)
+    for path in sorted(copy.rglob("*")):
+        key = path.relative_to(copy).as_posix()
+        if path.is_file() and not path.name.startswith(".") and not key.startswith("tuf/"):
+            data = path.read_bytes()
+            if original.get(key) != data:
+                overwrite(index_url, key, data)
+
+
+def sign_with(index_url: str, keys: Path) -> None:
+    """Sign the index root as it is with ``keys`` (an attacker's, or retired ones), bypassing
+    every check: what someone holding those keys could write with their own tool."""
     storage = open_storage(index_url)
     signer = IndexSigner(keys)
-    signer.check_index(storage)
-    publish(storage, wheels)
-    return signer.sign_current(storage)
+    meta = signer.sign_as_is(storage, storage.get("index.json").data)
+    signer.point_timestamp(storage, meta, None, force=True)
 
 
 def says(plugin_dir: Path, top: str) -> str:

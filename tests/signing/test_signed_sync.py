@@ -17,7 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from signhelpers import installed, make_keys, publish_signed, run_cli, says, sign, whole_dir
+from signhelpers import (
+    installed,
+    make_keys,
+    publish_as_bucket_writer,
+    publish_signed,
+    refresh,
+    run_cli,
+    says,
+    sign_with,
+    whole_dir,
+)
 from tuf.api.metadata import Metadata
 
 from dioptra_plugins import sync
@@ -28,7 +38,6 @@ from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.signing import TRUST_VARIABLE, TrustError
 from dioptra_plugins.signing.keys import load_signer
-from dioptra_plugins.signing.metadata import IndexSigner
 from dioptra_plugins.signing.names import (
     TIMESTAMP_KEY,
     metadata_version,
@@ -94,7 +103,7 @@ def test_signed_sync_installs_and_a_noop_costs_at_most_two_requests(
     again = sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust)
     assert again.not_modified
     assert again.requests <= 2  # the probe for root version 2 and the timestamp
-    sign(signed_index, keys, force_timestamp=True)  # index refresh: a new timestamp
+    refresh(signed_index, keys)  # index refresh: a new timestamp
     refreshed = sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust)
     assert refreshed.not_modified
     assert refreshed.requests <= 2
@@ -203,8 +212,7 @@ def test_an_expired_timestamp_is_refused_saying_when(
     index_url: str, keys: Path, trust: Path, wheels: dict[str, Path], tmp_path: Path
 ) -> None:
     storage = open_storage(index_url)
-    init_index(storage)
-    IndexSigner(keys).initialize(storage, timestamp_expiry=3)
+    init_index(storage, signed=True, keys=keys, timestamp_expiry=3)
     publish_signed(index_url, keys, [wheels["alpha-1.0.0"]])  # keeps the 3 s expiry
     plugin_dir = tmp_path / "plugins"
     sync(["alpha"], index=index_url, plugin_dir=plugin_dir, trust=trust)
@@ -214,7 +222,7 @@ def test_an_expired_timestamp_is_refused_saying_when(
     refused(
         index_url, plugin_dir, trust, rf"its timestamp metadata \(version \d+\) expired at {when}"
     )
-    sign(index_url, keys, force_timestamp=True, timestamp_expiry=3600)  # index refresh
+    refresh(index_url, keys, timestamp_expiry=3600)  # index refresh
     assert sync(["alpha"], index=index_url, plugin_dir=plugin_dir, trust=trust).not_modified
 
 
@@ -259,11 +267,10 @@ def test_metadata_signed_by_keys_not_in_the_trusted_root_is_refused(
     tmp_path: Path,
 ) -> None:
     attacker = make_keys(tmp_path / "attacker-keys")
-    storage = open_storage(signed_index)
     if forged == "timestamp":
         # A new version, published and signed with the attacker's own keys.
-        publish(storage, [wheels["alpha-1.2.0"]])
-        IndexSigner(attacker).sign_current(storage)
+        publish_as_bucket_writer(signed_index, [wheels["alpha-1.2.0"]], tmp_path)
+        sign_with(signed_index, attacker)
     else:
         # A root version 2 naming the attacker's keys, signed by the attacker's root key.
         root = Metadata.from_bytes((attacker / "root.json").read_bytes())
@@ -313,21 +320,7 @@ def test_key_rotation_reaches_workers_that_hold_the_old_root(
         root.sign(old_root_signer)
         overwrite(signed_index, root_key(3), root.to_bytes())
     else:
-        publish(storage, [wheels["alpha-1.2.0"]])
-        IndexSigner(retired_keys).sign_current(storage)
+        publish_as_bucket_writer(signed_index, [wheels["alpha-1.2.0"]], tmp_path)
+        sign_with(signed_index, retired_keys)
     refused(signed_index, synced, trust, "not signed by the keys of the trusted root")
     assert installed(synced) == {"alpha": "1.1.0"}
-
-
-def test_a_root_swap_left_unsigned_keeps_workers_on_the_signed_root_until_refresh(
-    synced: Path, signed_index: str, keys: Path, trust: Path, wheels: dict[str, Path]
-) -> None:
-    # A publisher that swapped the root and died before signing it.
-    publish(open_storage(signed_index), [wheels["alpha-1.1.0"]])
-    still = sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust)
-    assert still.not_modified
-    assert installed(synced) == {"alpha": "1.0.0"}
-    refresh = sign(signed_index, keys, force_timestamp=True, renew=True)
-    assert refresh.wrote_snapshot
-    upgraded = sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust)
-    assert upgraded.upgraded == {"alpha": ("1.0.0", "1.1.0")}

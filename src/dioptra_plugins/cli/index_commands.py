@@ -13,12 +13,11 @@ import click
 from packaging.utils import canonicalize_name
 
 from dioptra_plugins.cli.key_commands import (
-    SignedWrite,
     describe_init,
     describe_signing,
     keys_option,
     refresh_command,
-    signed_init,
+    renew_command,
     timestamp_expiry_option,
 )
 from dioptra_plugins.cli.options import index_option, json_option
@@ -26,12 +25,10 @@ from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_qu
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument
-from dioptra_plugins.index.initialize import init_index
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.index.yank import parse_pin, set_yanked
+from dioptra_plugins.index.yank import parse_pin
 
 if TYPE_CHECKING:
     from dioptra_plugins.signing.views import Disagreement, TrustedView
@@ -67,22 +64,32 @@ def init_command(
 
     With --signed, also write its TUF metadata, and the root workers trust to KEYDIR/root.json.
     """
-    storage = storage_for(url or index_url)
-    sign = signed_init(signed, keys, timestamp_expiry)
-    result = init_index(storage)
-    signing = sign(storage) if sign else None
+    from dioptra_plugins.index.operations import init_index
+
+    location = url or index_url
+    if not location:
+        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
+    result = init_index(location, signed=signed, keys=keys, timestamp_expiry=timestamp_expiry)
     if as_json:
+        signing = result.signed
         emit_json(
             {"url": result.url, "created": result.created, "serial": result.serial}
-            | ({"signed": signing} if signing else {})
+            | (
+                {
+                    "signed": signing.to_json()
+                    | {"trusted_root": result.trusted_root, "root_created": result.root_created}
+                }
+                if signing
+                else {}
+            )
         )
         return
     if result.created:
         say(f"created an empty index at {result.url}")
     else:
         say(f"{result.url} is already an index (serial {result.serial})")
-    if signing:
-        say(describe_init(signing))
+    if result.signed:
+        say(describe_init(result))
 
 
 def _trust_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -196,6 +203,9 @@ def show_command(name: str, index_url: str | None, trust: str | None, as_json: b
             click.echo(f"  sha256 {file.sha256}  size {file.size}")
             click.echo(f"  requires-python {file.requires_python or '-'}")
             click.echo(f"  requires {', '.join(file.requires_dist) or '-'}")
+            if provenance := file.manifest.get("provenance"):
+                dirty = " (dirty)" if provenance.get("dirty") else ""
+                click.echo(f"  source {provenance.get('url')} {provenance.get('commit')}{dirty}")
             for task in file.manifest.get("tasks", []):
                 click.echo(f"  task {task['module']}.{task['function']}{task['signature']}")
 
@@ -244,6 +254,7 @@ def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, An
     help="On an index without history: rebuild from the project documents anyway (needs "
     "--serial; may undo a yank).",
 )
+@keys_option
 @json_option
 def repair_command(
     index_url: str | None,
@@ -251,6 +262,7 @@ def repair_command(
     force: bool,
     choose: str | None,
     without_history: bool,
+    keys: Path | None,
     as_json: bool,
 ) -> None:
     """Write a lost or damaged index.json again, from the root history every swap records.
@@ -258,13 +270,17 @@ def repair_command(
     Yanks and their reasons come back as they were, and the serial goes above every serial
     recorded, so workers accept the repaired root.  On an index without history (written by an
     older dioptra-plugins) it refuses: it cannot know the order of yanks nor the highest serial
-    workers accepted, unless you state it (--serial N --without-history).
+    workers accepted, unless you state it (--serial N --without-history).  A signed index
+    needs --keys, and only a rebuilt root holding exactly the signed content is signed.
     """
 
-    from dioptra_plugins.index.repair import repair_index
+    from dioptra_plugins.index.operations import repair
 
-    result = repair_index(
-        storage_for(index_url),
+    if not index_url:
+        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
+    result = repair(
+        index=index_url,
+        keys=keys,
         serial=serial,
         force=force,
         choose=choose,
@@ -282,6 +298,8 @@ def repair_command(
         f"at serial {result.serial} with {len(result.projects)} projects, "
         f"{sum(result.projects.values())} files"
     )
+    if result.signed:
+        say(describe_signing(result.signed))
 
 
 @index_group.command("site")
@@ -404,24 +422,19 @@ def publish_command(
     if version is not None:
         raise UsageError("--version is for a git+ source; a wheel has its version already")
     wheels = tuple(Path(source) for source in sources)
+    from dioptra_plugins.index.operations import publish
+
     total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
-    with (
-        SignedWrite(storage, keys, enabled=not dry_run) as signed,
-        _byte_progress(total, f"uploading {len(wheels)} bundles") as sent,
-    ):
-        result = publish(storage, list(wheels), sent=sent, dry_run=dry_run)
-    signing = signed.result
+    with _byte_progress(total, f"uploading {len(wheels)} bundles") as sent:
+        result = publish(list(wheels), index=index_url, keys=keys, sent=sent, dry_run=dry_run)
     if as_json:
-        emit_json(
-            {"url": storage.url, **asdict(result), "dry_run": dry_run}
-            | {"signed": signing.to_json() if signing else None, "requests": storage.requests}
-        )
+        emit_json({**asdict(result), "dry_run": dry_run})
         return
     for file in result.files:
         say(f"{file.status}: {file.filename}  sha256={file.sha256}")
-    say(f"{storage.url}: serial {result.serial}{' (dry run)' if dry_run else ''}")
-    if signing:
-        say(describe_signing(signing))
+    say(f"{result.url}: serial {result.serial}{' (dry run)' if dry_run else ''}")
+    if result.signed:
+        say(describe_signing(result.signed))
 
 
 def _set_yanked(
@@ -432,12 +445,19 @@ def _set_yanked(
     keys: Path | None,
     as_json: bool,
 ) -> None:
+    from dioptra_plugins.index.operations import unyank, yank
+
     name, version = parse_pin(pin)
-    with SignedWrite(storage_for(index_url), keys) as signed:
-        result = set_yanked(signed.storage, name, version, yanked=yanked, reason=reason)
-    signing = signed.result
+    if not index_url:
+        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
+    url = index_url
+    if yanked:
+        result = yank(name, version, index=url, reason=reason, keys=keys)
+    else:
+        result = unyank(name, version, index=url, keys=keys)
+    signing = result.signed
     if as_json:
-        emit_json(asdict(result) | ({"signed": signing.to_json()} if signing else {}))
+        emit_json(asdict(result))
         return
     word = "yanked" if yanked else "unyanked"
     state = word if result.changed else f"already {word}"
@@ -470,5 +490,6 @@ def unyank_command(pin: str, index_url: str | None, keys: Path | None, as_json: 
 
 
 index_group.add_command(refresh_command)
+index_group.add_command(renew_command)
 
 COMMANDS: list[click.Command] = [index_group, publish_command, yank_command, unyank_command]

@@ -1,8 +1,9 @@
-"""``keys generate``, ``keys rotate`` and ``index refresh``: the signed index's keys (issue 14).
+"""``keys generate``, ``keys rotate``, ``index refresh`` and ``index renew`` (issues 14, 21).
 
-Also the pieces the index commands share for signing (``--keys``, signing after a root swap,
-refusing an unsigned write to a signed index).  TUF is imported only inside the commands, so
-importing this module (the index commands do) costs nothing.
+Also the pieces the index commands share for signing (``--keys``, ``--timestamp-expiry``, how
+a signature is described).  The signing policy itself lives in the library
+(``signing.policy``): these commands only parse, call and print.  TUF is imported only inside
+the commands, so importing this module (the index commands do) costs nothing.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, say
 
 if TYPE_CHECKING:
-    from dioptra_plugins.index.storage import Storage
-    from dioptra_plugins.signing.metadata import IndexSigner
+    from dioptra_plugins.index.initialize import InitResult
     from dioptra_plugins.signing.outcome import SignResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-KEYS_VARIABLE = "DIOPTRA_PLUGINS_KEYS"
+KEYS_VARIABLE = "DIOPTRA_PLUGINS_KEYS"  # signing.KEYS_VARIABLE, without importing it here
 
 
 def keys_option(func: F) -> F:
@@ -38,54 +38,6 @@ def keys_option(func: F) -> F:
     )(func)
 
 
-def index_signer(keys: Path) -> IndexSigner:
-    from dioptra_plugins.signing.metadata import IndexSigner
-
-    return IndexSigner(keys)
-
-
-def prepare_write(storage: Storage, keys: Path | None) -> IndexSigner | None:
-    """Before a root swap: the signer (after checking it can sign this index), or, without
-    ``--keys``, a refusal when the index is signed (workers that verify would not see it)."""
-    from dioptra_plugins.errors import ObjectNotFoundError
-    from dioptra_plugins.signing import SigningError
-    from dioptra_plugins.signing.names import TIMESTAMP_KEY
-
-    if keys is not None:
-        signer = index_signer(keys)
-        signer.check_index(storage)
-        return signer
-    try:
-        storage.get(TIMESTAMP_KEY)
-    except ObjectNotFoundError:
-        return None
-    raise SigningError(
-        f"{storage.url} is a signed index: pass --keys KEYDIR (or set ${KEYS_VARIABLE}) so "
-        "that workers which verify it see the change; nothing was changed"
-    )
-
-
-class SignedWrite:
-    """A change to the index, signed after its root swap when the index is signed.
-
-    ``with SignedWrite(storage, keys) as signed: publish(...)``, then ``signed.result`` (None
-    for an unsigned index).  Before the block: :func:`prepare_write`; after it, only if the
-    block succeeded: :func:`sign_after_swap`.
-    """
-
-    def __init__(self, storage: Storage, keys: Path | None, *, enabled: bool = True) -> None:
-        self.storage = storage
-        self.signer = prepare_write(storage, keys) if enabled else None
-        self.result: SignResult | None = None
-
-    def __enter__(self) -> SignedWrite:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *exc_info: object) -> None:
-        if kind is None:
-            self.result = sign_after_swap(self.storage, self.signer)
-
-
 def timestamp_expiry_option(help_text: str) -> Callable[[F], F]:
     """``--timestamp-expiry SECONDS`` (index init --signed, index refresh)."""
     return click.option(
@@ -93,63 +45,20 @@ def timestamp_expiry_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-def sign_after_swap(storage: Storage, signer: IndexSigner | None) -> SignResult | None:
-    """After a root swap: sign the root as it is now (ours, or a newer one containing ours)."""
-    if signer is None:
-        return None
-    from dioptra_plugins.errors import DioptraPluginsError
-    from dioptra_plugins.signing import SigningError
-
-    try:
-        return signer.sign_current(storage)
-    except DioptraPluginsError as error:
-        raise SigningError(
-            f"the index root was changed but signing it failed: {error}; workers that verify "
-            f"still see the previous signed root until `dioptra-plugins index refresh --index "
-            f"{storage.url} --keys {signer.keydir}` succeeds"
-        ) from error
-
-
-def signed_init(
-    signed: bool, keys: Path | None, timestamp_expiry: int | None
-) -> Callable[[Storage], dict[str, Any]] | None:
-    """``index init --signed``: checks the options now; the returned step signs after init."""
-    from dioptra_plugins.errors import UsageError
-
-    if not signed:
-        if keys is not None or timestamp_expiry is not None:
-            raise UsageError("--keys and --timestamp-expiry go with --signed")
-        return None
-    if keys is None:
-        raise UsageError("--signed needs --keys KEYDIR (create one with `keys generate KEYDIR`)")
-    chosen = keys
-
-    def sign(storage: Storage) -> dict[str, Any]:
-        from dioptra_plugins.signing.roots import ensure_root
-
-        _data, created = ensure_root(chosen)
-        result = index_signer(chosen).initialize(storage, timestamp_expiry=timestamp_expiry)
-        return {
-            **result.to_json(),
-            "trusted_root": str(chosen / "root.json"),
-            "root_created": created,
-        }
-
-    return sign
-
-
-def describe_init(signing: dict[str, Any]) -> str:
-    return (
-        f"signed: serial {signing['serial']} (timestamp expires {signing['expires']}); "
-        f"workers trust {signing['trusted_root']} (sync --trust)"
-    )
+def describe_init(result: InitResult) -> str:
+    assert result.signed is not None
+    return f"{describe_signing(result.signed)}; workers trust {result.trusted_root} (sync --trust)"
 
 
 def describe_signing(result: SignResult) -> str:
     if result.timestamp == "newer":
-        return f"signed: a newer root than serial {result.serial} is already signed"
+        return f"signed: serial {result.serial}; a newer serial is already signed"
     expiry = f", expires {result.expires}" if result.expires else ""
-    return f"signed: serial {result.serial} (timestamp version {result.timestamp_version}{expiry})"
+    done = " (completed: its publisher signed it before its swap)" if result.completed else ""
+    return (
+        f"signed: serial {result.serial}{done} (timestamp version {result.timestamp_version}"
+        f"{expiry})"
+    )
 
 
 @click.group("keys")
@@ -227,26 +136,52 @@ def refresh_command(
 ) -> None:
     """Re-sign the timestamp of a signed index (a cron job, more often than it expires).
 
-    Also signs the current root if a publish left it unsigned, and re-signs targets and
-    snapshot when they expire within 30 days (those need their keys).
+    Needs only timestamp.pem and root.json in KEYDIR.  Completes a publish whose publisher
+    died after its root swap (with the signature that publisher made); a root nobody with the
+    targets key signed is reported (exit 1) and never signed.
     """
     from dioptra_plugins.errors import UsageError
-    from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.index.operations import refresh
 
     if keys is None:
-        raise UsageError("index refresh needs --keys KEYDIR")
+        raise UsageError("index refresh needs --keys KEYDIR (timestamp.pem and root.json)")
     if not index_url:
         raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
-    storage = open_storage(index_url)
-    signer = index_signer(keys)
-    signer.check_index(storage)
-    result = signer.sign_current(
-        storage, timestamp_expiry=timestamp_expiry, force_timestamp=True, renew=True
-    )
+    result = refresh(index=index_url, keys=keys, timestamp_expiry=timestamp_expiry)
     if as_json:
         emit_json(result.to_json())
     else:
-        say(f"{storage.url}: {describe_signing(result)}")
+        say(f"{result.url}: {describe_signing(result)}")
+
+
+@click.command("renew")
+@keys_option
+@index_option("index_url")
+@click.option(
+    "--restore",
+    is_flag=True,
+    help="Put the signed root back over an index.json nobody with the keys signed.",
+)
+@json_option
+def renew_command(keys: Path | None, index_url: str | None, restore: bool, as_json: bool) -> None:
+    """Sign the index's content anew under the next serial (targets, snapshot, timestamp).
+
+    Targets and snapshot expire a year after they were signed; every publish, yank and
+    unyank signs new ones.  With --restore, the signed root replaces an index.json that a
+    bucket writer changed, or that was damaged or lost.  Needs the publisher's keys.
+    """
+    from dioptra_plugins.errors import UsageError
+    from dioptra_plugins.index.operations import renew
+
+    if keys is None:
+        raise UsageError("index renew needs --keys KEYDIR")
+    if not index_url:
+        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
+    result = renew(index=index_url, keys=keys, restore=restore)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        say(f"{result.url}: {'restored' if restore else 'renewed'}; {describe_signing(result)}")
 
 
 COMMANDS: list[click.Command] = [keys_group]

@@ -10,6 +10,11 @@ The order is what makes a crash harmless and hostile input inert:
 4. once every upload succeeded, one compare-and-swap of the root adds all of them
    (``swap.change_root``);
 5. the PEP 503 pages of the changed projects are regenerated.
+
+On a signed index the signing policy (``signing.policy``) applies whoever calls: without keys
+the publish is refused before step 2; with them, each swap attempt first checks its base root
+against the signed metadata and signs the new root, and the winner's signature is put in place
+right after the swap (before step 5).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
 from dioptra_plugins.catalogue.site import update_site
@@ -36,6 +41,12 @@ from dioptra_plugins.index.reading import DocumentCache, read_root
 from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.swap import change_root
+from dioptra_plugins.signing import open_writer
+
+if TYPE_CHECKING:
+    import os
+
+    from dioptra_plugins.signing.outcome import SignResult
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +76,11 @@ class PublishResult:
     swapped: bool
     attempts: int
     """Compare-and-swap attempts of the root (1 without contention)."""
+    url: str = ""
+    signed: SignResult | None = None
+    """What was signed (None: an unsigned index, a dry run, or nothing to publish)."""
+    requests: int = 0
+    """Requests made to the index (S3: HTTP requests, retries included)."""
 
 
 def utc_now() -> str:
@@ -80,17 +96,24 @@ def publish(
     limits: Limits | None = None,
     max_workers: int = 8,
     dry_run: bool = False,
+    keys: str | os.PathLike[str] | None = None,
 ) -> PublishResult:
     """Publish ``wheels`` to ``storage``; raises BundleError/PublishError before writing.
 
     ``sent(n)`` is told of every ``n`` bundle bytes read for upload (a byte progress bar).
     ``dry_run`` verifies and compares with the index, and writes nothing: each file's status
     says what a publish would do (``would publish`` or ``already published``).
+    ``keys``: the key directory of a signed index (SigningError without it, before anything
+    is written; UnsignedRootError when the index root is not the signed one).
     """
+    start = storage.requests
     bundles = _verify_all(wheels, limits or Limits())
+    writer = None if dry_run else open_writer(storage, keys, action="publish")
     upload_time = utc_now()
     cache = DocumentCache(storage)
     snapshot = read_root(storage)
+    if writer is not None:
+        writer.check(snapshot)  # before any upload
 
     pending: list[VerifiedBundle] = []
     for bundle in bundles:
@@ -107,7 +130,14 @@ def publish(
             b.filename: WOULD_PUBLISH if b.filename in waiting else ALREADY_PUBLISHED
             for b in bundles
         }
-        return PublishResult(_published(bundles, statuses), snapshot.root.serial, False, 0)
+        return PublishResult(
+            _published(bundles, statuses),
+            snapshot.root.serial,
+            False,
+            0,
+            storage.url,
+            requests=storage.requests - start,
+        )
 
     already: set[str] = set()
 
@@ -138,16 +168,30 @@ def publish(
             uploads.clear()
 
         swap = change_root(
-            storage, add_files, before_swap=uploads_done, cache=cache, first=snapshot
+            storage,
+            add_files,
+            before_swap=uploads_done,
+            before_replace=writer.before_replace if writer else None,
+            cache=cache,
+            first=snapshot,
         )
+    signed = None
     if swap.swapped:
+        if writer is not None:  # first: what workers that verify see
+            signed = writer.after_swap(swap.root)
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
         update_site(storage, swap.root, swap.changed)  # the catalogue's touched pages
     statuses = {
         b.filename: ALREADY_PUBLISHED if b.filename in already else PUBLISHED for b in bundles
     }
     return PublishResult(
-        _published(bundles, statuses), swap.root.serial, swap.swapped, swap.attempts
+        _published(bundles, statuses),
+        swap.root.serial,
+        swap.swapped,
+        swap.attempts,
+        storage.url,
+        signed,
+        storage.requests - start,
     )
 
 

@@ -2,7 +2,8 @@
 
 A yank is a root swap like a publish: a new project document with the flags changed, written
 create-only, then one compare-and-swap of the root.  Nothing is deleted, so a lock that pins a
-yanked version keeps working.
+yanked version keeps working.  On a signed index it is signed like a publish (``keys``), or
+refused before anything is written.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -22,6 +24,12 @@ from dioptra_plugins.index.reading import DocumentCache, read_existing_root
 from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.swap import change_root
+from dioptra_plugins.signing import open_writer
+
+if TYPE_CHECKING:
+    import os
+
+    from dioptra_plugins.signing.outcome import SignResult
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,8 @@ class YankResult:
     changed: bool
     """False when the version was already in the requested state (nothing written)."""
     serial: int
+    signed: SignResult | None = None
+    """What was signed (None: an unsigned index, or nothing changed)."""
 
 
 def parse_pin(pin: str) -> tuple[str, str]:
@@ -50,11 +60,27 @@ def parse_pin(pin: str) -> tuple[str, str]:
     return normalized, str(parsed)
 
 
+def normalize_pin(name: str, version: str) -> tuple[str, str]:
+    """(normalized name, normalized version); UsageError when either is malformed."""
+    return parse_pin(f"{name}=={version}")
+
+
 def set_yanked(
-    storage: Storage, name: str, version: str, *, yanked: bool, reason: str | None = None
+    storage: Storage,
+    name: str,
+    version: str,
+    *,
+    yanked: bool,
+    reason: str | None = None,
+    keys: str | os.PathLike[str] | None = None,
 ) -> YankResult:
-    """Yank (or unyank) every file of ``name`` ``version``; PublishError if it is not there."""
+    """Yank (or unyank) every file of ``name`` ``version``; PublishError if it is not there.
+
+    ``keys``: the key directory of a signed index (SigningError without it, before anything
+    is written).
+    """
     reason = reason if yanked else None
+    writer = open_writer(storage, keys, action="unyank" if not yanked else "yank")
     wanted = Version(version)
     matched: list[str] = []
 
@@ -76,8 +102,19 @@ def set_yanked(
         ]
         return {name: document.with_files(updated)}
 
-    swap = change_root(storage, flip, first=read_existing_root(storage))
+    first = read_existing_root(storage)
+    if writer is not None:
+        writer.check(first)  # before any write
+    swap = change_root(
+        storage,
+        flip,
+        first=first,
+        before_replace=writer.before_replace if writer else None,
+    )
+    signed = None
     if swap.swapped:
+        if writer is not None:  # first: what workers that verify see
+            signed = writer.after_swap(swap.root)
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
         update_site(storage, swap.root, swap.changed)  # the catalogue's touched pages
-    return YankResult(name, matched[0], yanked, swap.swapped, swap.root.serial)
+    return YankResult(name, matched[0], yanked, swap.swapped, swap.root.serial, signed)

@@ -4,23 +4,39 @@ A bucket writer can rewrite every unsigned document consistently; a worker given
 root (``sync --trust ROOT.json``) believes only what the index's TUF metadata signs:
 
 - ``keys``: the Ed25519 keys of the four TUF roles in a key directory (files 0600);
-- ``metadata``: the writer side (``index init --signed``, ``publish --keys``, ``index
-  refresh``, ``keys rotate``), Metadata API objects signed with securesystemslib signers;
+- ``metadata``: the writer side's mechanism (sign before the swap, promote after it, the
+  timestamp), Metadata API objects signed with securesystemslib signers;
+- ``policy``: which write may sign what (every write path of the library goes through it:
+  publish, yank, unyank, repair, ``index refresh``, ``index renew``, ``keys rotate``, ``index
+  init --signed``); ``differences`` says how an unsigned root differs from the signed one;
 - ``trust``: the reader side, an ngclient ``Updater`` whose fetcher reads the index's own
   storage, wrapped as a read-only storage that hands the sync engine only verified bytes.
 
 The layout under the index (DESIGN §4) is ``tuf/<n>.root.json`` (every root version),
 ``tuf/<v>.targets.json`` and ``tuf/<v>.snapshot.json`` (consistent snapshots, ``v`` = index
-serial + 1, written create-only once the root swap of that serial was won) and
-``tuf/timestamp.json`` (replaced by compare-and-swap, only ever forward).
+serial + 1, signed before the root swap of that serial as ``tuf/pending/<sha256 of the root
+bytes>.*.json`` and promoted create-only once the swap was won) and ``tuf/timestamp.json``
+(replaced by compare-and-swap, only ever forward).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from dioptra_plugins.errors import IntegrityError, PublishError, SyncError
+
+if TYPE_CHECKING:
+    import os
+
+    from dioptra_plugins.index.storage import Storage
+    from dioptra_plugins.signing.differences import RootDifference
+    from dioptra_plugins.signing.policy import SignedWriter
 
 TRUST_VARIABLE = "DIOPTRA_PLUGINS_TRUST"
 """The trusted root metadata file ``sync`` uses when ``--trust`` is not given."""
+KEYS_VARIABLE = "DIOPTRA_PLUGINS_KEYS"
+"""The key directory the writing commands use when ``--keys`` is not given."""
 
 
 class TrustError(SyncError):
@@ -39,3 +55,67 @@ class SignedMismatchError(IntegrityError):
 
 class SigningError(PublishError):
     """Signing the index failed or was refused (missing key, keys not of this index...)."""
+
+
+class UnsignedRootError(SigningError):
+    """The index root is not the one its signed metadata pins, and no key holder signed it.
+
+    Raised before anything is written (publish, yank, ``index renew``), or by ``index refresh``
+    after it renewed at most the timestamp of the last signed state (``renewed``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        signed_serial: int,
+        found_serial: int | None,
+        differences: Sequence[RootDifference],
+        outcome: str,
+        renewed: bool = False,
+    ) -> None:
+        self.url = url
+        self.signed_serial = signed_serial
+        self.found_serial = found_serial
+        """The serial of ``index.json`` as found (None: missing or unreadable)."""
+        self.differences = list(differences)
+        self.renewed = renewed
+        found = "missing or unreadable" if found_serial is None else f"serial {found_serial}"
+        shown = "; ".join(str(d) for d in self.differences[:8]) or "same projects, other bytes"
+        if len(self.differences) > 8:
+            shown += f"; and {len(self.differences) - 8} more"
+        super().__init__(
+            f"{url}/index.json ({found}) is not the root its signed metadata pins (serial "
+            f"{signed_serial}) and no key holder signed it: {shown}; {outcome}"
+        )
+
+
+def is_signed(storage: Storage) -> bool:
+    """Whether the index carries TUF metadata (its timestamp, or its first root version).
+
+    Cost: one request on a signed index, two on an unsigned one.
+    """
+    from dioptra_plugins.errors import ObjectNotFoundError
+    from dioptra_plugins.signing.names import TIMESTAMP_KEY, root_key
+
+    for key in (TIMESTAMP_KEY, root_key(1)):
+        try:
+            storage.get(key)
+        except ObjectNotFoundError:
+            continue
+        return True
+    return False
+
+
+def open_writer(
+    storage: Storage, keys: str | os.PathLike[str] | None, *, action: str
+) -> SignedWriter | None:
+    """The signing policy of one write, before it writes anything (``signing.policy``).
+
+    None: an unsigned index written without keys (TUF is not even imported then).
+    """
+    if keys is None and not is_signed(storage):
+        return None
+    from dioptra_plugins.signing.policy import writer_for
+
+    return writer_for(storage, keys, action=action)

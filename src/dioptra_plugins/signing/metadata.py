@@ -1,23 +1,43 @@
 """Writing the signed index: TUF metadata for the index root, with python-tuf's Metadata API.
 
-The root swap of ``index.json`` stays the one commit point of the index (DESIGN §4).  The
-metadata for serial ``s`` is written only from a root that won its swap (``sign_current``
-reads ``index.json``), so a publisher that loses the compare-and-swap has signed nothing and
-simply signs the root it wins next, and nobody else can ever claim version ``s + 1``:
+The rule (DESIGN §10): never sign what the targets key did not sign.  Only a writer holding the
+targets and snapshot keys puts new content under the signature, and only content it built
+itself on a base it checked; ``index refresh``, which holds only the timestamp key, renews the
+freshness of what was signed and never signs anything else.  :mod:`.policy` applies the rule to
+every write path; this module holds the signing mechanism it uses.
 
-1. ``tuf/<s+1>.targets.json`` (create-only): every bundle and every current project document
-   as a target (length + sha256), and the target ``index.json`` whose ``custom.index_root``
-   is the exact root bytes; a verifying worker reads the root from here, never from the
-   unsigned ``index.json``;
-2. ``tuf/<s+1>.snapshot.json`` (create-only) pinning that targets file by version, length and
-   sha256;
-3. ``tuf/timestamp.json``, replaced by compare-and-swap on its ETag and only forward: a signer
-   that finds a timestamp for a newer serial stops (its own root is contained in that one).
+1. **Sign before the swap.**  Right before each compare-and-swap of ``index.json``
+   (``swap.change_root``'s ``before_replace``), the writer signs targets (every bundle and
+   project document of the new root, and the target ``index.json`` whose ``custom.index_root``
+   is the exact new root bytes) and a snapshot pinning them, for version ``serial + 1``, and
+   writes both create-only as ``tuf/pending/<sha256 of the new root bytes>.targets.json`` /
+   ``.snapshot.json``.  A writer that loses the swap leaves them unused (they pin a root that
+   never became current; a later attempt signs its own).
+2. **Promote after the swap.**  The winner copies them, create-only, to the consistent-snapshot
+   names ``tuf/<v>.targets.json`` and ``tuf/<v>.snapshot.json`` (adopting an existing file
+   that pins the same root), then moves ``tuf/timestamp.json`` forward by compare-and-swap on
+   its ETag (a timestamp already on a newer version is left alone: that root contains ours).
+3. **Never build on an unchecked base.**  Before signing, the writer checks that the root it is
+   changing is the root the signed metadata pins (timestamp -> snapshot -> targets ->
+   ``index.json`` target, each verified), or one with valid pending metadata above it (a
+   publisher that died between its swap and its promotion, or one promoting right now).
+   Anything else (a bucket writer's root, a rolled-back root, a lost ``index.json``) is
+   refused before anything is written, naming which projects, versions and yanks differ.
+4. **Refresh completes, never signs content.**  ``index refresh`` (``timestamp.pem`` and
+   ``root.json`` suffice) re-signs the timestamp of the signed state.  When the current root
+   has pending metadata above the signed version, it verifies it (signed by the trusted
+   root's targets and snapshot keys, pinning exactly the current ``index.json`` bytes) and
+   promotes it: a crashed publisher is completed by the signature it made itself.  Any other
+   root is reported and left unsigned.
+5. Targets and snapshot expire after a year; every publish, yank or unyank signs new ones, and
+   ``index renew`` (a publisher's operation, with those keys) re-signs an unchanged root under
+   the next serial.  ``index renew --restore`` swaps the signed root's content back in (with
+   a serial above the current one) after a bucket writer replaced ``index.json``.
 
-Two signers of the same serial (a publisher and ``index refresh``) may race on 1 and 2: the
-loser adopts the file that won after checking it is signed by this root's keys and signs the
-same index root.  A crash between the root swap and step 3 leaves workers on the previous
-signed serial (consistent, one publish behind) until the next publish or ``index refresh``.
+Limits: a bucket writer can still withhold or delete (workers stay on what they have until the
+timestamp expires, then refuse), and, when a publisher died before promoting, choose which of
+the roots a key holder signed for that serial (a lost attempt's pending files) becomes current.
+``index init --signed`` on an index that is not signed yet vouches for the root it finds.
 """
 
 from __future__ import annotations
@@ -25,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -32,7 +53,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
-from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError
 from tuf.api.metadata import (  # type: ignore[attr-defined]
     Metadata,
     MetaFile,
@@ -45,25 +66,28 @@ from tuf.api.serialization.json import JSONSerializer
 
 from dioptra_plugins.errors import (
     ConflictError,
+    DioptraPluginsError,
     ObjectExistsError,
     ObjectNotFoundError,
 )
 from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import RootDocument
-from dioptra_plugins.index.keys import ROOT_KEY
-from dioptra_plugins.index.storage import Storage, StoredObject
+from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.signing import SigningError
 from dioptra_plugins.signing.keys import ROLES, load_signer, read_trusted_root, root_history
 from dioptra_plugins.signing.names import (
     INDEX_TARGET,
     SETTINGS_FIELD,
     TIMESTAMP_KEY,
+    TUF_DIR,
     metadata_version,
+    pending_snapshot_key,
+    pending_targets_key,
     root_key,
     snapshot_key,
     targets_key,
 )
-from dioptra_plugins.signing.outcome import FoundTimestamp, SignResult
+from dioptra_plugins.signing.outcome import FoundTimestamp, Pending, SignedState
 from dioptra_plugins.signing.targets import index_targets
 
 log = logging.getLogger(__name__)
@@ -71,12 +95,13 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMESTAMP_EXPIRY = 86_400
 """Seconds a timestamp is valid (``index init --timestamp-expiry``): a day, refreshed by cron."""
 METADATA_EXPIRY = timedelta(days=365)
-"""Targets and snapshot: re-signed by every publish, and by ``index refresh`` near expiry."""
+"""Targets and snapshot: signed anew by every publish, yank and ``index renew``."""
 ROOT_EXPIRY = timedelta(days=5 * 365)
 RENEW_MARGIN = timedelta(days=30)
 MAX_ATTEMPTS = 50
 
 _COMPACT = JSONSerializer(compact=True)
+_SNAPSHOT_NAME = re.compile(r"^(\d+)\.snapshot\.json$")
 
 
 def _now() -> datetime:
@@ -87,11 +112,41 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def signed_root_bytes(targets: Targets, what: str) -> bytes:
+    """The exact index root bytes the target ``index.json`` of ``targets`` carries."""
+    target = targets.targets.get(INDEX_TARGET)
+    custom = target.custom if target is not None else None
+    text = custom.get("index_root") if isinstance(custom, dict) else None
+    if target is None or not isinstance(text, str):
+        raise SigningError(f"{what} carries no {INDEX_TARGET} root")
+    data = text.encode()
+    try:
+        target.verify_length_and_hashes(data)
+    except LengthOrHashMismatchError as error:
+        raise SigningError(f"{what}: its {INDEX_TARGET} root does not match: {error}") from None
+    return data
+
+
+def _pins(metadata: Metadata[Any], root_sha256: str, version: int) -> bool:
+    """Targets metadata of ``version`` whose ``index.json`` target is the root ``root_sha256``."""
+    target = metadata.signed.targets.get(INDEX_TARGET)
+    return (
+        metadata.signed.version == version
+        and target is not None
+        and target.hashes.get("sha256") == root_sha256
+    )
+
+
+def _meta_of(data: bytes, version: int) -> MetaFile:
+    return MetaFile(version, len(data), {"sha256": sha256_hex(data)})
+
+
 class IndexSigner:
     """Signs one index with the keys of ``keydir`` (only the roles a call needs must be there).
 
     ``extra`` adds signers that sign beside the directory's own (``keys rotate`` signs with the
     old and the new key of a role, so workers on either root version accept the metadata).
+    Which operation may sign what is decided by :mod:`dioptra_plugins.signing.policy`.
     """
 
     def __init__(
@@ -118,8 +173,15 @@ class IndexSigner:
 
     # --- signing and verifying one document ------------------------------------------------
 
+    def require(self, *roles: str, action: str = "signing this") -> None:
+        """Refuse, naming the missing keys, unless every role of ``roles`` can sign."""
+        missing = [role for role in roles if not self.signers.get(role)]
+        if missing:
+            names = " and ".join(f"{role}.pem" for role in missing)
+            raise SigningError(f"{self.keydir} has no {names}, which {action} needs")
+
     def _sign(self, signed: Root | Timestamp | Snapshot | Targets, role: str) -> bytes:
-        self._require(role)
+        self.require(role)
         signers = self.signers[role]
         metadata: Metadata[Any] = Metadata(cast(Any, signed))
         for number, signer in enumerate(signers):
@@ -174,7 +236,7 @@ class IndexSigner:
             "the last `keys rotate`"
         )
 
-    def _read_timestamp(self, storage: Storage) -> FoundTimestamp:
+    def read_timestamp(self, storage: Storage) -> FoundTimestamp:
         try:
             stored = storage.get(TIMESTAMP_KEY)
         except ObjectNotFoundError:
@@ -182,27 +244,242 @@ class IndexSigner:
         metadata = self._verified(stored.data, Timestamp.type)
         if metadata is not None:
             return FoundTimestamp(stored.etag, metadata.signed.version, metadata.signed)
-        # Not ours (garbage, a forgery, or signed by a rotated-out key): overwrite it, but
-        # still above its version, so that no worker that believed it sees a rollback.
+        # Not ours (garbage, a forgery, or signed by a rotated-out key): it is replaced, but
+        # above its version, so that no worker that believed it sees a rollback.
         version = 0
         with contextlib.suppress(Exception):  # unparseable: nothing to stay above
             version = int(Metadata.from_bytes(stored.data).signed.version)
         return FoundTimestamp(stored.etag, version, None)
 
-    def _read_index_root(self, storage: Storage) -> tuple[StoredObject, RootDocument]:
+    def signed_state(self, storage: Storage) -> SignedState:
+        """The last signed state, every link verified; an empty state when there is none.
+
+        Cost: three requests (timestamp, snapshot, targets).  A missing or foreign timestamp
+        falls back to the newest snapshot in ``tuf/`` that verifies (one listing more): a
+        bucket writer who deletes the timestamp must not make the index unsignable.
+        """
+        found = self.read_timestamp(storage)
+        if found.verified is not None:
+            return self._state_from(storage, found, found.verified.snapshot_meta)
+        versions = sorted(
+            (
+                int(match.group(1))
+                for info in storage.list(f"{TUF_DIR}/")
+                if (match := _SNAPSHOT_NAME.match(info.key.removeprefix(f"{TUF_DIR}/")))
+            ),
+            reverse=True,
+        )
+        for version in versions:
+            try:
+                data = storage.get(snapshot_key(version)).data
+            except ObjectNotFoundError:
+                continue
+            if self._verified(data, Snapshot.type) is None:
+                continue
+            log.warning(
+                "%s: %s is missing or not signed by these keys; the newest signed snapshot "
+                "is version %d",
+                storage.url,
+                TIMESTAMP_KEY,
+                version,
+            )
+            return self._state_from(storage, found, _meta_of(data, version))
+        return SignedState(found)
+
+    def _state_from(self, storage: Storage, found: FoundTimestamp, meta: MetaFile) -> SignedState:
+        version = meta.version
+        snapshot = self._linked(storage, snapshot_key(version), Snapshot.type, meta)
+        targets_meta = snapshot.signed.meta.get("targets.json")
+        if targets_meta is None or targets_meta.version != version:
+            raise SigningError(
+                f"{storage.url}/{snapshot_key(version)} does not pin targets version {version}: "
+                "the signed metadata is damaged"
+            )
+        targets = self._linked(storage, targets_key(version), Targets.type, targets_meta)
+        root_bytes = signed_root_bytes(targets.signed, f"{storage.url}/{targets_key(version)}")
+        root = RootDocument.from_bytes(root_bytes, what=f"{storage.url} (signed root)")
+        expires = min(snapshot.signed.expires, targets.signed.expires)
+        return SignedState(found, meta, targets.signed, root_bytes, expires, root)
+
+    def _linked(self, storage: Storage, key: str, role: str, meta: MetaFile) -> Metadata[Any]:
+        """``key``, which the role above pins with ``meta``, verified."""
         try:
-            stored = storage.get(ROOT_KEY)
+            data = storage.get(key).data
         except ObjectNotFoundError:
             raise SigningError(
-                f"no index at {storage.url} ({ROOT_KEY} does not exist): run "
-                "`dioptra-plugins index init` first"
+                f"{storage.url}/{key} does not exist, yet the signed metadata names it: "
+                "the signed metadata is damaged"
             ) from None
-        return stored, RootDocument.from_bytes(stored.data, what=f"{storage.url}/{ROOT_KEY}")
+        try:
+            meta.verify_length_and_hashes(data)
+        except LengthOrHashMismatchError as error:
+            raise SigningError(
+                f"{storage.url}/{key} is not the file the signed metadata pins ({error})"
+            ) from None
+        metadata = self._verified(data, role)
+        if metadata is None:
+            raise SigningError(f"{storage.url}/{key} is not {role} metadata signed by these keys")
+        return metadata
 
-    # --- the public operations -------------------------------------------------------------
+    # --- signing before the swap, promoting after it ---------------------------------------
 
-    def initialize(self, storage: Storage, *, timestamp_expiry: int | None = None) -> SignResult:
-        """Upload every root version of the key directory, then sign the current index root."""
+    def sign_pending(
+        self,
+        storage: Storage,
+        root: RootDocument,
+        root_bytes: bytes,
+        previous: Targets | None,
+    ) -> Pending:
+        """Sign targets and snapshot for ``root`` (not yet swapped in) under ``tuf/pending/``.
+
+        ``previous``: verified targets of the base root, whose entries for unchanged projects
+        are reused.  Create-only; an existing file signing this very root is adopted.
+        """
+        self.require("targets", "snapshot")
+        version = metadata_version(root.serial)
+        root_sha256 = sha256_hex(root_bytes)
+        expires = _now() + METADATA_EXPIRY
+        targets = Targets(
+            version=version,
+            expires=expires,
+            targets=index_targets(storage, root, root_bytes, previous),
+        )
+        targets_bytes = self._put_or_adopt(
+            storage,
+            pending_targets_key(root_sha256),
+            self._sign(targets, Targets.type),
+            Targets.type,
+            lambda metadata: _pins(metadata, root_sha256, version),
+        )
+        targets_meta = _meta_of(targets_bytes, version)
+        snapshot = Snapshot(version=version, expires=expires, meta={"targets.json": targets_meta})
+        snapshot_bytes = self._put_or_adopt(
+            storage,
+            pending_snapshot_key(root_sha256),
+            self._sign(snapshot, Snapshot.type),
+            Snapshot.type,
+            lambda metadata: (
+                metadata.signed.version == version
+                and metadata.signed.meta.get("targets.json") == targets_meta
+            ),
+        )
+        log.info("signed serial %d of %s before its swap", root.serial, storage.url)
+        signed = Metadata[Targets].from_bytes(targets_bytes).signed
+        return Pending(version, root_sha256, signed, targets_bytes, snapshot_bytes)
+
+    def find_pending(self, storage: Storage, root_bytes: bytes) -> Pending | None:
+        """The pending metadata that signs exactly ``root_bytes``, verified; None otherwise.
+
+        Verified against this directory's root: targets signed by the targets keys, pinning
+        these exact bytes as version ``serial + 1``, unexpired; a snapshot signed by the
+        snapshot keys pinning that targets file.  Cost: two requests.
+        """
+        root_sha256 = sha256_hex(root_bytes)
+        try:
+            targets_bytes = storage.get(pending_targets_key(root_sha256)).data
+            snapshot_bytes = storage.get(pending_snapshot_key(root_sha256)).data
+        except ObjectNotFoundError:
+            return None
+        try:
+            root = RootDocument.from_bytes(root_bytes)
+        except DioptraPluginsError:
+            return None
+        version = metadata_version(root.serial)
+        targets = self._verified(targets_bytes, Targets.type)
+        snapshot = self._verified(snapshot_bytes, Snapshot.type)
+        problem = None
+        if targets is None or snapshot is None:
+            problem = "not signed by the targets and snapshot keys of this index"
+        elif not _pins(targets, root_sha256, version) or (
+            snapshot.signed.version != version
+            or snapshot.signed.meta.get("targets.json") != _meta_of(targets_bytes, version)
+        ):
+            problem = f"not version {version} of this root"
+        elif targets.signed.is_expired() or snapshot.signed.is_expired():
+            problem = "expired"
+        else:
+            try:
+                if signed_root_bytes(targets.signed, "pending targets") != root_bytes:
+                    problem = "carrying other root bytes"
+            except SigningError as error:
+                problem = str(error)
+        if problem is not None or targets is None:
+            log.warning(
+                "%s: ignoring %s: %s", storage.url, pending_targets_key(root_sha256), problem
+            )
+            return None
+        return Pending(version, root_sha256, targets.signed, targets_bytes, snapshot_bytes)
+
+    def promote(self, storage: Storage, pending: Pending) -> MetaFile:
+        """Put ``pending`` under its consistent-snapshot names; the snapshot's meta.
+
+        Create-only; an existing targets file signing the same root is adopted (with the
+        snapshot that pins it).  Needs no key: everything here was signed before.
+        """
+        version = pending.version
+        targets_bytes = self._put_or_adopt(
+            storage,
+            targets_key(version),
+            pending.targets_bytes,
+            Targets.type,
+            lambda metadata: _pins(metadata, pending.root_sha256, version),
+        )
+        targets_meta = _meta_of(targets_bytes, version)
+        snapshot_bytes = self._put_or_adopt(
+            storage,
+            snapshot_key(version),
+            pending.snapshot_bytes if targets_bytes == pending.targets_bytes else None,
+            Snapshot.type,
+            lambda metadata: (
+                metadata.signed.version == version
+                and metadata.signed.meta.get("targets.json") == targets_meta
+            ),
+        )
+        return _meta_of(snapshot_bytes, version)
+
+    def sign_as_is(self, storage: Storage, root_bytes: bytes) -> MetaFile:
+        """Sign ``root_bytes`` with no base check: only the first signing of an index
+        (``index init --signed``), where the owner vouches for the root as it is."""
+        root = RootDocument.from_bytes(root_bytes, what=f"{storage.url}/index.json")
+        pending = self.sign_pending(storage, root, root_bytes, None)
+        return self.promote(storage, pending)
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _put_or_adopt(
+        self,
+        storage: Storage,
+        key: str,
+        data: bytes | None,
+        role: str,
+        acceptable: Callable[[Metadata[Any]], bool],
+    ) -> bytes:
+        """Create ``key`` (unless ``data`` is None); an existing acceptable file is used."""
+        if data is not None:
+            try:
+                storage.put_new(key, data)
+                return data
+            except ObjectExistsError:
+                pass
+        try:
+            existing = storage.get(key).data
+        except ObjectNotFoundError:
+            raise SigningError(
+                f"{storage.url}/{key} does not exist and these keys cannot write it"
+            ) from None
+        if existing == data:
+            return existing
+        metadata = self._verified(existing, role)
+        if metadata is None or not acceptable(metadata):
+            raise SigningError(
+                f"{storage.url}/{key} already exists and is not {role} metadata of this index "
+                "root signed by these keys (a forgery, or another key directory signed it)"
+            )
+        log.info("%s was written by another signer; using it", key)
+        return existing
+
+    def upload_root_history(self, storage: Storage) -> None:
+        """Every root version of the key directory into ``tuf/`` (create-only, or identical)."""
         for version, data in sorted(root_history(self.keydir).items()):
             key = root_key(version)
             try:
@@ -215,201 +492,35 @@ class IndexSigner:
                         f"version {version} of {self.keydir}: this index is signed with "
                         "other keys"
                     ) from None
-        return self.sign_current(storage, timestamp_expiry=timestamp_expiry, force_timestamp=True)
 
-    def sign_current(
-        self,
-        storage: Storage,
-        *,
-        timestamp_expiry: int | None = None,
-        force_timestamp: bool = False,
-        fresh_snapshot: bool = False,
-        renew: bool = False,
-    ) -> SignResult:
-        """Make the signed metadata cover the index root as it is now.
-
-        Signs targets and snapshot for the current serial unless they exist already, then moves
-        the timestamp there.  ``force_timestamp`` re-signs the timestamp even when it already
-        points there (``index refresh``); ``fresh_snapshot`` insists on new targets and
-        snapshot versions (``keys rotate``) and ``renew`` on new ones when the current expire
-        within 30 days: both advance the index serial with an unchanged root swap when the
-        current serial is already signed.
-        """
-        for _attempt in range(MAX_ATTEMPTS):
-            stored, root = self._read_index_root(storage)
-            current = self._read_timestamp(storage)
-            version = metadata_version(root.serial)
-            if current.snapshot_version > version:
-                # Read the root, then someone swapped and signed a newer one: it contains ours.
-                return SignResult(
-                    storage.url, current.snapshot_version - 1, False, "newer", current.version, None
-                )
-            if current.snapshot_version == version and (
-                fresh_snapshot or (renew and self._renewable(storage, version))
-            ):
-                self._require("targets", "snapshot")  # before the root changes
-                if self._advance_serial(storage, stored, root):
-                    fresh_snapshot = renew = False
-                continue
-            wrote = current.snapshot_version < version
-            if wrote:
-                self._require("targets", "snapshot", "timestamp")
-                snapshot_meta = self._sign_serial(storage, root, stored.data, current)
-            else:
-                snapshot_meta = self._current_snapshot_meta(storage, version, current)
-            expiry = timestamp_expiry or current.expiry_seconds or DEFAULT_TIMESTAMP_EXPIRY
-            outcome, ts_version, expires = self._point_timestamp(
-                storage, snapshot_meta, expiry, force=force_timestamp or wrote, first=current
-            )
-            return SignResult(storage.url, root.serial, wrote, outcome, ts_version, expires)
-        raise SigningError(f"gave up signing {storage.url}: its root kept changing")
-
-    # --- steps -----------------------------------------------------------------------------
-
-    def _require(self, *roles: str) -> None:
-        missing = [role for role in roles if not self.signers.get(role)]
-        if missing:
-            raise SigningError(
-                f"{self.keydir} has no {' or '.join(missing)} key, which signing this needs"
-            )
-
-    def _renewable(self, storage: Storage, version: int) -> bool:
-        """Targets and snapshot expire within 30 days and this signer can re-sign them."""
-        try:
-            data = storage.get(snapshot_key(version)).data
-        except ObjectNotFoundError:
-            return False
-        metadata = self._verified(data, Snapshot.type)
-        if metadata is None or metadata.signed.expires - _now() >= RENEW_MARGIN:
-            return False
-        if self.signers.get("targets") and self.signers.get("snapshot"):
-            return True
-        log.warning(
-            "%s: targets and snapshot metadata expire at %s; re-sign them with a key directory "
-            "holding targets.pem and snapshot.pem (index refresh or a publish)",
-            storage.url,
-            iso(metadata.signed.expires),
-        )
-        return False
-
-    def _advance_serial(self, storage: Storage, stored: StoredObject, root: RootDocument) -> bool:
-        """An unchanged root with the next serial, so that new metadata versions can sign it."""
-        try:
-            storage.replace(ROOT_KEY, root.with_projects({}).to_bytes(), stored.etag)
-        except ConflictError:
-            return False  # someone else swapped it: that new serial is the one to sign
-        log.info("advanced %s to serial %d to re-sign it", storage.url, root.serial + 1)
-        return True
-
-    def _current_snapshot_meta(
-        self, storage: Storage, version: int, current: FoundTimestamp
-    ) -> MetaFile:
-        if current.verified is not None and current.verified.snapshot_meta.version == version:
-            return current.verified.snapshot_meta
-        data = storage.get(snapshot_key(version)).data
-        if self._verified(data, Snapshot.type) is None:
-            raise SigningError(f"{storage.url}/{snapshot_key(version)} is not signed by these keys")
-        return MetaFile(version, len(data), {"sha256": sha256_hex(data)})
-
-    def _sign_serial(
-        self, storage: Storage, root: RootDocument, root_bytes: bytes, current: FoundTimestamp
-    ) -> MetaFile:
-        """Targets and snapshot for ``root`` (create-only, or adopted); the snapshot's meta."""
-        version = metadata_version(root.serial)
-        expires = _now() + METADATA_EXPIRY
-        previous = self._previous_targets(storage, current)
-        targets = Targets(
-            version=version,
-            expires=expires,
-            targets=index_targets(storage, root, root_bytes, previous),
-        )
-        root_sha256 = sha256_hex(root_bytes)
-
-        def signs_this_root(metadata: Metadata[Any]) -> bool:
-            target = metadata.signed.targets.get(INDEX_TARGET)
-            return target is not None and target.hashes.get("sha256") == root_sha256
-
-        targets_bytes = self._put_or_adopt(
-            storage,
-            targets_key(version),
-            self._sign(targets, Targets.type),
-            Targets.type,
-            signs_this_root,
-        )
-        targets_meta = MetaFile(version, len(targets_bytes), {"sha256": sha256_hex(targets_bytes)})
-        snapshot = Snapshot(version=version, expires=expires, meta={"targets.json": targets_meta})
-        snapshot_bytes = self._put_or_adopt(
-            storage,
-            snapshot_key(version),
-            self._sign(snapshot, Snapshot.type),
-            Snapshot.type,
-            lambda metadata: metadata.signed.meta.get("targets.json") == targets_meta,
-        )
-        log.info(
-            "signed serial %d of %s (%d targets)", root.serial, storage.url, len(targets.targets)
-        )
-        return MetaFile(version, len(snapshot_bytes), {"sha256": sha256_hex(snapshot_bytes)})
-
-    def _previous_targets(self, storage: Storage, current: FoundTimestamp) -> Targets | None:
-        """The targets the timestamp signs now (to reuse unchanged projects' entries)."""
-        if current.snapshot_version == 0:
-            return None
-        try:
-            data = storage.get(targets_key(current.snapshot_version)).data
-        except ObjectNotFoundError:
-            return None
-        metadata = self._verified(data, Targets.type)
-        return metadata.signed if metadata is not None else None
-
-    def _put_or_adopt(
-        self,
-        storage: Storage,
-        key: str,
-        data: bytes,
-        role: str,
-        acceptable: Callable[[Metadata[Any]], bool],
-    ) -> bytes:
-        """Create ``key``; when another signer of this serial got there first, use its file."""
-        try:
-            storage.put_new(key, data)
-            return data
-        except ObjectExistsError:
-            existing = storage.get(key).data
-        metadata = self._verified(existing, role)
-        if metadata is None or not acceptable(metadata):
-            raise SigningError(
-                f"{storage.url}/{key} already exists and is not {role} metadata of this index "
-                "root signed by these keys (a forgery, or another key directory signed it)"
-            )
-        log.info("%s was written by another signer; using it", key)
-        return existing
-
-    def _point_timestamp(
+    def point_timestamp(
         self,
         storage: Storage,
         snapshot_meta: MetaFile,
-        expiry: int,
+        expiry: int | None,
         *,
         force: bool,
         first: FoundTimestamp | None = None,
     ) -> tuple[str, int, str | None]:
         """Compare-and-swap the timestamp onto ``snapshot_meta``, never backwards.
 
-        ``first`` is the timestamp as the caller just read it (the first attempt's ETag).
+        ``first`` is the timestamp as the caller just read it (the first attempt's ETag);
+        ``expiry`` None keeps the expiry the index's timestamp records (default a day).
         """
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            current = first if attempt == 1 and first is not None else self._read_timestamp(storage)
+            current = first if attempt == 1 and first is not None else self.read_timestamp(storage)
             if current.snapshot_version > snapshot_meta.version:
                 return "newer", current.version, None
             if current.snapshot_version == snapshot_meta.version and not force:
                 return "current", current.version, None
+            seconds = expiry or current.expiry_seconds or DEFAULT_TIMESTAMP_EXPIRY
             version = max(current.version + 1, int(time.time()))
-            expires = _now() + timedelta(seconds=expiry)
+            expires = _now() + timedelta(seconds=seconds)
             timestamp = Timestamp(
                 version=version,
                 expires=expires,
                 snapshot_meta=snapshot_meta,
-                unrecognized_fields={SETTINGS_FIELD: {"timestamp_expiry": expiry}},
+                unrecognized_fields={SETTINGS_FIELD: {"timestamp_expiry": seconds}},
             )
             try:
                 storage.replace(TIMESTAMP_KEY, self._sign(timestamp, Timestamp.type), current.etag)

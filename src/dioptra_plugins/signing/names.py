@@ -25,3 +25,15 @@ def snapshot_key(version: int) -> str:
 def metadata_version(serial: int) -> int:
     """The targets and snapshot version that signs index serial ``serial`` (TUF starts at 1)."""
     return serial + 1
+
+
+PENDING_DIR = f"{TUF_DIR}/pending"
+"""Targets and snapshot a writer signed before its root swap, named by the new root's sha256."""
+
+
+def pending_targets_key(root_sha256: str) -> str:
+    return f"{PENDING_DIR}/{root_sha256}.targets.json"
+
+
+def pending_snapshot_key(root_sha256: str) -> str:
+    return f"{PENDING_DIR}/{root_sha256}.snapshot.json"

@@ -37,6 +37,7 @@ from dioptra_plugins.signing.keys import (
 from dioptra_plugins.signing.metadata import ROOT_EXPIRY, IndexSigner
 from dioptra_plugins.signing.names import root_key
 from dioptra_plugins.signing.outcome import SignResult
+from dioptra_plugins.signing.policy import WRITER_ROLES, SignedWriter
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,7 @@ def rotate_key(keydir: Path, role: str, storage: Storage) -> RotateResult:
         result = None
         if role != "root":
             # Signed by the old and the new key: valid under root n and root n + 1 alike.
-            dual = IndexSigner(keydir, extra={role: [signer]})
-            result = dual.sign_current(
-                storage, force_timestamp=True, fresh_snapshot=role in ("targets", "snapshot")
-            )
+            result = _sign_with_both(storage, IndexSigner(keydir, extra={role: [signer]}), role)
         try:
             storage.put_new(root_key(signed.version), data)
         except ObjectExistsError:
@@ -142,3 +140,22 @@ def rotate_key(keydir: Path, role: str, storage: Storage) -> RotateResult:
         retired,
         result,
     )
+
+
+def _sign_with_both(storage: Storage, dual: IndexSigner, role: str) -> SignResult:
+    """The metadata of ``role`` anew, with its old and new key, under the signing policy.
+
+    Targets or snapshot: an unchanged root under the next serial, on a checked base (a root
+    the targets key did not sign is refused, as for any writer).  Timestamp: a new timestamp
+    for the signed state as it is.
+    """
+    if role in ("targets", "snapshot"):
+        dual.require(*WRITER_ROLES, action=f"rotating the {role} key")
+        return SignedWriter(storage, dual).swap_unchanged()
+    state = dual.signed_state(storage)
+    if state.snapshot_meta is None or state.root is None:
+        raise SigningError(f"{storage.url} holds no signed metadata these keys verify")
+    outcome = dual.point_timestamp(
+        storage, state.snapshot_meta, None, force=True, first=state.timestamp
+    )
+    return SignResult(storage.url, state.root.serial, False, *outcome)

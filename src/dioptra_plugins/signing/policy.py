@@ -1,0 +1,402 @@
+"""The signing policy: what every write to an index may sign, or must refuse (DESIGN §10).
+
+Every write path of the library obeys it, whoever calls (the command line only parses, calls
+and prints): ``index.publish.publish``, ``index.yank.set_yanked``, ``index repair``, ``index
+init --signed``, :func:`refresh_index`, :meth:`SignedWriter.swap_unchanged` (``index renew``)
+and ``keys rotate``.
+
+- **An unsigned index** (no ``tuf/timestamp.json``) and no keys: the write goes ahead unsigned.
+- **A signed index and no keys**: refused before anything is written (:func:`writer_for`).
+- **Keys of another index, or lacking a role the write needs**: refused likewise.
+- **A signed index and its keys**: a :class:`SignedWriter` checks the base root of each swap
+  attempt against the signed metadata, signs the new root before the swap and promotes that
+  signature after winning it (see :mod:`dioptra_plugins.signing.metadata` for the design).
+  A base that is neither the signed root nor one a key holder signed is refused
+  (:class:`~dioptra_plugins.signing.UnsignedRootError`, naming the differences), before
+  anything is written: a publisher never signs a bucket writer's root by building on it.
+- :func:`refresh_index` needs only ``timestamp.pem`` and ``root.json``: it renews the timestamp
+  of the signed state, completes a publisher that died between its swap and its promotion (by
+  promoting the metadata that publisher signed, after verifying it), and reports any other
+  root without signing it, whatever keys the directory holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tuf.api.metadata import Targets  # type: ignore[attr-defined]
+
+from dioptra_plugins.errors import (
+    ConflictError,
+    DioptraPluginsError,
+    IndexFormatError,
+    ObjectNotFoundError,
+    UsageError,
+)
+from dioptra_plugins.index.documents import RootDocument
+from dioptra_plugins.index.keys import ROOT_KEY
+from dioptra_plugins.index.reading import RootSnapshot, read_project
+from dioptra_plugins.index.simple import update_simple_pages
+from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.signing import KEYS_VARIABLE, SigningError, UnsignedRootError, is_signed
+from dioptra_plugins.signing.differences import root_differences
+from dioptra_plugins.signing.metadata import (
+    DEFAULT_TIMESTAMP_EXPIRY,
+    MAX_ATTEMPTS,
+    RENEW_MARGIN,
+    IndexSigner,
+    iso,
+)
+from dioptra_plugins.signing.names import metadata_version
+from dioptra_plugins.signing.outcome import Pending, SignedState, SignResult
+
+log = logging.getLogger(__name__)
+
+WRITER_ROLES = ("targets", "snapshot", "timestamp")
+_UNCHANGED = (
+    "nothing was changed (a publisher restores the signed root with `dioptra-plugins index "
+    "renew --restore`)"
+)
+"""The keys a write that changes the index's content needs (the publisher's)."""
+
+
+def writer_for(
+    storage: Storage, keys: str | os.PathLike[str] | None, *, action: str
+) -> SignedWriter | None:
+    """The signer of one write (``action`` names it in refusals), checked before any write.
+
+    None for an unsigned index written without keys.  Refuses (SigningError) a signed index
+    without keys, keys that are not this index's, and a key directory lacking a role.
+    """
+    if keys is None:
+        if is_signed(storage):
+            raise SigningError(
+                f"{storage.url} is a signed index: pass --keys KEYDIR (keys= in Python, or "
+                f"${KEYS_VARIABLE}) so that workers which verify it see the change; {action} "
+                "changed nothing"
+            )
+        return None
+    signer = IndexSigner(Path(keys))
+    signer.require(*WRITER_ROLES, action=action)
+    signer.check_index(storage)
+    return SignedWriter(storage, signer)
+
+
+class SignedWriter:
+    """Signs one write to a signed index: check the base, sign before the swap, promote after.
+
+    ``before_replace`` has the type of ``index.swap.BeforeReplace``: pass it to
+    ``change_root`` (or any swap), then call :meth:`after_swap` with the root that won.
+    """
+
+    def __init__(self, storage: Storage, signer: IndexSigner) -> None:
+        self.storage = storage
+        self.signer = signer
+        self._pending: Pending | None = None
+
+    @property
+    def url(self) -> str:
+        return self.storage.url
+
+    # --- the base ----------------------------------------------------------------------------
+
+    def state(self) -> SignedState:
+        state = self.signer.signed_state(self.storage)
+        if state.root is None:
+            raise SigningError(
+                f"{self.url} is signed but holds no signed metadata that the keys in "
+                f"{self.signer.keydir} verify (tuf/timestamp.json and every snapshot are "
+                "missing or foreign); nothing was changed"
+            )
+        return state
+
+    def checked_base(
+        self, base: RootDocument | None, state: SignedState, *, outcome: str
+    ) -> Targets | None:
+        """The verified targets signing ``base`` (None: none to reuse); refuses any other base.
+
+        ``base`` None: ``index.json`` is missing or unreadable.
+        """
+        assert state.root is not None
+        if base is not None and base == state.root:
+            return state.targets
+        if base is not None and base.serial > state.root.serial:
+            pending = self.signer.find_pending(self.storage, base.to_bytes())
+            if pending is not None and pending.version > state.version:
+                log.info(
+                    "%s: serial %d was signed before its swap but not yet promoted; building on it",
+                    self.url,
+                    base.serial,
+                )
+                return pending.targets
+        raise UnsignedRootError(
+            self.url,
+            signed_serial=state.root.serial,
+            found_serial=base.serial if base is not None else None,
+            differences=root_differences(self.storage, state.root, base),
+            outcome=outcome,
+        )
+
+    # --- around each swap --------------------------------------------------------------------
+
+    def check(self, base: RootSnapshot) -> None:
+        """Refuse now, before a write's first upload, to build on an unchecked base.
+
+        (Each swap attempt checks its own base again in :meth:`before_replace`.)
+        """
+        self.checked_base(base.root if base.exists else None, self.state(), outcome=_UNCHANGED)
+
+    def before_replace(self, base: RootSnapshot, new_root: RootDocument, new_bytes: bytes) -> None:
+        """Check ``base``, then sign ``new_root`` (exactly ``new_bytes``) before its swap."""
+        state = self.state()
+        previous = self.checked_base(
+            base.root if base.exists else None,
+            state,
+            outcome=_UNCHANGED,
+        )
+        self._pending = self.signer.sign_pending(self.storage, new_root, new_bytes, previous)
+
+    def before_rebuild(self, base: RootSnapshot, new_root: RootDocument, new_bytes: bytes) -> None:
+        """``index repair``'s check: the rebuilt root must hold exactly the signed content.
+
+        A rebuild comes from what the bucket holds (history records, project documents), which
+        anyone with write access could have planted; only the content the targets key signed
+        is signed again, under the rebuilt root's (higher) serial.
+        """
+        state = self.state()
+        assert state.root is not None
+        if new_root.projects != state.root.projects or new_root.serial <= state.root.serial:
+            raise UnsignedRootError(
+                self.url,
+                signed_serial=state.root.serial,
+                found_serial=new_root.serial,
+                differences=root_differences(self.storage, state.root, new_root),
+                outcome=(
+                    "index repair changed nothing: the rebuilt root is not the signed content "
+                    "(`dioptra-plugins index renew --restore` puts the signed root back)"
+                ),
+            )
+        self._pending = self.signer.sign_pending(self.storage, new_root, new_bytes, state.targets)
+
+    def after_swap(self, root: RootDocument | None = None) -> SignResult:
+        """Promote the metadata signed for the root that won the swap (``root``; None: the
+        last one signed here), then move the timestamp onto it."""
+        pending = self._pending
+        if pending is None or (
+            root is not None and pending.version != metadata_version(root.serial)
+        ):
+            raise SigningError(f"{self.url}: a root was swapped in that was not signed here")
+        serial = pending.version - 1
+        try:
+            meta = self.signer.promote(self.storage, pending)
+            outcome, version, expires = self.signer.point_timestamp(
+                self.storage, meta, None, force=True
+            )
+        except DioptraPluginsError as error:
+            raise SigningError(
+                f"{self.url}/index.json is now serial {serial}, signed before its swap, "
+                f"but putting that signature in place failed: {error}; workers that verify "
+                f"stay on the previous signed serial until `dioptra-plugins index refresh "
+                f"--index {self.url}` completes it (the timestamp key is enough)"
+            ) from error
+        return SignResult(
+            self.url,
+            serial,
+            True,
+            outcome,
+            version,
+            expires,
+            metadata_expires=iso(pending.targets.expires),
+        )
+
+    # --- writes of its own -------------------------------------------------------------------
+
+    def swap_unchanged(self, *, restore: bool = False) -> SignResult:
+        """Sign the current root's content anew under the next serial (``index renew``).
+
+        Targets and snapshot get new versions and a new year (and, during ``keys rotate``,
+        the new key's signature).  ``restore`` swaps the signed root's content back in, with
+        a serial above the current one, over a root that is not signed (a bucket writer's,
+        a damaged or a lost one); it refuses when the current root is signed.
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            state = self.state()
+            assert state.root is not None
+            etag, current = _current_root(self.storage)
+            if restore:
+                try:
+                    self.checked_base(current, state, outcome="")
+                except UnsignedRootError as error:
+                    differences = error.differences
+                else:
+                    raise UsageError(
+                        f"{self.url}/index.json is signed (serial "
+                        f"{current.serial if current else '?'}): nothing to restore"
+                    )
+                serial = max(current.serial if current else 0, state.root.serial) + 1
+                new_root = RootDocument(serial=serial, projects=state.root.projects)
+                new_bytes = new_root.to_bytes()
+                self._pending = self.signer.sign_pending(
+                    self.storage, new_root, new_bytes, state.targets
+                )
+            else:
+                if current is None:
+                    raise UnsignedRootError(
+                        self.url,
+                        signed_serial=state.root.serial,
+                        found_serial=None,
+                        differences=root_differences(self.storage, state.root, None),
+                        outcome="nothing was changed (`index renew --restore` restores it)",
+                    )
+                new_root = current.with_projects({})
+                new_bytes = new_root.to_bytes()
+                self.before_replace(RootSnapshot(current, etag), new_root, new_bytes)
+            try:
+                self.storage.replace(ROOT_KEY, new_bytes, etag)
+            except ConflictError:
+                time.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** min(attempt, 10))))
+                continue
+            if restore:
+                changed = sorted({d.project for d in differences})
+                documents = [
+                    read_project(self.storage, name, new_root.projects[name])
+                    for name in changed
+                    if name in new_root.projects
+                ]
+                update_simple_pages(self.storage, new_root, documents, frozenset(changed))
+                log.info("restored the signed root of %s at serial %d", self.url, serial)
+            return self.after_swap(new_root)
+        raise SigningError(f"gave up re-signing {self.url}: its root kept changing")
+
+
+def _current_root(storage: Storage) -> tuple[str | None, RootDocument | None]:
+    """(ETag to swap against, the root) as found; None for a missing or unreadable root."""
+    try:
+        stored = storage.get(ROOT_KEY)
+    except ObjectNotFoundError:
+        return None, None
+    try:
+        return stored.etag, RootDocument.from_bytes(stored.data)
+    except IndexFormatError:
+        return stored.etag, None
+
+
+def refresh_index(
+    storage: Storage, keys: str | os.PathLike[str], *, timestamp_expiry: int | None = None
+) -> SignResult:
+    """Renew the freshness of what was signed; needs only ``timestamp.pem`` and ``root.json``.
+
+    - index.json is the signed root: a new timestamp.
+    - index.json is a root a publisher signed before its swap and did not promote (it died):
+      that metadata, verified against the trusted root, is promoted, then the timestamp.
+    - anything else: UnsignedRootError naming the differences, after renewing the timestamp of
+      the last signed state (workers stay on it and do not freeze).
+
+    Refresh never signs targets or snapshot, whatever keys the directory holds.
+    """
+    signer = IndexSigner(Path(keys))
+    signer.require("timestamp", action="index refresh")
+    signer.check_index(storage)
+    state = signer.signed_state(storage)
+    if state.root is None or state.snapshot_meta is None:
+        raise SigningError(
+            f"{storage.url} holds no signed metadata that the keys in {signer.keydir} verify; "
+            f"sign it first with `dioptra-plugins index init {storage.url} --signed`"
+        )
+    _warn_expiry(storage, state)
+    metadata_expires = iso(state.metadata_expires) if state.metadata_expires else None
+    try:
+        stored = storage.get(ROOT_KEY)
+    except ObjectNotFoundError:
+        stored = None
+    current: RootDocument | None = None
+    if stored is not None:
+        try:
+            current = RootDocument.from_bytes(stored.data)
+        except IndexFormatError:
+            current = None
+    if current is not None and current == state.root:
+        outcome = signer.point_timestamp(
+            storage, state.snapshot_meta, timestamp_expiry, force=True, first=state.timestamp
+        )
+        return SignResult(
+            storage.url, current.serial, False, *outcome, metadata_expires=metadata_expires
+        )
+    if stored is not None and current is not None and current.serial > state.root.serial:
+        pending = signer.find_pending(storage, stored.data)
+        if pending is not None and pending.version > state.version:
+            meta = signer.promote(storage, pending)
+            outcome = signer.point_timestamp(storage, meta, timestamp_expiry, force=True)
+            log.info(
+                "%s: completed serial %d, signed by its publisher before its swap",
+                storage.url,
+                current.serial,
+            )
+            return SignResult(
+                storage.url,
+                current.serial,
+                True,
+                *outcome,
+                completed=True,
+                metadata_expires=iso(pending.targets.expires),
+            )
+    differences = root_differences(storage, state.root, current)
+    signer.point_timestamp(
+        storage, state.snapshot_meta, timestamp_expiry, force=True, first=state.timestamp
+    )
+    raise UnsignedRootError(
+        storage.url,
+        signed_serial=state.root.serial,
+        found_serial=current.serial if current is not None else None,
+        differences=differences,
+        outcome=(
+            f"refresh signed none of it, only a new timestamp for signed serial "
+            f"{state.root.serial}, which workers that verify keep using (a publisher restores "
+            "the signed root with `dioptra-plugins index renew --restore`)"
+        ),
+        renewed=True,
+    )
+
+
+def _warn_expiry(storage: Storage, state: SignedState) -> None:
+    expires = state.metadata_expires
+    if expires is not None and expires - datetime.now(UTC) < RENEW_MARGIN:
+        log.warning(
+            "%s: its signed targets and snapshot expire at %s; a publisher renews them with "
+            "`dioptra-plugins index renew` (or any publish, yank or unyank)",
+            storage.url,
+            iso(expires),
+        )
+
+
+def initialize_signed(
+    storage: Storage, keys: str | os.PathLike[str], *, timestamp_expiry: int | None = None
+) -> SignResult:
+    """``index init --signed``: upload the root versions, then sign the index.
+
+    An index that is not signed yet is signed as it is: the one place where the owner vouches
+    for a root nobody signed.  An index that already holds signed metadata is only refreshed
+    (:func:`refresh_index`): running init again never signs a root the targets key did not.
+    """
+    signer = IndexSigner(Path(keys))
+    signer.require(*WRITER_ROLES, action="index init --signed")
+    signer.upload_root_history(storage)
+    state = signer.signed_state(storage)
+    if state.root is not None:
+        return refresh_index(storage, keys, timestamp_expiry=timestamp_expiry)
+    stored = storage.get(ROOT_KEY)
+    meta = signer.sign_as_is(storage, stored.data)
+    outcome = signer.point_timestamp(
+        storage,
+        meta,
+        timestamp_expiry or DEFAULT_TIMESTAMP_EXPIRY,
+        force=True,
+        first=state.timestamp,
+    )
+    serial = RootDocument.from_bytes(stored.data).serial
+    return SignResult(storage.url, serial, True, *outcome)
