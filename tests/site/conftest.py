@@ -15,6 +15,15 @@ from sitehelpers import (
     static_server,
 )
 
+from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.index.url import open_storage
+
+
+@pytest.fixture
+def storage(index_url: str) -> Storage:
+    """The index under test, on each backend (a local dir, moto, SeaweedFS)."""
+    return open_storage(index_url)
+
 
 @pytest.fixture(scope="session")
 def shipped_index(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -22,7 +22,9 @@ is shown as text, so parsing stays cheap and shallow."""
 MAX_TEXT = 2_000
 """Longest piece of bundle text (docstring, provenance field) kept in a view."""
 _HEX = re.compile(r"^[0-9a-fA-F]{7,64}$")
-_WEB_URL = re.compile(r"^https?://[^\s/?#@]+(/[^\s?#]*)?$")
+# No credentials, no query or fragment, and none of the characters that could end an attribute
+# or a tag even if escaping were forgotten.
+_WEB_URL = re.compile(r"^https?://[^\s/?#@\"'<>\\`]+(/[^\s?#\"'<>\\`]*)?$")
 
 
 @dataclass(frozen=True)
