@@ -22,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
+from dioptra_plugins.bundle.runtime import RUNTIME_PROJECT
 from dioptra_plugins.errors import EnvironmentRequirementError, ResolutionError
 from dioptra_plugins.index.documents import FileEntry
 from dioptra_plugins.syncing.index_view import IndexView
@@ -99,7 +100,7 @@ def split_dependencies(
         if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
             continue
         name = canonicalize_name(requirement.name)
-        if view.has_project(name):
+        if view.has_project(name) and name != RUNTIME_PROJECT:
             wanted.append(Wanted(name, requirement.specifier, candidate))
         else:
             needs.append(EnvironmentNeed(requirement, candidate))
@@ -183,6 +184,14 @@ def _impossible_message(view: IndexView, error: ResolutionImpossible[Wanted, Can
 
 def resolve(view: IndexView, requirements: Sequence[Requirement], jobs: int = 8) -> list[Candidate]:
     """The bundles to install for ``requirements``, dependencies included, sorted by name."""
+    if any(canonicalize_name(r.name) == RUNTIME_PROJECT for r in requirements):
+        # An index may serve the runtime for pip and uv (publish --runtime); on a worker it is
+        # the environment that runs the plugin dir, never a part of it.
+        raise ResolutionError(
+            f"{RUNTIME_PROJECT} is the runtime, not a plugin package: install it into the "
+            "worker's environment (pip install dioptra-plugins); sync never puts it in a "
+            "plugin dir"
+        )
     missing = [r for r in requirements if not view.has_project(canonicalize_name(r.name))]
     if missing:
         known = ", ".join(sorted(view.root.projects)) or "none"
