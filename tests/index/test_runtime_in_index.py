@@ -119,9 +119,9 @@ def test_sync_keeps_the_runtime_in_the_environment(
 def test_the_command_line_refuses_to_sync_the_runtime(
     index_with_runtime: Path, tmp_path: Path
 ) -> None:
+    place = ["--index", str(index_with_runtime), "--plugin-dir", str(tmp_path / "plugins")]
     done = subprocess.run(
-        [str(BIN / "dioptra-plugins"), "sync", "dioptra-plugins", "--index"]
-        + [str(index_with_runtime), "--plugin-dir", str(tmp_path / "plugins")],
+        [str(BIN / "dioptra-plugins"), "sync", "dioptra-plugins", *place],
         capture_output=True,
         text=True,
         check=False,
