@@ -10,6 +10,7 @@ must still upgrade its own plugins: plugin dirs are not "the environment".
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,9 +18,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from synchelpers import CLI, build, installed, publish_wheels
+from synchelpers import CLI, build, installed, make_package, publish_wheels
 
 from dioptra_plugins import sync
+from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.errors import ShadowingError, UsageError
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.syncing import shadowing
@@ -36,10 +38,14 @@ def shadowing_wheels(tmp_path: Path) -> dict[str, Path]:
     """Bundles named like an installed distribution's module (PyYAML's ``yaml``, click's
     ``click``), like the runtime (``dioptra_plugins``), and a harmless one."""
     work = tmp_path / "work"
-    return {
-        top: build(work, top, "1.0.0", modules=1)
-        for top in ("yaml", "click", "dioptra_plugins", "alpha")
-    }
+    wheels = {top: build(work, top, "1.0.0", modules=1) for top in ("yaml", "click", "alpha")}
+    # The runtime's import name under another project name: the project "dioptra-plugins"
+    # itself is refused by the resolver before any bundle is looked at.
+    source = make_package(work / "src-runtime", "dioptra_plugins", "1.0.0", modules=1)
+    wheels["dioptra_plugins"] = build_bundle(
+        source, work / "wheels", version="1.0.0", name="runtime-takeover"
+    )
+    return wheels
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -78,7 +84,7 @@ def test_sync_refuses_a_bundle_named_dioptra_plugins(
     publish_wheels(index, [shadowing_wheels["dioptra_plugins"]])
     plugin_dir = tmp_path / "plugins"
     with pytest.raises(ShadowingError) as refused:
-        sync(["dioptra-plugins"], index=index, plugin_dir=plugin_dir)
+        sync(["runtime-takeover"], index=index, plugin_dir=plugin_dir)
     provider = refused.value.providers["dioptra_plugins"]
     assert provider.startswith("dioptra-plugins itself, the runtime that loads plugins")
     assert PluginDirLayout(plugin_dir).current_name() is None
@@ -198,7 +204,7 @@ def test_a_worker_inside_plugin_dirs_upgrades_its_own_plugin(index: str, tmp_pat
 
 
 def test_the_environment_leaves_out_plugin_dirs_and_their_generations(
-    index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     work = tmp_path / "work"
     publish_wheels(index, [build(work, "alpha", "1.0.0", modules=1)])
@@ -211,14 +217,18 @@ def test_the_environment_leaves_out_plugin_dirs_and_their_generations(
     plain.mkdir()
     other = tmp_path / "other-plugins"
     other.mkdir()
-    monkeypatch.setenv("DIOPTRA_PLUGIN_DIR", str(other))
+    missing = tmp_path / "missing"
+    monkeypatch.setenv("DIOPTRA_PLUGIN_DIR", os.pathsep.join([str(other), str(missing), "rel"]))
     entries = [str(generation), str(plugin_dir), str(layout.store), str(other)]
     monkeypatch.setattr(sys, "path", [sys.path[0], *entries, *sys.path[1:]])
     from dioptra_plugins import plugin_dirs
 
     with plugin_dirs([plain]):
-        found = shadowing.environment_path(layout)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="dioptra_plugins"):
+            found = shadowing.environment_path(layout)
     assert not set(found) & {*entries, str(plain)}
+    assert not caplog.records  # other processes' plugin dirs are no business of this sync
     assert any(entry.endswith("site-packages") for entry in found)
     assert shadowing.provided_by("alpha", found) is None
 

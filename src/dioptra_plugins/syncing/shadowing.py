@@ -18,10 +18,10 @@ editable install) counts too.  Left out:
   plugin dirs, so nothing there is shadowed (a bundle of the same name would be the hidden one),
   and it differs from one process to the next.
 
-Cost: nothing for a sync that adds or changes no bundle (the engine calls this only with the
-new and changed ones); otherwise a set lookup and one path-finder search per new top-level name
-(the finders cache their directory listings).  Which distribution provides a name is looked up
-only to word a refusal, once per process.
+Cost: nothing for a sync that adds or changes no bundle (only the new and changed ones are
+looked at); otherwise a set lookup and one path-finder search per new top-level name (the
+finders cache their directory listings), each answer cached for the process.  Which
+distribution provides a name is read only to word a refusal, once per process.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dioptra_plugins.errors import ShadowingError, UsageError
-from dioptra_plugins.plugindir.layout import META_DIR, PluginDirLayout, readable_plugin_dirs
+from dioptra_plugins.plugindir.layout import META_DIR, PLUGIN_DIR_VARIABLE, PluginDirLayout
 
 if TYPE_CHECKING:
     from dioptra_plugins.syncing.changes import Changes
@@ -111,7 +111,10 @@ def environment_path(layout: PluginDirLayout | None = None) -> list[str]:
     entries = list(sys.path)
     if entries and not sys.flags.safe_path:
         entries = entries[1:]  # the script's directory: before the plugin dirs, never shadowed
-    excluded = [Path(os.path.realpath(d)) for d in readable_plugin_dirs(None)]
+    # $DIOPTRA_PLUGIN_DIR's entries, read without readable_plugin_dirs' warnings about missing
+    # ones: a sync should not log about the plugin dirs of other processes.
+    configured = os.environ.get(PLUGIN_DIR_VARIABLE, "").split(os.pathsep)
+    excluded = [Path(os.path.realpath(d)) for d in configured if os.path.isabs(d)]
     if layout is not None:
         excluded.append(Path(os.path.realpath(layout.root)))
     excluded.extend(Path(os.path.realpath(entry)) for entry in _plugin_dirs_on_path())
@@ -144,10 +147,19 @@ def _inside_plugin_dir(path: Path) -> bool:
 
 
 def provided_by(name: str, search: list[str]) -> str | None:
-    """What provides top-level module ``name`` in the environment, in words; None if nothing."""
+    """What provides top-level module ``name`` in the environment, in words; None if nothing.
+
+    Answers are cached per process (by name and search path): a long-lived worker asks once
+    per new bundle name, whatever the number of syncs.
+    """
+    return _provided_by(name, tuple(search))
+
+
+@functools.lru_cache(maxsize=4096)
+def _provided_by(name: str, search: tuple[str, ...]) -> str | None:
     if name in STANDARD_LIBRARY:
         return "the standard library"
-    location = _found_on_path(name, search)
+    location = _found_on_path(name, list(search))
     if location is None:
         location = _found_by_import_hook(name)
     if location is None:
