@@ -115,12 +115,16 @@ class deferred:  # lower case: used like a function, ``with deferred():``
         self._active = True
         if _depth == 0:
             _pending.clear()
-            for number in INTERRUPTING:
-                previous = signal.getsignal(number)
-                if previous is None:  # installed outside Python: cannot be put back; leave it
-                    continue
-                signal.signal(number, _hold)
-                _saved[number] = previous
+            try:
+                for number in INTERRUPTING:
+                    previous = signal.getsignal(number)
+                    if previous is None:  # installed outside Python: cannot be put back
+                        continue
+                    signal.signal(number, _hold)
+                    _saved[number] = previous
+            except BaseException:  # the other signal arrived between the two: undo, let it act
+                _restore()
+                raise
         _depth += 1
         return self
 
@@ -136,12 +140,16 @@ class deferred:  # lower case: used like a function, ``with deferred():``
         _depth -= 1
         if _depth:
             return
-        for number, previous in _saved.items():
-            signal.signal(number, previous)
-        _saved.clear()
+        _restore()
         held, _pending[:] = list(_pending), []
         for number in held:
             signal.raise_signal(number)
+
+
+def _restore() -> None:
+    for number, previous in list(_saved.items()):
+        signal.signal(number, previous)
+        del _saved[number]
 
 
 # --- the last line -------------------------------------------------------------------------------

@@ -8,6 +8,10 @@ group as a terminal's Ctrl-C does), and then checks everything the issue promise
 
 - exit code 0 (the sync finished first), 128 + signum, or death by the signal itself when it
   landed before the interpreter reached the console script's first line (no output then);
+- a signal inside the interpreter's own start-up (site, reading the console script: before the
+  first line of ``cli.entry`` can run) meets Python's defaults, which for SIGINT is a
+  KeyboardInterrupt traceback without a frame of ours; such a trial is counted apart
+  (``interpreter start-up``) and must still leave exactly the old or the new set;
 - stderr holds no traceback, no "Broken pipe", nothing but the one interrupt line;
 - that line is true: "nothing changed (still generation N)" with N current and the old set
   installed, or "after switching to generation N" with N current and the new set installed;
@@ -156,10 +160,19 @@ def _check(trial: Trial, plugin_dir: Path) -> None:
     current = layout.current_name()
     state = installed(plugin_dir)
     lines = [line for line in trial.stderr.splitlines() if line.strip()]
-    for bad in ("Traceback", "Broken pipe", "KeyboardInterrupt", "compiling here"):
+    for bad in ("Broken pipe", "compiling here"):
         if bad in trial.stderr:
             problems.append(f"stderr shows {bad!r}")
     code = trial.returncode
+    if _startup_traceback(trial.stderr):
+        trial.outcome = "interpreter start-up"
+        if state not in (OLD_SET, NEW_SET):
+            problems.append(f"the dir holds {state}")
+        _check_dir(trial, plugin_dir, state)
+        return
+    for bad in ("Traceback", "KeyboardInterrupt"):
+        if bad in trial.stderr:
+            problems.append(f"stderr shows {bad!r}")
     if code == 0:
         trial.outcome = "finished"
         if lines:
@@ -189,7 +202,22 @@ def _check(trial: Trial, plugin_dir: Path) -> None:
             problems.append(f"unexpected last line {last!r}")
     else:
         problems.append(f"exit code {code}")
+    _check_dir(trial, plugin_dir, state)
 
+
+def _startup_traceback(stderr: str) -> bool:
+    """A KeyboardInterrupt from the interpreter's start-up: not one frame of our code in it."""
+    return (
+        "KeyboardInterrupt" in stderr
+        and "/dioptra_plugins/" not in stderr
+        and "interrupted" not in stderr
+    )
+
+
+def _check_dir(trial: Trial, plugin_dir: Path, state: dict[str, str]) -> None:
+    problems = trial.problems
+    layout = PluginDirLayout(plugin_dir)
+    current = layout.current_name()
     if visible(plugin_dir) != state:
         problems.append(f"entry links show {visible(plugin_dir)}, current holds {state}")
     dangling = [
