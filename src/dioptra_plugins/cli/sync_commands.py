@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -325,15 +325,29 @@ def list_command(plugin_dir: str | None, as_json: bool) -> None:
         f"(index {listing['index']}, serial {listing['index_serial']})"
     )
     emit_table(
-        ["package", "project", "version", "sha256", "tasks"],
+        ["package", "project", "version", "sha256", "tasks", "source"],
         [
-            [p["package"], p["name"], p["version"], p["sha256"][:16], len(p["tasks"])]
+            [
+                p["package"],
+                p["name"],
+                p["version"],
+                p["sha256"][:16],
+                len(p["tasks"]),
+                _source(p.get("provenance")),
+            ]
             for p in listing["packages"]
         ],
     )
     for package in listing["packages"]:
         for task in package["tasks"]:
             click.echo(f"  {task.get('module')}.{task.get('function')}{task.get('signature', '')}")
+
+
+def _source(provenance: dict[str, Any] | None) -> str:
+    """A bundle's commit, short (``git 5ff20c18a38f``), or ``-`` for one not built from git."""
+    from dioptra_plugins.bundle.provenance import summary
+
+    return summary(provenance)
 
 
 @click.command("verify")

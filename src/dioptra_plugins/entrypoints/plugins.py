@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dioptra_plugins.errors import PluginDirError, UsageError
 from dioptra_plugins.index.url import INDEX_VARIABLE
@@ -68,6 +69,21 @@ class RunPlugins:
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
             logger.warning("cannot read the versions in %s: %s", self.lock_file, error)
             return {}
+
+    def locked_provenance(self) -> dict[str, dict[str, Any]]:
+        """``{name: provenance}`` of the lock's packages built from git (commit, url, tree...)."""
+        if self.lock_file is None:
+            return {}
+        from dioptra_plugins.syncing.pylock import lock_provenance
+
+        try:
+            lock = tomllib.loads(self.lock_file.read_text(encoding="utf-8"))
+            packages = lock.get("packages", [])
+            found = {str(p["name"]): lock_provenance(p) for p in packages if isinstance(p, dict)}
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
+            logger.warning("cannot read the sources in %s: %s", self.lock_file, error)
+            return {}
+        return {name: provenance for name, provenance in found.items() if provenance}
 
     def environment(self) -> dict[str, str]:
         """Variables for the command: where to import plugins from, and which generation."""

@@ -118,6 +118,7 @@ def run_entry_point(request: RunRequest) -> RunResult:
                 "plugin_dir": str(plugins.plugin_dir) if plugins.plugin_dir else None,
                 "generation": plugins.generation_name,
                 "plugins": plugins.locked_versions(),
+                "plugin_sources": plugins.locked_provenance(),
                 "synced_from": plugins.synced.source if plugins.synced else None,
                 "lock": None,
                 "ignored_environment": list(project.unused_environment),
@@ -254,6 +255,12 @@ def _tags(record: Mapping[str, Any]) -> dict[str, str]:
         tags["dioptra.project"] = str(record["project"])
     if record["generation"]:
         tags["dioptra.plugin_generation"] = str(record["generation"])
+    # The commit each plugin bundle was built from: a run traces back to reviewed code.
+    for name, source in sorted((record.get("plugin_sources") or {}).items()):
+        tags[f"dioptra.plugin.{name}.commit"] = str(source.get("commit"))
+        tags[f"dioptra.plugin.{name}.source"] = str(source.get("url"))
+        if source.get("dirty"):
+            tags[f"dioptra.plugin.{name}.dirty"] = "true"
     return tags
 
 

@@ -82,6 +82,7 @@ def _resolved(
             top_level=c.file.top_level,
             index=view.url,
             url=bundle_url(view.url, bundle_key(c.name, c.file.filename)),
+            provenance=c.file.manifest.get("provenance"),
         )
         for c in chosen
     ]
@@ -132,6 +133,7 @@ def _locked(view: IndexView, lock: Lock, ignore_env_deps: bool) -> list[LockedPa
                     top_level=file.top_level,
                     url=bundle_url(view.url, bundle_key(package.name, file.filename)),
                     foreign=False,
+                    provenance=file.manifest.get("provenance"),
                 )
             )
     if problems:

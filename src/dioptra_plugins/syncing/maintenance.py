@@ -56,6 +56,7 @@ def list_plugins(plugin_dir: str | os.PathLike[str] | None = None) -> dict[str, 
                 "package": package.top_level,
                 "filename": package.filename,
                 "tasks": _tasks(layout, package.sha256),
+                "provenance": dict(package.provenance) if package.provenance else None,
             }
             for package in lock.packages
         ],

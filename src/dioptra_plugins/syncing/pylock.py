@@ -4,13 +4,15 @@ It names every bundle of the generation with its version, URL, size and sha256, 
 ``sync --locked`` needs to rebuild the same set byte for byte, and what a job records as the
 exact plugin code it ran.  Sync-specific facts (generation, index serial, requirements, the
 import package of each bundle, dotted for a namespace portion: ``dioptra_custom.fgm_plugins``)
-live under ``[tool.dioptra-plugins]`` tables, as PEP 751 allows.
+live under ``[tool.dioptra-plugins]`` tables, as PEP 751 allows; so does the commit a bundle was
+built from (``[packages.tool.dioptra-plugins.provenance]``: vcs, url, commit, subdirectory,
+tree, dirty), copied from the bundle's own manifest, so a job's lock names its source code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,8 @@ class LockedPackage:
     foreign: bool = False
     """Written by another tool (``pip lock``, ``uv``): sizes and import packages are not known
     from it, and a project our index does not have is an environment requirement."""
+    provenance: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    """The bundle's recorded source (its manifest's ``provenance``), None when it has none."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +97,45 @@ def lock_to_toml(lock: Lock) -> bytes:
                         "hashes": {"sha256": package.sha256},
                     }
                 ],
-                "tool": {TOOL: {"top-level": package.top_level}},
+                "tool": {
+                    TOOL: {"top-level": package.top_level}
+                    | _provenance_table(package.provenance)
+                },
             }
             for package in sorted(lock.packages, key=lambda p: p.name)
         ],
         "tool": {TOOL: tool},
     }
     return tomli_w.dumps(document).encode()
+
+
+PROVENANCE_FIELDS = ("vcs", "url", "commit", "requested_ref", "subdirectory", "tree", "dirty")
+
+
+def _provenance_table(provenance: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The lock's copy of a bundle's provenance (TOML has no null: absent fields are left out)."""
+    if not provenance:
+        return {}
+    table = {
+        key.replace("_", "-"): provenance[key]
+        for key in PROVENANCE_FIELDS
+        if isinstance(provenance.get(key), str | bool)
+    }
+    return {"provenance": table}
+
+
+def lock_provenance(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The provenance a ``[[packages]]`` entry of a lock records, as the manifest spells it."""
+    tool = entry.get("tool")
+    ours = tool.get(TOOL) if isinstance(tool, Mapping) else None
+    table = ours.get("provenance") if isinstance(ours, Mapping) else None
+    if not isinstance(table, Mapping):
+        return None
+    return {
+        key: table[key.replace("_", "-")]
+        for key in PROVENANCE_FIELDS
+        if isinstance(table.get(key.replace("_", "-")), str | bool)
+    }
 
 
 class LockFileError(SyncError):
@@ -270,6 +306,7 @@ def _locked_package(entry: _Table) -> LockedPackage:
         .checked("top-level", "an importable package name", is_import_name),
         index=entry.optional_text("index") or "",
         url=wheel.text("url"),
+        provenance=lock_provenance(entry.value),
     )
 
 
@@ -308,3 +345,29 @@ def read_lock(path: Path) -> Lock:
     except OSError as error:
         raise UsageError(f"cannot read lock file {path}: {error}") from error
     return lock_from_toml(data, str(path))
+
+
+def sources_in(directories: Iterable[Path]) -> dict[str, dict[str, Any]]:
+    """``{import package: provenance}`` from the lock of each plugin dir (its current
+    generation's ``pylock.toml``) or generation directory; packages without one are left out.
+
+    For listings only: an unreadable lock gives nothing, never an error.
+    """
+    import tomllib
+
+    found: dict[str, dict[str, Any]] = {}
+    for directory in directories:
+        for lock in (directory / "pylock.toml", directory / ".dioptra-plugins/current/pylock.toml"):
+            try:
+                document = tomllib.loads(lock.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            for entry in document.get("packages", []):
+                if not isinstance(entry, dict):
+                    continue
+                provenance = lock_provenance(entry)
+                top = entry.get("tool", {}).get(TOOL, {}).get("top-level")
+                if provenance and isinstance(top, str):
+                    found.setdefault(top, provenance)
+            break
+    return found
