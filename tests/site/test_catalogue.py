@@ -401,3 +401,27 @@ def test_project_page_lists_versions_files_hashes_and_tasks(tmp_path: Path) -> N
     assert "keyword-only" in page
     assert "returns <code>float</code>" in page
     assert f'href="https://github.com/example/plugins/commit/{COMMIT}"' in page
+
+
+def test_pages_on_s3_carry_their_content_type(
+    storage: Storage, index_url: str, tmp_path: Path
+) -> None:
+    """S3 website hosting and CDNs serve the Content-Type stored with the object: a page
+    stored as binary/octet-stream would download instead of render."""
+    if not index_url.startswith("s3://"):
+        pytest.skip("a local index has no stored content types")
+    import boto3
+
+    publish(storage, [wheel(tmp_path, "alpha_pkg", "1.0.0")])
+    bucket, prefix = index_url[len("s3://") :].split("/", 1)
+    client = boto3.session.Session().client("s3")  # from this test's AWS environment
+    types = {
+        key: client.head_object(Bucket=bucket, Key=f"{prefix}/{key}")["ContentType"]
+        for key in ("site/index.html", "site/alpha-pkg.html", "site/search.js", "index.json")
+    }
+    assert types == {
+        "site/index.html": "text/html; charset=utf-8",
+        "site/alpha-pkg.html": "text/html; charset=utf-8",
+        "site/search.js": "text/javascript; charset=utf-8",
+        "index.json": "application/json",
+    }

@@ -57,6 +57,21 @@ _AUTH_CODES = {
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 _PRECONDITION_CODES = {"PreconditionFailed", "412"}
+# What S3 website hosting and CDNs serve as Content-Type: the catalogue (site/) and the simple
+# pages must render in a browser, not download as binary/octet-stream.
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+}
+
+
+def content_type(key: str) -> dict[str, Any]:
+    """The ``ContentType`` argument of a put of ``key`` (none for bundles and the rest)."""
+    suffix = key[key.rfind(".") :] if "." in key.rsplit("/", 1)[-1] else ""
+    found = _CONTENT_TYPES.get(suffix)
+    return {"ContentType": found} if found else {}
 # AWS answers 409 when two conditional writes to one key are in flight at once.
 _CONCURRENT_CODES = {"ConditionalRequestConflict", "409"}
 
@@ -363,7 +378,11 @@ class S3Storage:
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         try:
             response = self._client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                IfNoneMatch="*",
+                **content_type(key),
             )
         except botocore.exceptions.ClientError as error:
             code = self._code(error)
@@ -380,6 +399,7 @@ class S3Storage:
 
     def replace(self, key: str, data: bytes, if_match: str | None) -> str:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
+        arguments.update(content_type(key))
         if if_match is None:
             arguments["IfNoneMatch"] = "*"
         else:
