@@ -64,8 +64,20 @@ class Group(click.Group):
         from dioptra_plugins.cli.output import set_json_requested
 
         ctx.call_on_close(lambda: set_json_requested(False))  # one command, one --json
+        # A usage error can stop parsing before --json's own callback ran (`sync x --jobs 0
+        # --json`): the raw arguments say whether a JSON document is owed.
+        wants_json = "--json" in ctx.args
         try:
             return super().invoke(ctx)
+        except click.ClickException as error:
+            if not wants_json:
+                raise
+            from dioptra_plugins.cli.output import emit_json
+
+            error.show()
+            document = {"error": error.format_message(), "kind": "UsageError"}
+            emit_json(document | {"exit_code": error.exit_code})
+            ctx.exit(error.exit_code)
         except DioptraPluginsError as error:
             from dioptra_plugins.cli.output import emit_json, json_requested
 
@@ -97,11 +109,29 @@ def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.call_on_close(lambda: set_quiet(False))
 
 
+def _verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        root = ctx.find_root().params
+        _configure_logging(root.get("verbose", 0) + value, root.get("log_json", False))
+
+
 def _add_quiet_option(command: click.Command) -> None:
-    """Every command (and every subcommand of a group) takes ``-q/--quiet``, as in pip."""
+    """Every command (and every subcommand of a group) takes ``-q/--quiet`` and ``-v``, before
+    or after the command name, as pip's and uv's do."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _add_quiet_option(sub)
+    if not any(param.name == "verbose" for param in command.params):
+        command.params.append(
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_verbose,
+                help="More log output on stderr (-vv: debug; -vvv: botocore's and urllib3's).",
+            )
+        )
     if not any(param.name == "quiet" for param in command.params):
         command.params.append(
             click.Option(
@@ -126,12 +156,17 @@ def _add_quiet_option(command: click.Command) -> None:
 @click.option("--log-json", is_flag=True, help="Log as JSON lines on stderr.")
 def main(verbose: int, log_json: bool) -> None:
     """Publish, sync and hot-reload Dioptra task plugins."""
+    _configure_logging(verbose, log_json)
+
+
+def _configure_logging(verbose: int, log_json: bool) -> None:
     from dioptra_plugins.logging import configure
 
     level = logging.WARNING - 10 * min(verbose, 2)
     configure(level=level, as_json=log_json, stream=sys.stderr)
-    if verbose < 3:
-        # -v and -vv are about what dioptra-plugins does; botocore's and urllib3's debug
-        # output (every header of every request) only with -vvv.
-        for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog", "filelock"):
-            logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # -v and -vv are about what dioptra-plugins does; botocore's and urllib3's debug output
+    # (every header of every request) and their retries only with -vvv.
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog", "filelock"):
+        logging.getLogger(noisy).setLevel(
+            logging.NOTSET if verbose >= 3 else max(level, logging.ERROR)
+        )
