@@ -23,6 +23,7 @@ import os
 import shutil
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -179,11 +180,30 @@ def build_planned(
     if len(planned) > 1 and options.name is not None:
         raise UsageError("--name names one bundle; the source declares several packages")
     ref = source.ref if requested_ref is None else requested_ref
-    built = []
-    for number, package in enumerate(planned):
-        built.append(
-            _build_one(commit, source, package, options, wheel_dir, number, ref, dirty_tree)
-        )
+    # Each package is built by its own hatchling process: threads build them in parallel.
+    workers = max(1, min(len(planned), os.cpu_count() or 1))
+    wheel_dir.mkdir(parents=True, exist_ok=True)  # before the builds: none of them owns it
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(
+                _build_one, commit, source, package, options, wheel_dir, number, ref, dirty_tree
+            )
+            for number, package in enumerate(planned)
+        ]
+        try:
+            built = [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    names: dict[str, str] = {}
+    for item, package in zip(built, planned, strict=True):
+        if item.wheel.name in names:
+            raise GitSourceError(
+                f"{names[item.wheel.name]!r} and {package.subdirectory!r} both build "
+                f"{item.wheel.name}: give the packages different names"
+            )
+        names[item.wheel.name] = package.subdirectory
     return built
 
 
