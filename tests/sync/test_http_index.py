@@ -206,3 +206,25 @@ def test_an_http_index_that_never_answers_fails_within_the_timeout(tmp_path: Pat
         assert time.monotonic() - started < 10
     finally:
         listener.close()
+
+
+def test_a_refused_connection_says_so_not_that_it_timed_out(tmp_path: Path) -> None:
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every connection is refused at once
+    done = subprocess.run(
+        [CLI, "sync", "alpha", "--index", f"http://127.0.0.1:{port}/"]
+        + ["--plugin-dir", str(tmp_path / "plugins")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot connect to the HTTP index http://127.0.0.1:{port}/")
+    assert "Connection refused" in last
+    assert "within" not in last
+    assert "urllib3" not in done.stderr  # its own Retrying lines only with -vvv

@@ -25,7 +25,12 @@ from urllib.parse import quote, urlsplit
 
 import urllib3
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import HTTPError, LocationParseError, MaxRetryError
+from urllib3.exceptions import (
+    HTTPError,
+    LocationParseError,
+    MaxRetryError,
+    NewConnectionError,
+)
 from urllib3.response import BaseHTTPResponse
 
 from dioptra_plugins.errors import ObjectNotFoundError, StorageError, UsageError
@@ -192,6 +197,16 @@ class HTTPStorage:
                 "GET", url, headers=headers, preload_content=preload, decode_content=False
             )
         except MaxRetryError as error:
+            if isinstance(error.reason, NewConnectionError):
+                # Refused or unreachable at once (urllib3 makes this a subclass of its connect
+                # timeout, but a real timeout is a plain ConnectTimeoutError): waiting longer
+                # would not help, so do not suggest it.
+                cause = error.reason.__context__ or error.reason
+                reason = getattr(cause, "strerror", None) or str(cause)
+                raise StorageError(
+                    f"cannot connect to the HTTP index {self.url} for {key}: {reason} "
+                    f"({_ATTEMPTS} attempts); is the host up and the URL right?"
+                ) from None
             raise StorageError(
                 f"the HTTP index {self.url} did not answer for {key} within {self._timeout:g} s "
                 f"({_ATTEMPTS} attempts: {error.reason}); to wait longer per attempt, pass "
