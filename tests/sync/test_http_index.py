@@ -215,9 +215,9 @@ def test_a_refused_connection_says_so_not_that_it_timed_out(tmp_path: Path) -> N
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there: every connection is refused at once
+    index = f"http://127.0.0.1:{port}/"
     done = subprocess.run(
-        [CLI, "sync", "alpha", "--index", f"http://127.0.0.1:{port}/"]
-        + ["--plugin-dir", str(tmp_path / "plugins")],
+        [CLI, "sync", "alpha", "--index", index, "--plugin-dir", str(tmp_path / "plugins")],
         capture_output=True,
         text=True,
         check=False,
