@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,6 +179,7 @@ def test_check_with_trust_from_the_environment_and_from_python(
     assert report.unsigned_serial is not None
     assert {d.kind for d in report.disagreements} >= {"root", "bundle", "yank", "project"}
     assert [p.split(":")[0] for p in report.problems] == [BUNDLE_110]
+    assert not trusted_view(open_storage(tampered.url), tampered.trust).pending
     # The bytes of the trusted root work too; an unusable one is a usage error, raised.
     assert not check_index(open_storage(tampered.url), trust=tampered.trust.read_bytes()).ok
     with pytest.raises(UsageError, match="does not exist"):
@@ -306,3 +309,54 @@ def test_views_with_trust_on_an_unsigned_index_say_so(
     assert bad.returncode == 2
     assert "trusted root" in bad.stderr
     assert "does not exist" in bad.stderr
+
+
+def _publish_and_die_before_promotion(index_url: str, keys: Path, wheel: Path) -> None:
+    """A real signed publish in its own process, SIGKILLed right after it won its root swap
+    (before it promoted the signature it made for that root)."""
+    code = (
+        "import os, signal, sys\n"
+        "from dioptra_plugins.signing import policy\n"
+        "policy.SignedWriter.after_swap = lambda self, root=None: os.kill(os.getpid(), "
+        "signal.SIGKILL)\n"
+        "import dioptra_plugins\n"
+        "dioptra_plugins.publish(sys.argv[1], index=sys.argv[2], keys=sys.argv[3])\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code, str(wheel), index_url, str(keys)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+
+def test_a_publisher_that_died_before_promoting_is_named_and_refresh_completes_it(
+    signed_index: str, keys: Path, wheels: dict[str, Path]
+) -> None:
+    cli_ok("publish", wheels["alpha-1.0.0"], "--index", signed_index, "--keys", keys)
+    _publish_and_die_before_promotion(signed_index, keys, wheels["alpha-1.1.0"])
+    trust = str(keys / "root.json")
+
+    check = run_cli("index", "check", "--index", signed_index, "--trust", trust)
+    assert check.returncode == 1, check.stdout + check.stderr
+    not_signed = messages(check.stdout, "not signed")
+    (root_line,) = (m for m in not_signed if m.startswith("index.json is not the signed root"))
+    assert "tuf/pending/" in root_line
+    assert "`dioptra-plugins index refresh` verifies it and completes it" in root_line
+    assert "alpha 1.1.0: in the unsigned documents (alpha-1.1.0-py3-none-any.whl), not signed" in (
+        not_signed
+    )
+    assert trusted_view(open_storage(signed_index), keys / "root.json").pending
+    listed = run_cli("index", "list", "--index", signed_index, "--trust", trust)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split() == ["alpha", "1.0.0", "1"]
+    assert "tuf/pending/" in listed.stderr
+
+    cli_ok("index", "refresh", "--index", signed_index, "--keys", keys)
+    after = run_cli("index", "check", "--index", signed_index, "--trust", trust)
+    assert after.returncode == 0, after.stdout
+    relisted = run_cli("index", "list", "--index", signed_index, "--trust", trust)
+    assert relisted.stdout.splitlines()[1].split() == ["alpha", "1.1.0", "2"]
+    assert relisted.stderr == ""

@@ -26,6 +26,7 @@ from dioptra_plugins.index.documents import FileEntry, ProjectDocument, ProjectE
 from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
 from dioptra_plugins.index.reading import read_project
 from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.signing.names import pending_targets_key
 from dioptra_plugins.signing.trust import SignedStorage
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,10 @@ class TrustedView:
     """Projects of the signed root whose document is missing or is not the one signed."""
     unsigned_serial: int | None = None
     """The serial of the unsigned ``index.json`` (None: missing or unreadable)."""
+    pending: bool = False
+    """``tuf/pending/`` holds metadata that claims to sign the unsigned ``index.json`` (a
+    publisher that died between its swap and its promotion, or a forgery: not verified here;
+    ``index refresh`` verifies it and completes it)."""
     disagreements: list[Disagreement] = field(default_factory=list)
 
     @property
@@ -147,12 +152,21 @@ def _compare(storage: Storage, view: TrustedView, signed_bytes: bytes) -> None:
         )
         return
     view.unsigned_serial = unsigned.serial
-    unsigned_label = f"serial {unsigned.serial} (sha256 {sha256_hex(data)})"
+    unsigned_sha256 = sha256_hex(data)
+    unsigned_label = f"serial {unsigned.serial} (sha256 {unsigned_sha256})"
+    view.pending = _has_pending(storage, unsigned_sha256)
+    pending = (
+        f"; {pending_targets_key(unsigned_sha256)} claims to sign it (a publisher that died "
+        "before promoting its signature, or a forgery): `dioptra-plugins index refresh` "
+        "verifies it and completes it"
+        if view.pending
+        else ""
+    )
     found.append(
         Disagreement(
             "root",
             f"{ROOT_KEY} is not the signed root: it is {unsigned_label}; the signed metadata "
-            f"pins {signed_label}",
+            f"pins {signed_label}{pending}",
             key=ROOT_KEY,
             unsigned=unsigned_label,
             signed=signed_label,
@@ -162,6 +176,15 @@ def _compare(storage: Storage, view: TrustedView, signed_bytes: bytes) -> None:
         _compare_project(
             storage, view, name, unsigned.projects.get(name), view.root.projects.get(name)
         )
+
+
+def _has_pending(storage: Storage, root_sha256: str) -> bool:
+    """Whether pending targets named by this root's sha256 exist (read, not verified)."""
+    try:
+        storage.get(pending_targets_key(root_sha256))
+    except DioptraPluginsError:  # absent, or unreadable: nothing to point the operator at
+        return False
+    return True
 
 
 def _compare_project(
