@@ -237,9 +237,18 @@ def _build_project(project: Path, out_dir: Path, extras: _Extras | None = None) 
             _check_pure(built)
             final = _add_manifest(built, Path(tmp) / "final", extras.finish_manifest)
             try:
-                verify_wheel(final)
+                bundle = verify_wheel(final)
             except BundleError as error:
-                raise BuildError(f"{project} built an invalid bundle:\n{error}") from error
+                # Name the wheel, not the temporary paths it was built in.
+                problems = "\n".join(f"  - {problem}" for problem in error.problems)
+                raise BuildError(f"{built.name} is not a valid bundle:\n{problems}") from error
+            if not bundle.manifest.get("tasks"):
+                # Not a refusal: Dioptra's own `artifacts` plugin holds only artifact classes.
+                logger.warning(
+                    "%s has no tasks: nothing in it is marked with register (fine for a "
+                    "package of helpers or artifact classes)",
+                    built.name,
+                )
             target = out_dir / built.name
             os.replace(final, target)
     except BaseException:
