@@ -52,6 +52,14 @@ def browser() -> Iterator[Any]:
         yield driver
 
 
+@pytest.fixture(scope="session")
+def browser_without_javascript() -> Iterator[Any]:
+    if not chromium_available():
+        pytest.skip("BROWSER TESTS SKIPPED: /usr/bin/chromium or /usr/bin/chromedriver is missing")
+    with chromium(javascript=False) as driver:
+        yield driver
+
+
 @pytest.fixture(params=["file", "http"])
 def how(request: pytest.FixtureRequest) -> str:
     """Where the browser reads the catalogue from: file:// or a static HTTP server."""

@@ -133,7 +133,7 @@ def chromium_available() -> bool:
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
+def chromium(*, javascript: bool = True) -> Iterator[Any]:
     """Headless Debian Chromium through its chromedriver, with a fresh profile."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -144,6 +144,8 @@ def chromium() -> Iterator[Any]:
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={profile}")
+        if not javascript:
+            options.add_argument("--blink-settings=scriptEnabled=false")
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
         try:

@@ -216,3 +216,21 @@ def _assert_nothing_injected(driver: Any, *, scripts: int) -> None:
     assert driver.execute_script("return document.querySelectorAll('img, b').length") == 0
     assert driver.execute_script("return document.scripts.length") == scripts
     assert driver.execute_script("return document.querySelectorAll('[onerror]').length") == 0
+
+
+def test_pages_and_links_work_without_javascript(
+    browser_without_javascript: Any, shipped_url: str
+) -> None:
+    """JavaScript only filters the search: with it off, the home page lists every project and
+    its links lead to the project pages, whose tasks and files are all there."""
+    driver = browser_without_javascript
+    driver.get(shipped_url + "site/index.html?q=zanzibar")
+    # The page's script did not run (it would say "1 task found"), and nothing breaks.
+    assert driver.find_element("id", "status").text == "38 tasks in 3 projects"
+    assert results(driver) == []
+    names = [a.text for a in driver.find_elements("css selector", "#projects a")]
+    assert names == ["dioptra-builtins", "dioptra-examples", "hostile-pkg"]
+    driver.find_element("link text", "dioptra-examples").click()
+    assert driver.current_url == shipped_url + "site/dioptra-examples.html"
+    assert driver.find_element("id", "task-dioptra_examples.models.attack_model").is_displayed()
+    assert "sha256" in driver.find_element("tag name", "main").text
