@@ -85,7 +85,9 @@ class BundleError(DioptraPluginsError):
 
     def __init__(self, wheel: str, problems: Iterable[str]) -> None:
         self.wheel = wheel
-        self.problems = list(problems)
+        # Two checks may find the same fault (a bad entry seen by RECORD and by the manifest
+        # reader): say it once, in the order found.
+        self.problems = list(dict.fromkeys(problems))
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{wheel} is not a valid bundle:\n{lines}")
 

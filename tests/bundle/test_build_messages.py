@@ -45,3 +45,11 @@ def test_a_refused_build_names_the_wheel_not_temporary_paths(tmp_path: Path) -> 
     assert "dioptra-build-" not in done.stderr
     assert "dioptra-wheel-" not in done.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_a_problem_two_checks_found_is_listed_once() -> None:
+    from dioptra_plugins.errors import BundleError
+
+    error = BundleError("x.whl", ["a bad entry", "another", "a bad entry"])
+    assert error.problems == ["a bad entry", "another"]
+    assert str(error).count("a bad entry") == 1
