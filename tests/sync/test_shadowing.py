@@ -9,6 +9,7 @@ must still upgrade its own plugins: plugin dirs are not "the environment".
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -242,3 +243,38 @@ def test_what_provides_a_name_in_words(tmp_path: Path) -> None:
     assert shadowing.provided_by("no_such_module_xyz", search) is None
     namespace = shadowing.provided_by("shared_ns", search)
     assert namespace == f"namespace package in {tmp_path / 'shared_ns'}, on the interpreter's path"
+
+
+def test_an_editable_installs_hook_counts_and_no_other_hook_is_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setuptools' editable installs import through a hook of theirs (searched after
+    ``sys.path``, so a plugin dir would shadow them); other hooks may act when asked, so they
+    are never asked."""
+    source = tmp_path / "checkout" / "edpkg"
+    source.mkdir(parents=True)
+    (source / "__init__.py").write_text("")
+    asked: list[str] = []
+
+    class EditableFinder:
+        @classmethod
+        def find_spec(cls, name: str, path: object, target: object = None) -> object:
+            asked.append(f"editable:{name}")
+            if name != "edpkg":
+                return None
+            return importlib.util.spec_from_file_location(name, source / "__init__.py")
+
+    class OtherHook:
+        def find_spec(self, name: str, path: object, target: object = None) -> object:
+            asked.append(f"other:{name}")
+            raise AssertionError("a hook that is not an editable install's was asked")
+
+    EditableFinder.__module__ = "__editable___edproj_1_0_finder"
+    monkeypatch.setattr(sys, "meta_path", [OtherHook(), *sys.meta_path, EditableFinder])
+    search = [*shadowing.environment_path(), str(tmp_path / "nothing-here")]
+    provider = shadowing.provided_by("edpkg", search)
+    assert provider is not None
+    assert str(source / "__init__.py") in provider
+    assert "editable install, __editable___edproj_1_0_finder" in provider
+    assert shadowing.provided_by("edpkg_absent", search) is None
+    assert asked == ["editable:edpkg", "editable:edpkg_absent"]

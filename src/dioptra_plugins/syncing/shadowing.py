@@ -9,8 +9,8 @@ provides it, unless the caller allows that name explicitly (``allow_shadowing``)
 
 "The environment" is the interpreter's own: the standard library and built-in modules, and
 what Python's path finder (the import system's own search) finds on the ``sys.path`` entries
-that are not plugin dirs, nor generations or stores of one; an import hook (a setuptools
-editable install) counts too.  Left out:
+that are not plugin dirs, nor generations or stores of one; a setuptools editable install's
+import hook counts too.  Left out:
 
 - plugin dirs: a worker running inside :func:`plugin_dirs` has its own generation on
   ``sys.path`` and must still be able to upgrade its own plugins;
@@ -46,13 +46,6 @@ logger = logging.getLogger(__name__)
 
 OWN_NAME = __name__.partition(".")[0]
 STANDARD_LIBRARY = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names)
-# Finders of the interpreter itself: the path finder is asked below with the environment's
-# entries only; builtin and frozen modules are in STANDARD_LIBRARY.
-_STANDARD_FINDERS = (
-    importlib.machinery.PathFinder,
-    importlib.machinery.BuiltinImporter,
-    importlib.machinery.FrozenImporter,
-)
 
 
 def allowed_names(allow: Iterable[str]) -> frozenset[str]:
@@ -189,11 +182,15 @@ def _found_on_path(name: str, search: list[str]) -> str | None:
 
 
 def _found_by_import_hook(name: str) -> str | None:
-    """A module an import hook on ``sys.meta_path`` provides (a setuptools editable install)."""
+    """A module a setuptools editable install's import hook provides.
+
+    Only those hooks are asked (their modules are named ``__editable___<project>_finder``): an
+    arbitrary hook may act when asked (setuptools' ``_distutils_hack`` rearranges
+    ``sys.modules`` when asked for ``pip``), and no sync should change the process it runs in.
+    """
     for finder in list(sys.meta_path):
-        if isinstance(finder, type) and issubclass(finder, _STANDARD_FINDERS):
-            continue
-        if isinstance(finder, _STANDARD_FINDERS):
+        kind = finder if isinstance(finder, type) else type(finder)
+        if not kind.__module__.startswith("__editable__"):
             continue
         find_spec = getattr(finder, "find_spec", None)
         if not callable(find_spec):
@@ -205,7 +202,7 @@ def _found_by_import_hook(name: str) -> str | None:
             continue
         if spec is not None:
             origin = getattr(spec, "origin", None)
-            return f"{origin or name} (import hook {type(finder).__name__})"
+            return f"{origin or name} (editable install, {kind.__module__})"
     return None
 
 
