@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -129,3 +130,29 @@ def test_the_command_line_refuses_to_sync_the_runtime(
     assert done.returncode == 1
     assert "dioptra-plugins is the runtime" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_publish_runtime_from_the_command_line_twice(tmp_path: Path) -> None:
+    cli = str(BIN / "dioptra-plugins")
+    index = str(tmp_path / "index")
+    first = subprocess.run(
+        [cli, "publish", "--runtime", "--index", index, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    (published,) = json.loads(first.stdout)["files"]
+    assert published["name"] == "dioptra-plugins"
+    assert published["status"] == "published"
+    again = subprocess.run(
+        [cli, "publish", "--runtime", "--index", index],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "already published: dioptra_plugins-" in again.stdout  # the same bytes again
+    nothing = subprocess.run([cli, "publish", "--index", index], capture_output=True, text=True)
+    assert nothing.returncode == 2
+    assert "nothing to publish" in nothing.stderr

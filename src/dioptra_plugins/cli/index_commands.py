@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -387,9 +388,15 @@ def _byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | N
 
 
 @click.command("publish")
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1)
 @index_option("index_url")
 @click.option("--dry-run", is_flag=True, help="Verify and compare with the index; write nothing.")
+@click.option(
+    "--runtime",
+    is_flag=True,
+    help="Also publish a wheel of this dioptra-plugins, the runtime every bundle requires, so "
+    "that pip and uv can install bundles from the index (workers never sync it).",
+)
 @click.option(
     "--version",
     "version",
@@ -402,6 +409,7 @@ def publish_command(
     index_url: str | None,
     dry_run: bool,
     version: str | None,
+    runtime: bool,
     keys: Path | None,
     as_json: bool,
 ) -> None:
@@ -411,8 +419,12 @@ def publish_command(
     git+ssh://): every package its dioptra.toml or [tool.dioptra-plugins] declares is built
     from the commit and published, except those whose source tree the index already has.
     """
+    if not sources and not runtime:
+        raise UsageError("nothing to publish: give WHEELs, a git+ URL or --runtime")
     storage = storage_for(index_url)
     if any(source.startswith("git+") for source in sources):
+        if runtime:
+            raise UsageError("publish --runtime on its own or with wheels, not with a git+ URL")
         from dioptra_plugins.cli.git_publish import publish_git_source
 
         publish_git_source(
@@ -424,9 +436,15 @@ def publish_command(
     wheels = tuple(Path(source) for source in sources)
     from dioptra_plugins.index.operations import publish
 
-    total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
-    with _byte_progress(total, f"uploading {len(wheels)} bundles") as sent:
-        result = publish(list(wheels), index=index_url, keys=keys, sent=sent, dry_run=dry_run)
+    with contextlib.ExitStack() as stack:
+        if runtime:
+            from dioptra_plugins.bundle.runtime import build_runtime
+
+            built = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dioptra-")))
+            wheels += (build_runtime(built),)
+        total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
+        with _byte_progress(total, f"uploading {len(wheels)} bundles") as sent:
+            result = publish(list(wheels), index=index_url, keys=keys, sent=sent, dry_run=dry_run)
     if as_json:
         emit_json({**asdict(result), "dry_run": dry_run})
         return
