@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gitrepos import TASKS, cli, package_repo
+import pytest
+from gitrepos import TASKS, Repo, cli, package_repo
 
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.git_build import GitBuildOptions, build_from_git
 from dioptra_plugins.bundle.provenance import PROVENANCE_KEY
+from dioptra_plugins.errors import BuildError
 
 
 def test_rebuild_of_a_git_bundle_is_identical(tmp_path: Path) -> None:
@@ -94,3 +96,47 @@ def test_rebuild_when_the_commit_is_gone(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert built.provenance.commit in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"subdirectory": "../outside"}, "subdirectory"),
+        ({"subdirectory": "/etc"}, "subdirectory"),
+        ({"url": "git+ext::sh -c touch% /tmp/pwned"}, "url"),
+        ({"url": "git+https://user:pw@example.org/r.git"}, "credentials"),
+        ({"url": "git+https://example.org/r.git@main"}, "url"),
+        ({"commit": "abc"}, "commit"),
+        ({"dirty": "no"}, "dirty"),
+        ({"build": {"declared_in": "../dioptra.toml"}}, "declared_in"),
+    ],
+)
+def test_a_hostile_provenance_is_refused_before_anything_fetches_it(
+    tmp_path: Path, change: dict[str, Any], problem: str
+) -> None:
+    """A bundle's provenance says what --rebuild fetches: verification refuses a bad one."""
+    repo = package_repo(tmp_path / "repo")
+    (genuine,) = build_from_git(
+        f"{repo.url}#subdirectory=plugins/labtasks", tmp_path / "d", GitBuildOptions("1")
+    )
+    claimed = {**genuine.provenance.to_json(), **change}
+    loose = tmp_path / "loose" / "labtasks"
+    loose.mkdir(parents=True)
+    (loose / "__init__.py").write_text(TASKS)
+
+    def claim(manifest: dict[str, Any]) -> dict[str, Any]:
+        return {**manifest, PROVENANCE_KEY: claimed}
+
+    with pytest.raises(BuildError, match=problem):
+        build_bundle(loose, tmp_path / "hostile", version="1", finish_manifest=claim)
+
+
+def test_an_empty_work_tree_is_refused(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    folder = repo.path / "emptytasks"
+    folder.mkdir()
+    (folder / "__init__.py").write_text(TASKS)
+    done = cli("build", str(folder), "--version", "1", "-o", "d", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "no commit" in done.stderr
+    assert not (tmp_path / "d").exists()

@@ -23,6 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dioptra_plugins.bundle.git_source import checked_subdirectory, parse_vcs_url
+from dioptra_plugins.errors import UsageError
+
 PROVENANCE_KEY = "provenance"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -112,12 +115,21 @@ def provenance_problems(obj: object) -> list[str]:
         problems.append(f"{where} 'url' is not a git+ URL")
     elif re.search(r"://[^/]*@", url):
         problems.append(f"{where} 'url' carries credentials")
+    else:
+        # What a rebuild will fetch: one of the schemes a build accepts, nothing more.
+        try:
+            parsed = parse_vcs_url(url)
+        except UsageError:
+            parsed = None
+        if parsed is None or parsed.url != url:
+            problems.append(f"{where} 'url' is not a plain git+file/https/http/ssh URL")
     for key in ("commit", "tree"):
         value = obj.get(key)
         if not isinstance(value, str) or not _OBJECT_ID.fullmatch(value):
             problems.append(f"{where} {key!r} is not a full git object id")
-    if not isinstance(obj.get("subdirectory"), str):
-        problems.append(f"{where} 'subdirectory' is not a string")
+    subdirectory = obj.get("subdirectory")
+    if not isinstance(subdirectory, str) or not _inside(subdirectory):
+        problems.append(f"{where} 'subdirectory' is not a path inside the repository")
     ref = obj.get("requested_ref")
     if ref is not None and not isinstance(ref, str):
         problems.append(f"{where} 'requested_ref' is neither a string nor null")
@@ -130,10 +142,21 @@ def provenance_problems(obj: object) -> list[str]:
         for key in ("version", "name", "namespace", "declared_in"):
             if build.get(key) is not None and not isinstance(build[key], str):
                 problems.append(f"{where} build.{key} is neither a string nor null")
+        declared_in = build.get("declared_in")
+        if isinstance(declared_in, str) and not (declared_in and _inside(declared_in)):
+            problems.append(f"{where} build.declared_in is not a path inside the repository")
         requires = build.get("requires", [])
         if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
             problems.append(f"{where} build.requires is not a list of strings")
     return problems
+
+
+def _inside(path: str) -> bool:
+    """Whether ``path`` is already in the normal form of a path inside a repository."""
+    try:
+        return checked_subdirectory(path) == path
+    except UsageError:
+        return False
 
 
 def summary(provenance: Mapping[str, Any] | None) -> str:
