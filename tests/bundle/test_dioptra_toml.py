@@ -309,3 +309,37 @@ def test_dioptra_extra_publishes_from_git_in_one_command(tmp_path: Path) -> None
     again = cli("publish", url, "--version", "1.0", "--index", str(index), "--json", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["files"] == []
+
+
+def test_tasks_json_shows_declared_parameters_after_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dioptra_plugins.syncing.engine import sync
+
+    for variable in ("DIOPTRA_PLUGIN_DIR", "DIOPTRA_PLUGINS_INDEX"):
+        monkeypatch.delenv(variable, raising=False)
+    repo = Repo(tmp_path / "repo")
+    repo.write(
+        "extra/dioptra.toml",
+        '[[plugins]]\npath = "plugins/greetings"\ndescription = "Hi."\n'
+        '[[plugins.tasks.functions]]\nfilename = "tasks.py"\nname = "hello"\n'
+        'input_params = [ { name = "name", type = "string" } ]\n'
+        'output_params = [ { name = "greeting", type = "string" } ]\n',
+    )
+    repo.write("extra/plugins/greetings/__init__.py", "")
+    repo.write(
+        "extra/plugins/greetings/tasks.py",
+        HELLO.replace("from dioptra import pyplugs", "from dioptra_plugins import pyplugs"),
+    )
+    repo.commit("greetings")
+    index = tmp_path / "index"
+    publish_from_git(LocalStorage(index), f"{repo.url}#subdirectory=extra", GitBuildOptions("1"))
+    plugin_dir = tmp_path / "plugins"
+    sync(["greetings"], index=str(index), plugin_dir=plugin_dir)
+    done = cli("tasks", "--plugin-dir", str(plugin_dir), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tasks = {t["function"]: t for t in json.loads(done.stdout)["tasks"]}
+    assert tasks["hello"]["input_params"] == [{"name": "name", "type": "string", "required": True}]
+    assert tasks["hello"]["output_params"] == [{"name": "greeting", "type": "string"}]
+    assert "input_params" not in tasks["shout"]
+    assert tasks["hello"]["provenance"]["commit"] == repo.git("rev-parse", "HEAD")

@@ -165,11 +165,14 @@ def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) ->
         failures = _load(registry, [package] if package else list(_packages_in(directories)))
         tasks = [_task_document(info) for info in registry.plugins(package)]
         # The commit each task's bundle was built from, as the plugin dir's lock records it.
-        from dioptra_plugins.syncing.pylock import sources_in
+        # And the parameters a dioptra.toml declared for it, as its bundle's manifest has them.
+        from dioptra_plugins.syncing.pylock import declared_params_in, sources_in
 
         sources = sources_in(directories)
+        declared = declared_params_in(directories)
         for task in tasks:
             task["provenance"] = sources.get(task["package"])
+            task.update(declared.get((task["module"], task["function"]), {}))
     if as_json:
         emit_json({"tasks": tasks, "errors": [_error_document(e) for e in failures]})
     else:

@@ -371,3 +371,45 @@ def sources_in(directories: Iterable[Path]) -> dict[str, dict[str, Any]]:
                     found.setdefault(top, provenance)
             break
     return found
+
+
+def declared_params_in(directories: Iterable[Path]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``{(module, function): {"input_params": [...], "output_params": [...]}}`` of the tasks
+    whose bundle's manifest declares parameters (a Dioptra 1.x ``dioptra.toml``), read from the
+    store entries the plugin dirs' current locks name.  For listings only: never an error.
+    """
+    import json
+    import tomllib
+
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for directory in directories:
+        if (directory / ".dioptra-plugins").is_dir():
+            meta = directory / ".dioptra-plugins"
+            lock = meta / "current" / "pylock.toml"
+        else:
+            meta = directory.parent.parent  # a generation: <meta>/generations/<N>
+            lock = directory / "pylock.toml"
+        try:
+            document = tomllib.loads(lock.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        for entry in document.get("packages", []):
+            try:
+                digest = entry["wheels"][0]["hashes"]["sha256"]
+            except (KeyError, IndexError, TypeError):
+                continue
+            if not isinstance(digest, str) or not is_sha256(digest):
+                continue
+            for path in sorted((meta / "store" / digest).glob("*.dist-info/dioptra_plugins.json")):
+                try:
+                    manifest = json.loads(path.read_bytes())
+                    tasks = manifest.get("tasks", [])
+                    for task in tasks:
+                        if "input_params" in task or "output_params" in task:
+                            found[(str(task["module"]), str(task["function"]))] = {
+                                "input_params": task.get("input_params", []),
+                                "output_params": task.get("output_params", []),
+                            }
+                except (OSError, ValueError, AttributeError, TypeError, KeyError):
+                    continue
+    return found
