@@ -10,9 +10,13 @@ a stream cut by the network on a signed index is still retried as one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import re
 import shutil
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -218,3 +222,51 @@ def test_a_stream_cut_by_the_network_on_a_signed_index_is_a_network_fault(
         proxy.plan = _cut_bundles(2)  # type: ignore[assignment]
         result = sync(["alpha"], index=moto_signed, plugin_dir=plugin_dir, trust=trust)
         assert result.installed == {"alpha": "1.0.0"}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def served_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A static HTTP server on 127.0.0.1 in front of a directory (as a CDN would be)."""
+    directory = tmp_path / "served-index"
+    directory.mkdir()
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield directory, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_over_http_a_short_bundle_may_be_tampering_or_a_cut_response(
+    served_dir: tuple[Path, str], keys: Path, trust: Path, wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    """An HTTP index cannot be listed, so the size of the stored object is unknown: the message
+    names both causes instead of asserting one."""
+    directory, url = served_dir
+    cli_ok("index", "init", directory, "--signed", "--keys", keys)
+    cli_ok("publish", wheels["alpha-1.1.0"], "--index", directory, "--keys", keys)
+    real = read_object(str(directory), BUNDLE_110)
+    short = real[:-100]
+    forge(str(directory), short)
+    with pytest.raises(SignedMismatchError) as caught:
+        sync(["alpha"], index=url, plugin_dir=tmp_path / "plugins", trust=trust)
+    message = str(caught.value)
+    assert message.startswith(f"{url}{BUNDLE_110} does not match the signed metadata")
+    assert f"its signed target is {len(real)} bytes" in message
+    assert f"the index served {len(short)} bytes" in message
+    assert "possible tampering" in message
+    assert "cut short by a cache or proxy" in message
+    assert "truncated" not in message
+    # Longer than signed: no network fault makes bytes up, so it is tampering alone.
+    forge(str(directory), real + b"\0" * 10)
+    with pytest.raises(SignedMismatchError) as longer:
+        sync(["alpha"], index=url, plugin_dir=tmp_path / "plugins", trust=trust)
+    assert f"the index served more than {len(real)} bytes; possible tampering" in str(longer.value)
+    assert "cut short" not in str(longer.value)

@@ -290,8 +290,8 @@ class SignedStorage:
                     "(`dioptra-plugins index check --trust ROOT.json` on the bucket or directory)"
                 )
         return SignedMismatchError(
-            f"{self.url}/{key} does not match the signed metadata: its signed target is "
-            f"{signed}, the index served {served}; {cause}",
+            f"{self.url.rstrip('/')}/{key} does not match the signed metadata: its signed target "
+            f"is {signed}, the index served {served}; {cause}",
             subject=key,
             expected=signed,
             found=served,
