@@ -211,6 +211,41 @@ def main() -> None:
         print(f"{label:<42} {nanoseconds:8.0f} ns")
     if statistics.median(ours) > 0.025 or percentile(ours, 0.99) > 0.1 or ours_missed:
         print("TARGET MISSED: p50 <= 25 ms, p99 <= 100 ms, zero missed saves")
+    plot_latencies(args, ours, ours_missed, theirs, theirs_missed, restarts)
+
+
+def plot_latencies(
+    args: argparse.Namespace,
+    ours: list[float],
+    ours_missed: int,
+    theirs: list[float],
+    theirs_missed: int,
+    restarts: list[float],
+) -> None:
+    """Save every latency (bench/results/reload.json) and draw bench/plots/reload-latency.svg."""
+    import datetime
+
+    from plots import RELOAD, render, save_results
+
+    results = {
+        "latencies_ms": {
+            "dioptra-plugins watch": [value * 1e3 for value in ours],
+            "watchfiles + importlib.reload": [value * 1e3 for value in theirs],
+            "process restart": [value * 1e3 for value in restarts],
+        },
+        "missed": {
+            "dioptra-plugins watch": ours_missed,
+            "watchfiles + importlib.reload": theirs_missed,
+        },
+        "meta": {
+            "date": datetime.date.today().isoformat(),
+            "note": f"{args.edits} saves ({', '.join(STYLES)} in turn), {args.restarts} restarts; "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[1]:.1f}",
+        },
+    }
+    print(f"results: {save_results(RELOAD, results)}")
+    for path in render():
+        print(f"plot: {path}")
 
 
 if __name__ == "__main__":

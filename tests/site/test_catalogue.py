@@ -425,3 +425,13 @@ def test_pages_on_s3_carry_their_content_type(
         "site/search.js": "text/javascript; charset=utf-8",
         "index.json": "application/json",
     }
+
+
+def test_a_project_without_docstrings_is_summarized_by_its_task_names() -> None:
+    tasks = [
+        {"module": "demo_pkg", "function": f"task_{n}", "signature": "()", "doc": "", "line": 1}
+        for n in range(5)
+    ]
+    manifest = {"format": 1, "package": "demo_pkg", "tasks": tasks}
+    project = project_view(ProjectDocument("demo-pkg", (entry(manifest),)))
+    assert project.summary == "Tasks task_0, task_1, task_2, ..."

@@ -112,11 +112,16 @@ class Project:
 
     @property
     def summary(self) -> str:
-        """The project's one line: the first task's docstring (documents carry no summary)."""
+        """The project's one line: the first task's docstring (documents carry no summary),
+        else the names of its first tasks (Dioptra's examples have no docstrings)."""
         shown = self.shown
         if shown is None:
             return ""
-        return next((task.doc for task in shown.tasks if task.doc), "")
+        doc = next((task.doc for task in shown.tasks if task.doc), "")
+        if doc or not shown.tasks:
+            return doc
+        names = ", ".join(task.function for task in shown.tasks[:3])
+        return f"Tasks {names}{', ...' if len(shown.tasks) > 3 else ''}"
 
 
 def project_view(document: ProjectDocument) -> Project:
