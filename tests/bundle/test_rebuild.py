@@ -140,3 +140,19 @@ def test_an_empty_work_tree_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no commit" in done.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_rebuild_of_a_clean_work_tree_build(tmp_path: Path) -> None:
+    repo = package_repo(tmp_path / "repo")
+    folder = repo.path / "plugins" / "labtasks"
+    built = cli("build", str(folder), "--version", "1", "-o", "d", "--json", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    wheel = json.loads(built.stdout)["built"][0]["wheel"]
+    assert json.loads(built.stdout)["built"][0]["provenance"]["requested_ref"] is None
+    # The same commit through its URL builds the same bytes as the work tree did.
+    (from_url,) = build_from_git(
+        f"{repo.url}#subdirectory=plugins/labtasks", tmp_path / "u", GitBuildOptions("1")
+    )
+    assert from_url.wheel.read_bytes() == Path(wheel).read_bytes()
+    done = cli("inspect", wheel, "--rebuild", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr

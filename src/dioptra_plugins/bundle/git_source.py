@@ -144,7 +144,10 @@ def git_environment(home: Path) -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "",
         "SSH_ASKPASS": "",
-        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+        # A remote that stops answering fails the fetch instead of hanging the build.
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=30",
+        "GIT_HTTP_LOW_SPEED_LIMIT": "1",
+        "GIT_HTTP_LOW_SPEED_TIME": "60",
         "LC_ALL": "C",
         "LANG": "C",
         "TZ": "UTC",
