@@ -9,9 +9,11 @@ finds tasks by a word of their docstring; hostile text from a bundle stays text.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,16 @@ def test_dioptra_catalogue_renders_and_every_link_resolves(browser: Any, dioptra
     assert len(rows) == 4  # the heading and three projects
 
 
+def settled(driver: Any, read: Callable[[], object], expected: object) -> None:
+    """Wait (30 s at most: a loaded machine) until ``read()`` gives ``expected``."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    with contextlib.suppress(TimeoutException):  # the assertion below says what was there
+        WebDriverWait(driver, 30, poll_frequency=0.05).until(lambda _: read() == expected)
+    assert read() == expected
+
+
 def results(driver: Any) -> list[tuple[str, str]]:
     """(task name, link) of each search result shown."""
     return [
@@ -172,16 +184,16 @@ def test_search_by_parameter_name_and_typing_updates_the_url(
     assert results(browser) == []
     box = browser.find_element("id", "q")
     box.send_keys("epsilon")  # a parameter of attack_model (and fgm), in no name or docstring
-    assert sorted(name for name, _ in results(browser)) == ["attack_model", "fgm"]
-    assert browser.current_url == shipped_url + "site/index.html?q=epsilon"
+    settled(browser, lambda: sorted(name for name, _ in results(browser)), ["attack_model", "fgm"])
+    settled(browser, lambda: browser.current_url, shipped_url + "site/index.html?q=epsilon")
     # The URL holds the query: loading it again shows the same results.
     load(browser, browser.current_url)
     assert sorted(name for name, _ in results(browser)) == ["attack_model", "fgm"]
     box = browser.find_element("id", "q")
     box.clear()
     box.send_keys("nothing matches this")
+    settled(browser, lambda: browser.find_element("id", "status").text, "0 tasks found")
     assert results(browser) == []
-    assert browser.find_element("id", "status").text == "0 tasks found"
 
 
 def test_a_hostile_docstring_stays_inert(browser: Any, shipped_url: str, tmp_path: Path) -> None:
