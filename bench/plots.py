@@ -24,7 +24,14 @@ PLOTS = BENCH / "plots"
 SYNC_SCALING = "sync_scaling.json"
 RELOAD = "reload.json"
 
-_COLOURS = ["#2456a6", "#6c8fd6", "#c2410c", "#f59e0b", "#166534", "#7c3aed"]
+_OURS = ["#2456a6", "#6c8fd6"]
+_OTHERS = ["#c2410c", "#f59e0b", "#166534", "#7c3aed", "#6b7280"]
+
+
+def _colours(tools: list[str]) -> list[str]:
+    """Blues for dioptra-plugins, warm and other colours for the tools it is compared with."""
+    ours, others = iter(_OURS * 3), iter(_OTHERS * 3)
+    return [next(ours) if t.startswith("dioptra-plugins") else next(others) for t in tools]
 
 
 def save_results(name: str, results: dict[str, Any]) -> Path:
@@ -73,7 +80,8 @@ def plot_sync_scaling(data: dict[str, Any], path: Path) -> Path:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.2))
     counts = data["counts"]
-    for colour, (tool, medians) in zip(_COLOURS, data["tools"].items(), strict=False):
+    tools = data["tools"]
+    for colour, (tool, medians) in zip(_colours(list(tools)), tools.items(), strict=True):
         axes.plot(counts, medians, marker="o", color=colour, label=tool)
         for count, runs in zip(counts, data.get("runs", {}).get(tool, []), strict=False):
             axes.scatter([count] * len(runs), runs, color=colour, s=8, alpha=0.35)
@@ -91,7 +99,8 @@ def plot_reload_latency(data: dict[str, Any], path: Path) -> Path:
     one cumulative distribution per tool, on a log axis (restarts are 10x slower)."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.2))
-    for colour, (tool, values) in zip(_COLOURS, data["latencies_ms"].items(), strict=False):
+    latencies = data["latencies_ms"]
+    for colour, (tool, values) in zip(_colours(list(latencies)), latencies.items(), strict=True):
         if not values:
             continue
         ordered = sorted(values)
@@ -106,7 +115,7 @@ def plot_reload_latency(data: dict[str, Any], path: Path) -> Path:
     axes.set_ylabel("fraction of saves")
     axes.set_ylim(0, 1.02)
     axes.set_title(_title("Reload latency distribution", data.get("meta", {})))
-    axes.legend(frameon=False, loc="lower right")
+    axes.legend(frameon=False, loc="upper left")
     return _save(plt, figure, path, data.get("meta", {}))
 
 
