@@ -435,3 +435,43 @@ def test_a_project_without_docstrings_is_summarized_by_its_task_names() -> None:
     manifest = {"format": 1, "package": "demo_pkg", "tasks": tasks}
     project = project_view(ProjectDocument("demo-pkg", (entry(manifest),)))
     assert project.summary == "Tasks task_0, task_1, task_2, ..."
+
+
+class Recording:
+    """A storage that records which operations touched which ``site/`` keys."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get(self, key: str) -> Any:
+        self._record("get", key)
+        return self.inner.get(key)
+
+    def replace(self, key: str, data: bytes, if_match: str | None) -> str:
+        self._record("replace" if if_match else "create", key)
+        return self.inner.replace(key, data, if_match)
+
+    def _record(self, operation: str, key: str) -> None:
+        if key.startswith("site/"):
+            self.calls.append((operation, key))
+
+
+def test_a_new_project_costs_its_page_one_write(storage: Storage, tmp_path: Path) -> None:
+    publish(storage, [wheel(tmp_path, "alpha_pkg", "1.0.0")])
+    recording = Recording(storage)
+    publish(recording, [wheel(tmp_path, "beta_pkg", "1.0.0")])
+    assert sorted(recording.calls) == [
+        ("create", "site/beta-pkg.html"),  # new: created without a read
+        ("get", "site/index.html"),
+        ("get", "site/search.js"),
+        ("replace", "site/index.html"),
+        ("replace", "site/search.js"),
+    ]  # alpha's page is not touched at all
+    recording.calls.clear()
+    publish(recording, [wheel(tmp_path, "beta_pkg", "1.1.0")])
+    assert ("get", "site/beta-pkg.html") in recording.calls
+    assert ("replace", "site/beta-pkg.html") in recording.calls

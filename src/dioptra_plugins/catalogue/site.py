@@ -9,15 +9,16 @@ Costs.  :func:`write_site` reads the root, every project document (in parallel) 
 the index is signed, then writes every page.  :func:`update_site`, called after a publish or
 a yank has won its root swap, rewrites only the home page, the search data and the changed
 projects' pages: per page one read (the serial and the ETag a compare-and-swap needs) and one
-write, plus one read of the signing timestamp and one of each project document the change did
-not already hold (the home page lists every project's task count and summary).
+write (a new project's page: one create-only write), plus one read of the signing timestamp and
+one of each project document the change did not already hold (the home page lists every
+project's task count and summary; they are read in parallel).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -68,8 +69,16 @@ def write_site(storage: Storage) -> SiteResult:
     return _write(storage, root, documents, list(documents))
 
 
-def update_site(storage: Storage, root: RootDocument, changed: Iterable[ProjectDocument]) -> None:
+def update_site(
+    storage: Storage,
+    root: RootDocument,
+    changed: Iterable[ProjectDocument],
+    new_projects: Collection[str] = (),
+) -> None:
     """After a root swap: rewrite the pages ``changed`` touches, from ``root``.
+
+    ``new_projects`` (projects the swap created) have no page yet: theirs is written
+    create-only first, which saves the read.
 
     Never fails the change it follows (the index is already changed and correct; the catalogue
     is only a view of it): a failure is logged with the command that rebuilds the catalogue.
@@ -77,7 +86,7 @@ def update_site(storage: Storage, root: RootDocument, changed: Iterable[ProjectD
     held = {document.name: document for document in changed}
     try:
         documents = _read_documents(storage, root, held)
-        _write(storage, root, documents, list(held))
+        _write(storage, root, documents, list(held), frozenset(new_projects))
     except DioptraPluginsError as error:
         log.warning(
             "the task catalogue of %s was not updated (%s); `dioptra-plugins index site "
@@ -114,6 +123,7 @@ def _write(
     root: RootDocument,
     documents: Mapping[str, ProjectDocument],
     pages_of: list[str],
+    new_projects: frozenset[str] = frozenset(),
 ) -> SiteResult:
     signed = is_signed(storage)
     projects = [project_view(document) for document in documents.values()]
@@ -127,9 +137,15 @@ def _write(
         for name in pages_of
         if name in by_name
     )
+    absent = {project_page_key(name) for name in new_projects}
     with ThreadPoolExecutor(max_workers=min(8, len(pages))) as pool:
         written = list(
-            pool.map(lambda page: _write_page(storage, page[0], page[1], root.serial), pages)
+            pool.map(
+                lambda page: _write_page(
+                    storage, page[0], page[1], root.serial, probably_absent=page[0] in absent
+                ),
+                pages,
+            )
         )
     keys = tuple(key for (key, _), done in zip(pages, written, strict=True) if done)
     log.info("catalogue of %s at serial %d: wrote %d pages", storage.url, root.serial, len(keys))
@@ -149,8 +165,20 @@ def page_serial(page: bytes) -> int:
     return int(match.group(1)) if match else -1
 
 
-def _write_page(storage: Storage, key: str, page: bytes, serial: int) -> bool:
-    """Put ``page`` at ``key`` unless the page there is newer or the same; True if written."""
+def _write_page(
+    storage: Storage, key: str, page: bytes, serial: int, *, probably_absent: bool = False
+) -> bool:
+    """Put ``page`` at ``key`` unless the page there is newer or the same; True if written.
+
+    ``probably_absent``: try a create-only write first (one request instead of two); if the
+    page exists after all, the read-compare-swap follows.
+    """
+    if probably_absent:
+        try:
+            storage.replace(key, page, None)
+            return True
+        except ConflictError:
+            pass
     for _attempt in range(_ATTEMPTS):
         try:
             current = storage.get(key)

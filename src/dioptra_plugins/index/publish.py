@@ -180,7 +180,7 @@ def publish(
         if writer is not None:  # first: what workers that verify see
             signed = writer.after_swap(swap.root)
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
-        update_site(storage, swap.root, swap.changed)  # the catalogue's touched pages
+        update_site(storage, swap.root, swap.changed, swap.new_projects)  # the catalogue
     statuses = {
         b.filename: ALREADY_PUBLISHED if b.filename in already else PUBLISHED for b in bundles
     }

@@ -116,5 +116,5 @@ def set_yanked(
         if writer is not None:  # first: what workers that verify see
             signed = writer.after_swap(swap.root)
         update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
-        update_site(storage, swap.root, swap.changed)  # the catalogue's touched pages
+        update_site(storage, swap.root, swap.changed, swap.new_projects)  # the catalogue
     return YankResult(name, matched[0], yanked, swap.swapped, swap.root.serial, signed)
