@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 import stat
 import warnings
 import zipfile
@@ -312,7 +312,8 @@ def test_good_wheel_extracts_byte_exact(tmp_path: Path, in_memory: bool) -> None
     spec = WheelSpec()
     spec.files["demo_pkg/sub/__init__.py"] = b""
     spec.files["demo_pkg/sub/data.bin"] = bytes(range(256)) * 100
-    spec.files["demo_pkg/sub/big.bin"] = os.urandom(3 * 1024 * 1024)  # read in chunks
+    # 3 MiB that do not compress: read in chunks (seeded, so a failure replays).
+    spec.files["demo_pkg/sub/big.bin"] = random.Random(0).randbytes(3 * 1024 * 1024)
     path = spec.write(tmp_path)
     dest = tmp_path / "out"
     content = path.read_bytes() if in_memory else None

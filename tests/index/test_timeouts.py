@@ -29,10 +29,21 @@ from dioptra_plugins.index.timeouts import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, in
 from dioptra_plugins.index.url import open_storage
 from s3servers import S3Server
 
-# 3 attempts x 1 s, botocore's non-throttling backoff (50 ms, 100 ms) and start-up slack.
+# 3 attempts x 1 s of waiting, plus botocore's non-throttling backoff (50 ms, 100 ms).
 TIMEOUT = 1.0
 ATTEMPTS = 3
-UPPER_BOUND = ATTEMPTS * TIMEOUT + 4.0
+WAITING = ATTEMPTS * TIMEOUT
+
+
+def upper_bound(control: float) -> float:
+    """Three times the expected time: the waiting plus everything else, ``control``.
+
+    ``control`` is the same call measured in the same run against an endpoint that refuses at
+    once (start-up, imports, retries and their backoff: all but the waiting), so a loaded
+    machine raises the bound with the time it takes.  A command that ignored the timeout would
+    wait 3 x 10 s (the default), and one that hung would never end: both still fail.
+    """
+    return 3 * (WAITING + control)
 
 
 class SilentEndpoint:
@@ -79,6 +90,18 @@ def silent() -> Iterator[S3Server]:
 
 
 @pytest.fixture
+def refused() -> Iterator[S3Server]:
+    """An endpoint that refuses every connection at once: a bound socket that never listens."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    try:
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        yield S3Server("refused", url, "refused-test-key", "refused-test-secret")
+    finally:
+        closed.close()
+
+
+@pytest.fixture
 def silent_env(silent: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     silent.apply(monkeypatch)
     monkeypatch.delenv(TIMEOUT_VARIABLE, raising=False)
@@ -87,20 +110,37 @@ def silent_env(silent: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     return silent
 
 
+def _timed_failure(storage: object) -> float:
+    """Seconds until reading index.json from ``storage`` fails with a StorageError."""
+    assert isinstance(storage, S3Storage)
+    started = time.monotonic()
+    with pytest.raises(StorageError):
+        storage.get("index.json")
+    return time.monotonic() - started
+
+
 def _retry_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if "retrying S3" in line]
 
 
 def test_library_fails_within_attempts_times_timeout(
-    silent_env: S3Server, caplog: pytest.LogCaptureFixture
+    silent_env: S3Server,
+    refused: S3Server,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The control: the same read from an endpoint that refuses at once.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", refused.endpoint)
+    control = _timed_failure(open_storage("s3://silent-bucket/plugins", timeout=TIMEOUT))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", silent_env.endpoint)
+    caplog.clear()
     storage = open_storage("s3://silent-bucket/plugins", timeout=TIMEOUT)
     caplog.set_level(logging.WARNING, logger="dioptra_plugins.index.s3")
     started = time.monotonic()
     with pytest.raises(StorageError) as caught:
         storage.get("index.json")
     elapsed = time.monotonic() - started
-    assert ATTEMPTS * TIMEOUT * 0.95 <= elapsed < UPPER_BOUND
+    assert WAITING * 0.95 <= elapsed < upper_bound(control)
     message = str(caught.value)
     assert message == (
         "cannot read s3://silent-bucket/plugins/index.json: the S3 endpoint "
@@ -188,14 +228,19 @@ def _cli(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProc
     ids=["index-list", "publish", "yank-env"],
 )
 def test_cli_index_commands_fail_in_time(
-    silent: S3Server, make_wheel: WheelMaker, args: list[str], env: dict[str, str]
+    silent: S3Server,
+    refused: S3Server,
+    make_wheel: WheelMaker,
+    args: list[str],
+    env: dict[str, str],
 ) -> None:
     if "WHEEL" in args:
         wheel = str(make_wheel("demo_pkg", "1.0.0"))
         args = [wheel if a == "WHEEL" else a for a in args]
+    control = _cli(args, {**refused.env(), **env})[1]  # interpreter start-up included
     done, elapsed = _cli(args, {**silent.env(), **env})
     assert done.returncode == 1, done.stderr
-    assert elapsed < UPPER_BOUND + 2.0  # + interpreter start-up
+    assert elapsed < upper_bound(control)
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
@@ -213,12 +258,13 @@ def test_cli_index_commands_fail_in_time(
     assert silent.access_key not in done.stderr
 
 
-def test_cli_sync_fails_in_time(silent: S3Server, tmp_path: Path) -> None:
+def test_cli_sync_fails_in_time(silent: S3Server, refused: S3Server, tmp_path: Path) -> None:
     plugin_dir = tmp_path / "plugins"
     args = ["sync", "alpha", "--index", "s3://silent-bucket/plugins", "--timeout", "1"]
+    control = _cli([*args, "--plugin-dir", str(tmp_path / "control")], refused.env())[1]
     done, elapsed = _cli([*args, "--plugin-dir", str(plugin_dir)], silent.env())
     assert done.returncode == 1, done.stderr
-    assert elapsed < UPPER_BOUND + 2.0
+    assert elapsed < upper_bound(control)
     assert "Traceback" not in done.stderr
     assert "did not answer within 1 s (3 attempts)" in done.stderr
     assert len(_retry_lines(done.stderr)) == 2

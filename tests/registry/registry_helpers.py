@@ -6,9 +6,9 @@ can import them (by bare name, like every test directory's helpers) to annotate 
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
-import secrets
 import textwrap
 import time
 from collections.abc import Callable
@@ -16,6 +16,10 @@ from pathlib import Path
 
 from dioptra_plugins.registry import Registry
 from dioptra_plugins.reload import ReloadEvent
+
+# Package names unique within the test process (modules stay apart in sys.modules) and the same
+# on every run, so a failure names the same packages when it is run again.
+_NUMBERS = itertools.count(1)
 
 
 class PluginArea:
@@ -27,7 +31,7 @@ class PluginArea:
 
     def package(self, files: dict[str, str], prefix: str = "pkg") -> str:
         """Write a package (``__init__.py`` added if missing); returns its unique name."""
-        name = f"{prefix}_{secrets.token_hex(4)}"
+        name = f"{prefix}_{next(_NUMBERS):04d}"
         self.packages.append(name)
         (self.root / name).mkdir()
         files = {"__init__.py": "", **files}
@@ -47,7 +51,7 @@ class PluginArea:
             with open(path, "wb") as handle:
                 handle.write(data)
         elif style == "replace":  # write a temp file, then os.replace it over the original
-            temp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
+            temp = path.with_name(f".{path.name}.{next(_NUMBERS)}.tmp")
             temp.write_bytes(data)
             os.replace(temp, path)
         elif style == "vim":  # rename the original away, create a new file
@@ -68,7 +72,7 @@ class EventLog:
         self.seen: list[ReloadEvent] = []
         self.unsubscribe = registry.subscribe(self.events.put)
 
-    def wait(self, predicate: Callable[[ReloadEvent], bool], timeout: float = 10) -> ReloadEvent:
+    def wait(self, predicate: Callable[[ReloadEvent], bool], timeout: float = 30) -> ReloadEvent:
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()

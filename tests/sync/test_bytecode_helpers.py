@@ -151,8 +151,12 @@ def test_no_helper_outlives_a_killed_sync(tmp_path: Path) -> None:
     assert not any(alive(pid) for pid in pids)
 
 
-def helper_processes(parent: int | None = None) -> list[int]:
-    """Pids of running bytecode helpers (of ``parent`` only, when given)."""
+HELPER_TAG = "DIOPTRA_TEST_HELPER_TAG"
+
+
+def helper_processes(parent: int | None = None, tag: str | None = None) -> list[int]:
+    """Pids of running bytecode helpers (of ``parent`` only, or carrying ``HELPER_TAG=tag`` in
+    their environment, when given: other test runs on the machine have helpers of their own)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -165,6 +169,14 @@ def helper_processes(parent: int | None = None) -> list[int]:
         if b"--serve" not in command or not any(p.endswith(b"bytecode.py") for p in command):
             continue
         state = process_state(int(entry))
+        if tag is not None:
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as stream:
+                    environ = stream.read().split(b"\0")
+            except OSError:
+                continue
+            if f"{HELPER_TAG}={tag}".encode() not in environ:
+                continue
         if state is not None and state[0] != "Z" and parent in (None, state[1]):
             found.append(int(entry))
     return found
@@ -185,12 +197,17 @@ def test_syncs_killed_while_helpers_compile_leave_a_usable_dir(tmp_path: Path) -
             "import sys\nfrom dioptra_plugins import sync\n"
             f"sync({names!r}, index={index!r}, plugin_dir={str(plugin_dir)!r})\n"
         )
-        worker = subprocess.Popen([sys.executable, "-c", script])
+        # The tag finds this worker's helpers after the kill has made them orphans.
+        tag = f"{plugin_dir}"
+        worker = subprocess.Popen(
+            [sys.executable, "-c", script], env={**os.environ, HELPER_TAG: tag}
+        )
         if trial % 2:
             time.sleep(rng.uniform(0.2, 1.2))  # any instant
         else:
-            # An instant while this worker's helpers compile.
-            deadline = time.monotonic() + 10
+            # An instant while this worker's helpers compile (they start within a second or
+            # two; the deadline only guards against waiting forever on a busy machine).
+            deadline = time.monotonic() + 60
             while not helper_processes(worker.pid) and time.monotonic() < deadline:
                 time.sleep(0.005)
             time.sleep(rng.uniform(0, 0.1))
@@ -200,9 +217,9 @@ def test_syncs_killed_while_helpers_compile_leave_a_usable_dir(tmp_path: Path) -
             os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         deadline = time.monotonic() + 10
-        while helper_processes() and time.monotonic() < deadline:
+        while helper_processes(tag=tag) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert helper_processes() == []
+        assert helper_processes(tag=tag) == []
         if installed(plugin_dir):
             assert installed(plugin_dir) == dict.fromkeys(names, "1.0.0")
             assert verify(plugin_dir).ok

@@ -15,6 +15,7 @@ import http.server
 import io
 import logging
 import os
+import random
 import threading
 import time
 import zipfile
@@ -47,7 +48,7 @@ def heavy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle of 12 modules and 600 KB of random bytes (the data comes first in the zip)."""
     work = tmp_path_factory.mktemp("heavy")
     package = make_package(work / "src", "heavy", "1.0.0", modules=12)
-    (package / "a_weights.bin").write_bytes(os.urandom(600_000))
+    (package / "a_weights.bin").write_bytes(random.Random(1).randbytes(600_000))
     return build_bundle(package, work / "wheels", version="1.0.0")
 
 
@@ -331,8 +332,8 @@ def test_an_http_host_with_or_without_ranges(streamed: None, host: Any, tmp_path
 def out_of_order(work: Path) -> Path:
     """A bundle of two data files whose zip directory lists the second before the first."""
     package = make_package(work / "src", "twofiles", "1.0.0", modules=1)
-    (package / "a_first.bin").write_bytes(os.urandom(300_000))
-    (package / "b_second.bin").write_bytes(os.urandom(300_000))
+    (package / "a_first.bin").write_bytes(random.Random(2).randbytes(300_000))
+    (package / "b_second.bin").write_bytes(random.Random(3).randbytes(300_000))
     wheel = build_bundle(package, work / "wheels", version="1.0.0")
     (work / "reordered").mkdir()
     copy = work / "reordered" / wheel.name
@@ -369,7 +370,7 @@ def test_an_archive_listed_out_of_order_is_downloaded_first(
 
 
 def test_reads_wait_for_bytes_and_the_tail_is_there_at_once() -> None:
-    data = os.urandom(10_000)
+    data = random.Random(4).randbytes(10_000)
     arriving = ArrivingFile("x.whl", len(data), data[-1000:])
     arriving.seek(-1000, os.SEEK_END)
     assert arriving.read(1000) == data[-1000:]  # before a single byte has arrived
@@ -403,7 +404,7 @@ def test_reads_wait_for_bytes_and_the_tail_is_there_at_once() -> None:
 
 
 def test_the_download_waits_a_window_ahead_of_the_reader() -> None:
-    data = os.urandom(100_000)
+    data = random.Random(5).randbytes(100_000)
     arriving = ArrivingFile("x.whl", len(data), data[-100:], window=10_000)
     handed: list[int] = []
 
@@ -450,7 +451,7 @@ def test_a_failed_download_reaches_a_waiting_reader_as_its_own_error() -> None:
 
 
 def test_a_tail_that_differs_from_what_arrives_is_reported() -> None:
-    data = os.urandom(5000)
+    data = random.Random(6).randbytes(5000)
     arriving = ArrivingFile("x.whl", len(data), data[-1000:-1] + b"?")
     arriving.arrived(data)
     arriving.complete()

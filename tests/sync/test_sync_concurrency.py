@@ -91,6 +91,7 @@ def test_sync_every_one_request_per_idle_interval(
     interval = 0.4
     with FaultProxy(moto_server.endpoint) as proxy:
         env = {**os.environ, "AWS_ENDPOINT_URL": proxy.url}
+        started = time.monotonic()
         keeper = subprocess.Popen(
             [
                 CLI,
@@ -112,12 +113,19 @@ def test_sync_every_one_request_per_idle_interval(
         try:
             assert keeper.stdout is not None
             first = json.loads(keeper.stdout.readline())
+            # The control for the bound below: start-up and a whole first sync, on this machine
+            # as loaded as it is now.
+            first_sync = time.monotonic() - started
             assert first["installed"] == {"alpha": "1.0.0", "beta": "1.0.0"}
             after_first = proxy.count()
             time.sleep(interval * 5.5)
+            # At most one request per interval (5.5 intervals slept): a busy box only makes
+            # fewer.  Then at least one per idle round, counted by its heartbeat, not by time.
+            assert len(proxy.seen[after_first:]) <= 7
+            for _round in range(2):
+                assert json.loads(keeper.stdout.readline())["switched"] is False
             idle = proxy.seen[after_first:]
-            # About one request per interval (5.5 intervals slept; loose bounds for a busy box).
-            assert 2 <= len(idle) <= 7
+            assert len(idle) >= 2
             assert all(s.path.endswith("/index.json") and s.method == "GET" for s in idle)
 
             publish_wheels(s3_index, [wheels["alpha-1.1.0"]])  # directly, not through the proxy
@@ -127,8 +135,9 @@ def test_sync_every_one_request_per_idle_interval(
             while not switch["switched"]:
                 assert switch["event"] == "sync"
                 switch = json.loads(keeper.stdout.readline())
-            # Noticed within one interval, plus the time the sync itself takes.
-            assert time.monotonic() - published < interval + 5
+            # Noticed within one interval, plus the time the sync itself takes (no longer than
+            # the first, cold one): three times that, not a default interval or never.
+            assert time.monotonic() - published < 3 * (interval + first_sync)
             assert switch["upgraded"] == {"alpha": ["1.0.0", "1.1.0"]}
             assert installed(plugin_dir) == {"alpha": "1.1.0", "beta": "1.0.0"}
 
