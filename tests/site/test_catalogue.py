@@ -475,3 +475,109 @@ def test_a_new_project_costs_its_page_one_write(storage: Storage, tmp_path: Path
     publish(recording, [wheel(tmp_path, "beta_pkg", "1.1.0")])
     assert ("get", "site/beta-pkg.html") in recording.calls
     assert ("replace", "site/beta-pkg.html") in recording.calls
+
+
+DIOPTRA_TOML = """
+[[plugins]]
+path = "plugins/hello_world"
+description = "Say hello <b>politely</b>"
+
+  [[plugins.tasks.functions]]
+  filename = "tasks.py"
+  name = "hello"
+  input_params = [
+    { name = "name", type = "string", required = true },
+    { name = "loudness", type = "integer", required = false },
+  ]
+  output_params = [ { name = "greeting", type = "string" } ]
+
+  [[plugins.tasks.artifacts]]
+  filename = "tasks.py"
+  name = "GreetingArtifact"
+  output_params = [ { name = "text", type = "<script>x()</script>" } ]
+
+[[plugin_param_types]]
+name = "np.ndarray"
+description = "A numpy array"
+"""
+HELLO = '''
+from dioptra import pyplugs
+
+
+@pyplugs.register
+def hello(name: str, shout: bool = False) -> str:
+    """Greets someone by name."""
+    return name
+
+
+class GreetingArtifact:
+    pass
+'''
+
+
+def test_a_dioptra_1x_repository_shows_what_its_dioptra_toml_declares(tmp_path: Path) -> None:
+    """A bundle built from a Dioptra 1.x ``dioptra.toml`` (a real git repository) carries the
+    declared inputs, outputs, artifact tasks, parameter types and description: the project
+    page shows them, escaped, and the search finds a task by a declared input's name."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    package_dir = repo / "extra" / "plugins" / "hello_world"
+    package_dir.mkdir(parents=True)
+    (repo / "extra" / "dioptra.toml").write_text(DIOPTRA_TOML)
+    (package_dir / "__init__.py").write_text("")
+    (package_dir / "tasks.py").write_text(HELLO)
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "plugins"], check=True)
+    dist, index = tmp_path / "dist", tmp_path / "index"
+    runner = CliRunner()
+    built = runner.invoke(
+        main,
+        ["build", f"git+{repo.as_uri()}#subdirectory=extra", "--version", "1.0.0", "-o", str(dist)],
+    )
+    assert built.exit_code == 0, built.output
+    publish(open_storage(str(index)), sorted(dist.glob("*.whl")))
+    page = (index / "site" / "hello-world.html").read_text()
+    assert '<p class="lead">Say hello &lt;b&gt;politely&lt;/b&gt;</p>' in page
+    assert "declared in dioptra.toml" in page
+    assert "<td>input</td><td><code>loudness</code></td><td><code>integer</code></td>" in page
+    assert "<td>optional</td>" in page
+    assert "<td>output</td><td><code>greeting</code></td>" in page
+    assert "<code>GreetingArtifact</code>" in page
+    assert "<code>&lt;script&gt;x()&lt;/script&gt;</code>" in page
+    assert "<td><code>np.ndarray</code></td><td>A numpy array</td>" in page
+    home = (index / "site" / "index.html").read_text()
+    assert "<td>Say hello &lt;b&gt;politely&lt;/b&gt;</td>" in home  # the summary
+    data = json.loads((index / "site" / "search.js").read_text().split(" = ", 1)[1][:-2])
+    assert data["tasks"][0]["params"] == ["name", "shout", "loudness"]
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        "text",
+        [],
+        {"description": 7, "artifacts": "no", "plugin_param_types": [1, {"name": 2}]},
+        {"artifacts": [1, {"class": None, "output_params": [{"name": 3}, "x"]}]},
+    ],
+)
+def test_an_odd_dioptra_section_is_tolerated(section: object) -> None:
+    task = {
+        "module": "demo_pkg",
+        "function": "f",
+        "signature": "()",
+        "doc": "",
+        "line": 1,
+        "input_params": [{"name": "a", "type": 5, "required": "yes"}, "junk", {"type": "x"}],
+        "output_params": "none",
+    }
+    manifest = {"format": 1, "package": "demo_pkg", "tasks": [task], "dioptra": section}
+    project = project_view(ProjectDocument("demo-pkg", (entry(manifest),)))
+    shown = project.shown
+    assert shown is not None
+    assert [(d.name, d.type, d.required) for d in shown.tasks[0].inputs] == [("a", "", None)]
+    assert shown.tasks[0].outputs == ()
+    render_project(project, 1, False)
+    render_search_data([project], 1)

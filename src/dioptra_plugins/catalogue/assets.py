@@ -81,6 +81,8 @@ form.search button {
 .task .doc { margin: 0.3rem 0; white-space: pre-wrap; }
 .task table { font-size: 0.9rem; margin: 0.3rem 0 0.5rem; }
 .task td code { overflow-wrap: anywhere; }
+p.lead { font-size: 1.05rem; margin: 0 0 1rem; }
+table.declared th[colspan] { color: var(--ink); background: var(--wash); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }

@@ -38,6 +38,25 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """A parameter a Dioptra 1.x ``dioptra.toml`` declares for a task (its own type names)."""
+
+    name: str
+    type: str
+    required: bool | None
+    """Inputs only: Dioptra's ``required`` (None for outputs)."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An artifact task a ``dioptra.toml`` declares (a class, not a registered function)."""
+
+    module: str
+    name: str
+    outputs: tuple[Declared, ...]
+
+
+@dataclass(frozen=True)
 class Task:
     module: str
     function: str
@@ -49,6 +68,9 @@ class Task:
     parameters: tuple[Parameter, ...] | None
     """None when the signature did not parse."""
     returns: str | None
+    inputs: tuple[Declared, ...] = ()
+    """What a ``dioptra.toml`` declares for the task, when the bundle was built from one."""
+    outputs: tuple[Declared, ...] = ()
 
     @property
     def anchor(self) -> str:
@@ -91,6 +113,11 @@ class Release:
     yanked_reason: str | None
     files: tuple[File, ...]
     tasks: tuple[Task, ...]
+    description: str = ""
+    """A ``dioptra.toml``'s description of the plugin."""
+    artifacts: tuple[Artifact, ...] = ()
+    param_types: tuple[tuple[str, str], ...] = ()
+    """A ``dioptra.toml``'s ``plugin_param_types``: (name, description)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +144,8 @@ class Project:
         shown = self.shown
         if shown is None:
             return ""
+        if shown.description:
+            return shown.description
         doc = next((task.doc for task in shown.tasks if task.doc), "")
         if doc or not shown.tasks:
             return doc
@@ -137,6 +166,7 @@ def project_view(document: ProjectDocument) -> Project:
                 yanked_reason="; ".join(reasons) or None,
                 files=tuple(_file(f) for f in files),
                 tasks=_tasks(files[0].manifest) if files else (),
+                **(_dioptra_section(files[0].manifest) if files else {}),
             )
         )
     return Project(name=document.name, latest=document.latest(), releases=tuple(releases))
@@ -174,9 +204,57 @@ def _tasks(manifest: Mapping[str, Any]) -> tuple[Task, ...]:
                 label=label if isinstance(label, str) else None,
                 parameters=parameters,
                 returns=returns,
+                inputs=_declared(item.get("input_params"), inputs=True),
+                outputs=_declared(item.get("output_params"), inputs=False),
             )
         )
     return tuple(tasks)
+
+
+def _declared(value: object, *, inputs: bool) -> tuple[Declared, ...]:
+    if not isinstance(value, list):
+        return ()
+    found = []
+    for item in value[:200]:
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            required = item.get("required")
+            found.append(
+                Declared(
+                    name=_text(item.get("name"), 200),
+                    type=_text(item.get("type"), 200),
+                    required=required if inputs and isinstance(required, bool) else None,
+                )
+            )
+    return tuple(found)
+
+
+def _dioptra_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``dioptra`` section a build from a Dioptra 1.x ``dioptra.toml`` adds to a manifest
+    (a colleague's feature: read defensively, every field optional)."""
+    section = manifest.get("dioptra")
+    if not isinstance(section, Mapping):
+        return {}
+    artifacts = []
+    raw_artifacts = section.get("artifacts")
+    for item in raw_artifacts if isinstance(raw_artifacts, list) else []:
+        if isinstance(item, Mapping):
+            artifacts.append(
+                Artifact(
+                    module=_text(item.get("module"), 200),
+                    name=_text(item.get("class") or item.get("name"), 200),
+                    outputs=_declared(item.get("output_params"), inputs=False),
+                )
+            )
+    types = section.get("plugin_param_types")
+    return {
+        "description": _text(section.get("description")),
+        "artifacts": tuple(artifacts),
+        "param_types": tuple(
+            (_text(item.get("name"), 200), _text(item.get("description")))
+            for item in (types if isinstance(types, list) else [])
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str)
+        ),
+    }
 
 
 def _text(value: object, limit: int = MAX_TEXT) -> str:
@@ -310,9 +388,15 @@ def search_entries(projects: Sequence[Project]) -> list[dict[str, Any]]:
                     "module": task.module,
                     "task": task.function,
                     "doc": task.doc,
-                    "params": [p.name for p in task.parameters or ()],
+                    "params": [p.name for p in task.parameters or ()]
+                    + [d.name for d in task.inputs if d.name not in task_names(task)],
                     "signature": task.signature,
                     "href": f"{project.name}.html#{task.anchor}",
                 }
             )
     return entries
+
+
+def task_names(task: Task) -> set[str]:
+    """The parameter names of ``task``'s signature."""
+    return {p.name for p in task.parameters or ()}

@@ -15,7 +15,15 @@ from html import escape
 from urllib.parse import quote
 
 from dioptra_plugins.catalogue.assets import SEARCH_SCRIPT, STYLE
-from dioptra_plugins.catalogue.model import File, Project, Provenance, Release, Task, search_entries
+from dioptra_plugins.catalogue.model import (
+    Declared,
+    File,
+    Project,
+    Provenance,
+    Release,
+    Task,
+    search_entries,
+)
 
 HOME = "index.html"
 SEARCH_DATA = "search.js"
@@ -123,6 +131,8 @@ def render_project(project: Project, serial: int, signed: bool) -> bytes:
         )
         + f" {_signed_badge(signed)}</h1>",
     ]
+    if shown is not None and shown.description:
+        parts.append(f'<p class="lead">{_e(shown.description)}</p>')
     if project.latest:
         parts.append(
             '<div class="card"><dl class="facts">'
@@ -145,6 +155,26 @@ def render_project(project: Project, serial: int, signed: bool) -> bytes:
             parts.extend(f'<div class="card">{_task(task)}</div>' for task in shown.tasks)
         else:
             parts.append('<p class="muted">This version registers no tasks.</p>')
+    if shown is not None and shown.artifacts:
+        parts.append(f"<h2>Artifact tasks of {_e(shown.version)}</h2>")
+        parts.extend(
+            '<div class="card"><section class="task">'
+            f"<h3><code>{_e(a.name)}</code></h3>"
+            f'<div class="muted">module <code>{_e(a.module)}</code></div>'
+            + (_declared_table((), a.outputs) if a.outputs else "")
+            + "</section></div>"
+            for a in shown.artifacts
+        )
+    if shown is not None and shown.param_types:
+        rows = "".join(
+            f"<tr><td><code>{_e(name)}</code></td><td>{_e(description)}</td></tr>"
+            for name, description in shown.param_types
+        )
+        parts.append(
+            "<h2>Parameter types</h2>"
+            f'<div class="card"><table><tr><th>type</th><th>description</th></tr>{rows}'
+            "</table></div>"
+        )
     parts.append("<h2>Versions</h2>")
     parts.extend(_release(project, release, release is shown) for release in project.releases)
     parts.append(
@@ -192,8 +222,27 @@ def _task(task: Task, *, anchored: bool = True) -> str:
         )
     if task.returns is not None:
         html.append(f"<div>returns <code>{_e(task.returns)}</code></div>")
+    if task.inputs or task.outputs:
+        html.append(_declared_table(task.inputs, task.outputs))
     html.append("</section>")
     return "".join(html)
+
+
+def _declared_table(inputs: tuple[Declared, ...], outputs: tuple[Declared, ...]) -> str:
+    """What a Dioptra 1.x ``dioptra.toml`` declares: Dioptra's own type names."""
+    rows = "".join(
+        f"<tr><td>input</td><td><code>{_e(d.name)}</code></td><td><code>{_e(d.type)}</code></td>"
+        f"<td>{'required' if d.required else 'optional' if d.required is False else '-'}</td></tr>"
+        for d in inputs
+    ) + "".join(
+        f"<tr><td>output</td><td><code>{_e(d.name)}</code></td><td><code>{_e(d.type)}</code>"
+        "</td><td></td></tr>"
+        for d in outputs
+    )
+    return (
+        '<table class="declared"><tr><th colspan="4">declared in dioptra.toml</th></tr>'
+        f"{rows}</table>"
+    )
 
 
 def _code_or_dash(text: str | None) -> str:
