@@ -117,6 +117,13 @@ AWS_CASES = [
     ("AWS_SESSION_TOKEN", "tok\n" + SESSION_TOKEN, ("AWS_SESSION_TOKEN",)),
     ("AWS_ACCESS_KEY_ID", "AKIA\nEXAMPLE", ("AWS_ACCESS_KEY_ID",)),
     ("AWS_SECRET_ACCESS_KEY", "", ("AWS_SECRET_ACCESS_KEY", "missing")),
+    # Found by bench/fuzz_config.py: tracebacks on main, each from a different botocore check.
+    ("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", " ", ("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", "' '")),
+    ("AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES", "\t\n", ("AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES",)),
+    ("AWS_REQUEST_CHECKSUM_CALCULATION", "sometimes", ("AWS_REQUEST_CHECKSUM_CALCULATION",)),
+    ("AWS_METADATA_SERVICE_TIMEOUT", "abc", ("AWS_METADATA_SERVICE_TIMEOUT", "'abc'")),
+    ("AWS_DEFAULTS_MODE", "turbo", ("AWS_DEFAULTS_MODE", "'turbo'")),
+    ("AWS_CREDENTIAL_EXPIRATION", "-inf", ("AWS_CREDENTIAL_EXPIRATION", "'-inf'")),
 ]
 
 
@@ -187,6 +194,22 @@ def test_a_broken_default_aws_config_in_home(
     # The same index with the file mended answers.
     (home / ".aws" / "config").write_text("[default]\nregion = us-east-1\n")
     assert cli("index", "list", "--index", s3_index, env=env).returncode == 0
+
+
+def test_a_bad_setting_in_the_aws_config_file_is_named(
+    moto_server: S3Server, s3_index: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = us-east-1\nmax_attempts = abc\n")
+    env = base_env(moto_server, AWS_CONFIG_FILE=str(config))
+    run = cli("index", "list", "--index", s3_index, "--json", env=env)
+    assert_one_error(
+        run,
+        kind="ConfigurationError",
+        exit_code=2,
+        says=("the setting max_attempts of the AWS profile in", str(config)),
+        secrets=(moto_server.secret_key,),
+    )
 
 
 def test_a_session_token_is_never_printed_nor_logged(moto_server: S3Server, s3_index: str) -> None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import botocore.exceptions
 import botocore.session
 from botocore.config import Config
+from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
 
 from dioptra_plugins.errors import (
     ConfigurationError,
@@ -72,6 +73,8 @@ def content_type(key: str) -> dict[str, Any]:
     suffix = key[key.rfind(".") :] if "." in key.rsplit("/", 1)[-1] else ""
     found = _CONTENT_TYPES.get(suffix)
     return {"ContentType": found} if found else {}
+
+
 # AWS answers 409 when two conditional writes to one key are in flight at once.
 _CONCURRENT_CODES = {"ConditionalRequestConflict", "409"}
 
@@ -467,7 +470,9 @@ class S3Storage:
 
 
 def _redact(text: str) -> str:
-    """``text`` with every secret of the environment replaced, in plain and escaped forms."""
+    """``text`` with every secret of the environment replaced, in plain and escaped forms, and
+    on one line (botocore quotes values as they are: a newline would split the error line)."""
+    text = _escape_controls(text)
     for variable in _SECRET_VARIABLES:
         secret = os.environ.get(variable, "")
         if len(secret) < 4:
@@ -476,6 +481,14 @@ def _redact(text: str) -> str:
         for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, f"<{variable}>")
     return text
+
+
+def _escape_controls(text: str) -> str:
+    return (
+        re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], text)
+        .encode("utf-8", "backslashreplace")
+        .decode("utf-8")
+    )
 
 
 def _shown(value: str) -> str:
@@ -503,6 +516,39 @@ def _file_variable(path: str) -> str | None:
         if os.path.abspath(os.path.expanduser(chosen)) == wanted:
             return variable
     return None
+
+
+def _words(text: str) -> str:
+    """``text`` lower-cased with every run of other characters one underscore, to compare
+    botocore's words ("S3 us-east-1 regional endpoint") with variable names."""
+    return "_" + re.sub(r"[^a-z0-9]+", "_", text.lower()) + "_"
+
+
+def _blame_by_name(message: str) -> tuple[str, str] | None:
+    """The set AWS variable whose name (less ``AWS_``) the message spells, the longest first;
+    names of one word ("region") are too common to tell anything."""
+    words = _words(message)
+    found = [
+        (name, value)
+        for name, value in _aws_variables().items()
+        if "_" in name.removeprefix("AWS_")
+        and _words(name.removeprefix("AWS_").removeprefix("S3_")) in words
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda item: (len(item[0]), item[0]))
+
+
+def _setting_named_in(message: str) -> str | None:
+    """The config-file key of botocore's session settings that the message names, if any."""
+    words = _words(message)
+    keys: set[str] = set()
+    for spec in BOTOCORE_DEFAUT_SESSION_VARIABLES.values():
+        key = spec[0]
+        if isinstance(key, str) and "_" in key:
+            keys.add(key)
+    named = [key for key in keys if _words(key) in words]
+    return max(named, key=len) if named else None
 
 
 def _blame_by_value(message: str) -> tuple[str, str] | None:
@@ -534,6 +580,16 @@ def _configuration_error(
             f"{detail}",
             variable=variable,
             value=value,
+        )
+    setting = _probe_profile(session)
+    if setting is not None:
+        files = " or ".join(
+            os.environ.get(name) or default for name, default in _CONFIG_FILE_VARIABLES.items()
+        )
+        return ConfigurationError(
+            f"cannot use the index {where}: the setting {setting} of the AWS profile in {files} "
+            f"is not valid: {detail}",
+            variable=setting,
         )
     names = ", ".join(sorted(_aws_variables())) or "none"
     files = " and ".join(
@@ -578,6 +634,20 @@ def _probe_variables(session: botocore.session.Session | None) -> tuple[str, str
     return None
 
 
+def _probe_profile(session: botocore.session.Session | None) -> str | None:
+    """The first setting of the AWS profile (config file) that botocore cannot convert."""
+    if session is None:
+        return None
+    for logical, spec in sorted(session.session_var_map.items()):
+        if not isinstance(spec[0], str):
+            continue
+        try:
+            session.get_config_variable(logical, methods=("config",))
+        except Exception:  # any failure of botocore's converter is the answer
+            return spec[0]
+    return None
+
+
 def _blamed_configuration_error(error: Exception, where: str) -> ConfigurationError | None:
     """The error naming the variable or file that ``error`` comes from, or None when no
     variable or file can be told (a lazily raised botocore error then stays a storage error).
@@ -610,15 +680,33 @@ def _blamed_configuration_error(error: Exception, where: str) -> ConfigurationEr
             value=path,
             file=path,
         )
-    blamed = _blame_by_value(detail)
-    if blamed is None and isinstance(error, botocore.exceptions.InvalidRegionError):
+    if isinstance(error, botocore.exceptions.InvalidRegionError):
         region = str(kwargs.get("region_name", ""))
-        blamed = ("AWS_DEFAULT_REGION", region) if os.environ.get("AWS_DEFAULT_REGION") else None
-        if blamed is None:
+        variable = next(
+            (
+                name
+                for name in ("AWS_DEFAULT_REGION", "AWS_REGION")
+                if os.environ.get(name) == region
+            ),
+            None,
+        )
+        if variable is None:
             return ConfigurationError(
                 f"{prefix}the region {_shown(region)} of the AWS profile is malformed: {detail}",
                 variable="region",
                 value=region,
+            )
+    blamed = _blame_by_name(detail) or _blame_by_value(detail)
+    if blamed is None:
+        setting = _setting_named_in(detail)
+        if setting is not None:
+            files = " or ".join(
+                os.environ.get(name) or default for name, default in _CONFIG_FILE_VARIABLES.items()
+            )
+            return ConfigurationError(
+                f"{prefix}the setting {setting} of the AWS profile in {files} is not valid: "
+                f"{detail}",
+                variable=setting,
             )
     if blamed is not None:
         variable, value = blamed
