@@ -65,7 +65,7 @@ def publish_as_bucket_writer(index_url: str, wheels: list[Path], workdir: Path) 
     copy = workdir / f"bucket-writer-{len(list(workdir.glob('bucket-writer-*')))}"
     original: dict[str, bytes] = {}
     for info in source.list(""):
-        if info.key.startswith("tuf/"):
+        if info.key.startswith(("tuf/", ".")):  # ".": a backend's own files (SeaweedFS)
             continue
         original[info.key] = source.get(info.key).data
         path = copy / info.key

@@ -71,7 +71,11 @@ def synced(
 
 def every_object(index_url: str) -> dict[str, bytes]:
     storage = open_storage(index_url)
-    return {info.key: storage.get(info.key).data for info in storage.list("")}
+    return {
+        info.key: storage.get(info.key).data
+        for info in storage.list("")
+        if not info.key.startswith(".")  # a backend's own files (SeaweedFS: .tmp/...)
+    }
 
 
 def timestamp(index_url: str) -> Timestamp:
@@ -164,7 +168,7 @@ def test_a_yank_undone_by_a_bucket_writer_is_reported_and_restored(
     copy = tmp_path / "copy"
     storage = open_storage(signed_index)
     for info in storage.list(""):
-        if not info.key.startswith("tuf/"):
+        if not info.key.startswith(("tuf/", ".")):
             (copy / info.key).parent.mkdir(parents=True, exist_ok=True)
             (copy / info.key).write_bytes(storage.get(info.key).data)
     set_yanked(open_storage(str(copy)), "alpha", "1.1.0", yanked=False)
@@ -404,3 +408,28 @@ def test_concurrent_signed_publishers_with_the_library_lose_nothing(
     plugin_dir = tmp_path / "plugins"
     sync(wanted, index=signed_index, plugin_dir=plugin_dir, trust=trust)
     assert installed(plugin_dir) == dict.fromkeys(wanted, "1.0.0")
+
+
+def test_a_publisher_overtaken_by_another_signed_publish_retries_and_loses_nothing(
+    signed_index: str, keys: Path, trust: Path, wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    """Publisher A read the root; B published and signed before A's swap (deterministically:
+    B runs inside A's upload progress callback).  A's base is then older than the signed state:
+    not a bucket writer's root, only a stale one; A retries on B's root."""
+    overtaken: list[str] = []
+
+    def publish_b(_filename: str) -> None:
+        if not overtaken:
+            overtaken.append("b")
+            publish_signed(signed_index, keys, [wheels["p1-1.0.0"]])
+
+    a = dioptra_plugins.publish(
+        [wheels["p0-1.0.0"]], index=signed_index, keys=keys, progress=publish_b
+    )
+    assert overtaken
+    assert a.attempts == 2
+    assert a.signed is not None
+    assert a.signed.timestamp == "written"
+    plugin_dir = tmp_path / "plugins"
+    sync(["p0", "p1"], index=signed_index, plugin_dir=plugin_dir, trust=trust)
+    assert installed(plugin_dir) == {"p0": "1.0.0", "p1": "1.0.0"}

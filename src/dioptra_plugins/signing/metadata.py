@@ -410,6 +410,23 @@ class IndexSigner:
             return None
         return Pending(version, root_sha256, targets.signed, targets_bytes, snapshot_bytes)
 
+    def was_signed(self, storage: Storage, root: RootDocument) -> bool:
+        """Whether ``root`` was signed once, at its own serial (promoted, or pending).
+
+        Cost: one request, three when it was not promoted.
+        """
+        root_bytes = root.to_bytes()
+        version = metadata_version(root.serial)
+        try:
+            data = storage.get(targets_key(version)).data
+        except ObjectNotFoundError:
+            pass
+        else:
+            metadata = self._verified(data, Targets.type)
+            if metadata is not None and _pins(metadata, sha256_hex(root_bytes), version):
+                return True
+        return self.find_pending(storage, root_bytes) is not None
+
     def promote(self, storage: Storage, pending: Pending) -> MetaFile:
         """Put ``pending`` under its consistent-snapshot names; the snapshot's meta.
 

@@ -149,16 +149,34 @@ class SignedWriter:
 
         (Each swap attempt checks its own base again in :meth:`before_replace`.)
         """
-        self.checked_base(base.root if base.exists else None, self.state(), outcome=_UNCHANGED)
+        state = self.state()
+        root = base.root if base.exists else None
+        if not self._overtaken(root, state):
+            self.checked_base(root, state, outcome=_UNCHANGED)
+
+    def _overtaken(self, root: RootDocument | None, state: SignedState) -> bool:
+        """``root`` was signed once and another writer has since swapped and signed a newer
+        one (this writer read it before that): not a base to refuse, merely a stale one."""
+        assert state.root is not None
+        return (
+            root is not None
+            and root.serial < state.root.serial
+            and self.signer.was_signed(self.storage, root)
+        )
 
     def before_replace(self, base: RootSnapshot, new_root: RootDocument, new_bytes: bytes) -> None:
         """Check ``base``, then sign ``new_root`` (exactly ``new_bytes``) before its swap."""
         state = self.state()
-        previous = self.checked_base(
-            base.root if base.exists else None,
-            state,
-            outcome=_UNCHANGED,
-        )
+        assert state.root is not None
+        root = base.root if base.exists else None
+        if self._overtaken(root, state):
+            # This compare-and-swap fails and the next attempt reads the new root.  Nothing is
+            # signed: a signature for a serial already signed could never be put in place, and
+            # should the swap win anyway (index.json rolled back to these very bytes),
+            # after_swap finds nothing signed and says so.
+            self._pending = None
+            return
+        previous = self.checked_base(root, state, outcome=_UNCHANGED)
         self._pending = self.signer.sign_pending(self.storage, new_root, new_bytes, previous)
 
     def before_rebuild(self, base: RootSnapshot, new_root: RootDocument, new_bytes: bytes) -> None:
