@@ -78,6 +78,7 @@ form.search button {
   padding: 0.5rem 0.7rem; white-space: pre-wrap; overflow-wrap: anywhere; margin: 0.4rem 0;
   font-family: var(--mono); font-size: 0.85rem;
 }
+.task h3 code { font-size: 1.08rem; color: var(--ink); }
 .task .doc { margin: 0.3rem 0; white-space: pre-wrap; }
 .task table { font-size: 0.9rem; margin: 0.3rem 0 0.5rem; }
 .task td code { overflow-wrap: anywhere; }
