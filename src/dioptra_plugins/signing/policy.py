@@ -39,6 +39,7 @@ from dioptra_plugins.errors import (
     UsageError,
 )
 from dioptra_plugins.index.documents import RootDocument
+from dioptra_plugins.index.history import history_keys, recorded_replace
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.reading import RootSnapshot, read_project
 from dioptra_plugins.index.simple import update_simple_pages
@@ -256,7 +257,9 @@ class SignedWriter:
                         f"{self.url}/index.json is signed (serial "
                         f"{current.serial if current else '?'}): nothing to restore"
                     )
-                serial = max(current.serial if current else 0, state.root.serial) + 1
+                # Above every recorded serial too: a worker may have accepted any of them.
+                recorded = max(history_keys(self.storage), default=0)
+                serial = max(current.serial if current else 0, state.root.serial, recorded) + 1
                 new_root = RootDocument(serial=serial, projects=state.root.projects)
                 new_bytes = new_root.to_bytes()
                 self._pending = self.signer.sign_pending(
@@ -275,7 +278,13 @@ class SignedWriter:
                 new_bytes = new_root.to_bytes()
                 self.before_replace(RootSnapshot(current, etag), new_root, new_bytes)
             try:
-                self.storage.replace(ROOT_KEY, new_bytes, etag)
+                # Recorded like every swap (index.history), so a repair knows this serial.
+                recorded_replace(
+                    self.storage,
+                    RootSnapshot(current or RootDocument.empty(), etag),
+                    new_root,
+                    new_bytes,
+                )
             except ConflictError:
                 time.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** min(attempt, 10))))
                 continue
