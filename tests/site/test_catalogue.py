@@ -581,3 +581,23 @@ def test_an_odd_dioptra_section_is_tolerated(section: object) -> None:
     assert shown.tasks[0].outputs == ()
     render_project(project, 1, False)
     render_search_data([project], 1)
+
+
+def test_concurrent_publishers_leave_the_newest_catalogue(storage: Storage, tmp_path: Path) -> None:
+    """Six publishers at once, each a new project: every page ends at the final serial's view
+    (a slower writer never puts back an older home page or search data)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"pkg_{n}" for n in range(6)]
+    wheels = {name: wheel(tmp_path, name, "1.0.0") for name in names}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda name: publish(storage, [wheels[name]]), names))
+    root = read_existing_root(storage).root
+    assert root.serial == 6
+    home = storage.get(HOME_KEY).data
+    assert page_serial(home) == 6
+    for name in names:
+        assert f'href="{name.replace("_", "-")}.html"'.encode() in home
+    data = storage.get(SEARCH_DATA_KEY).data
+    assert page_serial(data) == 6
+    assert data.count(b'"task":"work"') == 6
