@@ -46,7 +46,7 @@ lint: $(STAMP)
 # The documentation site (docs/, mkdocs.yml), every warning an error: a reference that no
 # longer matches the code, a broken link or a page missing from the nav fails the build.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/docs
 
 # Headless Chromium for the task catalogue's browser tests (tests/site): Debian's chromium and
 # chromium-driver, installed as root (or through sudo) when missing.
