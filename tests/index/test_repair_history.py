@@ -547,3 +547,20 @@ def test_records_match_their_schema_and_the_example(
         (key,) = keys
         validator.validate(json.loads(storage.get(key).data))
         assert HistoryRecord.from_bytes(storage.get(key).data, key).serial == serial
+
+
+def test_init_records_its_root_and_never_starts_a_lost_index_again(
+    index_url: str, storage: Storage, make_wheel: WheelMaker, request: pytest.FixtureRequest
+) -> None:
+    from dioptra_plugins.index.initialize import init_index
+
+    init_index(storage)
+    assert history_keys(storage) == {0: [history_key(0, _sha(RootDocument.empty().to_bytes()))]}
+    remove_object(request, index_url, ROOT_KEY)
+    assert repair_index(storage).serial == 1  # even an empty index has a history to go by
+    publish(storage, [make_wheel("demo_pkg", "1.0.0")])
+    remove_object(request, index_url, ROOT_KEY)
+    with pytest.raises(PublishError, match="index repair"):
+        init_index(storage)  # an empty root at serial 0 would drop demo-pkg and go back
+    assert not read_root(storage).exists
+    assert repair_index(storage).serial == 3
