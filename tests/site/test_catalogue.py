@@ -601,3 +601,20 @@ def test_concurrent_publishers_leave_the_newest_catalogue(storage: Storage, tmp_
     data = storage.get(SEARCH_DATA_KEY).data
     assert page_serial(data) == 6
     assert data.count(b'"task":"work"') == 6
+
+
+def test_a_bug_in_rendering_does_not_fail_the_publish(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dioptra_plugins.catalogue.site as site
+
+    def broken(*args: object) -> bytes:
+        raise TypeError("a renderer bug")
+
+    monkeypatch.setattr(site, "render_home", broken)
+    storage = open_storage(str(tmp_path / "index"))
+    with caplog.at_level(logging.WARNING, logger="dioptra_plugins.catalogue.site"):
+        result = publish(storage, [wheel(tmp_path, "alpha_pkg", "1.0.0")])
+    assert result.swapped
+    assert "a renderer bug" in caplog.text
+    assert "Traceback" in caplog.text  # an unexpected error keeps its traceback in the log

@@ -87,13 +87,16 @@ def update_site(
     try:
         documents = _read_documents(storage, root, held)
         _write(storage, root, documents, list(held), frozenset(new_projects))
-    except DioptraPluginsError as error:
+    except Exception as error:
+        # Whatever went wrong (a storage error, or a bug in rendering a document nobody
+        # foresaw), the publish or yank already happened: report it and let it succeed.
         log.warning(
             "the task catalogue of %s was not updated (%s); `dioptra-plugins index site "
             "--index %s` rebuilds it",
             storage.url,
             error,
             storage.url,
+            exc_info=not isinstance(error, DioptraPluginsError),
         )
 
 
