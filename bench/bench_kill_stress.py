@@ -5,8 +5,9 @@ same trial many more times and reports how kills landed.  A worker process syncs
 alternately between two sets of plugin packages (different versions and different packages)
 from a local-folder index and is killed at a random instant; after each kill ``verify`` must
 pass, the dir must hold exactly one of the two sets (generation and entry links agree), and the
-next sync must complete.  Half of the time the store is then emptied of everything the current
-generation does not use, so that kills also land in downloads and extraction.
+next sync must complete and leave no dangling entry link (a kill inside a switch may leave
+some; the next writer removes them).  Half of the time the store is then emptied of everything
+the current generation does not use, so that kills also land in downloads and extraction.
 
 Run: .venv/bin/python bench/bench_kill_stress.py [--trials 1000] [--seed N]
 """
@@ -14,6 +15,7 @@ Run: .venv/bin/python bench/bench_kill_stress.py [--trials 1000] [--seed N]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -38,6 +40,11 @@ from dioptra_plugins.syncing.engine import sync  # noqa: E402
 from dioptra_plugins.syncing.verify_dir import verify  # noqa: E402
 
 
+def dangling(plugin_dir: Path) -> list[str]:
+    """Top-level links that lead nowhere."""
+    return [e.name for e in os.scandir(plugin_dir) if e.is_symlink() and not Path(e.path).exists()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
@@ -60,7 +67,13 @@ def main() -> None:
         cold = time.perf_counter() - started
         sync(SET_B[0], index=index, plugin_dir=plugin_dir)
 
-        counts = {"old set": 0, "new set": 0, "interrupted work": 0, "failures": 0}
+        counts = {
+            "old set": 0,
+            "new set": 0,
+            "interrupted work": 0,
+            "dangling links": 0,
+            "failures": 0,
+        }
         began = time.perf_counter()
         worker = spawn(index, plugin_dir)
         try:
@@ -83,10 +96,12 @@ def main() -> None:
                     print(f"trial {trial}: FAILED {state} {report.problems}", file=sys.stderr)
                 counts["old set" if state == before else "new set"] += 1
                 counts["interrupted work"] += bool(leftovers(plugin_dir))
+                counts["dangling links"] += bool(dangling(plugin_dir))
                 target = rng.choice((SET_A, SET_B))
                 sync(target[0], index=index, plugin_dir=plugin_dir)
-                if installed(plugin_dir) != target[1]:
+                if installed(plugin_dir) != target[1] or dangling(plugin_dir):
                     counts["failures"] += 1
+                    print(f"trial {trial}: next sync left {dangling(plugin_dir)}", file=sys.stderr)
                 if rng.random() < 0.5:
                     forget_all_but_current(plugin_dir)
         finally:
@@ -96,7 +111,8 @@ def main() -> None:
         f"kill stress: {args.trials} trials in {elapsed:.0f} s (seed {args.seed}); "
         f"cold sync {cold * 1000:.0f} ms; kills left the old set {counts['old set']} times, "
         f"the new set {counts['new set']} times; interrupted work visible after "
-        f"{counts['interrupted work']} kills; failures: {counts['failures']}"
+        f"{counts['interrupted work']} kills, dangling entry links after "
+        f"{counts['dangling links']} (removed by the next sync); failures: {counts['failures']}"
     )
     if counts["failures"]:
         sys.exit(1)
