@@ -289,9 +289,12 @@ def test_user_parts_are_never_recorded_or_shown() -> None:
 
 def test_a_token_in_a_failing_url_is_not_in_the_error(tmp_path: Path) -> None:
     # Nothing listens on port 9 of loopback: git fails fast, and its message is redacted.
-    done = refused(tmp_path, "git+http://sekret-token@127.0.0.1:9/repo.git@main")
+    done = refused(tmp_path, "git+http://sekret-token@127.0.0.1:9/repo.git@main", "-vv")
     assert "sekret-token" not in done.stderr + done.stdout
     assert "127.0.0.1" in done.stderr
+    as_json = refused(tmp_path, "git+http://sekret-token@127.0.0.1:9/r.git", "--json", "-vv")
+    assert "sekret-token" not in as_json.stderr + as_json.stdout
+    assert json.loads(as_json.stdout)["kind"] == "GitSourceError"
 
 
 def test_a_shallow_clone_without_the_commit(tmp_path: Path) -> None:
