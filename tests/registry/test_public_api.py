@@ -46,3 +46,21 @@ def test_sync_is_a_real_function() -> None:
     parameters = inspect.signature(sync).parameters
     assert list(parameters)[:3] == ["requirements", "index", "plugin_dir"]
     assert SyncResult is engine.SyncResult
+
+
+def test_the_index_writes_are_public_functions_not_submodules() -> None:
+    """``dioptra_plugins.publish`` & co. (issue 21): real functions, in ``__all__``, and
+    importing them does not import TUF (a publish to an unsigned index never needs it)."""
+    code = (
+        "import sys, dioptra_plugins;"
+        "from dioptra_plugins import publish, yank, unyank, refresh, renew, init_index;"
+        "from dioptra_plugins.index import operations;"
+        "assert publish is operations.publish and dioptra_plugins.publish is publish;"
+        "assert set(dioptra_plugins.__all__) >= {'publish', 'yank', 'unyank', 'refresh',"
+        " 'renew', 'init_index', 'sync'};"
+        "print(','.join(m for m in ('tuf', 'securesystemslib', 'boto3') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
