@@ -129,3 +129,39 @@ def test_an_entry_a_generation_uses_is_never_removed(
     assert len(removed) == 2  # alpha 1.1.0 and beta; alpha 2.0.0 is current's
     assert store_entries(layout) == everything - set(removed)
     assert verify(plugin_dir).ok
+
+
+def test_an_interrupted_gc_leaves_no_half_deleted_store_entry(
+    wheels: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while gc deletes a store entry: without the rename first, ``store/<sha256>``
+    stayed half-deleted, and the next sync that needed it linked to it as if it were whole."""
+    from dioptra_plugins.syncing import gc as gc_module
+
+    index = str(tmp_path / "index")
+    publish_wheels(
+        index,
+        [wheels[k] for k in ("alpha-1.1.0", "alpha-2.0.0", "beta-1.0.0", "omega-1.0.0")],
+    )
+    plugin_dir = tmp_path / "plugins"
+    for requirement in ("beta", "alpha==2.0.0", "omega"):
+        sync([requirement], index=index, plugin_dir=plugin_dir)
+    layout = PluginDirLayout(plugin_dir)
+    before = store_entries(layout)
+    real_rmtree = shutil.rmtree
+
+    def ctrl_c_inside_store_deletions(path: str, ignore_errors: bool = False) -> None:
+        if Path(path).parent != layout.store:
+            real_rmtree(path, ignore_errors=ignore_errors)
+            return
+        next(p for p in Path(path).rglob("*.py") if p.is_file()).unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", ctrl_c_inside_store_deletions)
+    with pytest.raises(KeyboardInterrupt):
+        gc_module.gc(plugin_dir, keep=0)  # generation 1 goes, and alpha 1.1.0's and beta's entries
+    monkeypatch.undo()
+    assert len(before - store_entries(layout)) == 1  # the one being deleted, whole or not at all
+    sync(["beta"], index=index, plugin_dir=plugin_dir)  # needs both entries gc was deleting
+    assert installed(plugin_dir) == {"alpha": "1.1.0", "beta": "1.0.0"}
+    assert verify(plugin_dir).ok

@@ -11,13 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dioptra_plugins.errors import DioptraPluginsError, PluginDirError, UsageError
-from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout, synced_plugin_dir
+from dioptra_plugins.plugindir.layout import (
+    BUILDING_PREFIX,
+    ROOT_COPY,
+    STAGING_PREFIX,
+    TEMPORARY_PREFIX,
+    PluginDirLayout,
+    synced_plugin_dir,
+)
 from dioptra_plugins.plugindir.pins import pinned_generations, remove_dead_pins
 from dioptra_plugins.syncing.generations import (
     generation_names,
@@ -45,7 +53,17 @@ class GcResult:
 
 
 def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+    """Delete ``path``, renamed first to a name ``remove_leftovers`` collects: a gc interrupted
+    mid-deletion (SIGINT, a kill) must not leave a half-deleted ``store/<sha256>``, which a
+    later sync would take for the complete entry, or a half-deleted generation."""
+    prefixes = {"generations": BUILDING_PREFIX, "cache": TEMPORARY_PREFIX}
+    prefix = prefixes.get(path.parent.name, STAGING_PREFIX)
+    doomed = path.with_name(f"{prefix}{secrets.token_hex(6)}")
+    try:
+        os.rename(path, doomed)
+    except OSError:
+        doomed = path
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def store_entries_reached(layout: PluginDirLayout, name: str) -> set[str]:
