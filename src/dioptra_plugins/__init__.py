@@ -14,6 +14,7 @@ if _TYPE_CHECKING:
     from dioptra_plugins.index.operations import publish as publish
     from dioptra_plugins.index.operations import refresh as refresh
     from dioptra_plugins.index.operations import renew as renew
+    from dioptra_plugins.index.operations import repair as repair
     from dioptra_plugins.index.operations import unyank as unyank
     from dioptra_plugins.index.operations import yank as yank
     from dioptra_plugins.plugindir.syspath import plugin_dirs as plugin_dirs
@@ -37,6 +38,7 @@ _LAZY = {
     "unyank": ("dioptra_plugins.index.operations", "unyank"),
     "refresh": ("dioptra_plugins.index.operations", "refresh"),
     "renew": ("dioptra_plugins.index.operations", "renew"),
+    "repair": ("dioptra_plugins.index.operations", "repair"),
     "init_index": ("dioptra_plugins.index.operations", "init_index"),
 }
 
@@ -53,6 +55,7 @@ __all__ = [  # noqa: RUF022 - grouped as DESIGN §9 lists them, then the index's
     "unyank",
     "refresh",
     "renew",
+    "repair",
     "init_index",
 ]
 

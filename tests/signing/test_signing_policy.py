@@ -360,7 +360,7 @@ def test_python_writes_without_keys_to_a_signed_index_raise_and_write_nothing(
 def test_the_public_api_has_real_signatures() -> None:
     import inspect
 
-    for name in ("publish", "yank", "unyank", "refresh", "renew", "init_index"):
+    for name in ("publish", "yank", "unyank", "refresh", "renew", "repair", "init_index"):
         function = getattr(dioptra_plugins, name)
         assert name in dioptra_plugins.__all__
         assert inspect.isfunction(function), name
@@ -433,3 +433,39 @@ def test_a_publisher_overtaken_by_another_signed_publish_retries_and_loses_nothi
     plugin_dir = tmp_path / "plugins"
     sync(["p0", "p1"], index=signed_index, plugin_dir=plugin_dir, trust=trust)
     assert installed(plugin_dir) == {"p0": "1.0.0", "p1": "1.0.0"}
+
+
+def test_repair_of_a_signed_index_signs_only_the_signed_content(
+    synced: Path,
+    signed_index: str,
+    keys: Path,
+    trust: Path,
+    wheels: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    serial = json.loads(read_object(signed_index, "index.json"))["serial"]
+    overwrite(signed_index, "index.json", b"{damaged")
+    before = every_object(signed_index)
+    with pytest.raises(SigningError, match="is a signed index: pass --keys KEYDIR"):
+        dioptra_plugins.repair(index=signed_index)
+    assert every_object(signed_index) == before
+    # With the keys: rebuilt from the root history, the signed content, signed again above.
+    repaired = dioptra_plugins.repair(index=signed_index, keys=keys)
+    assert repaired.serial > serial
+    assert repaired.signed is not None
+    assert repaired.signed.serial == repaired.serial
+    assert not sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust).switched
+    publish_signed(signed_index, keys, [wheels["alpha-1.1.0"]])
+    assert sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust).upgraded == {
+        "alpha": ("1.0.0", "1.1.0")
+    }
+    # A bucket writer's root (its history record the newest) is not what repair signs.
+    publish_as_bucket_writer(signed_index, [wheels["alpha-1.2.0"]], tmp_path)
+    overwrite(signed_index, "index.json", b"{damaged")
+    before = every_object(signed_index)
+    with pytest.raises(UnsignedRootError, match=r"alpha 1\.2\.0: .* is not signed"):
+        dioptra_plugins.repair(index=signed_index, keys=keys)
+    assert every_object(signed_index) == before
+    dioptra_plugins.renew(index=signed_index, keys=keys, restore=True)
+    assert not sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust).switched
+    assert installed(synced) == {"alpha": "1.1.0"}
