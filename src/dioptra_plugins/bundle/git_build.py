@@ -118,7 +118,7 @@ def _declaration(commit: Commit, subdirectory: str) -> tuple[Declaration | None,
 
 def _top_entries(commit: Commit, tree: str) -> list[git_source.TreeEntry]:
     output = commit.git.run("ls-tree", "-z", tree).stdout
-    return [e for e in git_source._tree_entries(output) if e.kind == "blob"]
+    return [e for e in git_source.tree_entries(output) if e.kind == "blob"]
 
 
 def declares_nothing(commit: Commit, subdirectory: str) -> bool:
@@ -305,7 +305,7 @@ def _copy_work_tree(files_root: Path, export: Path) -> None:
     for relative in listing:
         source = files_root / relative
         target = export / relative
-        git_source._make_parents(target.parent, export)
+        git_source.make_parents(target.parent, export)
         shutil.copyfile(source, target)
         os.chmod(target, 0o755 if os.access(source, os.X_OK) else 0o644)
 

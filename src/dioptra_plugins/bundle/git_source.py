@@ -372,13 +372,14 @@ def tree_id(commit: Commit, subdirectory: str) -> str:
 
 def _entry(commit: Commit, path: str) -> TreeEntry | None:
     output = commit.git.run("ls-tree", "-z", "--full-tree", commit.id, "--", path).stdout
-    for entry in _tree_entries(output):
+    for entry in tree_entries(output):
         if entry.path == path:
             return entry
     return None
 
 
-def _tree_entries(output: bytes) -> Iterator[TreeEntry]:
+def tree_entries(output: bytes) -> Iterator[TreeEntry]:
+    """The entries of ``git ls-tree -z`` output."""
     for record in output.split(b"\0"):
         if not record:
             continue
@@ -389,7 +390,7 @@ def _tree_entries(output: bytes) -> Iterator[TreeEntry]:
 
 def list_tree(commit: Commit, tree: str) -> list[TreeEntry]:
     """Every entry below ``tree`` (recursive; directories are implied by their files)."""
-    return list(_tree_entries(commit.git.run("ls-tree", "-r", "-z", tree).stdout))
+    return list(tree_entries(commit.git.run("ls-tree", "-r", "-z", tree).stdout))
 
 
 def read_blob(commit: Commit, object_id: str) -> bytes:
@@ -425,13 +426,14 @@ def export_tree(commit: Commit, tree: str, target: Path, *, where: str) -> None:
                 "not in the repository (a plugin package keeps its files in git itself)"
             )
         path = target.joinpath(*entry.path.split("/"))
-        _make_parents(path.parent, target)
+        make_parents(path.parent, target)
         path.write_bytes(data)
         # Fixed modes, whatever the umask: hatchling records them in the wheel.
         os.chmod(path, 0o755 if entry.mode == "100755" else 0o644)
 
 
-def _make_parents(directory: Path, top: Path) -> None:
+def make_parents(directory: Path, top: Path) -> None:
+    """``mkdir -p`` below ``top`` with mode 755 whatever the umask (hatchling records modes)."""
     missing = []
     while directory != top and not directory.exists():
         missing.append(directory)
