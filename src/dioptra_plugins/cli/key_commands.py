@@ -72,8 +72,9 @@ def keys_group() -> None:
 def generate_command(keydir: Path, as_json: bool) -> None:
     """Create KEYDIR with new Ed25519 keys for the root, targets, snapshot and timestamp roles.
 
-    Keep root.pem offline (it signs only new root versions) and targets.pem with the
-    publisher; snapshot.pem and timestamp.pem sign on every publish and refresh.
+    Keep root.pem offline (it signs only new root versions) and targets.pem and snapshot.pem
+    with the publisher (they sign every publish, yank and renew); timestamp.pem signs every
+    write and every refresh (the cron job needs only it and root.json).
     """
     from dioptra_plugins.signing.keys import generate_keys
 

@@ -5,7 +5,10 @@ A rotation writes root version ``n + 1`` with the role's new key, signed by the 
 chain ``n + 1.root.json, n + 2...`` and ends up trusting the new key.  Before the new root is
 uploaded, the metadata of the rotated role is re-signed with the old and the new key at once:
 workers still on root ``n`` and workers already on ``n + 1`` both accept it, so there is no
-moment at which a worker must refuse the index.
+moment at which a worker must refuse the index.  Re-signing targets or snapshot is an unchanged
+root swap under the signing policy (``signing.policy``): on a root the targets key did not sign
+the rotation is refused before anything is written; the timestamp is renewed for the signed
+state as it is.
 """
 
 from __future__ import annotations
