@@ -178,3 +178,31 @@ def _waits_for_lock(pid: int) -> bool:
         )
     except OSError:
         return False
+
+
+def test_no_download_starts_after_the_signal(
+    tmp_path: Path, sigint_raises: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on main: a Ctrl-C during the downloads, and the sync went on to 40/40 before it
+    stopped (the thread pool's exit waited for every queued bundle)."""
+    from synchelpers import build
+
+    from dioptra_plugins.syncing.install import store_entries
+
+    names = [f"many{i}" for i in range(8)]
+    index = str(tmp_path / "index")
+    publish_wheels(index, [build(tmp_path, name, "1.0.0", modules=1) for name in names])
+    plugin_dir = tmp_path / "plugins"
+    stored_counts: list[int] = []
+
+    def stored(done: int, total: int) -> None:  # runs in a download thread
+        stored_counts.append(done)
+        if done == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # as kill(1) does; the main thread raises
+
+    with pytest.raises(KeyboardInterrupt):
+        sync(names, index=index, plugin_dir=plugin_dir, jobs=2, stored=stored)
+    # At most the bundles already being stored when the signal came (two threads) finish.
+    assert max(stored_counts) <= 3, stored_counts
+    assert store_entries(PluginDirLayout(plugin_dir)) == set()  # and they are removed again
+    assert installed(plugin_dir) == {}

@@ -401,7 +401,12 @@ def fetch_bundles(
     with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
         try:
             futures.extend(pool.submit(work, p) for p in todo)
-            _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            while True:
+                # Woken 10 times a second: a signal whose C handler ran in a download thread
+                # only takes effect when this, the main thread, runs Python code.
+                done, pending = wait(futures, timeout=0.1, return_when=FIRST_EXCEPTION)
+                if not pending or any(f.exception() is not None for f in done):
+                    break
         except BaseException:
             # Interrupted (a signal raises in this, the main thread): nothing new starts, and
             # downloads under way stop at their next chunk, so the pool's exit waits only for
