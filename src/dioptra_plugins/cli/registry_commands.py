@@ -171,7 +171,8 @@ def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) ->
         sources = sources_in(directories)
         declared = declared_params_in(directories)
         for task in tasks:
-            task["provenance"] = sources.get(task["package"])
+            if (source := sources.get(task["package"])) is not None:
+                task["provenance"] = source  # only bundles built from git have one
             task.update(declared.get((task["module"], task["function"]), {}))
     if as_json:
         emit_json({"tasks": tasks, "errors": [_error_document(e) for e in failures]})
