@@ -54,12 +54,15 @@ def cli_ok(*args: str | Path) -> str:
 
 
 def upload_over(copy: Path, index_url: str) -> None:
-    """Every object of the unsigned copy written over the index, as a bucket writer would."""
+    """The unsigned copy's ``index.json``, ``projects/`` and ``bundles/`` written over the index,
+    as a bucket writer would (``tuf/`` untouched; the copy's scratch files and pages left out)."""
+    uploaded = 0
     for path in sorted(copy.rglob("*")):
-        if path.is_file():
-            key = path.relative_to(copy).as_posix()
-            assert not key.startswith("tuf/")
+        key = path.relative_to(copy).as_posix()
+        if path.is_file() and (key == "index.json" or key.startswith(("projects/", "bundles/"))):
             overwrite(index_url, key, path.read_bytes())
+            uploaded += 1
+    assert uploaded > 1
 
 
 def build_signed(index_url: str, keys: Path, wheels: dict[str, Path]) -> None:
