@@ -618,3 +618,18 @@ def test_a_bug_in_rendering_does_not_fail_the_publish(
     assert result.swapped
     assert "a renderer bug" in caplog.text
     assert "Traceback" in caplog.text  # an unexpected error keeps its traceback in the log
+
+
+def test_signing_an_existing_index_updates_its_catalogue(tmp_path: Path) -> None:
+    index, keys = tmp_path / "index", tmp_path / "keys"
+    publish(open_storage(str(index)), [wheel(tmp_path, "alpha_pkg", "1.0.0")])
+    assert "unsigned index" in (index / "site" / "alpha-pkg.html").read_text()
+    runner = CliRunner()
+    generated = runner.invoke(main, ["keys", "generate", str(keys)])
+    assert generated.exit_code == 0, generated.output
+    signed = runner.invoke(main, ["index", "init", str(index), "--signed", "--keys", str(keys)])
+    assert signed.exit_code == 0, signed.output
+    for page in ("alpha-pkg.html", "index.html"):
+        text = (index / "site" / page).read_text()
+        assert ">signed index<" in text, page
+        assert "unsigned index" not in text, page

@@ -100,6 +100,22 @@ def update_site(
         )
 
 
+def refresh_site(storage: Storage) -> None:
+    """:func:`write_site` after a change every page shows (the index became signed), never
+    failing the change it follows: a failure is logged with the command that rebuilds it."""
+    try:
+        write_site(storage)
+    except Exception as error:  # the change already happened; the catalogue is only a view
+        log.warning(
+            "the task catalogue of %s was not updated (%s); `dioptra-plugins index site "
+            "--index %s` rebuilds it",
+            storage.url,
+            error,
+            storage.url,
+            exc_info=not isinstance(error, DioptraPluginsError),
+        )
+
+
 def _read_documents(
     storage: Storage, root: RootDocument, held: Mapping[str, ProjectDocument]
 ) -> dict[str, ProjectDocument]:

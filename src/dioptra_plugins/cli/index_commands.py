@@ -71,6 +71,10 @@ def init_command(
     if not location:
         raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
     result = init_index(location, signed=signed, keys=keys, timestamp_expiry=timestamp_expiry)
+    if result.signed:  # every catalogue page says whether the index is signed
+        from dioptra_plugins.catalogue.site import refresh_site
+
+        refresh_site(storage_for(location))
     if as_json:
         signing = result.signed
         emit_json(
