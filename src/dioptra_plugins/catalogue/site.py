@@ -90,14 +90,7 @@ def update_site(
     except Exception as error:
         # Whatever went wrong (a storage error, or a bug in rendering a document nobody
         # foresaw), the publish or yank already happened: report it and let it succeed.
-        log.warning(
-            "the task catalogue of %s was not updated (%s); `dioptra-plugins index site "
-            "--index %s` rebuilds it",
-            storage.url,
-            error,
-            storage.url,
-            exc_info=not isinstance(error, DioptraPluginsError),
-        )
+        _not_updated(storage, error)
 
 
 def refresh_site(storage: Storage) -> None:
@@ -106,14 +99,18 @@ def refresh_site(storage: Storage) -> None:
     try:
         write_site(storage)
     except Exception as error:  # the change already happened; the catalogue is only a view
-        log.warning(
-            "the task catalogue of %s was not updated (%s); `dioptra-plugins index site "
-            "--index %s` rebuilds it",
-            storage.url,
-            error,
-            storage.url,
-            exc_info=not isinstance(error, DioptraPluginsError),
-        )
+        _not_updated(storage, error)
+
+
+def _not_updated(storage: Storage, error: Exception) -> None:
+    log.warning(
+        "the task catalogue of %s was not updated (%s); `dioptra-plugins index site --index %s` "
+        "rebuilds it",
+        storage.url,
+        error,
+        storage.url,
+        exc_info=not isinstance(error, DioptraPluginsError),  # a bug keeps its traceback
+    )
 
 
 def _read_documents(
