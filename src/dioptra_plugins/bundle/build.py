@@ -283,6 +283,8 @@ def _run_backend(project: Path, wheel_dir: Path, source_date_epoch: int | None =
     if source_date_epoch is not None:
         # The commit's time, in a fixed locale and zone: the wheel depends on the commit alone.
         env.update(SOURCE_DATE_EPOCH=str(source_date_epoch), LC_ALL="C", TZ="UTC")
+        for variable in [name for name in env if name.startswith("HATCH_")]:
+            del env[variable]  # hatch's build settings from the environment change the wheel
     result = subprocess.run(
         [sys.executable, "-c", hook, str(wheel_dir)],
         cwd=project,
