@@ -33,6 +33,7 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # a container's small /dev/shm would crash the renderer
     "--window-size=1280,900",
 )
 HOSTILE_DOC = '<script>alert(1)</script><img src=x onerror="alert(2)"> zanzibar'
