@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -265,15 +266,50 @@ def running_seaweedfs(data_dir: Path, *, access_key: str, secret_key: str) -> It
         _stop(process)
 
 
+def _atomic_writes(app: Any) -> Any:
+    """moto's WSGI app with its writes made one at a time.
+
+    moto checks a PUT's ``If-Match``/``If-None-Match`` and then stores the object without a
+    lock, so under load two compare-and-swaps against one ETag could both succeed (seen: serial
+    159 after 160 swaps), which S3 and SeaweedFS never allow. Serializing moto's writes (reads
+    stay concurrent) gives it S3's atomic conditional writes, the one property the index's
+    root swap relies on; the contention itself is still real, in the clients.
+    """
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
+            with lock:
+                return list(app(environ, start_response))  # the whole write inside the lock
+        return app(environ, start_response)
+
+    return serve
+
+
 @contextlib.contextmanager
 def running_moto() -> Iterator[S3Server]:
     """moto's ThreadedMotoServer on a free loopback port (it does not check credentials)."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class AtomicMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = _atomic_writes(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                "127.0.0.1", port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     # One access-log line per request costs CPU that the concurrency tests need.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     (port,) = free_ports(1)
-    server_thread = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server_thread = AtomicMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server_thread.start()
     server = S3Server(
         name="moto",
