@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from dioptra_plugins.hashing import record_digest, sha256_hex
+import wheelfactory
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, ProjectEntry, RootDocument
 from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_to_toml
 
@@ -30,11 +30,6 @@ _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 
 
-def record_hash(data: bytes) -> str:
-    """A RECORD hash field for ``data`` (``sha256=<urlsafe base64>``)."""
-    return "sha256=" + record_digest(sha256_hex(data))
-
-
 def good_files() -> dict[str, bytes]:
     """The files of a small valid bundle (RECORD is added by :func:`write_wheel`)."""
     return {
@@ -50,9 +45,7 @@ def good_files() -> dict[str, bytes]:
 
 
 def record_for(files: dict[str, bytes]) -> bytes:
-    rows = [f"{name},{record_hash(data)},{len(data)}" for name, data in files.items()]
-    rows.append(f"{DIST_INFO}/RECORD,,")
-    return ("\n".join(rows) + "\n").encode()
+    return wheelfactory.record_text(wheelfactory.record_rows(files), DIST_INFO)
 
 
 def write_wheel(
@@ -65,18 +58,11 @@ def write_wheel(
 ) -> Path:
     """A wheel of exactly these bytes; RECORD is computed unless given."""
     files = dict(good_files() if files is None else files)
-    if record is None:
+    if record is None:  # extra rows after RECORD's own row, where no writer would put them
         record = record_for(files) + b"".join(row + b"\n" for row in extra_record_rows)
-    files[f"{DIST_INFO}/RECORD"] = record
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / FILENAME
-    with zipfile.ZipFile(path, "w", compression=compression) as archive:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2020, 2, 2, 0, 0, 0))
-            info.external_attr = 0o100644 << 16
-            info.compress_type = compression
-            archive.writestr(info, data)
-    return path
+    return wheelfactory.write_wheel(
+        directory / FILENAME, files, DIST_INFO, record=record, compression=compression
+    )
 
 
 # --- zip surgery -----------------------------------------------------------------------------

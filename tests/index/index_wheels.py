@@ -1,4 +1,4 @@
-"""Small, valid bundles for the index tests, written directly with zipfile (fast, reproducible).
+"""Small, valid bundles for the index tests, written by the tests' one wheel writer.
 
 The same arguments always give the same bytes (fixed timestamps), so a test can rebuild a wheel
 to get "identical bytes" and change one argument to get "different bytes, same filename".
@@ -6,17 +6,10 @@ to get "identical bytes" and change one argument to get "different bytes, same f
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import stat
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-
-def _record_hash(data: bytes) -> str:
-    digest = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+import wheelfactory
 
 
 def write_wheel(
@@ -51,15 +44,5 @@ def write_wheel(
     files[f"{dist_info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: dioptra-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
-    rows = [f"{path},{_record_hash(data)},{len(data)}" for path, data in files.items()]
-    rows.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = ("\n".join(rows) + "\n").encode()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for member, data in files.items():
-            info = zipfile.ZipInfo(member, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = (stat.S_IFREG | 0o644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return path
+    return wheelfactory.write_wheel(path, files, dist_info, date_time=(2024, 1, 1, 0, 0, 0))
