@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PREFECT1_VENV := .venv-prefect1
 PREFECT1_STAMP := $(PREFECT1_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint docs browser pytest prefect1-venv bench clean
+.PHONY: demo test test-fast lint docs browser pytest prefect1-venv bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ demo: $(STAMP)
 # The whole test suite: lint, types, then every test (real S3 servers started by fixtures);
 # tests/registry/test_prefect1_suites.py runs the Prefect 1 suites in .venv-prefect1.
 test: lint docs pytest
+
+# The fast subset, for working between commits: every test but those marked slow
+# (tests/slowtests.py lists them), without lint and docs; under two minutes on two idle cores.
+test-fast: $(STAMP)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench plugin-packages examples scripts
