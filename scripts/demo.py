@@ -52,7 +52,9 @@ def main() -> int:
     cli = dioptra_plugins_command()
 
     step("1. build the plugin packages into bundles")
-    run([*cli, "build", *map(str, PLUGIN_PACKAGES), "-o", str(dist)])
+    # --allow-dirty: the demo builds what is on disk, edits included (recorded as dirty: true),
+    # so that trying a change to a shipped plugin is one `make demo` away.
+    run([*cli, "build", *map(str, PLUGIN_PACKAGES), "-o", str(dist), "--allow-dirty"])
     step(f"2. publish the bundles to the index {index}")
     run([*cli, "publish", "--index", index, *map(str, sorted(dist.glob("*.whl")))])
     step("3. sync the plugin packages into a plugin dir (a worker's start-up)")
