@@ -36,6 +36,52 @@ COMMAND_MODULES = {
     "watch": "registry_commands",
 }
 
+# Command name -> its one-line help as `dioptra-plugins --help` lists it (click's short help
+# before truncation: the first sentence of the docstring).  Listing the commands from this table
+# instead of asking each command imports no command module, which `--help` would otherwise pay
+# for every area (~300 modules).  tests/test_cli_startup.py checks it against every command's
+# real short help, so it cannot drift.
+COMMAND_HELP = {
+    "build": "Build plugin packages into bundles (reproducible wheels made by hatchling).",
+    "call": "Call task plugin FUNC of PACKAGE.PLUGIN and print its result (as JSON if it can).",
+    "gc": "Delete old generations and the store entries and cached bundles nothing uses.",
+    "index": "Create and inspect an index of bundles.",
+    "inspect": (
+        "Verify a bundle and show its name, version, requirements, files, hashes and tasks."
+    ),
+    "keys": "Keys of a signed index: generate them, rotate one.",
+    "list": "List the current generation's plugin packages, bundle hashes and tasks.",
+    "publish": "Verify WHEELs and publish them to the index in one step (signed with --keys).",
+    "rollback": "Switch the plugin dir back to an earlier generation, atomically.",
+    "run": "Run ENTRY_POINT of the MLproject in PROJECT_DIR; exit with the command's exit code.",
+    "sync": "Sync the plugin dir to REQUIREMENTs (PEP 508: name>=1,<2), atomically.",
+    "tasks": (
+        "List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."
+    ),
+    "unyank": "Undo a yank of NAME==VERSION.",
+    "verify": (
+        "Re-hash every store file against its RECORD and check every link;"
+        " exit 1 on a difference."
+    ),
+    "watch": (
+        "Import the plugins in DIRS (default: $DIOPTRA_PLUGIN_DIR) and reload them on every save."
+    ),
+    "yank": "Mark every file of NAME==VERSION as yanked: sync skips it unless pinned exactly.",
+}
+
+
+def short_help(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters at a word boundary, as click cuts a command's
+    default short help (``Command.get_short_help_str``)."""
+    if len(text) <= limit:
+        return text
+    if limit < len("..."):
+        return "..."
+    import textwrap
+
+    return textwrap.shorten(text, limit, placeholder="...", break_on_hyphens=False)
+
+
 # Commands whose library call notes what it changes (dioptra_plugins.signals) before it writes
 # anything: until then an interrupt still says "nothing changed".
 NOTES_ITS_CHANGES = frozenset({"sync"})
@@ -46,6 +92,27 @@ class Group(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from :data:`COMMAND_HELP`: no command module is
+        imported to print it.  A command missing from the table (or already loaded) is asked,
+        as click asks."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            text = COMMAND_HELP.get(name) if name not in self.commands else None
+            if text is not None:
+                rows.append((name, short_help(text, limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in NOTES_ITS_CHANGES:
