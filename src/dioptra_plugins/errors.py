@@ -1,21 +1,67 @@
 """The one exception family of dioptra-plugins (DESIGN §8).
 
-Every error carries the facts a user needs (which file, which hash, expected and found).  Only
-the CLI turns them into messages and exit codes: ``exit_code`` 1 means a refused or failed
-operation, 2 a usage error.
+Every error carries the facts a user needs (which file, which hash, expected and found) as
+attributes, and its message is built from them in one place: its class.  :meth:`details` hands
+those facts over as a JSON-safe mapping (the CLI's ``--json`` error document carries it as
+``details``).  Only the CLI turns errors into messages and exit codes: ``exit_code`` 1 means a
+refused or failed operation, 2 a usage error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import difflib
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dioptra_plugins.signing.differences import RootDifference
+
+
+def json_safe(value: object) -> Any:
+    """``value`` as something :func:`json.dumps` writes without help (and without NaN).
+
+    Facts are plain data already, mostly; what is not (a path, a version, a dataclass of
+    facts, a cause exception) becomes its dict or its text rather than failing the report.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((json_safe(item) for item in value), key=str)
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return json_safe(to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_safe(dataclasses.asdict(value))
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, BaseException):
+        return {"kind": type(value).__name__, "error": str(value)}
+    return str(value)
 
 
 class DioptraPluginsError(Exception):
     """Root of every error this library raises on purpose."""
 
     exit_code = 1
+
+    def details(self) -> dict[str, Any]:
+        """The error's facts, JSON-safe: every public instance attribute (a subclass whose
+        facts live elsewhere overrides this).  Empty for an error that carries only words."""
+        return {
+            name: json_safe(value)
+            for name, value in vars(self).items()
+            if not name.startswith("_")
+        }
 
 
 class UsageError(DioptraPluginsError):
@@ -119,7 +165,17 @@ class StorageOSError(StorageError):
 
 
 class ObjectNotFoundError(StorageError):
-    """A key the caller needed does not exist in the index storage."""
+    """A key the caller needed does not exist in the index storage.
+
+    ``key`` is the storage key, ``url`` the index; ``hint`` (optional) says what to check.
+    """
+
+    def __init__(self, *, key: str, url: str, hint: str | None = None) -> None:
+        self.key = key
+        self.url = url
+        self.hint = hint
+        message = f"{key} does not exist in {url}"
+        super().__init__(f"{message} ({hint})" if hint else message)
 
 
 class ObjectExistsError(StorageError):
@@ -132,6 +188,16 @@ class ConflictError(StorageError):
 
 class IndexFormatError(DioptraPluginsError):
     """An index document is corrupt, truncated, of an unknown format or fails its hash."""
+
+
+class UnknownProjectError(DioptraPluginsError):
+    """The index has no project of that name (a failed lookup, exit 1, as a yank of it is)."""
+
+    def __init__(self, name: str, url: str, *, signed: bool = False) -> None:
+        self.name = name
+        self.url = url
+        self.signed = signed
+        super().__init__(f"{name} is not in the{' signed' if signed else ''} index {url}")
 
 
 class PublishError(DioptraPluginsError):
@@ -159,8 +225,46 @@ class RepairRefusedError(DioptraPluginsError):
 # --- sync and the plugin dir ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ResolutionCause:
+    """One requirement the resolver could not satisfy (resolvelib's ``RequirementInformation``
+    as facts): ``project`` with ``specifier`` ("" for any version), asked for by ``parent``
+    ("name version" of a bundle; None: the caller's own requirement)."""
+
+    project: str
+    specifier: str
+    parent: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"project": self.project, "specifier": self.specifier, "parent": self.parent}
+
+
 class ResolutionError(DioptraPluginsError):
-    """The requirements cannot be satisfied by the index (conflict, missing, yanked)."""
+    """The requirements cannot be satisfied by the index (conflict, missing, yanked).
+
+    When the resolver gave up, ``causes`` lists the requirements that conflicted (who asked for
+    what); ``available`` maps each project named to the usable versions the index offers
+    (none of which satisfied them) and ``yanked`` to its yanked versions; ``missing`` lists
+    requirements on projects the index does not have; ``rounds`` is set when the resolver gave
+    up after that many rounds.  The resolver's own exception stays the ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        causes: Iterable[ResolutionCause] = (),
+        available: Mapping[str, Sequence[str]] | None = None,
+        yanked: Mapping[str, Sequence[str]] | None = None,
+        missing: Iterable[str] = (),
+        rounds: int | None = None,
+    ) -> None:
+        self.causes = list(causes)
+        self.available = {name: list(versions) for name, versions in (available or {}).items()}
+        self.yanked = {name: list(versions) for name, versions in (yanked or {}).items()}
+        self.missing = list(missing)
+        self.rounds = rounds
+        super().__init__(message)
 
 
 class EnvironmentRequirementError(DioptraPluginsError):
@@ -222,7 +326,20 @@ class PluginDirError(DioptraPluginsError):
 
 
 class LockTimeoutError(PluginDirError):
-    """Another process held the plugin dir lock for longer than the timeout."""
+    """Another process held the plugin dir lock for longer than the timeout.
+
+    ``path`` is the plugin dir, ``timeout`` the seconds waited, ``holder`` the pid recorded in
+    the lock (None: it cannot be told).
+    """
+
+    def __init__(self, *, path: str, timeout: float, holder: int | None) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.holder = holder
+        who = f"process {holder}" if holder else "another process"
+        super().__init__(
+            f"plugin dir {path} is locked by {who}; gave up after waiting {timeout:g} s"
+        )
 
 
 # --- registry ------------------------------------------------------------------------------------
@@ -261,7 +378,43 @@ class UnknownPluginError(RegistryError):
 
 
 class UnknownPluginFunctionError(RegistryError):
-    """The plugin module exists but registers no such function."""
+    """The plugin module exists but registers no such function.
+
+    ``package`` and ``plugin`` name the module (package "" for a top-level plugin), ``func``
+    the function asked for (None: the module's default), ``label`` the label asked for,
+    ``known`` the functions the module registers, ``suggestions`` those close to ``func``.
+    """
+
+    def __init__(
+        self,
+        *,
+        package: str,
+        plugin: str,
+        func: str | None,
+        label: str | None,
+        known: Iterable[str],
+    ) -> None:
+        self.package = package
+        self.plugin = plugin
+        self.func = func
+        self.label = label
+        self.known = sorted(known)
+        # The name asked for is never its own suggestion: found under another label, it is
+        # not what the caller needs, and "did you mean 'x'" for a lookup of 'x' misleads.
+        others = [name for name in self.known if name != func]
+        self.suggestions = difflib.get_close_matches(func, others, n=3, cutoff=0.6) if func else []
+        module = f"{package}.{plugin}" if package else plugin
+        what = "any function" if func is None else f"any function named {func!r}"
+        labelled = "" if label is None else f" with label {label!r}"
+        hint = (
+            " (did you mean " + " or ".join(repr(name) for name in self.suggestions) + "?)"
+            if self.suggestions
+            else ""
+        )
+        super().__init__(
+            f"Could not find {what}{labelled} inside {module!r}. "
+            "Use pyplugs.register to register plug-in functions" + hint
+        )
 
 
 class PluginImportError(RegistryError, ImportError):

@@ -251,7 +251,7 @@ def test_list_and_show_with_trust_show_only_the_signed_view(tampered: Tampered) 
     missing = run_cli(
         "index", "show", "p0", "--index", tampered.url, "--trust", str(tampered.trust)
     )
-    assert missing.returncode == 2
+    assert missing.returncode == 1
     assert missing.stderr.splitlines()[-1] == f"error: p0 is not in the signed index {tampered.url}"
 
 

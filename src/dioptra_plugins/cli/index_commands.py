@@ -23,7 +23,7 @@ from dioptra_plugins.cli.key_commands import (
 )
 from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
-from dioptra_plugins.errors import UsageError
+from dioptra_plugins.errors import UnknownProjectError, UsageError
 from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument
 from dioptra_plugins.index.reading import read_existing_root, read_project
@@ -189,8 +189,8 @@ def show_command(name: str, index_url: str | None, trust: str | None, as_json: b
         _warn_disagreements(storage.url, view.about(normalized))
     entry = root.projects.get(normalized)
     if entry is None:
-        signed = " signed" if view is not None else ""
-        raise UsageError(f"{name} is not in the{signed} index {storage.url}")
+        # A lookup that failed, not a malformed command: exit 1, as `yank nosuch==1.0` does.
+        raise UnknownProjectError(name, storage.url, signed=view is not None)
     document = (
         view.documents[normalized] if view is not None else read_project(storage, normalized, entry)
     )
