@@ -114,3 +114,33 @@ def test_local_index_inside_a_file_is_a_storage_error(tmp_path: Path) -> None:
     storage = open_storage(str(blocker / "index"))
     with pytest.raises(StorageError, match="cannot"):
         storage.put_new("index.json", b"{}")
+
+
+def test_a_wrong_secret_on_an_unsigned_index_names_the_index(
+    seaweedfs_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Not 'cannot read .../tuf/timestamp.json': that object is only the first one a publish
+    reads (to learn whether the index is signed), and this index has no tuf/ at all."""
+    import subprocess
+    import sys
+
+    from wheelfactory import WheelSpec
+
+    seaweedfs_server.apply(monkeypatch)
+    bucket = seaweedfs_server.create_bucket()
+    try:
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "definitely-wrong-secret")
+        cli = str(Path(sys.executable).parent / "dioptra-plugins")
+        done = subprocess.run(
+            [cli, "publish", str(WheelSpec().write(tmp_path)), "--index", f"s3://{bucket}/plugins"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 1
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"error: cannot read s3://{bucket}/plugins: the server refused")
+        assert "tuf/" not in done.stderr
+        assert "definitely-wrong-secret" not in done.stderr
+    finally:
+        seaweedfs_server.delete_bucket(bucket)

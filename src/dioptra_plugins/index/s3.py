@@ -309,8 +309,10 @@ class S3Storage:
                     f"{self.endpoint}"
                 ) from None
             if code in _AUTH_CODES:
+                # Named by the index, not the object: which key the first request happened to
+                # read (tuf/timestamp.json, probing whether the index is signed) is no clue.
                 raise StorageError(
-                    f"cannot {action} {where}: the server refused the credentials ({code}: "
+                    f"cannot {action} {self.url}: the server refused the credentials ({code}: "
                     f"{message}); used {self._credential_source()}"
                 ) from None
             raise StorageError(f"cannot {action} {where}: {code}: {message}") from None
@@ -349,7 +351,7 @@ class S3Storage:
             if code == "304" and if_none_match is not None:
                 return NotModified(key, if_none_match)
             if code in _NOT_FOUND_CODES:
-                raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from None
+                raise ObjectNotFoundError(key=key, url=self.url) from None
             self._raise(error, "read", key)
         except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
             self._raise(error, "read", key)
@@ -373,7 +375,7 @@ class S3Storage:
             return self._client.get_object(Bucket=self.bucket, Key=self._key(key), **arguments)
         except botocore.exceptions.ClientError as error:
             if self._code(error) in _NOT_FOUND_CODES:
-                raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from None
+                raise ObjectNotFoundError(key=key, url=self.url) from None
             self._raise(error, "read", key)
         except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
             self._raise(error, "read", key)
