@@ -6,14 +6,15 @@ This is the only place where library errors become messages and exit codes (DESI
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
 import click
 
 from dioptra_plugins import __version__
-from dioptra_plugins.errors import DioptraPluginsError
+
+# `logging` and `dioptra_plugins.errors` are imported where they are used: `--help` and
+# `--version` need neither (tests/test_cli_startup.py lists what they may not import).
 
 # Command name -> the module (one per area) that defines it.  Modules are imported only when
 # their command runs, so `dioptra-plugins sync` never pays for importing build or run code.
@@ -60,8 +61,7 @@ COMMAND_HELP = {
     ),
     "unyank": "Undo a yank of NAME==VERSION.",
     "verify": (
-        "Re-hash every store file against its RECORD and check every link;"
-        " exit 1 on a difference."
+        "Re-hash every store file against its RECORD and check every link; exit 1 on a difference."
     ),
     "watch": (
         "Import the plugins in DIRS (default: $DIOPTRA_PLUGIN_DIR) and reload them on every save."
@@ -85,6 +85,15 @@ def short_help(text: str, limit: int) -> str:
 # Commands whose library call notes what it changes (dioptra_plugins.signals) before it writes
 # anything: until then an interrupt still says "nothing changed".
 NOTES_ITS_CHANGES = frozenset({"sync"})
+
+
+def _click_details(error: click.ClickException) -> dict[str, Any]:
+    """The facts of a usage error click found: which parameter (its name and its flags)."""
+    param = getattr(error, "param", None)
+    if not isinstance(param, click.Parameter):
+        return {}
+    flags = list(getattr(param, "opts", [])) + list(getattr(param, "secondary_opts", []))
+    return {"parameter": param.name, "flags": flags}
 
 
 class Group(click.Group):
@@ -143,9 +152,20 @@ class Group(click.Group):
 
             error.show()
             document = {"error": error.format_message(), "kind": "UsageError"}
-            emit_json(document | {"exit_code": error.exit_code})
+            emit_json(document | {"exit_code": error.exit_code, "details": _click_details(error)})
             ctx.exit(error.exit_code)
-        except DioptraPluginsError as error:
+        except KeyboardInterrupt:
+            # In-process callers (the console script's own handlers raise signals.Interrupted,
+            # which cli.entry reports): the same true last line.
+            from dioptra_plugins.signals import last_line
+
+            click.echo(last_line(), err=True)
+            ctx.exit(130)
+        except Exception as error:
+            from dioptra_plugins.errors import DioptraPluginsError
+
+            if not isinstance(error, DioptraPluginsError):
+                raise
             from dioptra_plugins.cli.output import emit_json, json_requested
 
             click.echo(f"error: {error}", err=True)
@@ -155,20 +175,16 @@ class Group(click.Group):
                         "error": str(error),
                         "kind": type(error).__name__,
                         "exit_code": error.exit_code,
+                        "details": error.details(),
                     }
                 )
             ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            # In-process callers (the console script's own handlers raise signals.Interrupted,
-            # which cli.entry reports): the same true last line.
-            from dioptra_plugins.signals import last_line
-
-            click.echo(last_line(), err=True)
-            ctx.exit(130)
 
 
 def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
+        import logging
+
         from dioptra_plugins.cli.output import set_quiet
 
         set_quiet(True)
@@ -227,6 +243,8 @@ def main(verbose: int, log_json: bool) -> None:
 
 
 def _configure_logging(verbose: int, log_json: bool) -> None:
+    import logging
+
     from dioptra_plugins.logging import configure
 
     level = logging.WARNING - 10 * min(verbose, 2)
