@@ -14,7 +14,12 @@ from __future__ import annotations
 SLOW: dict[str, str] = {
     # Sweeps: hundreds of real processes killed or signalled at chosen instants.
     "sync/test_sync_crash.py": "200 syncs killed with SIGKILL",
-    "sync/test_sync_signals.py": "signal sweeps over real syncs",
+    "sync/test_sync_signals.py::test_signals_swept_over_a_real_sync": (
+        "12 real syncs signalled at spread instants, each verified (40-90 s)"
+    ),
+    "sync/test_sync_signals.py::test_no_download_starts_after_the_signal": (
+        "builds and syncs 8 bundles (18 s)"
+    ),
     "sync/test_bytecode_helpers.py::test_syncs_killed_while_helpers_compile_leave_a_usable_dir": (
         "12 syncs of 240 modules killed mid-way (22 s)"
     ),
