@@ -58,9 +58,7 @@ class DioptraPluginsError(Exception):
         """The error's facts, JSON-safe: every public instance attribute (a subclass whose
         facts live elsewhere overrides this).  Empty for an error that carries only words."""
         return {
-            name: json_safe(value)
-            for name, value in vars(self).items()
-            if not name.startswith("_")
+            name: json_safe(value) for name, value in vars(self).items() if not name.startswith("_")
         }
 
 
@@ -167,15 +165,21 @@ class StorageOSError(StorageError):
 class ObjectNotFoundError(StorageError):
     """A key the caller needed does not exist in the index storage.
 
-    ``key`` is the storage key, ``url`` the index; ``hint`` (optional) says what to check.
+    ``key`` is the storage key, ``url`` the index; ``no_index`` says the key is the index's
+    root, so that to a reader there is no index at ``url`` at all (a typo in the URL, most
+    likely), not an empty one.
     """
 
-    def __init__(self, *, key: str, url: str, hint: str | None = None) -> None:
+    def __init__(self, *, key: str, url: str, no_index: bool = False) -> None:
         self.key = key
         self.url = url
-        self.hint = hint
-        message = f"{key} does not exist in {url}"
-        super().__init__(f"{message} ({hint})" if hint else message)
+        self.no_index = no_index
+        super().__init__(
+            f"no index at {url}: {key} does not exist (check the URL; `index init` or "
+            "`publish` creates one)"
+            if no_index
+            else f"{key} does not exist in {url}"
+        )
 
 
 class ObjectExistsError(StorageError):
@@ -318,6 +322,75 @@ class ShadowingError(SyncError):
             "(a plugin dir comes first on sys.path, so they would replace those modules in "
             f"every process that uses it):\n{lines}\n"
             f"rename the package, or allow it explicitly: {names}"
+        )
+
+
+class LockFileError(SyncError):
+    """A lock file is not one this tool can reproduce: not TOML, or a field missing, of the
+    wrong type, or naming something that cannot be a project, hash, wheel or package.
+
+    Not a usage error: the command was right, the file it names is damaged or hostile.
+    ``source`` names the lock file, ``problem`` what is wrong in it (the field's place first).
+    """
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source} is not a dioptra-plugins lock: {problem}")
+
+
+# --- the signed index ----------------------------------------------------------------------------
+
+
+class TrustError(SyncError):
+    """A signed index failed verification (or is not signed while trust is configured)."""
+
+
+class SignedMismatchError(IntegrityError):
+    """Bytes an index served are not the ones its signed metadata pins: possible tampering.
+
+    A bundle replaced after it was signed (by someone who can write the bucket, or a cache in
+    between) ends the sync like this; a download cut short by the network does not (it stays a
+    plain IntegrityError or a retried broken stream).  ``expected`` is what the signed targets
+    pin, ``found`` what was served.
+    """
+
+
+class SigningError(PublishError):
+    """Signing the index failed or was refused (missing key, keys not of this index...)."""
+
+
+class UnsignedRootError(SigningError):
+    """The index root is not the one its signed metadata pins, and no key holder signed it.
+
+    Raised before anything is written (publish, yank, ``index renew``), or by ``index refresh``
+    after it renewed at most the timestamp of the last signed state (``renewed``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        signed_serial: int,
+        found_serial: int | None,
+        differences: Sequence[RootDifference],
+        outcome: str,
+        renewed: bool = False,
+    ) -> None:
+        self.url = url
+        self.signed_serial = signed_serial
+        self.found_serial = found_serial
+        """The serial of ``index.json`` as found (None: missing or unreadable)."""
+        self.differences = list(differences)
+        self.outcome = outcome
+        self.renewed = renewed
+        found = "missing or unreadable" if found_serial is None else f"serial {found_serial}"
+        shown = "; ".join(str(d) for d in self.differences[:8]) or "same projects, other bytes"
+        if len(self.differences) > 8:
+            shown += f"; and {len(self.differences) - 8} more"
+        super().__init__(
+            f"{url}/index.json ({found}) is not the root its signed metadata pins (serial "
+            f"{signed_serial}) and no key holder signed it: {shown}; {outcome}"
         )
 
 

@@ -99,12 +99,8 @@ class Registry:
             if found is not None and found.label != label:
                 found = None
         if found is None:
-            what = "any function" if func is None else f"any function named {func!r}"
-            labelled = "" if label is None else f" with label {label!r}"
             raise UnknownPluginFunctionError(
-                f"Could not find {what}{labelled} inside {module_name(package, plugin)!r}. "
-                "Use pyplugs.register to register plug-in functions"
-                + did_you_mean(func, entry.functions)
+                package=package, plugin=plugin, func=func, label=label, known=entry.functions
             )
         return found
 

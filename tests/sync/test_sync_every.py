@@ -54,6 +54,7 @@ def test_json_prints_one_object_per_interval_idle_included(
         assert event["event"] == "error"
         assert event["kind"] == "IndexFormatError"
         assert event["exit_code"] == 1
+        assert event["details"] == {}  # an error of words only: no facts, but the key is there
     finally:
         out, err = _stop(process)
     assert "sync failed (plugin dir unchanged)" in err

@@ -82,7 +82,8 @@ def _record_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> b
 
 def json_option(func: F) -> F:
     """``--json``: print exactly one JSON document on stdout (logs stay on stderr); a failure is
-    then also a JSON document, ``{"error": ..., "kind": ..., "exit_code": ...}``."""
+    then also a JSON document, ``{"error": ..., "kind": ..., "exit_code": ..., "details": ...}``
+    (``details``: the error's facts, see ``DioptraPluginsError.details``)."""
     return click.option(
         "--json",
         "as_json",

@@ -295,6 +295,7 @@ def _sync_every(
                     failure: dict[str, object] = {"time": now, "event": "error"}
                     failure |= {"error": str(error), "kind": type(error).__name__}
                     failure["exit_code"] = error.exit_code
+                    failure["details"] = error.details()
                     click.echo(json.dumps(failure, sort_keys=True))
             else:
                 if as_json:

@@ -220,7 +220,7 @@ class HTTPStorage:
             response.drain_conn()
             response.release_conn()
         if response.status in (404, 410):
-            raise ObjectNotFoundError(f"{key} does not exist in {self.url}")
+            raise ObjectNotFoundError(key=key, url=self.url)
         if response.status in (401, 403):
             raise StorageError(
                 f"{self.url} refused to serve {key} (HTTP {response.status}): the host needs "

@@ -108,7 +108,7 @@ class LocalStorage:
         self._counter.add()
         data = self._read(key)
         if data is None:
-            raise ObjectNotFoundError(f"{key} does not exist in {self.url}")
+            raise ObjectNotFoundError(key=key, url=self.url)
         return StoredObject(key, data, hashlib.sha256(data).hexdigest())
 
     def get_if_changed(self, key: str, etag: str) -> StoredObject | NotModified:
@@ -121,7 +121,7 @@ class LocalStorage:
         try:
             return path.open("rb")
         except FileNotFoundError as error:
-            raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
+            raise ObjectNotFoundError(key=key, url=self.url) from error
         except OSError as error:
             raise _os_error("read", path, error, self.root) from error
 
@@ -134,7 +134,7 @@ class LocalStorage:
                 stream.seek(max(0, size - length))
                 return stream.read()
         except FileNotFoundError as error:
-            raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
+            raise ObjectNotFoundError(key=key, url=self.url) from error
         except OSError as error:
             raise _os_error("read", path, error, self.root) from error
 

@@ -52,10 +52,7 @@ def read_existing_root(storage: Storage) -> RootSnapshot:
     """
     snapshot = read_root(storage)
     if not snapshot.exists:
-        raise ObjectNotFoundError(
-            f"no index at {storage.url}: {ROOT_KEY} does not exist (check the URL; `index init` "
-            "or `publish` creates one)"
-        )
+        raise ObjectNotFoundError(key=ROOT_KEY, url=storage.url, no_index=True)
     return snapshot
 
 

@@ -21,73 +21,24 @@ bytes>.*.json`` and promoted create-only once the swap was won) and ``tuf/timest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dioptra_plugins.errors import IntegrityError, PublishError, SyncError
+# The errors of the signed index live in the one family module; they stay importable here.
+from dioptra_plugins.errors import SignedMismatchError as SignedMismatchError
+from dioptra_plugins.errors import SigningError as SigningError
+from dioptra_plugins.errors import TrustError as TrustError
+from dioptra_plugins.errors import UnsignedRootError as UnsignedRootError
 
 if TYPE_CHECKING:
     import os
 
     from dioptra_plugins.index.storage import Storage
-    from dioptra_plugins.signing.differences import RootDifference
     from dioptra_plugins.signing.policy import SignedWriter
 
 TRUST_VARIABLE = "DIOPTRA_PLUGINS_TRUST"
 """The trusted root metadata file ``sync`` uses when ``--trust`` is not given."""
 KEYS_VARIABLE = "DIOPTRA_PLUGINS_KEYS"
 """The key directory the writing commands use when ``--keys`` is not given."""
-
-
-class TrustError(SyncError):
-    """A signed index failed verification (or is not signed while trust is configured)."""
-
-
-class SignedMismatchError(IntegrityError):
-    """Bytes an index served are not the ones its signed metadata pins: possible tampering.
-
-    A bundle replaced after it was signed (by someone who can write the bucket, or a cache in
-    between) ends the sync like this; a download cut short by the network does not (it stays a
-    plain IntegrityError or a retried broken stream).  ``expected`` is what the signed targets
-    pin, ``found`` what was served.
-    """
-
-
-class SigningError(PublishError):
-    """Signing the index failed or was refused (missing key, keys not of this index...)."""
-
-
-class UnsignedRootError(SigningError):
-    """The index root is not the one its signed metadata pins, and no key holder signed it.
-
-    Raised before anything is written (publish, yank, ``index renew``), or by ``index refresh``
-    after it renewed at most the timestamp of the last signed state (``renewed``).
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        signed_serial: int,
-        found_serial: int | None,
-        differences: Sequence[RootDifference],
-        outcome: str,
-        renewed: bool = False,
-    ) -> None:
-        self.url = url
-        self.signed_serial = signed_serial
-        self.found_serial = found_serial
-        """The serial of ``index.json`` as found (None: missing or unreadable)."""
-        self.differences = list(differences)
-        self.renewed = renewed
-        found = "missing or unreadable" if found_serial is None else f"serial {found_serial}"
-        shown = "; ".join(str(d) for d in self.differences[:8]) or "same projects, other bytes"
-        if len(self.differences) > 8:
-            shown += f"; and {len(self.differences) - 8} more"
-        super().__init__(
-            f"{url}/index.json ({found}) is not the root its signed metadata pins (serial "
-            f"{signed_serial}) and no key holder signed it: {shown}; {outcome}"
-        )
 
 
 def is_signed(storage: Storage) -> bool:

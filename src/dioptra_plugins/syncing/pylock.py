@@ -19,7 +19,8 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from dioptra_plugins.bundle.manifest import is_import_name
-from dioptra_plugins.errors import SyncError, UsageError
+from dioptra_plugins.errors import LockFileError as LockFileError  # re-exported (was here)
+from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.keys import is_normalized_name, is_sha256
 
 LOCK_VERSION = "1.0"
@@ -138,14 +139,6 @@ def lock_provenance(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-class LockFileError(SyncError):
-    """A lock file is not one this tool can reproduce: not TOML, or a field missing, of the
-    wrong type, or naming something that cannot be a project, hash, wheel or package.
-
-    Not a usage error: the command was right, the file it names is damaged or hostile.
-    """
-
-
 _MAX_INTEGER = 2**63 - 1
 """Bigger sizes overflow reads and seeks; no real bundle or serial comes near."""
 
@@ -230,7 +223,7 @@ def _shown(value: object) -> str:
 
 
 def _lock_problem(source: str, message: str) -> LockFileError:
-    return LockFileError(f"{source} is not a dioptra-plugins lock: {message}")
+    return LockFileError(source, message)
 
 
 def _is_version(text: str) -> bool:

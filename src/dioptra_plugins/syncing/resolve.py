@@ -23,7 +23,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from dioptra_plugins.bundle.runtime import RUNTIME_PROJECT
-from dioptra_plugins.errors import EnvironmentRequirementError, ResolutionError
+from dioptra_plugins.errors import EnvironmentRequirementError, ResolutionCause, ResolutionError
 from dioptra_plugins.index.documents import FileEntry
 from dioptra_plugins.syncing.index_view import IndexView
 
@@ -157,13 +157,41 @@ def _who(parent: Candidate | None) -> str:
 def _available(view: IndexView, name: str) -> str:
     if not view.has_project(name):
         return f"{name} is not in the index"
-    files = view.project(name).files
-    usable = sorted({f.version for f in files if not f.yanked}, key=lambda v: _version(v) or v)
-    yanked = sorted({f.version for f in files if f.yanked} - set(usable))
+    usable, yanked = _versions(view, name)
     text = f"{name} has {', '.join(usable) if usable else 'no usable versions'}"
     if yanked:
         text += f" (yanked: {', '.join(yanked)}; pin one with == to use it)"
     return text
+
+
+def _versions(view: IndexView, name: str) -> tuple[list[str], list[str]]:
+    """The usable and the (only) yanked versions of project ``name`` in the index, sorted."""
+    if not view.has_project(name):
+        return [], []
+    files = view.project(name).files
+    usable = sorted({f.version for f in files if not f.yanked}, key=lambda v: _version(v) or v)
+    yanked = sorted({f.version for f in files if f.yanked} - set(usable))
+    return usable, yanked
+
+
+def _impossible(view: IndexView, error: ResolutionImpossible[Wanted, Candidate]) -> ResolutionError:
+    """resolvelib's verdict as a ResolutionError carrying its causes and the versions refused."""
+    causes = [
+        ResolutionCause(
+            project=cause.requirement.name,
+            specifier=str(cause.requirement.specifier),
+            parent=None if cause.parent is None else _who(cause.parent),
+        )
+        for cause in error.causes
+    ]
+    names = list(dict.fromkeys(cause.project for cause in causes))
+    versions = {name: _versions(view, name) for name in names if view.has_project(name)}
+    return ResolutionError(
+        _impossible_message(view, error),
+        causes=causes,
+        available={name: usable for name, (usable, _yanked) in versions.items()},
+        yanked={name: yanked for name, (_usable, yanked) in versions.items() if yanked},
+    )
 
 
 def _impossible_message(view: IndexView, error: ResolutionImpossible[Wanted, Candidate]) -> str:
@@ -200,7 +228,8 @@ def resolve(view: IndexView, requirements: Sequence[Requirement], jobs: int = 8)
             + view.url
             + ": "
             + ", ".join(str(r) for r in missing)
-            + f" (its projects: {known})"
+            + f" (its projects: {known})",
+            missing=[str(r) for r in missing],
         )
     view.prefetch((canonicalize_name(r.name) for r in requirements), jobs)
     wants = [Wanted(canonicalize_name(r.name), r.specifier, None) for r in requirements]
@@ -208,9 +237,12 @@ def resolve(view: IndexView, requirements: Sequence[Requirement], jobs: int = 8)
     try:
         result = resolver.resolve(wants, max_rounds=10_000)
     except ResolutionImpossible as error:
-        raise ResolutionError(_impossible_message(view, error)) from None
+        # From the resolver's error, not None: its causes are the facts, kept as data too.
+        raise _impossible(view, error) from error
     except ResolutionTooDeep as error:
-        raise ResolutionError(f"gave up resolving after {error.round_count} rounds") from None
+        raise ResolutionError(
+            f"gave up resolving after {error.round_count} rounds", rounds=error.round_count
+        ) from error
     chosen = sorted(result.mapping.values(), key=lambda c: c.name)
     by_package: dict[str, Candidate] = {}
     for candidate in chosen:

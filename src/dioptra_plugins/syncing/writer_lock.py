@@ -66,11 +66,10 @@ def writer_lock(lock_file: Path, timeout: float = 60.0) -> Iterator[None]:
                     )
                     announced = True
                 if time.monotonic() >= deadline:
-                    holder = _holder_pid(descriptor)
-                    who = f"process {holder}" if holder else "another process"
                     raise LockTimeoutError(
-                        f"plugin dir {lock_file.parent.parent} is locked by {who}; "
-                        f"gave up after waiting {timeout:g} s"
+                        path=str(lock_file.parent.parent),
+                        timeout=timeout,
+                        holder=_holder_pid(descriptor),
                     ) from None
                 time.sleep(_POLL_SECONDS)
         os.ftruncate(descriptor, 0)
