@@ -10,7 +10,6 @@ refused or failed operation, 2 a usage error.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -60,6 +59,25 @@ class DioptraPluginsError(Exception):
         return {
             name: json_safe(value) for name, value in vars(self).items() if not name.startswith("_")
         }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt without __init__ (its keyword-only facts are not ``args``), so that an error
+        # crossing a process boundary (a Prefect task's state, a pool) keeps its facts instead
+        # of failing to unpickle.
+        state = dict(vars(self))
+        if isinstance(self, ImportError):  # slots, not in vars()
+            state |= {"name": self.name, "path": self.path}
+        return (_rebuild, (type(self), self.args, state))
+
+
+def _rebuild(
+    cls: type[DioptraPluginsError], args: tuple[Any, ...], state: dict[str, Any]
+) -> DioptraPluginsError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    for name, value in state.items():
+        setattr(error, name, value)
+    return error
 
 
 class UsageError(DioptraPluginsError):
@@ -475,6 +493,8 @@ class UnknownPluginFunctionError(RegistryError):
         # The name asked for is never its own suggestion: found under another label, it is
         # not what the caller needs, and "did you mean 'x'" for a lookup of 'x' misleads.
         others = [name for name in self.known if name != func]
+        import difflib  # only when this error is raised: the CLI's start-up imports errors
+
         self.suggestions = difflib.get_close_matches(func, others, n=3, cutoff=0.6) if func else []
         module = f"{package}.{plugin}" if package else plugin
         what = "any function" if func is None else f"any function named {func!r}"

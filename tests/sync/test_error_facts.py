@@ -8,6 +8,7 @@ import ast
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,11 @@ from synchelpers import publish_wheels
 from dioptra_plugins import errors, sync
 from dioptra_plugins.errors import (
     DioptraPluginsError,
+    LoadFailure,
     LockFileError,
     LockTimeoutError,
     ObjectNotFoundError,
+    PluginImportError,
     ResolutionCause,
     ResolutionError,
     UnknownPluginFunctionError,
@@ -266,3 +269,24 @@ def test_moved_errors_stay_importable_from_their_old_places() -> None:
     assert signing.SigningError is errors.SigningError
     assert signing.UnsignedRootError is errors.UnsignedRootError
     assert pylock.LockFileError is errors.LockFileError
+
+
+def test_errors_with_facts_survive_pickling() -> None:
+    """A Prefect task's failed state or a process pool pickles the error: facts and words stay
+    (BaseException's own reduce would call ``__init__`` with the message and fail)."""
+    originals: list[DioptraPluginsError] = [
+        ObjectNotFoundError(key="k", url="u", no_index=True),
+        LockTimeoutError(path="/p", timeout=2.0, holder=7),
+        UnknownPluginFunctionError(package="a", plugin="b", func="f", label=None, known=["g"]),
+        ResolutionError("no", causes=[ResolutionCause("alpha", ">=3", None)], rounds=3),
+        LockFileError("lock.toml", "bad"),
+        PluginImportError("pkg.mod", LoadFailure("/x/mod.py", 3, "SyntaxError: bad")),
+    ]
+    for original in originals:
+        copy = pickle.loads(pickle.dumps(original))
+        assert type(copy) is type(original)
+        assert str(copy) == str(original)
+        assert copy.details() == original.details()
+    imported = pickle.loads(pickle.dumps(originals[-1]))
+    assert isinstance(imported, PluginImportError)
+    assert (imported.name, imported.path, imported.line) == ("pkg.mod", "/x/mod.py", 3)
