@@ -67,14 +67,12 @@ def init_command(
     """
     from dioptra_plugins.index.operations import init_index
 
-    location = url or index_url
-    if not location:
-        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
-    result = init_index(location, signed=signed, keys=keys, timestamp_expiry=timestamp_expiry)
+    storage = storage_for(url or index_url)
+    result = init_index(storage, signed=signed, keys=keys, timestamp_expiry=timestamp_expiry)
     if result.signed:  # every catalogue page says whether the index is signed
         from dioptra_plugins.catalogue.site import refresh_site
 
-        refresh_site(storage_for(location))
+        refresh_site(storage)
     if as_json:
         signing = result.signed
         emit_json(
@@ -281,10 +279,8 @@ def repair_command(
 
     from dioptra_plugins.index.operations import repair
 
-    if not index_url:
-        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
     result = repair(
-        index=index_url,
+        index=storage_for(index_url),
         keys=keys,
         serial=serial,
         force=force,
@@ -448,7 +444,7 @@ def publish_command(
             wheels += (build_runtime(built),)
         total = 0 if dry_run else sum(w.stat().st_size for w in wheels if w.is_file())
         with _byte_progress(total, f"uploading {len(wheels)} bundles") as sent:
-            result = publish(list(wheels), index=index_url, keys=keys, sent=sent, dry_run=dry_run)
+            result = publish(list(wheels), index=storage, keys=keys, sent=sent, dry_run=dry_run)
     if as_json:
         emit_json({**asdict(result), "dry_run": dry_run})
         return
@@ -470,13 +466,11 @@ def _set_yanked(
     from dioptra_plugins.index.operations import unyank, yank
 
     name, version = parse_pin(pin)
-    if not index_url:
-        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
-    url = index_url
+    storage = storage_for(index_url)
     if yanked:
-        result = yank(name, version, index=url, reason=reason, keys=keys)
+        result = yank(name, version, index=storage, reason=reason, keys=keys)
     else:
-        result = unyank(name, version, index=url, keys=keys)
+        result = unyank(name, version, index=storage, keys=keys)
     signing = result.signed
     if as_json:
         emit_json(asdict(result))

@@ -1,7 +1,8 @@
 """The index's write operations for Python callers: ``dioptra_plugins.publish`` and friends.
 
 Each takes ``index`` as ``sync(index=...)`` does (an ``s3://`` URL, a read-only ``https://``
-URL, a directory or ``file://`` URL; default ``$DIOPTRA_PLUGINS_INDEX``) and ``keys``, the key
+URL, a directory or ``file://`` URL; default ``$DIOPTRA_PLUGINS_INDEX``), or a storage already
+opened and ``keys``, the key
 directory of a signed index.  The signing policy (``signing.policy``) is applied below these
 functions, in the library's own write paths, so calling those directly obeys it too: on a
 signed index a write signs (with ``keys``) or is refused before it writes anything.  ``keys``
@@ -31,9 +32,15 @@ if TYPE_CHECKING:
 PathArgument = str | os.PathLike[str]
 
 
-def _storage(index: str | os.PathLike[str] | None) -> Storage:
+IndexArgument = str | os.PathLike[str] | Storage
+"""An index URL or directory, or a storage already opened (``index.url.open_storage``)."""
+
+
+def _storage(index: IndexArgument | None) -> Storage:
     from dioptra_plugins.index.url import INDEX_VARIABLE, open_storage
 
+    if index is not None and not isinstance(index, str | os.PathLike):
+        return index  # already open (the command line counts its requests)
     url = os.fspath(index) if index is not None else os.environ.get(INDEX_VARIABLE)
     if not url:
         raise UsageError(f"no index: pass index= (--index) or set ${INDEX_VARIABLE}")
@@ -47,7 +54,7 @@ def _keys(keys: PathArgument | None) -> Path | None:
 def publish(
     wheels: PathArgument | Iterable[PathArgument],
     *,
-    index: str | os.PathLike[str] | None = None,
+    index: IndexArgument | None = None,
     keys: PathArgument | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
@@ -82,7 +89,7 @@ def yank(
     name: str,
     version: str,
     *,
-    index: str | os.PathLike[str] | None = None,
+    index: IndexArgument | None = None,
     reason: str | None = None,
     keys: PathArgument | None = None,
 ) -> YankResult:
@@ -102,7 +109,7 @@ def unyank(
     name: str,
     version: str,
     *,
-    index: str | os.PathLike[str] | None = None,
+    index: IndexArgument | None = None,
     keys: PathArgument | None = None,
 ) -> YankResult:
     """Undo a yank of ``name`` ``version``; signed or refused like :func:`publish`."""
@@ -114,7 +121,7 @@ def unyank(
 
 def refresh(
     *,
-    index: str | os.PathLike[str] | None = None,
+    index: IndexArgument | None = None,
     keys: PathArgument,
     timestamp_expiry: int | None = None,
 ) -> SignResult:
@@ -136,7 +143,7 @@ def refresh(
 
 def renew(
     *,
-    index: str | os.PathLike[str] | None = None,
+    index: IndexArgument | None = None,
     keys: PathArgument,
     restore: bool = False,
 ) -> SignResult:
@@ -157,7 +164,7 @@ def renew(
 
 
 def init_index(
-    index: str | os.PathLike[str] | None = None,
+    index: IndexArgument | None = None,
     *,
     signed: bool = False,
     keys: PathArgument | None = None,
@@ -188,7 +195,7 @@ class SignedRepairResult(RepairResult):
 
 def repair(
     *,
-    index: str | os.PathLike[str] | None = None,
+    index: IndexArgument | None = None,
     keys: PathArgument | None = None,
     serial: int | None = None,
     force: bool = False,
