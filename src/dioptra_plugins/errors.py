@@ -81,9 +81,18 @@ def _rebuild(
 
 
 class UsageError(DioptraPluginsError):
-    """The caller asked for something malformed (bad URL, bad requirement, bad option)."""
+    """The caller asked for something malformed (bad URL, bad requirement, bad option).
+
+    ``parameters`` names the function parameters to blame, as a Python caller knows them; the
+    message writes each as ```name``` (backticks), which the command line replaces with the
+    option that sets it (``--dry-run``), as click's ``BadParameter`` names its option.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, parameters: Sequence[str] = ()) -> None:
+        self.parameters = list(parameters)
+        super().__init__(message)
 
 
 class ConfigurationError(UsageError):

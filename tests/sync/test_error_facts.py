@@ -29,6 +29,7 @@ from dioptra_plugins.errors import (
     ResolutionCause,
     ResolutionError,
     UnknownPluginFunctionError,
+    UsageError,
     json_safe,
 )
 from dioptra_plugins.index.local import LocalStorage
@@ -290,3 +291,51 @@ def test_errors_with_facts_survive_pickling() -> None:
     imported = pickle.loads(pickle.dumps(originals[-1]))
     assert isinstance(imported, PluginImportError)
     assert (imported.name, imported.path, imported.line) == ("pkg.mod", "/x/mod.py", 3)
+
+
+# --- library errors name parameters; the command line names flags --------------------------------
+
+
+def test_a_library_usage_error_names_parameters_not_flags(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        sync(
+            ["alpha"], index=str(tmp_path), plugin_dir=tmp_path / "p", dry_run=True, reinstall=True
+        )
+    assert str(caught.value) == "`dry_run` and `reinstall` do not go together"
+    assert caught.value.parameters == ["dry_run", "reinstall"]
+    assert "--" not in str(caught.value)
+
+
+def test_the_command_line_maps_each_parameter_to_its_flag(tmp_path: Path) -> None:
+    done = cli(
+        "sync",
+        "alpha",
+        "--index",
+        str(tmp_path / "index"),
+        "--plugin-dir",
+        str(tmp_path / "p"),
+        "--dry-run",
+        "--reinstall",
+        "--json",
+    )
+    assert done.returncode == 2, done.stderr
+    document = json.loads(done.stdout)
+    assert document["error"] == "--dry-run and --reinstall do not go together"
+    assert "error: --dry-run and --reinstall do not go together" in done.stderr
+    assert document["details"] == {
+        "parameters": ["dry_run", "reinstall"],
+        "flags": {"dry_run": "--dry-run", "reinstall": "--reinstall"},
+    }
+
+
+def test_a_parameter_the_command_lacks_keeps_its_name() -> None:
+    import click
+
+    from dioptra_plugins.cli.main import _in_flags
+
+    command = click.Command("x", params=[click.Option(["-j", "--jobs"])])
+    error = UsageError("`jobs` and `other` clash", parameters=("jobs", "other"))
+    assert _in_flags(error, command) == ("--jobs and `other` clash", {"jobs": "--jobs"})
+    argument = click.Command("y", params=[click.Argument(["requirements"], nargs=-1)])
+    message, _flags = _in_flags(UsageError("`requirements`", parameters=["requirements"]), argument)
+    assert message == click.Argument(["requirements"], nargs=-1).human_readable_name

@@ -96,6 +96,39 @@ def _click_details(error: click.ClickException) -> dict[str, Any]:
     return {"parameter": param.name, "flags": flags}
 
 
+def _leaf_command(group: click.Group, ctx: click.Context, tokens: list[str]) -> click.Command:
+    """The (sub)command that ran (``tokens``: the arguments after its name, read before click
+    consumed them): its options are the flags of its parameters."""
+    name = ctx.invoked_subcommand
+    command: click.Command = (name and group.get_command(ctx, name)) or group
+    for token in tokens:
+        if not isinstance(command, click.Group):
+            break
+        sub = None if token.startswith("-") else command.get_command(ctx, token)
+        if sub is not None:
+            command = sub
+    return command
+
+
+def _in_flags(error: Exception, command: click.Command) -> tuple[str, dict[str, str]]:
+    """The message with each blamed parameter (```name```) written as the option that sets it
+    on ``command`` (or its argument's metavar), and that mapping; a parameter the command
+    lacks keeps its name."""
+    message = str(error)
+    flags: dict[str, str] = {}
+    for name in getattr(error, "parameters", ()):
+        for param in command.params:
+            if param.name == name:
+                long = [opt for opt in param.opts if opt.startswith("--")]
+                shown = long[0] if long else param.opts[0]
+                if isinstance(param, click.Argument):
+                    shown = param.human_readable_name
+                message = message.replace(f"`{name}`", shown)
+                flags[name] = shown
+                break
+    return message, flags
+
+
 class Group(click.Group):
     """A lazily loading click group that turns library errors into a message and an exit code."""
 
@@ -143,6 +176,7 @@ class Group(click.Group):
         # A usage error can stop parsing before --json's own callback ran (`sync x --jobs 0
         # --json`): the raw arguments say whether a JSON document is owed.
         wants_json = "--json" in ctx.args
+        tokens = list(ctx.args)  # click empties them: the failing subcommand is found in them
         try:
             return super().invoke(ctx)
         except click.ClickException as error:
@@ -168,14 +202,15 @@ class Group(click.Group):
                 raise
             from dioptra_plugins.cli.output import emit_json, json_requested
 
-            click.echo(f"error: {error}", err=True)
+            message, flags = _in_flags(error, _leaf_command(self, ctx, tokens))
+            click.echo(f"error: {message}", err=True)
             if json_requested():
                 emit_json(
                     {
-                        "error": str(error),
+                        "error": message,
                         "kind": type(error).__name__,
                         "exit_code": error.exit_code,
-                        "details": error.details(),
+                        "details": error.details() | ({"flags": flags} if flags else {}),
                     }
                 )
             ctx.exit(error.exit_code)

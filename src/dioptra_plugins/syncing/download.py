@@ -363,7 +363,7 @@ def fetch_bundles(
     total)`` the packages verified and stored.  Returns the number of bundles downloaded.
     """
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+        raise UsageError(f"`jobs` must be at least 1, not {jobs}", parameters=("jobs",))
     todo = [p for p in packages if include_stored or not layout.store_entry(p.sha256).is_dir()]
     if not todo:
         return 0

@@ -166,7 +166,9 @@ def sync(
     ``allow_shadowing`` (``syncing.shadowing``).
     """
     if dry_run and reinstall:
-        raise UsageError("--dry-run and --reinstall do not go together")
+        raise UsageError(
+            "`dry_run` and `reinstall` do not go together", parameters=("dry_run", "reinstall")
+        )
     layout = writable_plugin_dir(plugin_dir)
     if requirements is None and locked is None:
         requirements, last_index = last_sync_requirements(layout)
@@ -176,7 +178,9 @@ def sync(
     lock: Lock | None = None
     if locked is not None:
         if requirements:
-            raise UsageError("give requirements or --locked, not both")
+            raise UsageError(
+                "give `requirements` or `locked`, not both", parameters=("requirements", "locked")
+            )
         from dioptra_plugins.syncing.pylock import lock_from_toml
 
         try:

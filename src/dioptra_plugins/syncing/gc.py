@@ -118,7 +118,7 @@ def gc(
     deleted and writes nothing (it takes no lock: what it reports may change under a sync).
     """
     if keep < 0:
-        raise UsageError(f"--keep must be 0 or more, not {keep}")
+        raise UsageError(f"`keep` must be 0 or more, not {keep}", parameters=("keep",))
     layout = synced_plugin_dir(plugin_dir)
     result = GcResult(plugin_dir=str(layout.root), dry_run=dry_run)
     remove = (lambda path: None) if dry_run else _remove_tree
