@@ -136,6 +136,21 @@ def test_help_and_version_import_no_command_module(tmp_path: Path, args: list[st
     assert offenders(modules, HELP_HEAVY) == []
 
 
+def test_a_commands_help_imports_neither_the_index_nor_the_sync_engine(tmp_path: Path) -> None:
+    modules = loaded_modules(tmp_path, "sync", "--help")
+    assert "dioptra_plugins.cli.sync_commands" in modules
+    assert offenders(modules, (*HEAVY, "dioptra_plugins.index", "dioptra_plugins.syncing")) == []
+
+
+def test_the_options_spell_the_librarys_variables() -> None:
+    from dioptra_plugins.cli import options
+    from dioptra_plugins.index.url import INDEX_VARIABLE
+    from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
+
+    assert options.INDEX_VARIABLE == INDEX_VARIABLE
+    assert options.PLUGIN_DIR_VARIABLE == PLUGIN_DIR_VARIABLE
+
+
 @pytest.fixture
 def synced_index(tmp_path: Path) -> tuple[Path, Path]:
     """An index holding one bundle and a plugin dir already synced to it."""

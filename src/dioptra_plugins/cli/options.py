@@ -10,8 +10,11 @@ from typing import Any, TypeVar
 
 import click
 
-from dioptra_plugins.index.url import INDEX_VARIABLE
-from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
+# The variables' names, spelled here rather than imported from index.url and plugindir.layout:
+# importing those for two strings cost every `<command> --help` ~50 modules.
+# tests/test_cli_startup.py checks that they equal the library's.
+INDEX_VARIABLE = "DIOPTRA_PLUGINS_INDEX"
+PLUGIN_DIR_VARIABLE = "DIOPTRA_PLUGIN_DIR"
 
 F = TypeVar("F", bound=Callable[..., Any])
 

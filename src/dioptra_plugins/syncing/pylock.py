@@ -18,7 +18,6 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from dioptra_plugins.bundle.manifest import is_import_name
 from dioptra_plugins.errors import LockFileError as LockFileError  # re-exported (was here)
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.keys import is_normalized_name, is_sha256
@@ -279,6 +278,10 @@ def lock_from_toml(data: bytes, source: str = "pylock.toml") -> Lock:
 
 
 def _locked_package(entry: _Table) -> LockedPackage:
+    # Imported here: bundle.manifest brings dioptra_toml, provenance, git_source and subprocess,
+    # which a no-op sync (it imports this module through syncing.generations) never needs.
+    from dioptra_plugins.bundle.manifest import is_import_name
+
     wheels = entry.tables("wheels", [])
     ours = entry.table("tool", {}).table(TOOL, {}).value.get("top-level") is not None
     if not ours:
