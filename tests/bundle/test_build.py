@@ -153,7 +153,7 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_bare_folder_needs_a_version(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="--version is required"):
+    with pytest.raises(UsageError, match="`version` is required"):
         build_bundle(make_package(tmp_path), tmp_path / "dist")
 
 
@@ -161,7 +161,7 @@ def test_bare_folder_needs_a_version(tmp_path: Path) -> None:
     ("version", "requires", "message"),
     [
         ("not a version", (), "not a valid PEP 440 version"),
-        ("1.0", ("numpy>>1",), "--requires"),
+        ("1.0", ("numpy>>1",), "`requires`"),
     ],
 )
 def test_bad_version_or_requirement(

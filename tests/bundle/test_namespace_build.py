@@ -110,20 +110,20 @@ def test_hatchling_project_of_a_namespace_portion(tmp_path: Path) -> None:
 @pytest.mark.parametrize("namespace", ["../x", "dioptra_custom/../x", "a..b", "", "a-b", "/abs"])
 def test_hostile_namespace_is_refused(tmp_path: Path, namespace: str) -> None:
     folder = write(tmp_path / "pkg", {"__init__.py": "", "m.py": TASK.format(name="t")})
-    with pytest.raises(UsageError, match="--namespace"):
+    with pytest.raises(UsageError, match="`namespace`"):
         build_bundle(folder, tmp_path / "dist", version="1.0", namespace=namespace)
     assert not (tmp_path / "dist").exists()
 
 
 def test_hostile_project_name_is_refused(tmp_path: Path) -> None:
     folder = write(tmp_path / "pkg", {"__init__.py": ""})
-    with pytest.raises(UsageError, match="--name"):
+    with pytest.raises(UsageError, match="`name`"):
         build_bundle(folder, tmp_path / "dist", version="1.0", name="../evil")
 
 
 def test_project_refuses_bare_folder_flags(tmp_path: Path) -> None:
     project = write(tmp_path / "project", {"pyproject.toml": ""})
-    with pytest.raises(UsageError, match="--namespace"):
+    with pytest.raises(UsageError, match="`namespace`"):
         build_bundle(project, tmp_path / "dist", namespace="dioptra_custom")
 
 

@@ -339,3 +339,40 @@ def test_a_parameter_the_command_lacks_keeps_its_name() -> None:
     argument = click.Command("y", params=[click.Argument(["requirements"], nargs=-1)])
     message, _flags = _in_flags(UsageError("`requirements`", parameters=["requirements"]), argument)
     assert message == click.Argument(["requirements"], nargs=-1).human_readable_name
+
+
+def test_build_names_version_in_python_and_its_flag_on_the_command_line(tmp_path: Path) -> None:
+    from dioptra_plugins.bundle.build import build_bundle
+
+    package = tmp_path / "demo_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    with pytest.raises(UsageError) as caught:
+        build_bundle(package, tmp_path / "dist", version="not a version")
+    assert str(caught.value) == "`version` 'not a version' is not a valid PEP 440 version"
+    done = cli("build", str(package), "--version", "not a version", "-o", str(tmp_path / "d"))
+    assert done.returncode == 2, done.stderr
+    assert "error: --version 'not a version' is not a valid PEP 440 version" in done.stderr
+    # `name` is build's --name although the command's variable is project_name.
+    named = cli(
+        "build", str(package), "--version", "1.0", "--name", "bad name!", "-o", str(tmp_path / "d")
+    )
+    assert named.returncode == 2, named.stderr
+    assert "error: --name 'bad name!' is not a valid project name" in named.stderr
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '1'\n")
+    given = cli("build", str(project), "--version", "1.0", "--requires", "x", "--json")
+    assert given.returncode == 2, given.stderr
+    document = json.loads(given.stdout)
+    assert document["error"].endswith("not with --version/--requires")
+    assert document["details"]["flags"] == {"version": "--version", "requires": "--requires"}
+
+
+def test_index_repair_names_its_flags(tmp_path: Path) -> None:
+    done = cli("index", "repair", "--index", str(tmp_path / "idx"), "--choose", "zz", "--json")
+    assert done.returncode == 2, done.stderr
+    document = json.loads(done.stdout)
+    assert document["kind"] == "UsageError"
+    assert document["error"].startswith("--choose 'zz': give the sha256 of a recorded root")
+    assert document["details"] == {"parameters": ["choose"], "flags": {"choose": "--choose"}}

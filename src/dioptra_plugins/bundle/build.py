@@ -101,13 +101,13 @@ class _BareOptions:
     namespace: str | None
 
     def given(self) -> list[str]:
-        flags = {
-            "--version": self.version is not None,
-            "--requires": bool(self.requires),
-            "--name": self.name is not None,
-            "--namespace": self.namespace is not None,
+        names = {
+            "version": self.version is not None,
+            "requires": bool(self.requires),
+            "name": self.name is not None,
+            "namespace": self.namespace is not None,
         }
-        return [flag for flag, given in flags.items() if given]
+        return [name for name, given in names.items() if given]
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ def _build(src: Path, out_dir: Path, options: _BareOptions, extras: _Extras) -> 
         if given := options.given():
             raise UsageError(
                 f"{src} is a project with its own pyproject.toml: set its name, version, "
-                f"packages and dependencies there, not with {'/'.join(given)}"
+                f"packages and dependencies there, not with {'/'.join(f'`{g}`' for g in given)}",
+                parameters=given,
             )
         return _build_project(src, out_dir, extras)
     if (src / "__init__.py").is_file() or _is_namespace_folder(src):
@@ -143,7 +144,9 @@ def _build(src: Path, out_dir: Path, options: _BareOptions, extras: _Extras) -> 
                 f"directory {src.parent}, or the package folder inside {src}"
             )
         if options.version is None:
-            raise UsageError(f"{src} is a bare package folder: --version is required")
+            raise UsageError(
+                f"{src} is a bare package folder: `version` is required", parameters=("version",)
+            )
         with tempfile.TemporaryDirectory(prefix="dioptra-build-") as tmp:
             project = _generate_project(src, Path(tmp) / "project", options)
             return _build_project(project, out_dir, extras)
@@ -181,7 +184,8 @@ def _generate_project(package: Path, project: Path, options: _BareOptions) -> Pa
     if namespace is not None and not is_import_name(namespace):
         # It becomes directories of the wheel and of every plugin dir: never a path.
         raise UsageError(
-            f"--namespace {namespace!r} is not a dotted import name (identifiers joined by '.')"
+            f"`namespace` {namespace!r} is not a dotted import name (identifiers joined by '.')",
+            parameters=("namespace",),
         )
     import_name = f"{namespace}.{folder}" if namespace else folder
     if not is_import_name(import_name):
@@ -191,18 +195,24 @@ def _generate_project(package: Path, project: Path, options: _BareOptions) -> Pa
         # A portion is named after its dotted path, normalized: dioptra-custom-fgm-plugins.
         name = canonicalize_name(import_name.replace(".", "-")) if namespace else folder
     if not _PROJECT_NAME.fullmatch(name):
-        raise UsageError(f"--name {name!r} is not a valid project name (PEP 508)")
+        raise UsageError(
+            f"`name` {name!r} is not a valid project name (PEP 508)", parameters=("name",)
+        )
     version = options.version
     assert version is not None
     try:
         Version(version)
     except InvalidVersion as error:
-        raise UsageError(f"--version {version!r} is not a valid PEP 440 version") from error
+        raise UsageError(
+            f"`version` {version!r} is not a valid PEP 440 version", parameters=("version",)
+        ) from error
     for requirement in options.requires:
         try:
             Requirement(requirement)
         except InvalidRequirement as error:
-            raise UsageError(f"--requires {requirement!r}: {error}") from error
+            raise UsageError(
+                f"`requires` {requirement!r}: {error}", parameters=("requires",)
+            ) from error
     shutil.copytree(package, project / "src" / package_path(import_name), ignore=_IGNORED)
     top = import_name.split(".", 1)[0]
     pyproject = {

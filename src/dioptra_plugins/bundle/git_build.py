@@ -178,7 +178,9 @@ def build_planned(
 ) -> list[BuiltFromGit]:
     """Build each planned package of ``commit`` into ``wheel_dir`` (a fresh directory)."""
     if len(planned) > 1 and options.name is not None:
-        raise UsageError("--name names one bundle; the source declares several packages")
+        raise UsageError(
+            "`name` names one bundle; the source declares several packages", parameters=("name",)
+        )
     ref = source.ref if requested_ref is None else requested_ref
     # Each package is built by its own hatchling process: threads build them in parallel.
     workers = max(1, min(len(planned), os.cpu_count() or 1))

@@ -117,8 +117,11 @@ def _in_flags(error: Exception, command: click.Command) -> tuple[str, dict[str, 
     message = str(error)
     flags: dict[str, str] = {}
     for name in getattr(error, "parameters", ()):
+        # By name, or by its flag when the command's variable is named otherwise (``--name``
+        # sets ``project_name`` in ``build``, ``name=`` in Python).
+        flag = "--" + name.replace("_", "-")
         for param in command.params:
-            if param.name == name:
+            if param.name == name or flag in param.opts:
                 long = [opt for opt in param.opts if opt.startswith("--")]
                 shown = long[0] if long else param.opts[0]
                 if isinstance(param, click.Argument):

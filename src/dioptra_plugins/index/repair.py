@@ -148,12 +148,13 @@ def repair_index(
     (what repair cannot know), PublishError (the root changed while repairing).
     """
     if serial is not None and serial < 1:
-        raise UsageError(f"--serial must be 1 or more, not {serial}")
+        raise UsageError(f"`serial` must be 1 or more, not {serial}", parameters=("serial",))
     current = _current_root(storage)
     if current.state == "valid" and not force:
         raise UsageError(
             f"{storage.url}/{ROOT_KEY} is valid: nothing to repair (`index check` checks what it "
-            "points at); pass --force to write it again with the next serial"
+            "points at); pass `force` to write it again with the next serial",
+            parameters=("force",),
         )
     records = history_keys(storage)
     top = max(records, default=None)
@@ -225,8 +226,9 @@ def _new_serial(serial: int | None, floor: int, current: _Current, top: int | No
         known = [f"the old root's {current.serial}"] if current.serial else []
         known += [f"the recorded {top}"] if top is not None else []
         raise UsageError(
-            f"--serial {serial} would move the serial back: it must be above "
-            f"{' and '.join(known)} (at least {floor}), or workers that accepted those refuse it"
+            f"`serial` {serial} would move the serial back: it must be above "
+            f"{' and '.join(known)} (at least {floor}), or workers that accepted those refuse it",
+            parameters=("serial",),
         )
     return serial
 
@@ -300,8 +302,9 @@ def _chosen_record(
     wanted = choose.strip().lower()
     if len(wanted) < _MIN_CHOICE or not re.fullmatch(r"[0-9a-f]+", wanted):
         raise UsageError(
-            f"--choose {choose!r}: give the sha256 of a recorded root, or its first "
-            f"{_MIN_CHOICE} hex digits or more"
+            f"`choose` {choose!r}: give the sha256 of a recorded root, or its first "
+            f"{_MIN_CHOICE} hex digits or more",
+            parameters=("choose",),
         )
     matches = [
         key
@@ -311,12 +314,16 @@ def _chosen_record(
     ]
     if len(matches) != 1:
         found = "no recorded root" if not matches else f"{len(matches)} recorded roots"
-        raise UsageError(f"--choose {choose}: {found} of {storage.url} start with it")
+        raise UsageError(
+            f"`choose` {choose}: {found} of {storage.url} start with it", parameters=("choose",)
+        )
     try:
         return read_record(storage, matches[0])
     except DioptraPluginsError as error:
         result.skipped_documents.append(matches[0])
-        raise UsageError(f"--choose {choose}: {matches[0]} cannot be used: {error}") from None
+        raise UsageError(
+            f"`choose` {choose}: {matches[0]} cannot be used: {error}", parameters=("choose",)
+        ) from None
 
 
 def _ambiguous(
