@@ -36,6 +36,8 @@ def json_safe(value: object) -> Any:
         return sorted((json_safe(item) for item in value), key=str)
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]
+    if isinstance(value, type):  # a class is named, never called (its to_dict is unbound)
+        return f"{value.__module__}.{value.__qualname__}"
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
         return json_safe(to_dict())

@@ -245,6 +245,9 @@ def test_json_safe_turns_every_fact_into_json() -> None:
     assert safe["error"] == {"kind": "ValueError", "error": "boom"}
     assert safe["nan"] == "nan"
     assert safe["1"] == "key not a string"
+    assert safe["other"] == "builtins.object"
+    # A class with a to_dict method is named, not called without its instance.
+    assert json_safe(ResolutionCause) == "dioptra_plugins.errors.ResolutionCause"
 
 
 # --- one family module ---------------------------------------------------------------------------
