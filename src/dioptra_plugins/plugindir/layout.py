@@ -229,7 +229,10 @@ def writable_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> PluginDirL
     """The one plugin dir a sync, gc or rollback works on: ``plugin_dir`` or the variable."""
     chosen = plugin_dir if plugin_dir is not None else os.environ.get(PLUGIN_DIR_VARIABLE)
     if not chosen:
-        raise UsageError(f"no plugin dir: pass --plugin-dir or set ${PLUGIN_DIR_VARIABLE}")
+        raise UsageError(
+            f"no plugin dir: pass `plugin_dir` or set ${PLUGIN_DIR_VARIABLE}",
+            parameters=("plugin_dir",),
+        )
     text = os.fspath(chosen)
     if os.pathsep in text:
         raise UsageError(f"sync writes one plugin dir, not a list: {text!r}")

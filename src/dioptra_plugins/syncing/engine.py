@@ -195,7 +195,7 @@ def sync(
         key = requirements_key(requirements)
     index_url = index or os.environ.get(INDEX_VARIABLE) or (lock.index if lock else None)
     if not index_url:
-        raise UsageError(f"no index: pass --index or set ${INDEX_VARIABLE}")
+        raise UsageError(f"no index: pass `index` or set ${INDEX_VARIABLE}", parameters=("index",))
     storage = storage_for(index_url)
     signed = _verifying(storage, trust, layout)
     storage = signed or storage
