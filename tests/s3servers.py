@@ -341,7 +341,12 @@ def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Ser
         yield server
 
 
-@pytest.fixture(params=["moto", "seaweedfs"])
+# The fast subset (pytest -m "not slow") runs the S3-only tests on moto, and the tests of every
+# backend on the local one; the second S3 server, and S3 for backend-neutral tests, are slow.
+SLOW_PARAM = pytest.mark.slow
+
+
+@pytest.fixture(params=["moto", pytest.param("seaweedfs", marks=SLOW_PARAM)])
 def s3_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     """One S3 server per parameter, with its AWS environment applied for this test."""
     server: S3Server = request.getfixturevalue(f"{request.param}_server")
@@ -349,7 +354,13 @@ def s3_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     return server
 
 
-@pytest.fixture(params=["local", "moto", "seaweedfs"])
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param("moto", marks=SLOW_PARAM),
+        pytest.param("seaweedfs", marks=SLOW_PARAM),
+    ]
+)
 def index_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 # Each entry is a module below tests/ (every test in it) or ``module::function`` (every
 # parametrization of it), with why it is slow.  Times are from a machine of 2 cores under a load
 # average of 25-55, about five times an idle machine's.  tests/test_slow_marks.py checks that
-# every entry still names a test.
+# every entry still names a test.  Besides these, tests/s3servers.py marks the S3 parameters
+# of backend-neutral tests (index_backend: moto, seaweedfs) and SeaweedFS for S3-only tests
+# (s3_server), and tests/signing/conftest.py its SeaweedFS backend: the fast subset runs every
+# such test on the local directory, and S3-only tests on moto.
 SLOW: dict[str, str] = {
     # Sweeps: hundreds of real processes killed or signalled at chosen instants.
     "sync/test_sync_crash.py": "200 syncs killed with SIGKILL",
@@ -53,7 +56,35 @@ SLOW: dict[str, str] = {
     ),
     # Property-based: 120 examples per reader.
     "fuzz/test_fuzz_readers.py": "hypothesis, 120 examples per reader (35 s)",
-    # Waits that are the point of the test: 3 x 1 s timeouts, plus a control run.
-    "index/test_timeouts.py::test_cli_index_commands_fail_in_time": "10-13 s each",
-    "index/test_timeouts.py::test_cli_sync_fails_in_time": "10 s",
+    # Waits that are the point of the test: timeouts, retries with backoff, intervals, expiry.
+    "index/test_timeouts.py::test_cli_index_commands_fail_in_time": "3 x 1 s, a control (10-13 s)",
+    "index/test_timeouts.py::test_cli_sync_fails_in_time": "3 x 1 s, and a control (10 s)",
+    "index/test_timeouts.py::test_library_fails_within_attempts_times_timeout": "3 x 1 s (4 s)",
+    "index/test_timeouts.py::test_each_operation_reports_the_timeout": "4 x 3 x 0.3 s (7 s)",
+    "sync/test_sync_faults.py": "a fault proxy; retries with backoff (29 s for 11)",
+    "sync/test_sync_concurrency.py": "eight syncs at once; sync --every over 5.5 intervals (9 s)",
+    "signing/test_signed_sync.py::test_an_expired_timestamp_is_refused_saying_when": (
+        "sleeps until the timestamp expires (5 s)"
+    ),
+    "registry/test_watch.py::test_idle_for_two_seconds_reloads_nothing": "2 s idle",
+    "registry/test_watch_screen.py": "the watch command in a subprocess (5 s for 3)",
+    # Many command-line processes each.
+    "index/test_config_errors.py": "a command-line process per bad setting, 67 (116 s)",
+    "signing/test_trusted_views.py": "signed views through the command line (25 s for 8)",
+    (
+        "signing/test_signing_policy.py::"
+        "test_concurrent_signed_publishers_with_the_library_lose_nothing"
+    ): "concurrent signed publishers (5 s)",
+    "signing/test_signing_cli.py::test_concurrent_signed_publishers_lose_nothing": "3 s",
+    (
+        "signing/test_signed_mismatch_message.py::"
+        "test_a_stream_cut_by_the_network_on_a_signed_index_is_a_network_fault"
+    ): "5 s",
+    (
+        "sync/test_shadowing.py::"
+        "test_the_command_exits_1_naming_the_distribution_and_allows_it_when_told"
+    ): "6 s",
+    "bundle/test_dioptra_toml.py::test_declared_metadata_goes_into_each_manifest": "4 s",
+    "bundle/test_dioptra_toml.py::test_publish_from_git_into_a_library_storage": "4 s",
+    "bundle/test_bundle_cli.py::test_build_and_inspect_json": "4 s",
 }

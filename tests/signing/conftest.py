@@ -17,7 +17,7 @@ from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.syncing import engine
 
 
-@pytest.fixture(params=["local", "seaweedfs"])
+@pytest.fixture(params=["local", pytest.param("seaweedfs", marks=pytest.mark.slow)])
 def index_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
