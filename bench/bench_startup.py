@@ -9,6 +9,8 @@ repetitions (each repetition runs every case once, in a shuffled order from a se
 - ``noop-http``: the same over HTTP from a fair static server on 127.0.0.1 (listen queue 1024,
   HTTP/1.1 keep-alive, TCP_NODELAY: bench/fairserver.py);
 - ``noop-s3``: the same from S3 (SeaweedFS on loopback, or moto with ``--s3 moto``);
+- ``import-click`` and ``click+urllib3-GET``: floors of the libraries the CLI and the HTTP
+  index are made with (a python that imports click; one that also makes the GET with urllib3);
 - ``bare-boto3``: a bare python that imports boto3 and makes the one conditional GET a no-op
   sync makes (the issue's S3 floor).
 
@@ -75,6 +77,13 @@ def bare_boto3(bucket: str, key: str, etag: str) -> str:
         f"    c.get_object(Bucket={bucket!r}, Key={key!r}, IfNoneMatch={etag!r})\n"
         "except e.ClientError:\n"
         "    pass\n"
+    )
+
+
+def click_urllib3(url: str) -> str:
+    return (
+        "import click, urllib3\n"
+        f"urllib3.PoolManager().request('GET', {url + '/index.json'!r}, retries=False)\n"
     )
 
 
@@ -170,6 +179,10 @@ def main() -> None:
 
             cases: dict[str, tuple[list[str], dict[str, str]]] = {
                 "python": ([PYTHON, "-c", "pass"], env),
+                # The floors of our own choices: a CLI made with click; an HTTP index read
+                # with urllib3 (one GET of the root, as a no-op sync makes).
+                "import-click": ([PYTHON, "-c", "import click"], env),
+                "click+urllib3-GET": ([PYTHON, "-c", click_urllib3(http_url)], env),
                 "bare-boto3": ([PYTHON, "-c", bare_boto3(bucket, "plugins/index.json", etag)], env),
             }
             for label, src in trees.items():
@@ -209,8 +222,14 @@ def main() -> None:
         fastest = min(times[name]) * 1000
         modules, traced = counts[name]
         print(f"{name:<22} {median:7.0f}ms {fastest:7.0f}ms  {modules:>11} {traced:>10}")
-    ratios = [s3 / b for s3, b in zip(times["noop-s3"], times["bare-boto3"], strict=True)]
-    print(f"noop-s3 / bare-boto3 per repetition: median {statistics.median(ratios):.2f}x")
+    for ours, floor in (
+        ("noop-s3", "bare-boto3"),
+        ("noop-http", "click+urllib3-GET"),
+        ("--help", "import-click"),
+    ):
+        pairs = zip(times[ours], times[floor], strict=True)
+        per = statistics.median(a / b for a, b in pairs)
+        print(f"{ours} / {floor} per repetition: median {per:.2f}x")
     if args.before:
         for name in ("--help", "--version", "noop-local", "noop-http", "noop-s3"):
             pairs = zip(times[name], times[name + " (before)"], strict=True)
