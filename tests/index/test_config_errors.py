@@ -395,6 +395,33 @@ def test_writes_without_permission(world_readable: Path, operation: str) -> None
     )
 
 
+@pytest.mark.parametrize("operation", ["index-list", "index-show", "sync"])
+def test_reads_without_permission(world_readable: Path, operation: str) -> None:
+    """An index its reader may not open: every read path says which file and why."""
+    _need_root()
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is not installed")
+    index = world_readable / "index"
+    wheel = write_wheel(world_readable / "wheels", "demo_pkg", "1.0.0")
+    assert cli("publish", str(wheel), "--index", str(index), env=base_env()).returncode == 0
+    (index / "index.json").chmod(0o600)  # root's alone
+    plugin_dir = world_readable / "plugins"
+    plugin_dir.mkdir()
+    os.chown(plugin_dir, NOBODY, NOBODY)
+    args = {
+        "index-list": ("index", "list", "--index", str(index)),
+        "index-show": ("index", "show", "demo_pkg", "--index", str(index)),
+        "sync": ("sync", "demo_pkg", "--index", str(index), "--plugin-dir", str(plugin_dir)),
+    }[operation]
+    run = cli(*args, "--json", env=base_env(HOME="/nonexistent"), user=NOBODY)
+    assert_one_error(
+        run,
+        kind="StorageOSError",
+        exit_code=1,
+        says=(str(index / "index.json"), "Permission denied"),
+    )
+
+
 def test_a_file_where_the_projects_folder_belongs(local_index: Path) -> None:
     """repair --force used to list projects/ as empty and rebuild a root without any project."""
     shutil.rmtree(local_index / "projects")
