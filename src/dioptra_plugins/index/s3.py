@@ -162,12 +162,13 @@ class S3Storage:
             raise _configuration_error(
                 ValueError(f"Invalid endpoint: {endpoint}"), self.url
             ) from None
-        try:
-            credentials = self._session.get_credentials()
-        except (botocore.exceptions.BotoCoreError, ValueError, TypeError, OSError) as error:
-            raise _configuration_error(error, self.url) from None
+        # The credentials create_client resolved, as its signer holds them: asking the session
+        # again would walk the whole chain a second time when it found none (instance metadata
+        # included, a second or more on a machine without it).
+        signer = getattr(self._client, "_request_signer", None)
+        credentials = getattr(signer, "_credentials", None)
         if credentials is None:
-            return  # refused with its own message at the first request
+            return  # none found: refused with its own message at the first request
         method = str(getattr(credentials, "method", "") or "")
         for name, variable in (
             ("access_key", "AWS_ACCESS_KEY_ID"),
