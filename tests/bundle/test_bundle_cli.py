@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from test_build import make_package
+
 from wheelfactory import WheelSpec
 
 

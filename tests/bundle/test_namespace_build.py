@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wheelfactory import WheelSpec
 
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.publish import file_entry
+from wheelfactory import WheelSpec
 
 TASK = (
     "from dioptra import pyplugs\n\n\n@pyplugs.register\n"

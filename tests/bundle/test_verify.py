@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from wheelfactory import WheelSpec, record_hash
 
 from dioptra_plugins.bundle.extract import unpack_wheel
 from dioptra_plugins.bundle.verify import Limits, verify_wheel
 from dioptra_plugins.errors import BundleError
+from wheelfactory import WheelSpec, record_hash
 
 
 def problems_of(path: Path, limits: Limits | None = None) -> list[str]:
