@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from wheelfactory import WheelSpec
 
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import BuildError, BundleError
 from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from wheelfactory import WheelSpec
 
 TASK = (
     "from dioptra_plugins import pyplugs\n\n\n@pyplugs.register\n"
