@@ -75,11 +75,11 @@ SLOW: dict[str, str] = {
         "signing/test_signing_policy.py::"
         "test_concurrent_signed_publishers_with_the_library_lose_nothing"
     ): "concurrent signed publishers (5 s)",
-    "signing/test_signing_cli.py::test_concurrent_signed_publishers_lose_nothing": "3 s",
-    (
-        "signing/test_signed_mismatch_message.py::"
-        "test_a_stream_cut_by_the_network_on_a_signed_index_is_a_network_fault"
-    ): "5 s",
+    "signing/test_signing_cli.py": "keys, signing and workers through the command line (12 s)",
+    "signing/test_signed_mismatch_message.py": "a replaced bundle built per case (18 s)",
+    "sync/test_http_index.py::test_an_http_index_that_never_answers_fails_within_the_timeout": (
+        "3 x 0.5 s and backoff (2 s)"
+    ),
     (
         "sync/test_shadowing.py::"
         "test_the_command_exits_1_naming_the_distribution_and_allows_it_when_told"
