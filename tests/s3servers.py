@@ -17,6 +17,7 @@ Fixtures exported (import them into ``conftest.py``):
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -279,6 +280,13 @@ def _atomic_writes(app: Any) -> Any:
 
     def serve(environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
+            # The body is read before the lock is taken: a client that gave up mid-upload
+            # then blocks only its own request, never every writer behind the lock.
+            length = environ.get("CONTENT_LENGTH") or ""
+            stream = environ["wsgi.input"]
+            body = stream.read(int(length)) if length.isdigit() else stream.read()
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
             with lock:
                 return list(app(environ, start_response))  # the whole write inside the lock
         return app(environ, start_response)
