@@ -321,10 +321,17 @@ def command_line(world: World, case: Case) -> list[str]:
     return [world.python, "-m", "dioptra_plugins", *args, *(["--json"] if case.json_output else [])]
 
 
-def secrets_of(case: Case) -> list[str]:
+def secrets_of(case: Case, command: list[str]) -> list[str]:
+    """The values no output may hold: the marker secrets, and a fuzzed secret's value unless
+    the command line itself holds it (a path of this run's folder would be printed rightly)."""
     secrets = [SECRET_KEY, SESSION_TOKEN]
-    if case.variable in SECRET_VARIABLES and len(case.value.strip()) >= 6:
-        secrets.append(case.value)
+    value = case.value
+    if (
+        case.variable in SECRET_VARIABLES
+        and len(value.strip()) >= 6
+        and not any(value in argument for argument in command)
+    ):
+        secrets.append(value)
     return secrets
 
 
@@ -360,7 +367,7 @@ def _run_case(world: World, case: Case) -> Result:
     if "Traceback" in stderr:
         last = [line for line in stderr.splitlines() if line.strip()][-1:]
         return Result(case, "traceback", last[0][:200] if last else "")
-    for secret in secrets_of(case):
+    for secret in secrets_of(case, command_line(world, case)):
         if secret in stdout or secret in stderr:
             return Result(case, "leak", f"printed a secret ({len(secret)} characters)")
     kind = ""
