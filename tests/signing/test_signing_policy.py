@@ -31,6 +31,7 @@ import dioptra_plugins
 from dioptra_plugins import sync
 from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError
 from dioptra_plugins.index.publish import publish as library_publish
+from dioptra_plugins.index.repair import repair_index
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.index.yank import set_yanked
 from dioptra_plugins.signing import SigningError, UnsignedRootError
@@ -355,6 +356,10 @@ def test_python_writes_without_keys_to_a_signed_index_raise_and_write_nothing(
         with pytest.raises(SigningError, match="is a signed index: pass --keys KEYDIR"):
             attempt()
         assert every_object(signed_index) == before
+    # The repair function itself, called without a signing hook (as from older code).
+    with pytest.raises(SigningError, match="is a signed index: repair it with its keys"):
+        repair_index(storage, force=True)
+    assert every_object(signed_index) == before
 
 
 def test_the_public_api_has_real_signatures() -> None:

@@ -149,6 +149,18 @@ def repair_index(
     """
     if serial is not None and serial < 1:
         raise UsageError(f"`serial` must be 1 or more, not {serial}", parameters=("serial",))
+    if before_replace is None:
+        # No signing hook: only an unsigned index may be rewritten (a signed one goes through
+        # dioptra_plugins.repair(..., keys=...), whose hook signs or refuses): the policy
+        # holds for every caller of this function too, not just the public one.
+        from dioptra_plugins.signing import SigningError, is_signed
+
+        if is_signed(storage):
+            raise SigningError(
+                f"{storage.url} is a signed index: repair it with its keys "
+                "(dioptra_plugins.repair(..., keys=KEYDIR) or `index repair --keys KEYDIR`); "
+                "nothing was changed"
+            )
     current = _current_root(storage)
     if current.state == "valid" and not force:
         raise UsageError(
