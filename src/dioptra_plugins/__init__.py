@@ -9,7 +9,9 @@ _TYPE_CHECKING = False
 
 if _TYPE_CHECKING:
     from dioptra_plugins import pyplugs as pyplugs
+    from dioptra_plugins.bundle.operations import build as build
     from dioptra_plugins.errors import DioptraPluginsError as DioptraPluginsError
+    from dioptra_plugins.index.operations import check_index as check_index
     from dioptra_plugins.index.operations import init_index as init_index
     from dioptra_plugins.index.operations import publish as publish
     from dioptra_plugins.index.operations import refresh as refresh
@@ -17,10 +19,15 @@ if _TYPE_CHECKING:
     from dioptra_plugins.index.operations import repair as repair
     from dioptra_plugins.index.operations import unyank as unyank
     from dioptra_plugins.index.operations import yank as yank
+    from dioptra_plugins.plugindir.operations import gc as gc
+    from dioptra_plugins.plugindir.operations import list_plugins as list_plugins
+    from dioptra_plugins.plugindir.operations import rollback as rollback
+    from dioptra_plugins.plugindir.operations import verify as verify
     from dioptra_plugins.plugindir.syspath import plugin_dirs as plugin_dirs
     from dioptra_plugins.registry import Registry as Registry
     from dioptra_plugins.syncing.engine import SyncResult as SyncResult
     from dioptra_plugins.syncing.engine import sync as sync
+    from dioptra_plugins.task_listing import tasks as tasks
     from dioptra_plugins.watcher import watch as watch
 
 _LAZY = {
@@ -40,9 +47,18 @@ _LAZY = {
     "renew": ("dioptra_plugins.index.operations", "renew"),
     "repair": ("dioptra_plugins.index.operations", "repair"),
     "init_index": ("dioptra_plugins.index.operations", "init_index"),
+    "check_index": ("dioptra_plugins.index.operations", "check_index"),
+    # Building, and the plugin dir's maintenance (again none named like a submodule: no
+    # ``dioptra_plugins/verify.py`` or ``gc.py`` may ever exist).
+    "build": ("dioptra_plugins.bundle.operations", "build"),
+    "verify": ("dioptra_plugins.plugindir.operations", "verify"),
+    "gc": ("dioptra_plugins.plugindir.operations", "gc"),
+    "rollback": ("dioptra_plugins.plugindir.operations", "rollback"),
+    "list_plugins": ("dioptra_plugins.plugindir.operations", "list_plugins"),
+    "tasks": ("dioptra_plugins.task_listing", "tasks"),
 }
 
-__all__ = [  # noqa: RUF022 - grouped as DESIGN §9 lists them, then the index's writes
+__all__ = [  # noqa: RUF022 - grouped as DESIGN §9 lists them, then the life cycle's stages
     "pyplugs",
     "plugin_dirs",
     "sync",
@@ -57,6 +73,13 @@ __all__ = [  # noqa: RUF022 - grouped as DESIGN §9 lists them, then the index's
     "renew",
     "repair",
     "init_index",
+    "check_index",
+    "build",
+    "verify",
+    "gc",
+    "rollback",
+    "list_plugins",
+    "tasks",
 ]
 
 

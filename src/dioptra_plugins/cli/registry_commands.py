@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from types import FrameType
 from typing import IO, Any
 
@@ -20,11 +18,13 @@ import click
 from dioptra_plugins.cli.options import json_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_entries, emit_json, emit_table, table_fits
 from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
-from dioptra_plugins.lookup import may_hold_python, module_name
-from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
+from dioptra_plugins.lookup import module_name
 from dioptra_plugins.plugindir.syspath import plugin_dirs
-from dioptra_plugins.registry import PluginInfo, Registry
+from dioptra_plugins.registry import Registry
 from dioptra_plugins.reload import ReloadEvent
+from dioptra_plugins.task_listing import collect_tasks
+from dioptra_plugins.task_listing import load_packages as _load
+from dioptra_plugins.task_listing import packages_in as _packages_in
 
 
 def _absolute_dirs(value: str | None) -> str | None:
@@ -33,30 +33,6 @@ def _absolute_dirs(value: str | None) -> str | None:
     if value is None:
         return None
     return os.pathsep.join(os.path.abspath(part) for part in value.split(os.pathsep) if part)
-
-
-def _packages_in(directories: Sequence[Path]) -> Iterator[str]:
-    """Top-level packages in the plugin dirs: regular ones and namespace folders (PEP 420)."""
-    seen: set[str] = set()
-    for directory in directories:
-        for child in sorted(directory.iterdir()):
-            name = child.name
-            if not name.isidentifier() or name.startswith("_") or name in seen:
-                continue
-            if child.is_dir() and may_hold_python(child):
-                seen.add(name)
-                yield name
-
-
-def _load(registry: Registry, packages: Sequence[str]) -> list[PluginImportError]:
-    """Import every plugin of ``packages``; every failure is returned, none hides another."""
-    failures: list[PluginImportError] = []
-    for package in packages:
-        try:
-            failures.extend(registry.load_package(package, recursive=True))
-        except PluginImportError as error:  # the package's own __init__ is broken
-            failures.append(error)
-    return failures
 
 
 def _writes_to_fd1(stream: IO[str]) -> bool:
@@ -99,45 +75,6 @@ def _stdout_shielded(active: bool = True) -> Iterator[IO[str]]:
             os.close(saved)
 
 
-class _Annotation(str):
-    """An annotation kept as source text (``from __future__ import annotations``), unquoted."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _unquoted(annotation: Any) -> Any:
-    return _Annotation(annotation) if isinstance(annotation, str) else annotation
-
-
-def _signature(info: PluginInfo) -> str:
-    """The signature as written in the source, like the task manifest shows it."""
-    try:
-        signature = inspect.signature(info.func)
-    except (TypeError, ValueError):
-        return "(...)"
-    parameters = [
-        p.replace(annotation=_unquoted(p.annotation)) for p in signature.parameters.values()
-    ]
-    return str(
-        signature.replace(
-            parameters=parameters, return_annotation=_unquoted(signature.return_annotation)
-        )
-    )
-
-
-def _task_document(info: PluginInfo) -> dict[str, Any]:
-    return {
-        "module": module_name(info.package_name, info.plugin_name),
-        "package": info.package_name,
-        "plugin": info.plugin_name,
-        "function": info.func_name,
-        "signature": _signature(info),
-        "description": info.description.strip().splitlines()[0] if info.description else "",
-        "sort_value": info.sort_value,
-    }
-
-
 def _error_document(error: PluginImportError) -> dict[str, Any]:
     return {
         "module": error.module,
@@ -154,26 +91,8 @@ def _error_document(error: PluginImportError) -> dict[str, Any]:
 def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) -> None:
     """List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."""
     _printed_events_only()
-    registry = Registry()
-    with plugin_dirs(_absolute_dirs(plugin_dir)) as directories, _stdout_shielded(as_json):
-        if package is None and not directories:
-            # An empty listing would look like "no tasks" when nothing was looked at.
-            raise UsageError(
-                "no plugin dir to list: pass --plugin-dir DIR (existing, absolute) or set "
-                f"{PLUGIN_DIR_VARIABLE}"
-            )
-        failures = _load(registry, [package] if package else list(_packages_in(directories)))
-        tasks = [_task_document(info) for info in registry.plugins(package)]
-        # The commit each task's bundle was built from, as the plugin dir's lock records it.
-        # And the parameters a dioptra.toml declared for it, as its bundle's manifest has them.
-        from dioptra_plugins.syncing.pylock import declared_params_in, sources_in
-
-        sources = sources_in(directories)
-        declared = declared_params_in(directories)
-        for task in tasks:
-            if (source := sources.get(task["package"])) is not None:
-                task["provenance"] = source  # only bundles built from git have one
-            task.update(declared.get((task["module"], task["function"]), {}))
+    with _stdout_shielded(as_json):
+        tasks, failures = collect_tasks(package, plugin_dir=_absolute_dirs(plugin_dir))
     if as_json:
         emit_json({"tasks": tasks, "errors": [_error_document(e) for e in failures]})
     else:

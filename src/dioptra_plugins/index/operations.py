@@ -27,6 +27,7 @@ from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.yank import YankResult
 
 if TYPE_CHECKING:
+    from dioptra_plugins.index.check import CheckReport
     from dioptra_plugins.signing.outcome import SignResult
 
 PathArgument = str | os.PathLike[str]
@@ -227,3 +228,26 @@ def repair(
         signed = writer.after_swap()
     values = {f.name: getattr(result, f.name) for f in dataclasses.fields(RepairResult)}
     return SignedRepairResult(**values, signed=signed)
+
+
+def check_index(
+    *,
+    index: IndexArgument | None = None,
+    trust: PathArgument | bytes | None = None,
+    max_workers: int = 8,
+) -> CheckReport:
+    """Check everything the index's root reaches (``index.check.check_index``); read-only.
+
+    Every bundle and metadata file is re-hashed against the root.  ``trust``: a trusted
+    ``root.json`` (a path, or its bytes) of a signed index; then the root the signed metadata
+    pins is checked, and where it and ``index.json`` disagree.  What is wrong with the index is
+    in the report (``ok``, ``problems``, ``disagreements``); only an unusable argument raises
+    (UsageError).
+    """
+    from dioptra_plugins.index import check
+
+    if max_workers < 1:
+        raise UsageError(
+            f"`max_workers` must be 1 or more, not {max_workers}", parameters=("max_workers",)
+        )
+    return check.check_index(_storage(index), max_workers=max_workers, trust=trust)
