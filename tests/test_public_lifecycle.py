@@ -217,3 +217,34 @@ def test_no_submodule_shares_a_name_with_a_public_function() -> None:
         p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").is_file()
     }
     assert children & set(dioptra_plugins.__all__) == {"pyplugs"}
+
+
+def test_the_command_line_names_its_flags_for_the_parameters(tmp_path: Path) -> None:
+    """The library blames ``to`` and ``plugin_dir``; the command line shows its options."""
+    cli = str(Path(sys.executable).parent / "dioptra-plugins")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIOPTRA_PLUGIN")}
+    bad_to = subprocess.run(
+        [cli, "rollback", "--plugin-dir", str(tmp_path), "--to", "abc"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert bad_to.returncode == 2, bad_to.stderr
+    assert "--to is a generation number" in bad_to.stderr
+    no_dir = subprocess.run(
+        [cli, "tasks"], capture_output=True, text=True, env=env, check=False, cwd=tmp_path
+    )
+    assert no_dir.returncode == 2, no_dir.stderr
+    assert "pass --plugin-dir (existing, absolute)" in no_dir.stderr
+
+
+def test_getting_the_functions_imports_nothing_heavy() -> None:
+    """Each function imports its stage's modules when called, not when named."""
+    code = (
+        "import sys, dioptra_plugins;"
+        "from dioptra_plugins import build, check_index, verify, gc, rollback, list_plugins,"
+        " tasks;"
+        "heavy = ('hatchling', 'tuf', 'boto3', 'click', 'dioptra_plugins.bundle.build',"
+        " 'dioptra_plugins.syncing.gc', 'dioptra_plugins.registry');"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

@@ -10,15 +10,8 @@ from typing import Any
 
 import click
 
-from dioptra_plugins.bundle.build import build_bundle
-from dioptra_plugins.bundle.git_build import (
-    GitBuildOptions,
-    build_from_git,
-    build_from_work_tree,
-    in_work_tree,
-    rebuild_bundle,
-)
-from dioptra_plugins.bundle.git_source import is_vcs_url
+from dioptra_plugins.bundle.git_build import rebuild_bundle
+from dioptra_plugins.bundle.operations import build as build_source
 from dioptra_plugins.bundle.provenance import PROVENANCE_KEY, summary
 from dioptra_plugins.bundle.verify import VerifiedBundle, verify_wheel
 from dioptra_plugins.cli.options import json_option
@@ -87,25 +80,16 @@ def build(
     if project_name is not None and len(sources) > 1:
         raise click.UsageError("--name names one bundle: give one SOURCE with it")
 
-    options = GitBuildOptions(version, requires, project_name, namespace)
-
     def one(source: str) -> list[dict[str, object]]:
-        if is_vcs_url(source):
-            wheels = [b.wheel for b in build_from_git(source, out_dir, options)]
-        elif Path(source).is_dir() and in_work_tree(Path(source)):
-            found = build_from_work_tree(Path(source), out_dir, options, allow_dirty=allow_dirty)
-            wheels = [b.wheel for b in found]
-        else:
-            wheels = [
-                build_bundle(
-                    Path(source),
-                    out_dir,
-                    version=version,
-                    requires=requires,
-                    name=project_name,
-                    namespace=namespace,
-                )
-            ]
+        wheels = build_source(
+            source,
+            out_dir=out_dir,
+            version=version,
+            requires=requires,
+            name=project_name,
+            namespace=namespace,
+            allow_dirty=allow_dirty,
+        )
         return [_built(verify_wheel(wheel)) for wheel in wheels]
 
     # Each build runs hatchling in its own process, so threads build in parallel; results are

@@ -315,7 +315,7 @@ def _sync_every(
 @json_option
 def list_command(plugin_dir: str | None, as_json: bool) -> None:
     """List the current generation's plugin packages, bundle hashes and tasks."""
-    from dioptra_plugins.syncing.maintenance import list_plugins
+    from dioptra_plugins.plugindir.operations import list_plugins
 
     listing = list_plugins(plugin_dir)
     if as_json:
@@ -356,7 +356,7 @@ def _source(provenance: dict[str, Any] | None) -> str:
 @json_option
 def verify_command(plugin_dir: str | None, as_json: bool) -> None:
     """Re-hash every store file against its RECORD and check every link; exit 1 on a difference."""
-    from dioptra_plugins.syncing.verify_dir import verify
+    from dioptra_plugins.plugindir.operations import verify
 
     report = verify(plugin_dir)
     emit_report(
@@ -377,9 +377,9 @@ def verify_command(plugin_dir: str | None, as_json: bool) -> None:
 @json_option
 def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> None:
     """Switch the plugin dir back to an earlier generation, atomically."""
-    from dioptra_plugins.syncing.maintenance import rollback
+    from dioptra_plugins.plugindir.operations import rollback
 
-    outcome = rollback(plugin_dir, to)
+    outcome = rollback(plugin_dir, to=to)
     if as_json:
         emit_json(outcome)
     elif outcome["from"] == outcome["to"]:
@@ -403,9 +403,9 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
 @json_option
 def gc_command(plugin_dir: str | None, keep: int, dry_run: bool, as_json: bool) -> None:
     """Delete old generations and the store entries and cached bundles nothing uses."""
-    from dioptra_plugins.syncing.gc import gc
+    from dioptra_plugins.plugindir.operations import gc
 
-    result = gc(plugin_dir, keep, dry_run=dry_run)
+    result = gc(plugin_dir, keep=keep, dry_run=dry_run)
     if as_json:
         emit_json(result.to_dict())
         return
