@@ -24,8 +24,8 @@ from dioptra_plugins.cli.key_commands import (
 from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
 from dioptra_plugins.errors import UnknownProjectError, UsageError
-from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument
+from dioptra_plugins.index.operations import check_index
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
@@ -338,7 +338,7 @@ def check_command(index_url: str | None, trust: str | None, as_json: bool) -> No
     With --trust, the root the signed metadata pins, and every way the unsigned documents
     disagree with the signed metadata is a problem too.
     """
-    report = check_index(storage_for(index_url), trust=trust or None)
+    report = check_index(index=storage_for(index_url), trust=trust or None)
     document = {
         "url": report.url,
         "ok": report.ok,
