@@ -51,13 +51,14 @@ import yaml
 from dioptra_plugins.bundle.build import build_bundle
 
 # The good documents every mutation starts from are the fuzz tests' own (one definition).
+# fuzzhelpers writes its wheels with the suite's one wheel writer (tests/wheelfactory.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
 from fuzzhelpers import (
     GOOD_MLPROJECT,
     good_lock_bytes,
     good_project,
     good_root,
-    record_hash,
 )
 
 from dioptra_plugins.bundle.extract import unpack_wheel
@@ -69,6 +70,7 @@ from dioptra_plugins.index.documents import (
     RootDocument,
 )
 from dioptra_plugins.syncing.pylock import lock_from_toml
+from wheelfactory import record_hash
 
 # --- byte and value mutations ------------------------------------------------------------------
 
