@@ -121,6 +121,22 @@ def _top_entries(commit: Commit, tree: str) -> list[git_source.TreeEntry]:
     return [e for e in git_source.tree_entries(output) if e.kind == "blob"]
 
 
+def declared_packages(commit: Commit, source: VcsUrl) -> list[PlannedPackage]:
+    """The packages ``commit`` declares under ``source``'s subdirectory; GitSourceError when
+    it declares none and holds nothing that builds on its own."""
+    planned = plan_packages(commit, source.subdirectory)
+    if planned == [PlannedPackage(source.subdirectory)] and declares_nothing(
+        commit, source.subdirectory
+    ):
+        where = source.subdirectory or "the repository root"
+        raise GitSourceError(
+            f"{source.url}: {where} at commit {commit.id[:12]} declares no plugin package "
+            f"(no {DIOPTRA_TOML}, no [tool.dioptra-plugins] packages, no pyproject.toml "
+            "and no Python modules)"
+        )
+    return planned
+
+
 def declares_nothing(commit: Commit, subdirectory: str) -> bool:
     """Whether ``subdirectory`` is neither a declaring folder nor something buildable."""
     tree = git_source.tree_id(commit, subdirectory)
@@ -152,16 +168,7 @@ def build_from_git(
     source = git_source.parse_vcs_url(url)
     with _scratch(scratch) as work:
         commit = git_source.fetch(source, work)
-        planned = plan_packages(commit, source.subdirectory)
-        if planned == [PlannedPackage(source.subdirectory)] and declares_nothing(
-            commit, source.subdirectory
-        ):
-            where = source.subdirectory or "the repository root"
-            raise GitSourceError(
-                f"{source.url}: {where} at commit {commit.id[:12]} declares no plugin package "
-                f"(no {DIOPTRA_TOML}, no [tool.dioptra-plugins] packages, no pyproject.toml "
-                "and no Python modules)"
-            )
+        planned = declared_packages(commit, source)
         built = build_planned(commit, source, planned, options, work / "wheels")
         return _deliver(built, out_dir)
 

@@ -30,12 +30,10 @@ from dioptra_plugins.bundle.git_build import (
     GitBuildOptions,
     PlannedPackage,
     build_planned,
-    declares_nothing,
-    plan_packages,
+    declared_packages,
 )
 from dioptra_plugins.bundle.git_source import Commit
 from dioptra_plugins.bundle.provenance import PROVENANCE_KEY
-from dioptra_plugins.errors import GitSourceError
 from dioptra_plugins.index.documents import ProjectDocument
 from dioptra_plugins.index.publish import PublishResult, publish
 from dioptra_plugins.index.reading import DocumentCache, read_root
@@ -84,16 +82,7 @@ def publish_from_git(
     with git_source.scratch_directory("dioptra-publish-git-") as tmp:
         work = Path(tmp)
         commit = git_source.fetch(source, work)
-        planned = plan_packages(commit, source.subdirectory)
-        if planned == [PlannedPackage(source.subdirectory)] and declares_nothing(
-            commit, source.subdirectory
-        ):
-            where = source.subdirectory or "the repository root"
-            raise GitSourceError(
-                f"{source.url}: {where} at commit {commit.id[:12]} declares no plugin package "
-                "(no dioptra.toml, no [tool.dioptra-plugins] packages, no pyproject.toml and no "
-                "Python modules)"
-            )
+        planned = declared_packages(commit, source)
         snapshot = read_root(storage)
         cache = DocumentCache(storage)
         unchanged: list[UnchangedPackage] = []
