@@ -31,8 +31,9 @@ from dioptra_plugins.catalogue.render import (
     render_project,
     render_search_data,
 )
-from dioptra_plugins.errors import ConflictError, DioptraPluginsError, ObjectNotFoundError
+from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
+from dioptra_plugins.index.pages import write_page_unless
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.signing.names import TIMESTAMP_KEY
@@ -43,7 +44,6 @@ SITE_DIR = "site"
 HOME_KEY = f"{SITE_DIR}/{HOME}"
 SEARCH_DATA_KEY = f"{SITE_DIR}/{SEARCH_DATA}"
 _SERIAL = re.compile(rb"dioptra-plugins:serial\D{0,20}(\d{1,19})")
-_ATTEMPTS = 5
 _READERS = 16
 
 
@@ -189,25 +189,10 @@ def _write_page(
     ``probably_absent``: try a create-only write first (one request instead of two); if the
     page exists after all, the read-compare-swap follows.
     """
-    if probably_absent:
-        try:
-            storage.replace(key, page, None)
-            return True
-        except ConflictError:
-            pass
-    for _attempt in range(_ATTEMPTS):
-        try:
-            current = storage.get(key)
-        except ObjectNotFoundError:
-            etag = None
-        else:
-            if current.data == page or page_serial(current.data) > serial:
-                return False
-            etag = current.etag
-        try:
-            storage.replace(key, page, etag)
-        except ConflictError:
-            continue
-        return True
-    log.warning("gave up writing %s after %d conflicts (a newer page wins)", key, _ATTEMPTS)
-    return False
+    return write_page_unless(
+        storage,
+        key,
+        page,
+        lambda current: current == page or page_serial(current) > serial,
+        probably_absent=probably_absent,
+    )

@@ -19,7 +19,6 @@ import re
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from dioptra_plugins.errors import ConflictError, ObjectNotFoundError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import (
     SIMPLE_ROOT_JSON_KEY,
@@ -27,6 +26,7 @@ from dioptra_plugins.index.keys import (
     simple_project_json_key,
     simple_project_key,
 )
+from dioptra_plugins.index.pages import write_page_unless
 from dioptra_plugins.index.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 _SERIAL = re.compile(rb'<meta name="dioptra-plugins:serial" content="(\d+)">')
 API_VERSION = "1.1"  # PEP 691, with PEP 700's size, upload-time and versions
 SERIAL_FIELD = "_dioptra-plugins:serial"  # PEP 691 reserves "_"-prefixed meta keys for tools
-_ATTEMPTS = 5
 
 
 def render_root_page(root: RootDocument) -> bytes:
@@ -128,28 +127,13 @@ def write_page(
     ``probably_absent`` (a project this swap created) tries a create-only write first, which
     saves the read; if the page exists after all, the normal read-compare-swap follows.
     """
-    if probably_absent:
-        try:
-            storage.replace(key, page, None)
-            return True
-        except ConflictError:
-            pass
-    for _attempt in range(_ATTEMPTS):
-        try:
-            current = storage.get(key)
-        except ObjectNotFoundError:
-            etag = None
-        else:
-            if page_serial(current.data) >= serial:
-                return False
-            etag = current.etag
-        try:
-            storage.replace(key, page, etag)
-        except ConflictError:
-            continue
-        return True
-    log.warning("gave up writing %s after %d conflicts (a newer page wins)", key, _ATTEMPTS)
-    return False
+    return write_page_unless(
+        storage,
+        key,
+        page,
+        lambda current: page_serial(current) >= serial,
+        probably_absent=probably_absent,
+    )
 
 
 def update_simple_pages(
