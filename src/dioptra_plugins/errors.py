@@ -14,10 +14,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dioptra_plugins.signing.differences import RootDifference
+from typing import Any
 
 
 def json_safe(value: object) -> Any:
@@ -402,7 +399,9 @@ class UnsignedRootError(SigningError):
         *,
         signed_serial: int,
         found_serial: int | None,
-        differences: Sequence[RootDifference],
+        # signing.differences.RootDifference items: not imported, even for type checking, so
+        # that the one exception family depends on nothing of the library.
+        differences: Sequence[Any],
         outcome: str,
         renewed: bool = False,
     ) -> None:
