@@ -37,6 +37,7 @@ from dioptra_plugins.errors import (
     DioptraPluginsError,
     IndexFormatError,
     ObjectExistsError,
+    ObjectNotFoundError,
     PublishError,
 )
 from dioptra_plugins.hashing import sha256_hex
@@ -228,6 +229,14 @@ def refuse_a_lost_root(storage: Storage) -> None:
     serials = history_keys(storage)
     top = max(serials, default=0)
     if top >= 2:
+        try:
+            storage.get(ROOT_KEY)
+        except ObjectNotFoundError:
+            pass
+        else:
+            # Created since the caller saw it missing (concurrent first publishers): a stale
+            # read, not a lost root; the caller's create-only swap fails and retries on it.
+            return
         raise PublishError(
             f"{storage.url}/{ROOT_KEY} is missing, but the index's history records serial {top}: "
             "the root was lost; run `dioptra-plugins index repair` to rebuild it (writing a new "
