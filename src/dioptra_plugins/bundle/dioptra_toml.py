@@ -11,7 +11,9 @@ Dioptra 1.1 imports plugins from git through a ``dioptra.toml``::
       input_params = [ { name = "name", type = "string", required = true } ]
       output_params = [ { name = "greeting", type = "string" } ]
       [[plugins.tasks.artifacts]]
-      ...
+      filename = "tasks.py"
+      name = "StringArtifactTask"
+      output_params = [ { name = "contents", type = "string" } ]
     [[plugin_param_types]]
     name = "np.ndarray"
 
