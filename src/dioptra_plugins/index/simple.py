@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import logging
 import re
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +27,6 @@ from dioptra_plugins.index.keys import (
 )
 from dioptra_plugins.index.pages import write_page_unless
 from dioptra_plugins.index.storage import Storage
-
-log = logging.getLogger(__name__)
 
 _SERIAL = re.compile(rb'<meta name="dioptra-plugins:serial" content="(\d+)">')
 API_VERSION = "1.1"  # PEP 691, with PEP 700's size, upload-time and versions
