@@ -88,8 +88,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

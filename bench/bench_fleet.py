@@ -94,8 +94,8 @@ def main() -> None:
     parser.add_argument("--bundles", type=int, default=10)
     args = parser.parse_args()
     from dioptra_plugins.bundle.build import build_bundle
-    from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
 
     work = Path(tempfile.mkdtemp(dir="/tmp"))
     try:

@@ -36,8 +36,8 @@ from test_sync_crash import (  # noqa: E402
     spawn,
 )
 
+from dioptra_plugins.plugindir.verify_dir import verify  # noqa: E402
 from dioptra_plugins.syncing.engine import sync  # noqa: E402
-from dioptra_plugins.syncing.verify_dir import verify  # noqa: E402
 
 
 def dangling(plugin_dir: Path) -> list[str]:

@@ -100,8 +100,8 @@ def measure_edits(
 
 
 def bench_ours(root: Path, edits: int) -> tuple[list[float], int]:
-    from dioptra_plugins.registry import Registry
-    from dioptra_plugins.watcher import watch
+    from dioptra_plugins.registry.registry import Registry
+    from dioptra_plugins.registry.watcher import watch
 
     registry = Registry()
     package, module_file = make_package(root)
@@ -158,7 +158,7 @@ def bench_calls(root: Path) -> dict[str, float]:
     import pyplugs as upstream
 
     from dioptra_plugins import pyplugs
-    from dioptra_plugins.registry import Registry
+    from dioptra_plugins.registry.registry import Registry
 
     ours, _ = make_package(root)
     theirs, _ = make_package(root, pyplugs="pyplugs")

@@ -139,8 +139,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=26)
     args = parser.parse_args()
 
-    from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
     from dioptra_plugins.syncing.engine import sync
 
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:

@@ -161,8 +161,8 @@ def fmt(seconds: float) -> str:
 
 
 def bench_workload(server: s3servers.S3Server, work: Path, rounds: int) -> dict[str, Any]:
-    from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
     from dioptra_plugins.syncing.engine import sync
 
     wheels, changed, trees = build_all(work, rounds)
@@ -391,8 +391,8 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
     import boto3
 
     from dioptra_plugins.bundle.build import build_bundle
-    from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
 
     package = work / "big" / "bigdata"
     package.mkdir(parents=True)

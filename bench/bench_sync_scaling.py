@@ -56,8 +56,8 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[5, 10, 20, 40, 80])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
 
     counts = sorted(args.counts)
     tools = [

@@ -69,7 +69,7 @@ from dioptra_plugins.index.documents import (
     ProjectDocument,
     RootDocument,
 )
-from dioptra_plugins.syncing.pylock import lock_from_toml
+from dioptra_plugins.plugindir.pylock import lock_from_toml
 from wheelfactory import record_hash
 
 # --- byte and value mutations ------------------------------------------------------------------

@@ -8,8 +8,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from dioptra_plugins.plugindir.generations import read_generation_lock
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.syncing.generations import read_generation_lock
 
 
 def tree_snapshot(root: Path, *, skip: Iterable[str] = (), modes: bool = False) -> dict[str, str]:

@@ -49,9 +49,7 @@ def run_in_terminal(
     environment = dict(os.environ if env is None else env)
     environment.pop("COLUMNS", None)  # the window size, not the variable, must decide
     try:
-        process = subprocess.Popen(
-            list(command), stdout=follower, stderr=follower, env=environment
-        )
+        process = subprocess.Popen(list(command), stdout=follower, stderr=follower, env=environment)
         os.close(follower)
         shown = b""
         while True:

@@ -52,9 +52,7 @@ def test_every_command_takes_v_and_q_after_its_name(path: list[str]) -> None:
     ],
     ids=" ".join,
 )
-def test_a_usage_error_with_json_is_one_json_document(
-    arguments: list[str], tmp_path: Path
-) -> None:
+def test_a_usage_error_with_json_is_one_json_document(arguments: list[str], tmp_path: Path) -> None:
     done = subprocess.run([CLI, *arguments], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     document = json.loads(done.stdout)

@@ -45,8 +45,8 @@ HEAVY = (
     "dioptra_plugins.bundle.verify",
     "dioptra_plugins.catalogue",
     "dioptra_plugins.entrypoints",
-    "dioptra_plugins.index.yank",
-    "dioptra_plugins.registry",
+    "dioptra_plugins.publishing.yank",
+    "dioptra_plugins.registry.registry",
     "dioptra_plugins.cli.bundle_commands",
     "dioptra_plugins.cli.index_commands",
     "dioptra_plugins.cli.key_commands",
@@ -164,8 +164,8 @@ def test_the_options_spell_the_librarys_variables() -> None:
 @pytest.fixture
 def synced_index(tmp_path: Path) -> tuple[Path, Path]:
     """An index holding one bundle and a plugin dir already synced to it."""
-    from dioptra_plugins.index.publish import publish
     from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
     from dioptra_plugins.syncing.engine import sync
 
     wheel = WheelSpec(metadata_text="Metadata-Version: 2.1\nName: demo_pkg\nVersion: 1.0\n")

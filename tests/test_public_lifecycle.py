@@ -243,7 +243,7 @@ def test_getting_the_functions_imports_nothing_heavy() -> None:
         "from dioptra_plugins import build, check_index, verify, gc, rollback, list_plugins,"
         " tasks;"
         "heavy = ('hatchling', 'tuf', 'boto3', 'click', 'dioptra_plugins.bundle.build',"
-        " 'dioptra_plugins.syncing.gc', 'dioptra_plugins.registry');"
+        " 'dioptra_plugins.plugindir.gc', 'dioptra_plugins.registry.registry');"
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

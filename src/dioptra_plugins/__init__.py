@@ -1,6 +1,6 @@
 """dioptra-plugins: versioned, verified, atomically synced task plugins."""
 
-__version__ = "0.1.0"
+from dioptra_plugins.version import __version__ as __version__
 
 # Every public name is imported on first use, so that ``import dioptra_plugins`` stays fast.
 # Not typing.TYPE_CHECKING: importing typing costs ~8 ms of every start-up, and the console
@@ -11,43 +11,43 @@ if _TYPE_CHECKING:
     from dioptra_plugins import pyplugs as pyplugs
     from dioptra_plugins.bundle.operations import build as build
     from dioptra_plugins.errors import DioptraPluginsError as DioptraPluginsError
-    from dioptra_plugins.index.operations import check_index as check_index
-    from dioptra_plugins.index.operations import init_index as init_index
-    from dioptra_plugins.index.operations import publish as publish
-    from dioptra_plugins.index.operations import refresh as refresh
-    from dioptra_plugins.index.operations import renew as renew
-    from dioptra_plugins.index.operations import repair as repair
-    from dioptra_plugins.index.operations import unyank as unyank
-    from dioptra_plugins.index.operations import yank as yank
     from dioptra_plugins.plugindir.operations import gc as gc
     from dioptra_plugins.plugindir.operations import list_plugins as list_plugins
     from dioptra_plugins.plugindir.operations import rollback as rollback
     from dioptra_plugins.plugindir.operations import verify as verify
     from dioptra_plugins.plugindir.syspath import plugin_dirs as plugin_dirs
-    from dioptra_plugins.registry import Registry as Registry
+    from dioptra_plugins.publishing.operations import check_index as check_index
+    from dioptra_plugins.publishing.operations import init_index as init_index
+    from dioptra_plugins.publishing.operations import publish as publish
+    from dioptra_plugins.publishing.operations import refresh as refresh
+    from dioptra_plugins.publishing.operations import renew as renew
+    from dioptra_plugins.publishing.operations import repair as repair
+    from dioptra_plugins.publishing.operations import unyank as unyank
+    from dioptra_plugins.publishing.operations import yank as yank
+    from dioptra_plugins.registry.registry import Registry as Registry
+    from dioptra_plugins.registry.task_listing import tasks as tasks
+    from dioptra_plugins.registry.watcher import watch as watch
     from dioptra_plugins.syncing.engine import SyncResult as SyncResult
     from dioptra_plugins.syncing.engine import sync as sync
-    from dioptra_plugins.task_listing import tasks as tasks
-    from dioptra_plugins.watcher import watch as watch
 
 _LAZY = {
     "sync": ("dioptra_plugins.syncing.engine", "sync"),
     "SyncResult": ("dioptra_plugins.syncing.engine", "SyncResult"),
     "pyplugs": ("dioptra_plugins.pyplugs", None),
     "plugin_dirs": ("dioptra_plugins.plugindir.syspath", "plugin_dirs"),
-    "watch": ("dioptra_plugins.watcher", "watch"),
-    "Registry": ("dioptra_plugins.registry", "Registry"),
+    "watch": ("dioptra_plugins.registry.watcher", "watch"),
+    "Registry": ("dioptra_plugins.registry.registry", "Registry"),
     "DioptraPluginsError": ("dioptra_plugins.errors", "DioptraPluginsError"),
     # The index's write operations (none is named like a submodule of this package, which the
     # import system would otherwise put in its place).
-    "publish": ("dioptra_plugins.index.operations", "publish"),
-    "yank": ("dioptra_plugins.index.operations", "yank"),
-    "unyank": ("dioptra_plugins.index.operations", "unyank"),
-    "refresh": ("dioptra_plugins.index.operations", "refresh"),
-    "renew": ("dioptra_plugins.index.operations", "renew"),
-    "repair": ("dioptra_plugins.index.operations", "repair"),
-    "init_index": ("dioptra_plugins.index.operations", "init_index"),
-    "check_index": ("dioptra_plugins.index.operations", "check_index"),
+    "publish": ("dioptra_plugins.publishing.operations", "publish"),
+    "yank": ("dioptra_plugins.publishing.operations", "yank"),
+    "unyank": ("dioptra_plugins.publishing.operations", "unyank"),
+    "refresh": ("dioptra_plugins.publishing.operations", "refresh"),
+    "renew": ("dioptra_plugins.publishing.operations", "renew"),
+    "repair": ("dioptra_plugins.publishing.operations", "repair"),
+    "init_index": ("dioptra_plugins.publishing.operations", "init_index"),
+    "check_index": ("dioptra_plugins.publishing.operations", "check_index"),
     # Building, and the plugin dir's maintenance (again none named like a submodule: no
     # ``dioptra_plugins/verify.py`` or ``gc.py`` may ever exist).
     "build": ("dioptra_plugins.bundle.operations", "build"),
@@ -55,7 +55,7 @@ _LAZY = {
     "gc": ("dioptra_plugins.plugindir.operations", "gc"),
     "rollback": ("dioptra_plugins.plugindir.operations", "rollback"),
     "list_plugins": ("dioptra_plugins.plugindir.operations", "list_plugins"),
-    "tasks": ("dioptra_plugins.task_listing", "tasks"),
+    "tasks": ("dioptra_plugins.registry.task_listing", "tasks"),
 }
 
 __all__ = [  # noqa: RUF022 - grouped as DESIGN §9 lists them, then the life cycle's stages

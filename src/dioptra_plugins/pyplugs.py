@@ -8,8 +8,8 @@ exceptions it raises) and of upstream pyplugs 0.5 (``register(label=...)``, ``la
 ``label`` is keyword-only there.
 
 ``register`` only marks a function (pluggy style); finding and calling marked functions is the
-job of a :class:`~dioptra_plugins.registry.Registry` instance.  The module functions are the
-methods of one default :class:`Registry`.
+job of a :class:`~dioptra_plugins.registry.registry.Registry` instance.  The module
+functions are the methods of one default :class:`Registry`.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from dioptra_plugins.errors import (
     UnknownPluginError,
     UnknownPluginFunctionError,
 )
-from dioptra_plugins.marks import (
+from dioptra_plugins.registry.marks import (
     MARK_ATTRIBUTE,
     PluginMark,
     plugin_mark,
     register,
     task_nout,
 )
-from dioptra_plugins.registry import PluginInfo, Registry
-from dioptra_plugins.workflows import require_prefect
+from dioptra_plugins.registry.registry import PluginInfo, Registry, default_registry
+from dioptra_plugins.registry.workflows import require_prefect
 
 # The base class names pyplugs (``PyPlugsError``) and Dioptra (``BasePyPlugsException``) give
 # the lookup errors.
@@ -45,12 +45,7 @@ BasePyPlugsException = RegistryError
 # They are the default registry's bound methods rather than wrappers: forwarding ``*args,
 # **kwargs`` through a wrapper doubled the cost of every ``pyplugs.call`` (bench_reload.py).
 
-_default = Registry()
-
-
-def default_registry() -> Registry:
-    """The registry pyplugs' module functions use."""
-    return _default
+_default = default_registry()
 
 
 names = _default.names

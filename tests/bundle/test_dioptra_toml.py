@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 from dioptra_plugins.bundle.dioptra_toml import parse_dioptra_toml, parse_pyproject_packages
 from dioptra_plugins.bundle.git_build import GitBuildOptions, build_from_git
 from dioptra_plugins.errors import GitSourceError
-from dioptra_plugins.index.from_git import publish_from_git
 from dioptra_plugins.index.local import LocalStorage
+from dioptra_plugins.publishing.from_git import publish_from_git
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ def tasks(source: str) -> list[str]:
         "import dioptra_plugins.pyplugs as pp\n@pp.register()\ndef task(): ...\n",
         "import dioptra_plugins.pyplugs\n@dioptra_plugins.pyplugs.register\ndef task(): ...\n",
         "from dioptra_plugins import pyplugs as p\n@p.register(sort_value=2)\ndef task(): ...\n",
-        "from dioptra_plugins.marks import register\n@register\ndef task(): ...\n",
+        "from dioptra_plugins.registry.marks import register\n@register\ndef task(): ...\n",
         # Dioptra's own spelling, unchanged, and upstream pyplugs'.
         "from dioptra import pyplugs\n@pyplugs.register\ndef task(): ...\n",
         "import dioptra.pyplugs\n@dioptra.pyplugs.register\ndef task(): ...\n",

@@ -14,7 +14,7 @@ import pytest
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.index.publish import file_entry
+from dioptra_plugins.publishing.publish import file_entry
 from wheelfactory import WheelSpec
 
 TASK = (

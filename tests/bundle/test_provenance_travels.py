@@ -13,10 +13,10 @@ from gitrepos import Repo, cli
 
 from dioptra_plugins.bundle.git_build import GitBuildOptions
 from dioptra_plugins.entrypoints.run import RunRequest, run_entry_point
-from dioptra_plugins.index.from_git import publish_from_git
 from dioptra_plugins.index.local import LocalStorage
+from dioptra_plugins.plugindir.pylock import lock_from_toml, lock_to_toml
+from dioptra_plugins.publishing.from_git import publish_from_git
 from dioptra_plugins.syncing.engine import sync
-from dioptra_plugins.syncing.pylock import lock_from_toml, lock_to_toml
 
 TASKS = (
     "from dioptra_plugins.pyplugs import register\n\n\n"

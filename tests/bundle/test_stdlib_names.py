@@ -18,8 +18,8 @@ import pytest
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import BuildError, BundleError
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.publish import publish
 from wheelfactory import WheelSpec
 
 TASK = (

@@ -14,7 +14,7 @@ from typing import Any
 
 import wheelfactory
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, ProjectEntry, RootDocument
-from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_to_toml
+from dioptra_plugins.plugindir.pylock import Lock, LockedPackage, lock_to_toml
 
 NAME = "demo_pkg"
 VERSION = "1.0"

@@ -49,7 +49,7 @@ from dioptra_plugins.errors import (
     MLprojectError,
 )
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-from dioptra_plugins.syncing.pylock import LockFileError, lock_from_toml
+from dioptra_plugins.plugindir.pylock import LockFileError, lock_from_toml
 
 FUZZ = settings(
     max_examples=120,

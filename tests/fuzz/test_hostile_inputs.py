@@ -53,11 +53,11 @@ from dioptra_plugins.errors import (
     SyncError,
 )
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import DocumentCache
 from dioptra_plugins.index.swap import change_root
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.syncing.pylock import LockFileError, read_lock
+from dioptra_plugins.plugindir.pylock import LockFileError, read_lock
+from dioptra_plugins.publishing.publish import publish
 from snapshots import tree_snapshot
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from index_wheels import write_wheel
 
-from dioptra_plugins.index.check import check_index
-from dioptra_plugins.index.initialize import init_index
 from dioptra_plugins.index.reading import read_project, read_root
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.check import check_index
+from dioptra_plugins.publishing.initialize import init_index
 
 PROCESSES = 32
 SHARED = "shared_pkg"
@@ -29,7 +29,7 @@ PUBLISHER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from dioptra_plugins.index.publish import publish
+    from dioptra_plugins.publishing.publish import publish
     from dioptra_plugins.index.url import open_storage
 
     url, ready, go, *wheels = sys.argv[1:]

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from index_helpers import WheelMaker
 
-from dioptra_plugins.index.check import check_index
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import read_root
 from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.publishing.check import check_index
+from dioptra_plugins.publishing.publish import publish
 
 CRASHING_PUBLISHER = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from dioptra_plugins.index.publish import publish
+    from dioptra_plugins.publishing.publish import publish
     from dioptra_plugins.index.url import open_storage
 
     url, method, key_prefix, *wheels = sys.argv[1:]
@@ -88,7 +88,7 @@ def test_a_killed_publisher_never_breaks_the_index(
     publish(storage, [make_wheel("demo_pkg", "0.1")])
     script = (
         "import sys; from pathlib import Path\n"
-        "from dioptra_plugins.index.publish import publish\n"
+        "from dioptra_plugins.publishing.publish import publish\n"
         "from dioptra_plugins.index.url import open_storage\n"
         "publish(open_storage(sys.argv[1]), [Path(w) for w in sys.argv[2:]])\n"
     )

@@ -15,10 +15,10 @@ from test_repair_history import remove_object
 from dioptra_plugins.errors import PublishError
 from dioptra_plugins.index.history import refuse_a_lost_root
 from dioptra_plugins.index.keys import ROOT_KEY
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import read_root
 from dioptra_plugins.index.swap import change_root
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.publish import publish
 
 
 def test_a_root_created_since_it_was_seen_missing_is_not_lost(

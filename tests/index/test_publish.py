@@ -12,13 +12,13 @@ from index_helpers import WheelMaker, read_json, snapshot
 from jsonschema import Draft202012Validator
 
 from dioptra_plugins.errors import BundleError, IndexFormatError, PublishError
-from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
-from dioptra_plugins.index.initialize import init_index
-from dioptra_plugins.index.publish import ALREADY_PUBLISHED, PUBLISHED, publish
 from dioptra_plugins.index.reading import read_project, read_root
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.index.yank import set_yanked
+from dioptra_plugins.publishing.check import check_index
+from dioptra_plugins.publishing.initialize import init_index
+from dioptra_plugins.publishing.publish import ALREADY_PUBLISHED, PUBLISHED, publish
+from dioptra_plugins.publishing.yank import set_yanked
 
 
 def project(storage: Storage, name: str) -> ProjectDocument:

@@ -12,12 +12,12 @@ import pytest
 from index_helpers import WheelMaker
 
 from dioptra_plugins.errors import ObjectNotFoundError, UsageError
-from dioptra_plugins.index.check import check_index
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import read_root
-from dioptra_plugins.index.repair import repair_index
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.index.yank import set_yanked
+from dioptra_plugins.publishing.check import check_index
+from dioptra_plugins.publishing.publish import publish
+from dioptra_plugins.publishing.repair import repair_index
+from dioptra_plugins.publishing.yank import set_yanked
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
 

@@ -19,16 +19,16 @@ from index_helpers import WheelMaker
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import PublishError, RepairRefusedError, UsageError
-from dioptra_plugins.index.check import check_index
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.history import HistoryRecord, history_keys
 from dioptra_plugins.index.keys import ROOT_KEY, history_key
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import RootSnapshot, read_project, read_root
-from dioptra_plugins.index.repair import repair_index
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.index.yank import set_yanked
+from dioptra_plugins.publishing.check import check_index
+from dioptra_plugins.publishing.publish import publish
+from dioptra_plugins.publishing.repair import repair_index
+from dioptra_plugins.publishing.yank import set_yanked
 from snapshots import installed
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
@@ -378,7 +378,7 @@ def test_a_damaged_root_newer_than_the_history_is_refused(
 KILLED_PUBLISHER = """
 import os, signal, sys
 from pathlib import Path
-from dioptra_plugins.index.publish import publish
+from dioptra_plugins.publishing.publish import publish
 from dioptra_plugins.index.url import open_storage
 
 url, *wheels = sys.argv[1:]
@@ -552,7 +552,7 @@ def test_records_match_their_schema_and_the_example(
 def test_init_records_its_root_and_never_starts_a_lost_index_again(
     index_url: str, storage: Storage, make_wheel: WheelMaker, request: pytest.FixtureRequest
 ) -> None:
-    from dioptra_plugins.index.initialize import init_index
+    from dioptra_plugins.publishing.initialize import init_index
 
     init_index(storage)
     assert history_keys(storage) == {0: [history_key(0, _sha(RootDocument.empty().to_bytes()))]}

@@ -24,8 +24,8 @@ from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.runtime import build_runtime
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import ResolutionError
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.publish import publish
 from dioptra_plugins.syncing.engine import sync
 
 REPO = Path(__file__).resolve().parents[2]

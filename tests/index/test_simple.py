@@ -15,11 +15,11 @@ import pytest
 from index_helpers import WheelMaker
 
 from dioptra_plugins.index.documents import RootDocument
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.simple import render_root_page, write_page
 from dioptra_plugins.index.storage import Storage, StoredObject
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.index.yank import set_yanked
+from dioptra_plugins.publishing.publish import publish
+from dioptra_plugins.publishing.yank import set_yanked
 from s3servers import free_ports
 
 

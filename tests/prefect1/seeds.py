@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # A stand-in for dioptra.sdk.utilities.decorators: a wrapper defined in a module of its own.
-SDK = '''
+SDK = """
 import importlib
 from functools import wraps
 
@@ -31,7 +31,7 @@ def require_package(name):
         return wrapper
 
     return decorator
-'''
+"""
 
 IMAGES = '''
 """Image plugins: the user guide's "Image Resizer" example."""
@@ -74,14 +74,14 @@ def init_rng(seed: int = -1) -> tuple[int, random.Random]:
     return int(seed), random.Random(seed)
 '''
 
-SAMPLE = '''
+SAMPLE = """
 from dioptra_plugins import pyplugs
 
 
 @pyplugs.register
 def draw_random_integer(rng, low: int = 0, high: int = 2**31 - 1) -> int:
     return int(rng.randint(low, high))
-'''
+"""
 
 # Like Dioptra's registry/mlflow.py: the wrapped function is registered last, but its code
 # object (the wrapper's) sits on an earlier line, in another file.

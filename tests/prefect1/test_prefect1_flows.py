@@ -11,9 +11,10 @@ import pytest
 from prefect import Flow, Parameter
 from prefect.tasks.core.function import FunctionTask
 
-from dioptra_plugins import pyplugs, workflows
+from dioptra_plugins import pyplugs
 from dioptra_plugins.errors import PrefectDependencyError
-from dioptra_plugins.registry import Registry
+from dioptra_plugins.registry import workflows
+from dioptra_plugins.registry.registry import Registry
 from prefect1.seeds import SeedTree, expected_draws
 
 
@@ -56,9 +57,7 @@ def test_fgm_flow_unpacks_task_nout_results(seeds: SeedTree) -> None:
         tensorflow_global_seed = pyplugs.call_task(
             f"{ns}.random", "sample", "draw_random_integer", rng=rng
         )
-        dataset_seed = pyplugs.call_task(
-            f"{ns}.random", "sample", "draw_random_integer", rng=rng
-        )
+        dataset_seed = pyplugs.call_task(f"{ns}.random", "sample", "draw_random_integer", rng=rng)
         adversarial = pyplugs.call_task(
             f"{ns}.attacks",
             "fgm",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from registry_helpers import EventLog, PluginArea
 
-from dioptra_plugins.registry import Registry
+from dioptra_plugins.registry.registry import Registry
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dioptra_plugins.registry import Registry
-from dioptra_plugins.reload import ReloadEvent
+from dioptra_plugins.registry.registry import Registry
+from dioptra_plugins.registry.reload import ReloadEvent
 
 # Package names unique within the test process (modules stay apart in sys.modules) and the same
 # on every run, so a failure names the same packages when it is run again.

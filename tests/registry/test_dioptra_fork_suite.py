@@ -34,8 +34,8 @@ from dioptra_plugins.errors import (
     UnknownPluginError,
     UnknownPluginFunctionError,
 )
-from dioptra_plugins.lookup import did_you_mean
-from dioptra_plugins.registry import Registry
+from dioptra_plugins.registry.lookup import did_you_mean
+from dioptra_plugins.registry.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDORED = ROOT / "tests" / "vendor" / "dioptra_pyplugs"

@@ -18,9 +18,10 @@ import prefect  # noqa: F401
 import pytest
 from registry_helpers import PluginArea
 
-from dioptra_plugins import pyplugs, workflows
+from dioptra_plugins import pyplugs
 from dioptra_plugins.errors import PrefectDependencyError
-from dioptra_plugins.registry import Registry
+from dioptra_plugins.registry import workflows
+from dioptra_plugins.registry.registry import Registry
 from prefect1.seeds import SeedTree, expected_draws, write_seed_tree
 
 STEPS = """

@@ -11,8 +11,8 @@ def test_promised_names() -> None:
     from dioptra_plugins import DioptraPluginsError, Registry, plugin_dirs, pyplugs, watch
     from dioptra_plugins.errors import DioptraPluginsError as Root
     from dioptra_plugins.plugindir.syspath import plugin_dirs as real_plugin_dirs
-    from dioptra_plugins.registry import Registry as RealRegistry
-    from dioptra_plugins.watcher import watch as real_watch
+    from dioptra_plugins.registry.registry import Registry as RealRegistry
+    from dioptra_plugins.registry.watcher import watch as real_watch
 
     assert DioptraPluginsError is Root
     assert Registry is RealRegistry is pyplugs.Registry
@@ -54,7 +54,7 @@ def test_the_index_writes_are_public_functions_not_submodules() -> None:
     code = (
         "import sys, dioptra_plugins;"
         "from dioptra_plugins import publish, yank, unyank, refresh, renew, init_index;"
-        "from dioptra_plugins.index import operations;"
+        "from dioptra_plugins.publishing import operations;"
         "assert publish is operations.publish and dioptra_plugins.publish is publish;"
         "assert set(dioptra_plugins.__all__) >= {'publish', 'yank', 'unyank', 'refresh',"
         " 'renew', 'init_index', 'sync'};"

@@ -20,11 +20,11 @@ from dioptra_plugins.errors import (
     PrefectDependencyError,
     UnknownPluginFunctionError,
 )
-from dioptra_plugins.registry import Registry
+from dioptra_plugins.registry.registry import Registry
 
 # A decorator defined in another module, as Dioptra's @require_package: the registered object's
 # code is the wrapper's, whose line says nothing about where the plugin is defined.
-WRAPPERS = '''
+WRAPPERS = """
 from functools import wraps
 
 
@@ -35,10 +35,10 @@ def require_package(name):
             return func(*args, **kwargs)
         return wrapper
     return decorator
-'''
+"""
 
 # Shaped like Dioptra's registry/mlflow.py: two plain functions, then a wrapped one.
-MLFLOW = '''
+MLFLOW = """
 from dioptra_plugins import pyplugs
 from {package}.helpers.wrappers import require_package
 
@@ -57,9 +57,9 @@ def get_experiment_name():
 @require_package("json")
 def load_keras_classifier(name):
     return f"loaded {{name}}"
-'''
+"""
 
-LABELS = '''
+LABELS = """
 from dioptra_plugins import pyplugs
 
 
@@ -86,9 +86,9 @@ def hinge():
 @pyplugs.register
 def plain_two():
     return "two"
-'''
+"""
 
-CLASSES = '''
+CLASSES = """
 from dioptra_plugins import pyplugs
 
 
@@ -106,7 +106,7 @@ class Subclass(Estimator):  # inherits the mark attribute, but is not registered
 @pyplugs.register
 def train():
     return "trained"
-'''
+"""
 
 
 def test_default_is_the_first_registered_even_behind_a_wrapper(
@@ -169,9 +169,7 @@ def test_labels_as_upstream_pyplugs_0_5(area: PluginArea, registry: Registry) ->
 def test_typed_forms_and_dioptras_positional_call(area: PluginArea, registry: Registry) -> None:
     package = area.package({"ops.py": LABELS})
     assert registry.get_typed(package, "ops", "", "plain_two")() == "two"
-    assert registry.call_typed(package, "ops", "", "accuracy", 1, 2, label="metric") == (
-        "accuracy"
-    )
+    assert registry.call_typed(package, "ops", "", "accuracy", 1, 2, label="metric") == ("accuracy")
     assert pyplugs.get_typed(package, "ops", "")() == "one"
     assert pyplugs.call_typed(package, "ops", "", func="plain_two") == "two"
     # Dioptra's call(package, plugin, func, *args): arguments after func are the plugin's.

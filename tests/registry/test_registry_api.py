@@ -15,7 +15,7 @@ from dioptra_plugins.errors import (
     UnknownPluginError,
     UnknownPluginFunctionError,
 )
-from dioptra_plugins.registry import PluginInfo, Registry
+from dioptra_plugins.registry.registry import PluginInfo, Registry
 
 METRICS = '''
 """Distance metrics."""

@@ -42,14 +42,14 @@ def scale(values: list, factor: float = 2.0) -> list:
     return [v * factor for v in values]
 '''
 
-TASK = '''
+TASK = """
 from dioptra_plugins import pyplugs
 
 
 @pyplugs.register
 def {name}():
     return "{name}"
-'''
+"""
 
 
 def _env() -> dict[str, str]:

@@ -11,8 +11,8 @@ import pytest
 from registry_helpers import EventLog, PluginArea
 
 from dioptra_plugins.errors import UnknownPluginError
-from dioptra_plugins.registry import Registry
-from dioptra_plugins.reload import ReloadEvent
+from dioptra_plugins.registry.registry import Registry
+from dioptra_plugins.registry.reload import ReloadEvent
 
 PLUGIN = """
 from dioptra_plugins import pyplugs
@@ -308,9 +308,13 @@ def test_a_reload_and_a_first_load_fail_alike(area: PluginArea, registry: Regist
     event = registry.reload(f"{second}.mod")
     assert event.error is not None
     failure = caught.value.failure  # type: ignore[attr-defined]
-    assert (failure.line, failure.message) == (event.error.line, event.error.message) == (
-        2,
-        "KeyError: 'nope'",
+    assert (
+        (failure.line, failure.message)
+        == (event.error.line, event.error.message)
+        == (
+            2,
+            "KeyError: 'nope'",
+        )
     )
     assert registry.error(f"{first}.mod") == failure
     assert registry.error(f"{second}.mod") == event.error

@@ -13,8 +13,8 @@ import pytest
 from registry_helpers import EventLog, PluginArea
 
 from dioptra_plugins.errors import PluginDirError
-from dioptra_plugins.registry import Registry
-from dioptra_plugins.watcher import watch
+from dioptra_plugins.registry.registry import Registry
+from dioptra_plugins.registry.watcher import watch
 
 DEBOUNCE = 0.02
 QUIET = 0.4  # seconds without events after which "nothing else will happen" is concluded

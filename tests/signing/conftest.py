@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from signhelpers import build, make_keys
 
-from dioptra_plugins.index.initialize import init_index
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.initialize import init_index
 from dioptra_plugins.syncing import engine
 
 

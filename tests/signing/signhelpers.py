@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dioptra_plugins
 from dioptra_plugins.bundle.build import build_bundle
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.publish import publish
 from dioptra_plugins.signing.keys import generate_keys
 from dioptra_plugins.signing.metadata import IndexSigner
 from dioptra_plugins.signing.outcome import SignResult

@@ -26,9 +26,9 @@ from signhelpers import installed, run_cli, whole_dir
 from dioptra_plugins import sync
 from dioptra_plugins.errors import DioptraPluginsError, IntegrityError
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
-from dioptra_plugins.index.initialize import init_index
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.initialize import init_index
+from dioptra_plugins.publishing.publish import publish
 from dioptra_plugins.signing import SignedMismatchError
 from dioptra_plugins.syncing import download
 from faultproxy import CUT, FORWARD, FaultProxy

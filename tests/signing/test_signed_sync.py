@@ -33,9 +33,10 @@ from tuf.api.metadata import Metadata
 from dioptra_plugins import sync
 from dioptra_plugins.errors import DioptraPluginsError
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
-from dioptra_plugins.index.initialize import init_index
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.plugindir.verify_dir import verify
+from dioptra_plugins.publishing.initialize import init_index
+from dioptra_plugins.publishing.publish import publish
 from dioptra_plugins.signing import TRUST_VARIABLE, TrustError
 from dioptra_plugins.signing.keys import load_signer
 from dioptra_plugins.signing.names import (
@@ -46,7 +47,6 @@ from dioptra_plugins.signing.names import (
     targets_key,
 )
 from dioptra_plugins.signing.roots import rotate_key
-from dioptra_plugins.syncing.verify_dir import verify
 from tampering import overwrite, read_object
 
 BUNDLE_110 = "bundles/alpha/alpha-1.1.0-py3-none-any.whl"

@@ -30,10 +30,10 @@ from tuf.api.metadata import Metadata, Timestamp  # type: ignore[attr-defined]
 import dioptra_plugins
 from dioptra_plugins import sync
 from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError
-from dioptra_plugins.index.publish import publish as library_publish
-from dioptra_plugins.index.repair import repair_index
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.index.yank import set_yanked
+from dioptra_plugins.publishing.publish import publish as library_publish
+from dioptra_plugins.publishing.repair import repair_index
+from dioptra_plugins.publishing.yank import set_yanked
 from dioptra_plugins.signing import SigningError, UnsignedRootError
 from dioptra_plugins.signing.names import PENDING_DIR, TIMESTAMP_KEY
 from tampering import overwrite, read_object

@@ -23,10 +23,10 @@ import pytest
 from signhelpers import CLI, build, run_cli, whole_dir
 
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.index.check import check_index
-from dioptra_plugins.index.initialize import init_index
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.check import check_index
+from dioptra_plugins.publishing.initialize import init_index
+from dioptra_plugins.publishing.publish import publish
 from dioptra_plugins.signing import TRUST_VARIABLE, TrustError
 from dioptra_plugins.signing.views import KINDS, trusted_view
 from tampering import overwrite, read_object

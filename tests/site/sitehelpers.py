@@ -15,9 +15,9 @@ from typing import Any
 
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.catalogue import write_site
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.index.yank import set_yanked
+from dioptra_plugins.publishing.publish import publish
+from dioptra_plugins.publishing.yank import set_yanked
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_PACKAGES = REPO / "plugin-packages"

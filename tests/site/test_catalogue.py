@@ -26,11 +26,11 @@ from dioptra_plugins.catalogue.site import HOME_KEY, SEARCH_DATA_KEY, page_seria
 from dioptra_plugins.cli.main import main
 from dioptra_plugins.errors import StorageError
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.index.yank import set_yanked
+from dioptra_plugins.publishing.publish import publish
+from dioptra_plugins.publishing.yank import set_yanked
 
 SHA = "a" * 64
 

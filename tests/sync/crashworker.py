@@ -10,8 +10,8 @@ import dioptra_plugins.bundle.extract
 import dioptra_plugins.bundle.verify
 import dioptra_plugins.index.documents
 import dioptra_plugins.index.url
+import dioptra_plugins.plugindir.maintenance
 import dioptra_plugins.syncing.download
-import dioptra_plugins.syncing.maintenance
 import dioptra_plugins.syncing.resolve
 import dioptra_plugins.syncing.store  # noqa: F401
 from dioptra_plugins.syncing.engine import sync

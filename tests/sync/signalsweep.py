@@ -38,11 +38,11 @@ from pathlib import Path
 
 from synchelpers import CLI, build, publish_wheels, visible
 
+from dioptra_plugins.plugindir.gc import store_entries_reached
+from dioptra_plugins.plugindir.generations import generation_names
 from dioptra_plugins.plugindir.layout import PluginDirLayout
+from dioptra_plugins.plugindir.state import read_state
 from dioptra_plugins.syncing.engine import sync
-from dioptra_plugins.syncing.gc import store_entries_reached
-from dioptra_plugins.syncing.generations import generation_names
-from dioptra_plugins.syncing.state import read_state
 from snapshots import installed
 
 OLD = ["p0==1.0.0", "p1==1.0.0", "p2==1.0.0", "p3==1.0.0"]

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from dioptra_plugins.bundle.build import build_bundle
-from dioptra_plugins.index.publish import publish
 from dioptra_plugins.index.url import open_storage
+from dioptra_plugins.publishing.publish import publish
 from snapshots import installed as installed  # re-exported for the tests that import it here
 from snapshots import tree_snapshot
 

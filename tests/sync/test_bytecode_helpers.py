@@ -21,8 +21,8 @@ import pytest
 from synchelpers import build, installed, publish_wheels
 
 from dioptra_plugins import sync
+from dioptra_plugins.plugindir.verify_dir import verify
 from dioptra_plugins.syncing.bytecode import BytecodeCompiler, compile_entry, pyc_path
-from dioptra_plugins.syncing.verify_dir import verify
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -28,7 +28,7 @@ from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.index.documents import ProjectDocument
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dioptra"
 ORIGINAL_IMPORT = "from dioptra import pyplugs"
@@ -202,7 +202,7 @@ def test_synced_dir_merges_the_examples_into_one_namespace(synced: dict[str, Any
 IMPORT_EACH = """
 import importlib, importlib.util, json
 from dioptra_plugins import plugin_dirs
-from dioptra_plugins.registry import Registry
+from dioptra_plugins.registry.registry import Registry
 
 modules = json.loads({modules!r})
 registry = Registry()

@@ -34,7 +34,7 @@ from dioptra_plugins.errors import (
 )
 from dioptra_plugins.index.local import LocalStorage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.syncing.writer_lock import writer_lock
+from dioptra_plugins.plugindir.writer_lock import writer_lock
 
 CLI = str(Path(sys.executable).parent / "dioptra-plugins")
 SRC = Path(errors.__file__).parent
@@ -266,7 +266,7 @@ def test_every_error_class_lives_in_the_errors_module() -> None:
 
 def test_moved_errors_stay_importable_from_their_old_places() -> None:
     from dioptra_plugins import signing
-    from dioptra_plugins.syncing import pylock
+    from dioptra_plugins.plugindir import pylock
 
     assert signing.TrustError is errors.TrustError
     assert signing.SignedMismatchError is errors.SignedMismatchError

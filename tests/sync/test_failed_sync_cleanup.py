@@ -22,8 +22,8 @@ from dioptra_plugins import sync
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.errors import IntegrityError
 from dioptra_plugins.plugindir.layout import PluginDirLayout
+from dioptra_plugins.plugindir.verify_dir import verify
 from dioptra_plugins.syncing.install import remove_unused_entries, store_entries
-from dioptra_plugins.syncing.verify_dir import verify
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_an_interrupted_gc_leaves_no_half_deleted_store_entry(
 ) -> None:
     """Ctrl-C while gc deletes a store entry: without the rename first, ``store/<sha256>``
     stayed half-deleted, and the next sync that needed it linked to it as if it were whole."""
-    from dioptra_plugins.syncing import gc as gc_module
+    from dioptra_plugins.plugindir import gc as gc_module
 
     index = str(tmp_path / "index")
     publish_wheels(

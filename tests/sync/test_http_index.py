@@ -24,7 +24,7 @@ from dioptra_plugins import sync
 from dioptra_plugins.errors import IntegrityError, StorageError, SyncError
 from dioptra_plugins.index.http import HTTPStorage
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 
 
 class CountingHandler(http.server.SimpleHTTPRequestHandler):

@@ -11,7 +11,7 @@ import pytest
 from synchelpers import installed, publish_wheels
 
 from dioptra_plugins import sync
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 
 BIN = Path(sys.executable).parent
 

@@ -30,6 +30,7 @@ from dioptra_plugins import sync
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.errors import IntegrityError
 from dioptra_plugins.index.local import LocalStorage
+from dioptra_plugins.plugindir.verify_dir import verify
 from dioptra_plugins.syncing import arriving, download
 from dioptra_plugins.syncing.arriving import (
     ArrivingFile,
@@ -37,7 +38,6 @@ from dioptra_plugins.syncing.arriving import (
     DownloadFailed,
     NotStreamable,
 )
-from dioptra_plugins.syncing.verify_dir import verify
 from snapshots import tree_snapshot
 
 TAIL = 32768

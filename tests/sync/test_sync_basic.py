@@ -13,7 +13,7 @@ from synchelpers import CLI, installed, publish_wheels, snapshot, visible
 from dioptra_plugins import sync
 from dioptra_plugins.errors import SyncError, UsageError
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 
 
 def run_plugin(plugin_dir: Path, module: str, function: str) -> str:

@@ -16,11 +16,11 @@ from synchelpers import CLI, installed, publish_wheels
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import LockTimeoutError
+from dioptra_plugins.plugindir.generations import generation_names
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.syncing.generations import generation_names
-from dioptra_plugins.syncing.state import read_state
-from dioptra_plugins.syncing.verify_dir import verify
-from dioptra_plugins.syncing.writer_lock import writer_lock
+from dioptra_plugins.plugindir.state import read_state
+from dioptra_plugins.plugindir.verify_dir import verify
+from dioptra_plugins.plugindir.writer_lock import writer_lock
 from faultproxy import FaultProxy
 from s3servers import S3Server
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import pytest
 from synchelpers import installed, publish_wheels, visible
 
+from dioptra_plugins.plugindir.generations import generation_names
 from dioptra_plugins.plugindir.layout import PluginDirLayout
+from dioptra_plugins.plugindir.verify_dir import verify
 from dioptra_plugins.syncing.engine import sync
-from dioptra_plugins.syncing.generations import generation_names
-from dioptra_plugins.syncing.verify_dir import verify
 
 TRIALS = int(os.environ.get("DIOPTRA_CRASH_TRIALS", "200"))
 SEED = int(os.environ.get("DIOPTRA_CRASH_SEED", "22"))

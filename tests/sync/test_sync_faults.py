@@ -15,7 +15,7 @@ from synchelpers import installed, publish_wheels, snapshot
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import DioptraPluginsError
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 from faultproxy import CUT, FORWARD, RESET, SLOWDOWN, FaultProxy, stall
 from s3servers import S3Server
 

@@ -20,13 +20,13 @@ from synchelpers import CLI, publish_wheels
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.plugindir.bytecode_manifest import MANIFEST_NAME
+from dioptra_plugins.plugindir.gc import gc
+from dioptra_plugins.plugindir.generations import generation_names
 from dioptra_plugins.plugindir.layout import LOCK_FILENAME, PIN_DIR_VARIABLE, PluginDirLayout
+from dioptra_plugins.plugindir.maintenance import rollback
 from dioptra_plugins.plugindir.pins import pin_generation
-from dioptra_plugins.syncing.bytecode import MANIFEST_NAME
-from dioptra_plugins.syncing.gc import gc
-from dioptra_plugins.syncing.generations import generation_names
-from dioptra_plugins.syncing.maintenance import rollback
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 from snapshots import tree_snapshot as snapshot
 
 

@@ -13,13 +13,13 @@ from synchelpers import CLI, installed, publish_wheels, visible
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import IndexFormatError, PluginDirError, SyncError
+from dioptra_plugins.plugindir.gc import gc
+from dioptra_plugins.plugindir.generations import generation_names
 from dioptra_plugins.plugindir.layout import PluginDirLayout
+from dioptra_plugins.plugindir.maintenance import list_plugins, rollback
 from dioptra_plugins.plugindir.pins import pin_generation
-from dioptra_plugins.syncing.gc import gc
-from dioptra_plugins.syncing.generations import generation_names
-from dioptra_plugins.syncing.maintenance import list_plugins, rollback
-from dioptra_plugins.syncing.pylock import read_lock
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.pylock import read_lock
+from dioptra_plugins.plugindir.verify_dir import verify
 
 
 @pytest.fixture

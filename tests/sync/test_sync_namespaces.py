@@ -16,12 +16,12 @@ from synchelpers import publish_wheels
 from dioptra_plugins import SyncResult, sync
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.errors import DioptraPluginsError, IndexFormatError, ResolutionError
+from dioptra_plugins.plugindir.gc import gc, store_entries_reached
+from dioptra_plugins.plugindir.generations import read_generation_lock
 from dioptra_plugins.plugindir.layout import PluginDirLayout
-from dioptra_plugins.syncing.gc import gc, store_entries_reached
-from dioptra_plugins.syncing.generations import read_generation_lock
-from dioptra_plugins.syncing.maintenance import rollback
-from dioptra_plugins.syncing.pylock import LockFileError
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.maintenance import rollback
+from dioptra_plugins.plugindir.pylock import LockFileError
+from dioptra_plugins.plugindir.verify_dir import verify
 
 TASK = (
     "from dioptra_plugins import pyplugs\n\n\n@pyplugs.register\n"

@@ -12,7 +12,7 @@ from synchelpers import CLI, installed, publish_wheels
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 from snapshots import tree_snapshot as snapshot
 
 
@@ -104,7 +104,7 @@ def test_a_sync_waiting_for_the_lock_says_for_whom(
 ) -> None:
     from dioptra_plugins.errors import LockTimeoutError
     from dioptra_plugins.plugindir.layout import PluginDirLayout
-    from dioptra_plugins.syncing.writer_lock import writer_lock
+    from dioptra_plugins.plugindir.writer_lock import writer_lock
 
     layout = PluginDirLayout(tmp_path / "plugins")
     with writer_lock(layout.lock_file), pytest.raises(LockTimeoutError):
@@ -137,7 +137,7 @@ def test_gc_dry_run_deletes_nothing(index: str, tmp_path: Path) -> None:
     for requirement in ("alpha==1.0.0", "alpha==1.1.0", "beta", "alpha==1.1.0"):
         sync([requirement], index=index, plugin_dir=plugin_dir)
     before = snapshot(plugin_dir)
-    from dioptra_plugins.syncing.gc import gc
+    from dioptra_plugins.plugindir.gc import gc
 
     planned = gc(plugin_dir, keep=0, dry_run=True)
     assert planned.dry_run

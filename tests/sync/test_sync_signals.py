@@ -23,12 +23,12 @@ from synchelpers import CLI, installed, publish_wheels, visible
 from dioptra_plugins import sync
 from dioptra_plugins.errors import SyncError
 from dioptra_plugins.fsutil import flush_filesystem as real_flush
+from dioptra_plugins.plugindir import generations
 from dioptra_plugins.plugindir.layout import PluginDirLayout
+from dioptra_plugins.plugindir.state import read_state
+from dioptra_plugins.plugindir.verify_dir import verify
+from dioptra_plugins.plugindir.writer_lock import writer_lock
 from dioptra_plugins.signals import deferred
-from dioptra_plugins.syncing import generations
-from dioptra_plugins.syncing.state import read_state
-from dioptra_plugins.syncing.verify_dir import verify
-from dioptra_plugins.syncing.writer_lock import writer_lock
 
 INSTANTS = int(os.environ.get("DIOPTRA_SIGNAL_INSTANTS", "12"))
 

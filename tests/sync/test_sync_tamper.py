@@ -10,7 +10,7 @@ from synchelpers import installed, publish_wheels, snapshot
 
 from dioptra_plugins import sync
 from dioptra_plugins.errors import BundleError, IndexFormatError, IntegrityError, SyncError
-from dioptra_plugins.syncing.verify_dir import verify
+from dioptra_plugins.plugindir.verify_dir import verify
 from tampering import overwrite, read_object
 
 BUNDLE_KEY = "bundles/alpha/alpha-1.1.0-py3-none-any.whl"

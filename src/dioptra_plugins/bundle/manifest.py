@@ -4,7 +4,7 @@ Plugin code is never imported to build or index it, so the manifest is computed 
 It follows the module's imports, not names: a module-level function or class is a task when
 one of its decorators resolves, through the module's ``import`` statements (and plain
 ``name = other.name`` aliases), to ``register`` of a registry module: ``dioptra_plugins.pyplugs``
-(or ``dioptra_plugins.marks``), Dioptra's ``dioptra.pyplugs``, or upstream ``pyplugs``.  So
+(or ``dioptra_plugins.registry.marks``), Dioptra's ``dioptra.pyplugs``, or upstream ``pyplugs``.  So
 ``from dioptra_plugins.pyplugs import register as reg`` + ``@reg``, ``import
 dioptra_plugins.pyplugs as pp`` + ``@pp.register()`` and Dioptra's own ``from dioptra import
 pyplugs`` + ``@pyplugs.register`` are found, and an unrelated ``@other.register`` is not.
@@ -23,7 +23,7 @@ from dioptra_plugins.errors import ManifestError
 MANIFEST_FORMAT = 1
 MANIFEST_FILENAME = "dioptra_plugins.json"
 REGISTRY_MODULES = frozenset(
-    {"dioptra_plugins.pyplugs", "dioptra_plugins.marks", "dioptra.pyplugs", "pyplugs"}
+    {"dioptra_plugins.pyplugs", "dioptra_plugins.registry.marks", "dioptra.pyplugs", "pyplugs"}
 )
 """Modules whose ``register`` marks task plugins (ours, Dioptra's fork, upstream pyplugs)."""
 _REGISTER_NAMES = frozenset(f"{module}.register" for module in REGISTRY_MODULES)

@@ -77,10 +77,10 @@ def build_runtime(out_dir: Path) -> Path:
 
     import tomli_w
 
-    import dioptra_plugins
     from dioptra_plugins.bundle.build import build_bundle
+    from dioptra_plugins.version import __version__
 
-    package = Path(dioptra_plugins.__file__).parent
+    package = Path(__file__).resolve().parent.parent  # the dioptra_plugins package
     try:
         distribution: metadata.Distribution | None = metadata.distribution(RUNTIME_PROJECT)
     except metadata.PackageNotFoundError:  # imported from a source tree on sys.path
@@ -93,6 +93,6 @@ def build_runtime(out_dir: Path) -> Path:
             shutil.copytree(package, project / "src" / RUNTIME_PACKAGE, ignore=ignore)
         except OSError as error:
             raise BuildError(f"cannot copy the runtime from {package}: {error}") from error
-        pyproject = runtime_pyproject(dioptra_plugins.__version__, distribution)
+        pyproject = runtime_pyproject(__version__, distribution)
         (project / "pyproject.toml").write_text(tomli_w.dumps(pyproject))
         return build_bundle(project, out_dir, source_date_epoch=RUNTIME_EPOCH)

@@ -9,8 +9,8 @@ from dioptra_plugins.bundle.git_build import GitBuildOptions
 from dioptra_plugins.cli.key_commands import describe_signing
 from dioptra_plugins.cli.output import emit_json, say
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.index.from_git import publish_from_git
 from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.publishing.from_git import publish_from_git
 
 
 def publish_git_source(

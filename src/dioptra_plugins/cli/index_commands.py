@@ -25,11 +25,11 @@ from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
 from dioptra_plugins.errors import UnknownProjectError, UsageError
 from dioptra_plugins.index.documents import ProjectDocument
-from dioptra_plugins.index.operations import check_index
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.index.yank import parse_pin
+from dioptra_plugins.publishing.operations import check_index
+from dioptra_plugins.publishing.yank import parse_pin
 
 if TYPE_CHECKING:
     from dioptra_plugins.signing.views import Disagreement, TrustedView
@@ -65,7 +65,7 @@ def init_command(
 
     With --signed, also write its TUF metadata, and the root workers trust to KEYDIR/root.json.
     """
-    from dioptra_plugins.index.operations import init_index
+    from dioptra_plugins.publishing.operations import init_index
 
     storage = storage_for(url or index_url)
     result = init_index(storage, signed=signed, keys=keys, timestamp_expiry=timestamp_expiry)
@@ -277,7 +277,7 @@ def repair_command(
     needs --keys, and only a rebuilt root holding exactly the signed content is signed.
     """
 
-    from dioptra_plugins.index.operations import repair
+    from dioptra_plugins.publishing.operations import repair
 
     result = repair(
         index=storage_for(index_url),
@@ -434,7 +434,7 @@ def publish_command(
     if version is not None:
         raise UsageError("--version is for a git+ source; a wheel has its version already")
     wheels = tuple(Path(source) for source in sources)
-    from dioptra_plugins.index.operations import publish
+    from dioptra_plugins.publishing.operations import publish
 
     with contextlib.ExitStack() as stack:
         if runtime:
@@ -463,7 +463,7 @@ def _set_yanked(
     keys: Path | None,
     as_json: bool,
 ) -> None:
-    from dioptra_plugins.index.operations import unyank, yank
+    from dioptra_plugins.publishing.operations import unyank, yank
 
     name, version = parse_pin(pin)
     storage = storage_for(index_url)

@@ -18,7 +18,7 @@ from dioptra_plugins.cli.options import index_option, json_option
 from dioptra_plugins.cli.output import emit_json, say
 
 if TYPE_CHECKING:
-    from dioptra_plugins.index.initialize import InitResult
+    from dioptra_plugins.publishing.initialize import InitResult
     from dioptra_plugins.signing.outcome import SignResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -142,7 +142,7 @@ def refresh_command(
     targets key signed is reported (exit 1) and never signed.
     """
     from dioptra_plugins.errors import UsageError
-    from dioptra_plugins.index.operations import refresh
+    from dioptra_plugins.publishing.operations import refresh
 
     if keys is None:
         raise UsageError("index refresh needs --keys KEYDIR (timestamp.pem and root.json)")
@@ -172,7 +172,7 @@ def renew_command(keys: Path | None, index_url: str | None, restore: bool, as_js
     bucket writer changed, or that was damaged or lost.  Needs the publisher's keys.
     """
     from dioptra_plugins.errors import UsageError
-    from dioptra_plugins.index.operations import renew
+    from dioptra_plugins.publishing.operations import renew
 
     if keys is None:
         raise UsageError("index renew needs --keys KEYDIR")

@@ -18,13 +18,13 @@ import click
 from dioptra_plugins.cli.options import json_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_entries, emit_json, emit_table, table_fits
 from dioptra_plugins.errors import PluginImportError, RegistryError, UsageError
-from dioptra_plugins.lookup import module_name
 from dioptra_plugins.plugindir.syspath import plugin_dirs
-from dioptra_plugins.registry import Registry
-from dioptra_plugins.reload import ReloadEvent
-from dioptra_plugins.task_listing import collect_tasks
-from dioptra_plugins.task_listing import load_packages as _load
-from dioptra_plugins.task_listing import packages_in as _packages_in
+from dioptra_plugins.registry.lookup import module_name
+from dioptra_plugins.registry.registry import Registry
+from dioptra_plugins.registry.reload import ReloadEvent
+from dioptra_plugins.registry.task_listing import collect_tasks
+from dioptra_plugins.registry.task_listing import load_packages as _load
+from dioptra_plugins.registry.task_listing import packages_in as _packages_in
 
 
 def _absolute_dirs(value: str | None) -> str | None:
@@ -198,7 +198,7 @@ def _printed_events_only() -> None:
     """The command prints every load failure and reload itself: the library's WARNING for
     the same failure would say it twice (``-v`` still shows the library's log)."""
     if logging.getLogger("dioptra_plugins").getEffectiveLevel() >= logging.WARNING:
-        for name in ("dioptra_plugins.loader", "dioptra_plugins.registry"):
+        for name in ("dioptra_plugins.registry.loader", "dioptra_plugins.registry.registry"):
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -210,7 +210,7 @@ def _printed_events_only() -> None:
 )
 def watch_command(dirs: tuple[str, ...], as_json: bool, debounce: float) -> None:
     """Import the plugins in DIRS (default: $DIOPTRA_PLUGIN_DIR) and reload them on every save."""
-    from dioptra_plugins.watcher import watch, watched_dirs
+    from dioptra_plugins.registry.watcher import watch, watched_dirs
 
     directories = watched_dirs(dirs or None)
     _printed_events_only()

@@ -74,7 +74,7 @@ class RunPlugins:
         """``{name: provenance}`` of the lock's packages built from git (commit, url, tree...)."""
         if self.lock_file is None:
             return {}
-        from dioptra_plugins.syncing.pylock import lock_provenance
+        from dioptra_plugins.plugindir.pylock import lock_provenance
 
         try:
             lock = tomllib.loads(self.lock_file.read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ accepted.  So every writer, before its compare-and-swap of ``index.json``, write
 
 where ``base_sha256`` is the sha256 of the root it replaces (null when there was none).  After a
 lost or damaged root, ``index repair`` writes the root of the newest record again, with a serial
-above every recorded one (:mod:`dioptra_plugins.index.repair`).
+above every recorded one (:mod:`dioptra_plugins.publishing.repair`).
 
 Which records are true: a record is written before its swap, so a record whose writer lost the
 race (or died before swapping) exists too.  A loser removes its own record once the root it

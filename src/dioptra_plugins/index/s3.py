@@ -5,7 +5,7 @@ Configuration comes only from the standard AWS chain (environment, profiles,
 ``If-None-Match: *`` and compare-and-swap sends ``If-Match: <etag>``; the server answers 412 when
 the condition fails.  Transient failures are retried by botocore's own retry modes (standard by
 default, ``AWS_RETRY_MODE=adaptive`` honoured); the only hand-written retry in the index is the
-compare-and-swap loop of the root, in :mod:`dioptra_plugins.index.publish`.
+compare-and-swap loop of the root, in :mod:`dioptra_plugins.publishing.publish`.
 
 Every attempt waits at most ``timeout`` seconds to connect and for each read (default 10, see
 :func:`dioptra_plugins.index.timeouts.index_timeout`), so an endpoint that accepts connections and

@@ -3,7 +3,7 @@
 
 ``plugin_dir`` is the directory ``sync`` writes (default ``$DIOPTRA_PLUGINS_DIR``).  The
 arguments are checked here and errors name these functions' parameters; the work is done
-by ``syncing.verify_dir``, ``syncing.gc`` and ``syncing.maintenance`` (imported on first
+by ``plugindir.verify_dir``, ``plugindir.gc`` and ``plugindir.maintenance`` (imported on first
 call, so that ``import dioptra_plugins`` stays light).
 """
 
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from dioptra_plugins.errors import UsageError
 
 if TYPE_CHECKING:
-    from dioptra_plugins.syncing.gc import GcResult
-    from dioptra_plugins.syncing.verify_dir import VerifyReport
+    from dioptra_plugins.plugindir.gc import GcResult
+    from dioptra_plugins.plugindir.verify_dir import VerifyReport
 
 PluginDirArgument = str | os.PathLike[str]
 
@@ -27,7 +27,7 @@ def verify(plugin_dir: PluginDirArgument | None = None) -> VerifyReport:
     Read-only (takes no lock).  What is wrong is in the report (``ok``, ``problems``);
     PluginDirError when ``plugin_dir`` is not a synced plugin dir.
     """
-    from dioptra_plugins.syncing import verify_dir
+    from dioptra_plugins.plugindir import verify_dir
 
     return verify_dir.verify(plugin_dir)
 
@@ -46,7 +46,7 @@ def gc(
     Fails closed: PluginDirError, and nothing deleted, when a kept generation or a pin cannot
     be read.  ``lock_timeout``: seconds to wait for the plugin dir's writer lock.
     """
-    from dioptra_plugins.syncing import gc as collecting
+    from dioptra_plugins.plugindir import gc as collecting
 
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
         raise UsageError(
@@ -68,7 +68,7 @@ def rollback(
     Returns ``{"plugin_dir", "from", "to"}`` (generation names, ``"000002"``).  PluginDirError
     when there is no such generation, none older, or the target is damaged.
     """
-    from dioptra_plugins.syncing import maintenance
+    from dioptra_plugins.plugindir import maintenance
 
     if to is not None:
         text = str(to)
@@ -88,7 +88,7 @@ def list_plugins(plugin_dir: PluginDirArgument | None = None) -> dict[str, Any]:
     ``package`` (its import name), ``filename``, ``tasks`` (from its manifest) and
     ``provenance``.  Read-only.
     """
-    from dioptra_plugins.syncing import maintenance
+    from dioptra_plugins.plugindir import maintenance
 
     return maintenance.list_plugins(plugin_dir)
 

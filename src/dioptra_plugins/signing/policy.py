@@ -1,9 +1,10 @@
 """The signing policy: what every write to an index may sign, or must refuse (DESIGN §10).
 
-Every write path of the library obeys it, whoever calls (the command line only parses, calls
-and prints): ``index.publish.publish``, ``index.yank.set_yanked``, ``index repair``, ``index
-init --signed``, :func:`refresh_index`, :meth:`SignedWriter.swap_unchanged` (``index renew``)
-and ``keys rotate``.
+Every write path of the library obeys it, whoever calls (the command line only parses, calls and
+prints): ``publishing.publish.publish``, ``publishing.yank.set_yanked``, ``index repair``,
+``index init --signed``, :func:`refresh_index`, :meth:`SignedWriter.swap_unchanged` (``index
+renew``) and ``keys rotate``.
+
 
 - **An unsigned index** (no ``tuf/timestamp.json``) and no keys: the write goes ahead unsigned.
 - **A signed index and no keys**: refused before anything is written (:func:`writer_for`).

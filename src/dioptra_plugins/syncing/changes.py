@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dioptra_plugins.syncing.pylock import LockedPackage
+from dioptra_plugins.plugindir.pylock import LockedPackage
 
 
 @dataclass(frozen=True)

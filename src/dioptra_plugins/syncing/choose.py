@@ -18,8 +18,8 @@ from packaging.version import Version
 from dioptra_plugins.bundle.manifest import is_import_name
 from dioptra_plugins.errors import IndexFormatError, ResolutionError, SyncError
 from dioptra_plugins.index.keys import bundle_key, is_normalized_name, is_sha256
-from dioptra_plugins.syncing.generations import merge_conflicts
-from dioptra_plugins.syncing.pylock import Lock, LockedPackage, bundle_url
+from dioptra_plugins.plugindir.generations import merge_conflicts
+from dioptra_plugins.plugindir.pylock import Lock, LockedPackage, bundle_url
 from dioptra_plugins.syncing.requirements import parse_requirements
 from dioptra_plugins.syncing.resolve import Candidate, check_environment, resolve
 

@@ -46,13 +46,13 @@ from dioptra_plugins.hashing import CHUNK_SIZE
 from dioptra_plugins.index.keys import bundle_key
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.plugindir.layout import TEMPORARY_PREFIX, PluginDirLayout
+from dioptra_plugins.plugindir.pylock import LockedPackage
 from dioptra_plugins.syncing.arriving import (
     ArrivingFile,
     DownloadCancelled,
     DownloadFailed,
     NotStreamable,
 )
-from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 

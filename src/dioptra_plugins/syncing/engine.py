@@ -35,22 +35,22 @@ from typing import TYPE_CHECKING, Any
 from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
 from dioptra_plugins.index.url import INDEX_VARIABLE
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
-from dioptra_plugins.signals import note_plugin_dir
-from dioptra_plugins.syncing.requirements import requirements_key
-from dioptra_plugins.syncing.shadowing import allowed_names
-from dioptra_plugins.syncing.state import (
+from dioptra_plugins.plugindir.state import (
     SyncState,
     last_sync_requirements,
     read_state,
     record_sync,
 )
-from dioptra_plugins.syncing.writer_lock import writer_lock
+from dioptra_plugins.plugindir.writer_lock import writer_lock
+from dioptra_plugins.signals import note_plugin_dir
+from dioptra_plugins.syncing.requirements import requirements_key
+from dioptra_plugins.syncing.shadowing import allowed_names
 
 if TYPE_CHECKING:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.index.storage import Storage
+    from dioptra_plugins.plugindir.pylock import Lock
     from dioptra_plugins.signing.trust import SignedStorage
-    from dioptra_plugins.syncing.pylock import Lock
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def sync(
             raise UsageError(
                 "give `requirements` or `locked`, not both", parameters=("requirements", "locked")
             )
-        from dioptra_plugins.syncing.pylock import lock_from_toml
+        from dioptra_plugins.plugindir.pylock import lock_from_toml
 
         try:
             lock_bytes = Path(locked).read_bytes()
@@ -278,7 +278,7 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
     state = read_state(request.layout.state_file)
     current = request.layout.current_name()
     if not request.dry_run:
-        from dioptra_plugins.syncing.generations import remove_dangling_entry_links
+        from dioptra_plugins.plugindir.generations import remove_dangling_entry_links
 
         # What interrupted writers left (a few scandirs): cleared under the lock, first.
         request.layout.remove_leftovers()
@@ -319,12 +319,12 @@ def _full_sync(
     root_bytes: bytes,
     root_etag: str,
 ) -> SyncResult:
+    from dioptra_plugins.plugindir.generations import read_generation_lock
+    from dioptra_plugins.plugindir.pylock import Lock
     from dioptra_plugins.syncing.changes import plan_changes
     from dioptra_plugins.syncing.choose import choose_packages
-    from dioptra_plugins.syncing.generations import read_generation_lock
     from dioptra_plugins.syncing.index_view import IndexView
     from dioptra_plugins.syncing.install import install_generation
-    from dioptra_plugins.syncing.pylock import Lock
     from dioptra_plugins.syncing.shadowing import check_shadowing
 
     layout = request.layout

@@ -18,17 +18,17 @@ from collections.abc import Callable, Sequence
 
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
-from dioptra_plugins.signals import deferred
-from dioptra_plugins.syncing.bytecode import BytecodeCompiler
-from dioptra_plugins.syncing.download import fetch_bundles
-from dioptra_plugins.syncing.generations import (
+from dioptra_plugins.plugindir.generations import (
     build_generation,
     check_entry_names,
     generation_names,
     switch_to,
 )
-from dioptra_plugins.syncing.pylock import Lock, LockedPackage
+from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
+from dioptra_plugins.plugindir.pylock import Lock, LockedPackage
+from dioptra_plugins.signals import deferred
+from dioptra_plugins.syncing.bytecode import BytecodeCompiler
+from dioptra_plugins.syncing.download import fetch_bundles
 from dioptra_plugins.syncing.store import add_to_store
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def remove_unused_entries(layout: PluginDirLayout, candidates: set[str]) -> list
     Used for the entries a failed install created.  Fails closed: when a generation cannot be
     read, nothing is deleted (``gc`` reports it).
     """
-    from dioptra_plugins.syncing.gc import store_entries_reached
+    from dioptra_plugins.plugindir.gc import store_entries_reached
 
     if not candidates:
         return []

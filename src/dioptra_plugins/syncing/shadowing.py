@@ -39,8 +39,8 @@ from dioptra_plugins.errors import ShadowingError, UsageError
 from dioptra_plugins.plugindir.layout import META_DIR, PLUGIN_DIR_VARIABLE, PluginDirLayout
 
 if TYPE_CHECKING:
+    from dioptra_plugins.plugindir.pylock import LockedPackage
     from dioptra_plugins.syncing.changes import Changes
-    from dioptra_plugins.syncing.pylock import LockedPackage
 
 logger = logging.getLogger(__name__)
 

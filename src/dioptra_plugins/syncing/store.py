@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from dioptra_plugins.errors import IntegrityError, SyncError
 from dioptra_plugins.fsutil import exchange_paths
 from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
+from dioptra_plugins.plugindir.pylock import LockedPackage
 from dioptra_plugins.syncing.download import FetchedBundle
-from dioptra_plugins.syncing.pylock import LockedPackage
 
 if TYPE_CHECKING:
     from dioptra_plugins.bundle.verify import VerifiedBundle

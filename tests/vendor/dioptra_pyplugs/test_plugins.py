@@ -137,9 +137,7 @@ def test_plugin_not_exists(plugin_package, plugin_name):
 
 
 @pytest.mark.parametrize("task_func_name", ["get_task", "call_task"])
-def test_prefect_dependency_not_installed(
-    pyplugs_no_prefect, plugin_package, task_func_name
-):
+def test_prefect_dependency_not_installed(pyplugs_no_prefect, plugin_package, task_func_name):
     plugin_name = "plugin_plain"
     pyplugs, exceptions = pyplugs_no_prefect
     task_func = getattr(pyplugs, task_func_name)
@@ -307,9 +305,7 @@ def test_call_task_factory(plugin_package):
         pyplugs_call_task = pyplugs.call_task(plugin_package, plugin=plugin_name)
 
     state = flow.run()
-    assert (
-        state.result[factory_call_task].result == state.result[pyplugs_call_task].result
-    )
+    assert state.result[factory_call_task].result == state.result[pyplugs_call_task].result
 
 
 def test_call_tasks_with_nout(plugin_package):
@@ -320,20 +316,14 @@ def test_call_tasks_with_nout(plugin_package):
     call_task = pyplugs.call_task_factory(plugin_package)
 
     with Flow("Test Call Task with nout") as flow:
-        factory_result_1, factory_result_2 = call_task(
-            plugin_name, func="plugin_with_nout"
-        )
+        factory_result_1, factory_result_2 = call_task(plugin_name, func="plugin_with_nout")
         pyplugs_result_1, pyplugs_result_2 = pyplugs.call_task(
             plugin_package, plugin=plugin_name, func="plugin_with_nout"
         )
 
     state = flow.run()
-    assert (
-        state.result[factory_result_1].result == state.result[pyplugs_result_1].result
-    )
-    assert (
-        state.result[factory_result_2].result == state.result[pyplugs_result_2].result
-    )
+    assert state.result[factory_result_1].result == state.result[pyplugs_result_1].result
+    assert state.result[factory_result_2].result == state.result[pyplugs_result_2].result
 
 
 def test_call_tasks_without_nout(plugin_package):

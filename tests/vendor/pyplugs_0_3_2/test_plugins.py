@@ -2,6 +2,7 @@
 
 Based on the Pytest test runner
 """
+
 # Standard library imports
 import pathlib
 

@@ -264,9 +264,7 @@ def type_checker_test_get_typed(plugin_package: str) -> str:
     This function is not called by pytest, but checked by the type checker.
     """
     plugin_name = "plugin_types"
-    func = pyplugs.get_typed(
-        plugin_package, plugin_name, func="plugin_string", _return_type=str()
-    )
+    func = pyplugs.get_typed(plugin_package, plugin_name, func="plugin_string", _return_type=str())
     return func()
 
 

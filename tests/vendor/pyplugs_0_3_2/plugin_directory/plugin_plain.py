@@ -1,5 +1,4 @@
-"""Module doc-string
-"""
+"""Module doc-string"""
 
 from dioptra_plugins import pyplugs
 

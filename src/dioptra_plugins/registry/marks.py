@@ -1,9 +1,9 @@
 """The ``@register`` marker: what it attaches to a function, and how to read it back.
 
-Below both :mod:`~dioptra_plugins.registry` and :mod:`~dioptra_plugins.pyplugs` (as pluggy keeps
-its markers in ``_hooks.py`` and the manager imports them, never the reverse): marking needs
-no registry, so a plugin module that only does ``from dioptra_plugins.pyplugs import register``
-costs nothing more than this module.
+Below both :mod:`~dioptra_plugins.registry.registry` and :mod:`~dioptra_plugins.pyplugs` (as
+pluggy keeps its markers in ``_hooks.py`` and the manager imports them, never the reverse):
+marking needs no registry, so a plugin module that only does
+``from dioptra_plugins.pyplugs import register`` costs nothing more than this module.
 
 Every mark carries a process-wide registration number, so the registry can list a module's
 functions in the order ``@register`` ran on them, as pyplugs does (its registry is a dict filled
@@ -82,7 +82,7 @@ def plugin_mark(obj: object) -> PluginMark | None:
 def _foreign_mark(mark: object) -> PluginMark | None:
     """A mark left by another copy of this module, as this copy's :class:`PluginMark`.
 
-    A process can hold two copies of ``dioptra_plugins.marks``: Dioptra's own tests hide
+    A process can hold two copies of ``dioptra_plugins.registry.marks``: Dioptra's own tests hide
     Prefect by deleting every module named like "dioptra" from ``sys.modules`` and importing
     pyplugs afresh, while the plugin modules imported before stay loaded with the old copy's
     marks.  Those functions are still registered plugins, so a mark is recognised by what it

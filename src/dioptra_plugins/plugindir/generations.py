@@ -37,8 +37,8 @@ from pathlib import Path
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.fsutil import flush_filesystem, fsync_dir, replace_symlink
 from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, LOCK_FILENAME, PluginDirLayout
+from dioptra_plugins.plugindir.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
 from dioptra_plugins.signals import deferred, note_switch
-from dioptra_plugins.syncing.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ DIR, else DIR itself), and skips, before building anything, each package whose s
 index already has: a file of that project whose recorded provenance has the same tree id, the
 same build options and the same ``dioptra.toml`` metadata would be rebuilt byte for byte but
 for its version.  The rest are built reproducibly (``bundle.git_build``) and handed to the
-ordinary :func:`~dioptra_plugins.index.publish.publish`: verified, uploaded create-only, one
+ordinary :func:`~dioptra_plugins.publishing.publish.publish`: verified, uploaded create-only, one
 compare-and-swap.  Publishing one commit twice changes nothing; a commit that changed one
 package publishes one bundle.
 """
@@ -35,9 +35,9 @@ from dioptra_plugins.bundle.git_build import (
 from dioptra_plugins.bundle.git_source import Commit
 from dioptra_plugins.bundle.provenance import PROVENANCE_KEY
 from dioptra_plugins.index.documents import ProjectDocument
-from dioptra_plugins.index.publish import PublishResult, publish
 from dioptra_plugins.index.reading import DocumentCache, read_root
 from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.publishing.publish import PublishResult, publish
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from pathlib import Path
 from types import ModuleType
 
 from dioptra_plugins.errors import LoadFailure, PluginImportError, UnknownPluginError
-from dioptra_plugins.lookup import (
+from dioptra_plugins.registry.lookup import (
     did_you_mean,
     import_package,
     located_error,
     package_contents,
     top,
 )
-from dioptra_plugins.plugin_entries import ModuleEntry, diff, make_entry
-from dioptra_plugins.reload import (
+from dioptra_plugins.registry.plugin_entries import ModuleEntry, diff, make_entry
+from dioptra_plugins.registry.reload import (
     ModuleGone,
     ModuleLoadFailed,
     ReloadEvent,

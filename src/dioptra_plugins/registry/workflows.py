@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from dioptra_plugins.errors import PrefectDependencyError
-from dioptra_plugins.marks import nout_of
+from dioptra_plugins.registry.marks import nout_of
 
 INSTALL_HINT = "pip install 'dioptra-plugins[prefect]' (Prefect 3) or 'dioptra-plugins[prefect1]'"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from types import CodeType, MappingProxyType, ModuleType
 from typing import Any, NamedTuple
 
-from dioptra_plugins.marks import PluginMark, plugin_mark
-from dioptra_plugins.reload import ReloadEvent
+from dioptra_plugins.registry.marks import PluginMark, plugin_mark
+from dioptra_plugins.registry.reload import ReloadEvent
 
 
 class PluginInfo(NamedTuple):

@@ -12,15 +12,15 @@ from typing import Any
 
 from dioptra_plugins.bundle.manifest import MANIFEST_FILENAME
 from dioptra_plugins.errors import PluginDirError, UsageError
-from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
-from dioptra_plugins.plugindir.pins import pinned_generations
-from dioptra_plugins.syncing.generations import (
+from dioptra_plugins.plugindir.generations import (
     generation_names,
     read_generation_lock,
     switch_to,
 )
-from dioptra_plugins.syncing.verify_dir import VerifyReport, dist_info_of, verify_generation
-from dioptra_plugins.syncing.writer_lock import writer_lock
+from dioptra_plugins.plugindir.layout import PluginDirLayout, synced_plugin_dir
+from dioptra_plugins.plugindir.pins import pinned_generations
+from dioptra_plugins.plugindir.verify_dir import VerifyReport, dist_info_of, verify_generation
+from dioptra_plugins.plugindir.writer_lock import writer_lock
 
 
 def _tasks(layout: PluginDirLayout, sha256: str) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ A reload must never half-apply, so every step that can fail runs *before* anythi
 changes: the source is found afresh (a file may have moved, vanished or been replaced), read
 as bytes, parsed and compiled from those bytes (never from a ``.pyc``, whose mtime+size check
 cannot see a same-second, same-size edit), and executed into a brand-new module object that
-nobody else can see yet.  :mod:`~dioptra_plugins.loader` then swaps it in, or records the
+nobody else can see yet.  :mod:`~dioptra_plugins.registry.loader` then swaps it in, or records the
 :class:`~dioptra_plugins.errors.LoadFailure` and keeps the last good version.
 """
 
@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from dioptra_plugins.errors import LoadFailure
-from dioptra_plugins.lookup import is_self_or_ancestor, located_error, syntax_error
+from dioptra_plugins.registry.lookup import is_self_or_ancestor, located_error, syntax_error
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,15 @@ from installer.records import RecordEntry
 
 from dioptra_plugins.bundle.record import parse_record
 from dioptra_plugins.hashing import file_sha256, record_digest, sha256_file
-from dioptra_plugins.plugindir.layout import LOCK_FILENAME, PluginDirLayout, synced_plugin_dir
-from dioptra_plugins.syncing.generations import (
+from dioptra_plugins.plugindir.generations import (
     entry_names,
     generation_names,
     managed_entry_links,
     merge_conflicts,
     read_generation_lock,
 )
-from dioptra_plugins.syncing.pylock import Lock
+from dioptra_plugins.plugindir.layout import LOCK_FILENAME, PluginDirLayout, synced_plugin_dir
+from dioptra_plugins.plugindir.pylock import Lock
 
 
 def dist_info_of(entry: Path) -> Path | None:
@@ -63,7 +63,7 @@ def _record_entries(record: Path) -> dict[str, RecordEntry]:
 
 def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dict[str, str]:
     """The pycs sync recorded for ``entry`` (empty, with a problem reported, when unreadable)."""
-    from dioptra_plugins.syncing.bytecode import MANIFEST_NAME, BytecodeManifest
+    from dioptra_plugins.plugindir.bytecode_manifest import MANIFEST_NAME, BytecodeManifest
 
     path = entry / MANIFEST_NAME
     try:
@@ -77,7 +77,7 @@ def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dic
 
 
 def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
-    from dioptra_plugins.syncing.bytecode import MANIFEST_NAME
+    from dioptra_plugins.plugindir.bytecode_manifest import MANIFEST_NAME
 
     name = f"store/{entry.name}"
     dist_info = dist_info_of(entry)

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dioptra_plugins.errors import PluginImportError, UsageError
-from dioptra_plugins.lookup import may_hold_python, module_name
 from dioptra_plugins.plugindir.layout import PLUGIN_DIR_VARIABLE
+from dioptra_plugins.registry.lookup import may_hold_python, module_name
 
 if TYPE_CHECKING:
-    from dioptra_plugins.registry import PluginInfo, Registry
+    from dioptra_plugins.registry.registry import PluginInfo, Registry
 
 
 def packages_in(directories: Sequence[Path]) -> Iterator[str]:
@@ -93,9 +93,9 @@ def collect_tasks(
     """The task documents, and every plugin module that failed to import (see :func:`tasks`)."""
     # The registry (and the plugins it imports) only when tasks are listed: naming
     # ``dioptra_plugins.tasks`` stays cheap.
+    from dioptra_plugins.plugindir.pylock import declared_params_in, sources_in
     from dioptra_plugins.plugindir.syspath import plugin_dirs
-    from dioptra_plugins.registry import Registry
-    from dioptra_plugins.syncing.pylock import declared_params_in, sources_in
+    from dioptra_plugins.registry.registry import Registry
 
     registry = registry if registry is not None else Registry()
     if isinstance(plugin_dir, os.PathLike):

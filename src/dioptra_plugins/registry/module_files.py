@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dioptra_plugins.registry import Registry
-    from dioptra_plugins.reload import ReloadEvent
+    from dioptra_plugins.registry.registry import Registry
+    from dioptra_plugins.registry.reload import ReloadEvent
 
 
 def real_path(path: str | os.PathLike[str]) -> str:

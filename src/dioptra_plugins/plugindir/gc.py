@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from dioptra_plugins.errors import DioptraPluginsError, PluginDirError, UsageError
+from dioptra_plugins.plugindir.generations import (
+    generation_names,
+    read_generation_lock,
+)
 from dioptra_plugins.plugindir.layout import (
     BUILDING_PREFIX,
     ROOT_COPY,
@@ -27,11 +31,7 @@ from dioptra_plugins.plugindir.layout import (
     synced_plugin_dir,
 )
 from dioptra_plugins.plugindir.pins import pinned_generations, remove_dead_pins
-from dioptra_plugins.syncing.generations import (
-    generation_names,
-    read_generation_lock,
-)
-from dioptra_plugins.syncing.writer_lock import writer_lock
+from dioptra_plugins.plugindir.writer_lock import writer_lock
 
 logger = logging.getLogger(__name__)
 

@@ -42,14 +42,14 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from dioptra_plugins.errors import PluginDirError
-from dioptra_plugins.module_files import ModuleFiles
 from dioptra_plugins.plugindir.layout import PluginDirLayout, readable_plugin_dirs
 from dioptra_plugins.plugindir.pins import PinnedGeneration
 from dioptra_plugins.plugindir.syspath import repoint_generation
-from dioptra_plugins.reload import ReloadEvent
+from dioptra_plugins.registry.module_files import ModuleFiles
+from dioptra_plugins.registry.reload import ReloadEvent
 
 if TYPE_CHECKING:
-    from dioptra_plugins.registry import Registry
+    from dioptra_plugins.registry.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -397,7 +397,7 @@ def watch(
     watchdog observer and the reload thread stop when the block exits.
     """
     if registry is None:
-        from dioptra_plugins.pyplugs import default_registry
+        from dioptra_plugins.registry.registry import default_registry
 
         registry = default_registry()
     watcher = Watcher(

@@ -1,11 +1,13 @@
 """The plugin registry: finds ``@register``-marked functions, calls them, reloads their modules.
 
 A :class:`Registry` is an instance (pluggy style; pyplugs' module functions use a default one).
-It owns a :class:`~dioptra_plugins.loader.ModuleLoader`, which keeps one immutable
-:class:`~dioptra_plugins.plugin_entries.ModuleEntry` per loaded module (the module object, the
-hash of the source it ran, the modules it imports and its plugin functions) and swaps entries
-whole, so a reader in another thread sees a module's old entry or its new one, never a mix, and
-never a missing function while a reload is in flight.  Writers serialise on the loader's lock.
+It owns a :class:`~dioptra_plugins.registry.loader.ModuleLoader`, which keeps one immutable
+:class:`~dioptra_plugins.registry.plugin_entries.ModuleEntry` per loaded module (the module
+object, the hash of the source it ran, the modules it imports and its plugin functions) and
+swaps entries whole, so a reader in another thread sees a module's old entry or its new one,
+never a mix, and never a missing function while a reload is in flight. Writers serialise on the
+loader's lock.
+
 
 ``register`` only marks a function; nothing is registered by the act of importing, so a module
 that fails half-way registers nothing and a reload is a transaction.
@@ -26,7 +28,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from dioptra_plugins import workflows
 from dioptra_plugins.errors import (
     LoadFailure,
     PluginImportError,
@@ -34,16 +35,17 @@ from dioptra_plugins.errors import (
     UnknownPluginError,
     UnknownPluginFunctionError,
 )
-from dioptra_plugins.loader import ModuleLoader
-from dioptra_plugins.lookup import (
+from dioptra_plugins.registry import workflows
+from dioptra_plugins.registry.loader import ModuleLoader
+from dioptra_plugins.registry.lookup import (
     did_you_mean,
     import_package,
     is_self_or_ancestor,
     module_name,
     package_contents,
 )
-from dioptra_plugins.plugin_entries import ModuleEntry, PluginInfo
-from dioptra_plugins.reload import ReloadEvent
+from dioptra_plugins.registry.plugin_entries import ModuleEntry, PluginInfo
+from dioptra_plugins.registry.reload import ReloadEvent
 
 logger = logging.getLogger(__name__)
 
@@ -360,3 +362,12 @@ def _module_names(package: str) -> list[str]:
     except Exception:  # a hint for an error message: never a second error
         return []
     return modules
+
+
+# pyplugs' module functions are this registry's bound methods; watch() reloads it when given none.
+_default = Registry()
+
+
+def default_registry() -> Registry:
+    """The registry pyplugs' module functions use."""
+    return _default

@@ -98,8 +98,7 @@ def lock_to_toml(lock: Lock) -> bytes:
                     }
                 ],
                 "tool": {
-                    TOOL: {"top-level": package.top_level}
-                    | _provenance_table(package.provenance)
+                    TOOL: {"top-level": package.top_level} | _provenance_table(package.provenance)
                 },
             }
             for package in sorted(lock.packages, key=lambda p: p.name)
@@ -279,7 +278,7 @@ def lock_from_toml(data: bytes, source: str = "pylock.toml") -> Lock:
 
 def _locked_package(entry: _Table) -> LockedPackage:
     # Imported here: bundle.manifest brings dioptra_toml, provenance, git_source and subprocess,
-    # which a no-op sync (it imports this module through syncing.generations) never needs.
+    # which a no-op sync (it imports this module through plugindir.generations) never needs.
     from dioptra_plugins.bundle.manifest import is_import_name
 
     wheels = entry.tables("wheels", [])

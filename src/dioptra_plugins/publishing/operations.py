@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.index.initialize import InitResult
-from dioptra_plugins.index.publish import ProgressCallback, PublishResult
-from dioptra_plugins.index.repair import RepairResult
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.index.yank import YankResult
+from dioptra_plugins.publishing.initialize import InitResult
+from dioptra_plugins.publishing.publish import ProgressCallback, PublishResult
+from dioptra_plugins.publishing.repair import RepairResult
+from dioptra_plugins.publishing.yank import YankResult
 
 if TYPE_CHECKING:
-    from dioptra_plugins.index.check import CheckReport
+    from dioptra_plugins.publishing.check import CheckReport
     from dioptra_plugins.signing.outcome import SignResult
 
 PathArgument = str | os.PathLike[str]
@@ -71,7 +71,7 @@ def publish(
     as bundle bytes are read for upload.  Returns what happened to each file, the serial, and
     ``signed`` (what was signed, for a signed index).
     """
-    from dioptra_plugins.index import publish as publishing
+    from dioptra_plugins.publishing import publish as publishing
 
     paths = [wheels] if isinstance(wheels, str | os.PathLike) else list(wheels)
     if not paths:
@@ -98,7 +98,7 @@ def yank(
 
     Signed or refused like :func:`publish`.  PublishError when the version is not there.
     """
-    from dioptra_plugins.index.yank import normalize_pin, set_yanked
+    from dioptra_plugins.publishing.yank import normalize_pin, set_yanked
 
     normalized, parsed = normalize_pin(name, version)
     return set_yanked(
@@ -114,7 +114,7 @@ def unyank(
     keys: PathArgument | None = None,
 ) -> YankResult:
     """Undo a yank of ``name`` ``version``; signed or refused like :func:`publish`."""
-    from dioptra_plugins.index.yank import normalize_pin, set_yanked
+    from dioptra_plugins.publishing.yank import normalize_pin, set_yanked
 
     normalized, parsed = normalize_pin(name, version)
     return set_yanked(_storage(index), normalized, parsed, yanked=False, keys=_keys(keys))
@@ -178,7 +178,7 @@ def init_index(
     as it is, one already signed is only refreshed.  ``timestamp_expiry``: seconds each
     timestamp is valid (default a day).
     """
-    from dioptra_plugins.index import initialize
+    from dioptra_plugins.publishing import initialize
 
     if timestamp_expiry is not None and timestamp_expiry < 1:
         raise UsageError(f"timestamp expiry must be 1 second or more, not {timestamp_expiry}")
@@ -203,14 +203,14 @@ def repair(
     choose: str | None = None,
     without_history: bool = False,
 ) -> SignedRepairResult:
-    """Write a lost or damaged ``index.json`` again (``index.repair.repair_index``).
+    """Write a lost or damaged ``index.json`` again (``publishing.repair.repair_index``).
 
     On a signed index it needs ``keys`` (refused before anything is written otherwise), and
     the rebuilt root must hold exactly the content the signed metadata pins: it is then signed
     under its new serial; anything else is refused (UnsignedRootError, naming the
     differences; :func:`renew` with ``restore=True`` puts the signed root back).
     """
-    from dioptra_plugins.index.repair import repair_index
+    from dioptra_plugins.publishing.repair import repair_index
     from dioptra_plugins.signing import open_writer
 
     storage = _storage(index)
@@ -236,7 +236,7 @@ def check_index(
     trust: PathArgument | bytes | None = None,
     max_workers: int = 8,
 ) -> CheckReport:
-    """Check everything the index's root reaches (``index.check.check_index``); read-only.
+    """Check everything the index's root reaches (``publishing.check.check_index``); read-only.
 
     Every bundle and metadata file is re-hashed against the root.  ``trust``: a trusted
     ``root.json`` (a path, or its bytes) of a signed index; then the root the signed metadata
@@ -244,7 +244,7 @@ def check_index(
     in the report (``ok``, ``problems``, ``disagreements``); only an unusable argument raises
     (UsageError).
     """
-    from dioptra_plugins.index import check
+    from dioptra_plugins.publishing import check
 
     if max_workers < 1:
         raise UsageError(
