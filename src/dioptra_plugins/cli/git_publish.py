@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dioptra_plugins.bundle.git_build import GitBuildOptions
 from dioptra_plugins.cli.key_commands import describe_signing
-from dioptra_plugins.cli.output import emit_json, say
+from dioptra_plugins.cli.output import emit_json, output, say
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.publishing.from_git import publish_from_git
@@ -31,7 +31,7 @@ def publish_git_source(
         sources[0],
         options,
         dry_run=dry_run,
-        progress=None if as_json else say,
+        progress=None if as_json else output().say,
         keys=keys,
     )
     published = result.published

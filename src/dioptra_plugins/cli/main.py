@@ -173,9 +173,6 @@ class Group(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from dioptra_plugins.cli.output import set_json_requested
-
-        ctx.call_on_close(lambda: set_json_requested(False))  # one command, one --json
         # A usage error can stop parsing before --json's own callback ran (`sync x --jobs 0
         # --json`): the raw arguments say whether a JSON document is owed.
         wants_json = "--json" in ctx.args
@@ -203,11 +200,11 @@ class Group(click.Group):
 
             if not isinstance(error, DioptraPluginsError):
                 raise
-            from dioptra_plugins.cli.output import emit_json, json_requested
+            from dioptra_plugins.cli.output import emit_json, output
 
             message, flags = _in_flags(error, _leaf_command(self, ctx, tokens))
             click.echo(f"error: {message}", err=True)
-            if json_requested():
+            if output(ctx).json:
                 emit_json(
                     {
                         "error": message,
@@ -223,11 +220,10 @@ def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         import logging
 
-        from dioptra_plugins.cli.output import set_quiet
+        from dioptra_plugins.cli.output import output
 
-        set_quiet(True)
+        output(ctx).quiet = True
         logging.getLogger().setLevel(logging.ERROR)
-        ctx.call_on_close(lambda: set_quiet(False))
 
 
 def _verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:

@@ -75,11 +75,11 @@ def plugin_dir_option(*, several: bool = False, **settings: Any) -> Callable[[F]
     )
 
 
-def _record_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    from dioptra_plugins.cli.output import set_json_requested
+def _record_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    from dioptra_plugins.cli.output import output
 
     if value:
-        set_json_requested(True)
+        output(ctx).json = True
     return value
 
 

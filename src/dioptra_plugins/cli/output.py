@@ -8,22 +8,56 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-_quiet = False
-_json_requested = False
+_OUTPUT_KEY = "dioptra_plugins.output"
 
 
-def set_json_requested(requested: bool) -> None:
-    """``--json`` was given: an error is then also printed as a JSON document on stdout."""
-    global _json_requested
-    _json_requested = requested
+@dataclass
+class Output:
+    """How the command being run prints: what its ``--quiet`` and ``--json`` asked for.
+
+    It lives in the click context's ``meta``, which a group's context shares with its
+    subcommand's and which ends with the command line: a second command run in the same
+    process (a test's ``CliRunner``, a Python caller of ``main``) starts from the defaults,
+    whatever the first one was given.
+    """
+
+    quiet: bool = False
+    """``--quiet``: no status lines and no progress bars (errors, listings and JSON stay)."""
+    json: bool = False
+    """``--json``: an error is then also printed as a JSON document on stdout."""
+
+    def say(self, text: str) -> None:
+        """A status line on stdout, unless quiet (bound, it is a progress callback that
+        keeps this command's settings in any thread)."""
+        if not self.quiet:
+            click.echo(text)
+
+
+def output(ctx: click.Context | None = None) -> Output:
+    """The output settings of the command ``ctx`` (default: the one running) belongs to;
+    outside any command, the defaults (a fresh :class:`Output`, kept nowhere)."""
+    ctx = ctx if ctx is not None else click.get_current_context(silent=True)
+    if ctx is None:
+        return Output()
+    state = ctx.meta.get(_OUTPUT_KEY)
+    if not isinstance(state, Output):
+        state = ctx.meta[_OUTPUT_KEY] = Output()
+    return state
 
 
 def json_requested() -> bool:
-    return _json_requested
+    """Whether the running command was given ``--json``."""
+    return output().json
+
+
+def is_quiet() -> bool:
+    """Whether the running command was given ``--quiet``."""
+    return output().quiet
 
 
 def plural(count: int, noun: str) -> str:
@@ -31,20 +65,9 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def set_quiet(quiet: bool) -> None:
-    """``--quiet``: no status lines and no progress bars (errors, listings and JSON stay)."""
-    global _quiet
-    _quiet = quiet
-
-
-def is_quiet() -> bool:
-    return _quiet
-
-
 def say(text: str) -> None:
     """A status line on stdout ("published ...", "generation 000042: ..."), unless quiet."""
-    if not _quiet:
-        click.echo(text)
+    output().say(text)
 
 
 def emit_json(document: Any) -> None:

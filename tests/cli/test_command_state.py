@@ -1,0 +1,92 @@
+"""A command's options live with that command (issue 22, "state where it belongs").
+
+``--quiet``, ``--json`` and ``--timeout`` are held by the click context of the command line
+that gave them, never by a module: a second command run in the same process starts from the
+defaults, and a helper called outside any command sees the defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from dioptra_plugins.cli import output as output_module
+from dioptra_plugins.cli.main import main
+from dioptra_plugins.cli.output import Output, is_quiet, json_requested, output, say
+
+
+def test_quiet_does_not_leak_into_the_next_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    quiet = runner.invoke(main, ["index", "init", str(tmp_path / "a"), "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == ""
+    loud = runner.invoke(main, ["index", "init", str(tmp_path / "b")])
+    assert loud.exit_code == 0, loud.output
+    assert loud.stdout.startswith("created an empty index at ")
+
+
+def test_json_does_not_leak_into_the_next_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = str(tmp_path / "no-index")
+    as_json = runner.invoke(main, ["index", "list", "--index", missing, "--json"])
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout)["kind"] == "ObjectNotFoundError"
+    plain = runner.invoke(main, ["index", "list", "--index", missing])
+    assert plain.exit_code == 1
+    assert plain.stdout == ""  # no JSON document owed: this command had no --json
+    assert plain.stderr.startswith("error: no index at ")
+
+
+def test_a_quiet_command_then_a_json_error_then_a_plain_one(tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["-v", "index", "init", str(tmp_path / "a"), "-q", "--json"])
+    done = runner.invoke(main, ["index", "init", str(tmp_path / "b")])
+    assert done.stdout.startswith("created an empty index at ")
+    assert "{" not in done.stdout
+
+
+def test_outside_a_command_the_defaults_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    assert click.get_current_context(silent=True) is None
+    assert output() == Output()
+    assert not is_quiet()
+    assert not json_requested()
+    say("a status line")
+    assert capsys.readouterr().out == "a status line\n"
+
+
+def test_the_settings_belong_to_the_context_that_was_given_them() -> None:
+    first = click.Context(main)
+    second = click.Context(main)
+    output(first).quiet = True
+    output(first).json = True
+    assert output(second) == Output()
+    with first:
+        assert is_quiet()
+        assert json_requested()
+        sub = click.Context(click.Command("sub"), parent=first)
+        assert output(sub) is output(first)  # a subcommand sees its group's settings
+    with second:
+        assert not is_quiet()
+
+
+def test_the_module_keeps_no_command_state() -> None:
+    # The flags were module globals once (set by one command, read by the next).
+    assert not any(
+        isinstance(value, bool) for name, value in vars(output_module).items() if name[0] == "_"
+    )
+
+
+def test_a_bound_say_keeps_its_commands_quiet_in_another_thread(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import threading
+
+    quiet = Output(quiet=True)
+    thread = threading.Thread(target=quiet.say, args=("not shown",))
+    thread.start()
+    thread.join()
+    assert capsys.readouterr().out == ""
