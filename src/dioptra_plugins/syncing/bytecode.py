@@ -36,8 +36,10 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dioptra_plugins.plugindir.bytecode_manifest import MANIFEST_NAME, BytecodeManifest
+if TYPE_CHECKING:
+    from dioptra_plugins.plugindir.bytecode_manifest import BytecodeManifest
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,10 @@ def _compile_sources(
 
 
 def _write_manifest(staging: Path, files: dict[str, str]) -> BytecodeManifest:
+    # Imported here, not at the top: the helper runs this file as a script under ``-I -S``,
+    # where dioptra_plugins is not importable (and needs only the standard library).
+    from dioptra_plugins.plugindir.bytecode_manifest import MANIFEST_NAME, BytecodeManifest
+
     manifest = BytecodeManifest(cache_tag=sys.implementation.cache_tag, files=files)
     descriptor = os.open(staging / MANIFEST_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     with os.fdopen(descriptor, "wb") as stream:
