@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, cast
 from urllib.parse import urlsplit
@@ -24,14 +23,20 @@ from urllib.parse import urlsplit
 import botocore.exceptions
 import botocore.session
 from botocore.config import Config
-from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
 
 from dioptra_plugins.errors import (
-    ConfigurationError,
     ConflictError,
     ObjectExistsError,
     ObjectNotFoundError,
     StorageError,
+)
+from dioptra_plugins.index.aws_configuration import (
+    blamed_configuration_error,
+    check_credential_text,
+    config_files,
+    configuration_error,
+    credential_source,
+    redact,
 )
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
@@ -78,12 +83,6 @@ def content_type(key: str) -> dict[str, Any]:
 # AWS answers 409 when two conditional writes to one key are in flight at once.
 _CONCURRENT_CODES = {"ConditionalRequestConflict", "409"}
 
-# Never repeated in a message or a log line, wherever they turn up.
-_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-_CONFIG_FILE_VARIABLES = {
-    "AWS_CONFIG_FILE": "~/.aws/config",
-    "AWS_SHARED_CREDENTIALS_FILE": "~/.aws/credentials",
-}
 # botocore failures of the transport, not of the configuration: they stay StorageErrors.
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     botocore.exceptions.EndpointConnectionError,
@@ -97,9 +96,6 @@ _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     botocore.exceptions.IncompleteReadError,
     botocore.exceptions.NoCredentialsError,
 )
-# What an access key, a secret key or a session token can be: printable ASCII, no blanks.
-_CREDENTIAL_TEXT = re.compile(r"^[\x21-\x7e]+$")
-_SHOWN_VALUE_CHARS = 80
 
 
 class S3Storage:
@@ -140,7 +136,7 @@ class S3Storage:
             # botocore checks the AWS chain here (endpoint, retries, region, the config and
             # credentials files) and raises ValueErrors as well as its own errors: all are
             # the user's configuration, said as such, never a traceback.
-            raise _configuration_error(error, self.url, self._session) from None
+            raise configuration_error(error, self.url, self._session) from None
         self._check_settings()
         # The resolved retry settings (AWS_MAX_ATTEMPTS included), for the messages.
         retries: dict[str, Any] = getattr(self._client.meta.config, "retries", None) or {}
@@ -159,7 +155,7 @@ class S3Storage:
         try:
             urlsplit(endpoint).port  # noqa: B018 - parsing the port is the check
         except ValueError:
-            raise _configuration_error(
+            raise configuration_error(
                 ValueError(f"Invalid endpoint: {endpoint}"), self.url
             ) from None
         # The credentials create_client resolved, as its signer holds them: asking the session
@@ -169,30 +165,7 @@ class S3Storage:
         credentials = getattr(signer, "_credentials", None)
         if credentials is None:
             return  # none found: refused with its own message at the first request
-        method = str(getattr(credentials, "method", "") or "")
-        for name, variable in (
-            ("access_key", "AWS_ACCESS_KEY_ID"),
-            ("secret_key", "AWS_SECRET_ACCESS_KEY"),
-            ("token", "AWS_SESSION_TOKEN"),
-        ):
-            text = getattr(credentials, name, None)
-            if text is None or (name == "token" and text == ""):
-                continue
-            if not _CREDENTIAL_TEXT.match(text):
-                source = (
-                    f"the variable {variable}"
-                    if method == "env"
-                    else f"{variable.lower()} from the credential source {method!r}"
-                )
-                # The value is never shown: two of the three are secrets, and a key id with a
-                # newline in it is as likely a pasted secret.
-                raise ConfigurationError(
-                    f"cannot use the index {self.url}: {source} is empty or holds a blank, a "
-                    "control character or a non-ASCII character, which AWS credentials never "
-                    "contain",
-                    variable=variable,
-                    value=None,
-                )
+        check_credential_text(credentials, self.url)
 
     def _count_request(self, **_kwargs: Any) -> None:
         self._counter.add()
@@ -214,7 +187,7 @@ class S3Storage:
                 error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
                 reason = f"HTTP {status} {error.get('Code', '')}".rstrip()
         if reason is not None:
-            request_dict.setdefault("context", {})[_FAILURE_CONTEXT_KEY] = _redact(reason)
+            request_dict.setdefault("context", {})[_FAILURE_CONTEXT_KEY] = redact(reason)
 
     def _log_retry(self, request: Any, operation_name: str = "", **_kwargs: Any) -> None:
         """request-created: a second or later attempt is a retry; say what, which and why."""
@@ -253,30 +226,11 @@ class S3Storage:
 
     # --- error translation -----------------------------------------------------------------
 
-    @staticmethod
-    def _config_files() -> str:
-        """Where botocore looks for profiles (paths only; the files are not read here)."""
-        config = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
-        credentials = os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
-        return f"{config} or {credentials}"
-
-    def _credential_source(self) -> str:
-        """Which link of the AWS chain produced credentials, without revealing any secret."""
-        try:
-            credentials = self._session.get_credentials()
-        except botocore.exceptions.BotoCoreError as error:
-            return f"the AWS credential chain failed: {error}"
-        if credentials is None:
-            return "no credentials were found"
-        access_key = credentials.access_key or ""
-        shown = f"{access_key[:4]}…" if len(access_key) > 4 else "…"
-        return f"access key id {shown} from {credentials.method}"
-
     def _raise(self, error: Exception, action: str, key: str | None = None) -> NoReturn:
         where = f"{self.url}/{key}" if key else self.url
         if isinstance(error, botocore.exceptions.ProfileNotFound):
             profile = error.kwargs.get("profile") or os.environ.get("AWS_PROFILE", "")
-            files = self._config_files()
+            files = config_files()
             raise StorageError(
                 f"cannot {action} {where}: the AWS profile {profile!r} (AWS_PROFILE) is not "
                 f"defined in {files}; set AWS_PROFILE to a profile defined there, or unset it "
@@ -314,16 +268,16 @@ class S3Storage:
                 # read (tuf/timestamp.json, probing whether the index is signed) is no clue.
                 raise StorageError(
                     f"cannot {action} {self.url}: the server refused the credentials ({code}: "
-                    f"{message}); used {self._credential_source()}"
+                    f"{message}); used {credential_source(self._session)}"
                 ) from None
             raise StorageError(f"cannot {action} {where}: {code}: {message}") from None
         if isinstance(error, botocore.exceptions.BotoCoreError):
             if not isinstance(error, _TRANSPORT_ERRORS):
                 # Built lazily (the endpoint rules, the credentials): still the configuration.
-                blamed = _blamed_configuration_error(error, where)
+                blamed = blamed_configuration_error(error, where)
                 if blamed is not None:
                     raise blamed from None
-            raise StorageError(f"cannot {action} {where}: {_redact(str(error))}") from None
+            raise StorageError(f"cannot {action} {where}: {redact(str(error))}") from None
         raise error
 
     @staticmethod
@@ -467,255 +421,3 @@ class S3Storage:
             self._raise(error, "access", None)
         except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
             self._raise(error, "access", None)
-
-
-# --- configuration errors --------------------------------------------------------------------
-
-
-def _redact(text: str) -> str:
-    """``text`` with every secret of the environment replaced, in plain and escaped forms, and
-    on one line (botocore quotes values as they are: a newline would split the error line)."""
-    text = _escape_controls(text)
-    for variable in _SECRET_VARIABLES:
-        secret = os.environ.get(variable, "")
-        if len(secret) < 4:
-            continue  # too short to tell from ordinary text; and no key is that short
-        forms = {secret, repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1]}
-        for form in sorted(forms, key=len, reverse=True):
-            text = text.replace(form, f"<{variable}>")
-    return text
-
-
-def _escape_controls(text: str) -> str:
-    return (
-        re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], text)
-        .encode("utf-8", "backslashreplace")
-        .decode("utf-8")
-    )
-
-
-def _shown(value: str) -> str:
-    """A value as it goes into a message: quoted, escaped, and cut when very long."""
-    if len(value) > _SHOWN_VALUE_CHARS:
-        return repr(value[:_SHOWN_VALUE_CHARS]) + f" (cut, {len(value)} characters)"
-    return repr(value)
-
-
-def _aws_variables() -> dict[str, str]:
-    """The AWS chain's variables that are set, secrets left out."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if (name.startswith("AWS_") or name.startswith("BOTOCORE_"))
-        and name not in _SECRET_VARIABLES
-    }
-
-
-def _file_variable(path: str) -> str | None:
-    """Which of AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE (or their defaults) is ``path``."""
-    wanted = os.path.abspath(os.path.expanduser(path))
-    for variable, default in _CONFIG_FILE_VARIABLES.items():
-        chosen = os.environ.get(variable) or default
-        if os.path.abspath(os.path.expanduser(chosen)) == wanted:
-            return variable
-    return None
-
-
-def _words(text: str) -> str:
-    """``text`` lower-cased with every run of other characters one underscore, to compare
-    botocore's words ("S3 us-east-1 regional endpoint") with variable names."""
-    return "_" + re.sub(r"[^a-z0-9]+", "_", text.lower()) + "_"
-
-
-def _blame_by_name(message: str) -> tuple[str, str] | None:
-    """The set AWS variable whose name (less ``AWS_``) the message spells, the longest first;
-    names of one word ("region") are too common to tell anything."""
-    words = _words(message)
-    found = [
-        (name, value)
-        for name, value in _aws_variables().items()
-        if "_" in name.removeprefix("AWS_")
-        and _words(name.removeprefix("AWS_").removeprefix("S3_")) in words
-    ]
-    if not found:
-        return None
-    return max(found, key=lambda item: (len(item[0]), item[0]))
-
-
-def _setting_named_in(message: str) -> str | None:
-    """The config-file key of botocore's session settings that the message names, if any."""
-    words = _words(message)
-    keys: set[str] = set()
-    for spec in BOTOCORE_DEFAUT_SESSION_VARIABLES.values():
-        key = spec[0]
-        if isinstance(key, str) and "_" in key:
-            keys.add(key)
-    named = [key for key in keys if _words(key) in words]
-    return max(named, key=len) if named else None
-
-
-def _blame_by_value(message: str) -> tuple[str, str] | None:
-    """The set AWS variable whose value the message quotes (the longest, when several do)."""
-    found = [
-        (name, value)
-        for name, value in _aws_variables().items()
-        if value.strip() and (value in message or repr(value)[1:-1] in message)
-    ]
-    if not found:
-        return None
-    return max(found, key=lambda item: (len(item[1]), item[0]))
-
-
-def _configuration_error(
-    error: Exception, where: str, session: botocore.session.Session | None = None
-) -> ConfigurationError:
-    """The one library error for a failure of the AWS configuration chain: the variable or
-    file to blame and the bad value (never a secret), else every variable set, by name."""
-    blamed = _blamed_configuration_error(error, where)
-    if blamed is not None:
-        return blamed
-    detail = _redact(str(error) or type(error).__name__)
-    probed = _probe_variables(session)
-    if probed is not None:
-        variable, value = probed
-        return ConfigurationError(
-            f"cannot use the index {where}: {variable}={_shown(value)} is not a valid setting: "
-            f"{detail}",
-            variable=variable,
-            value=value,
-        )
-    setting = _probe_profile(session)
-    if setting is not None:
-        files = " or ".join(
-            os.environ.get(name) or default for name, default in _CONFIG_FILE_VARIABLES.items()
-        )
-        return ConfigurationError(
-            f"cannot use the index {where}: the setting {setting} of the AWS profile in {files} "
-            f"is not valid: {detail}",
-            variable=setting,
-        )
-    names = ", ".join(sorted(_aws_variables())) or "none"
-    files = " and ".join(
-        os.environ.get(variable) or default for variable, default in _CONFIG_FILE_VARIABLES.items()
-    )
-    return ConfigurationError(
-        f"cannot use the index {where}: the AWS configuration is invalid ({detail}); check the "
-        f"AWS variables set ({names}) and the files {files}"
-    )
-
-
-def _endpoint_is_malformed(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - parsing the port is the check
-    except ValueError:
-        return True
-    return parts.scheme not in ("http", "https") or not parts.hostname
-
-
-def _probe_variables(session: botocore.session.Session | None) -> tuple[str, str] | None:
-    """The first set variable that botocore cannot read on its own, asked one at a time.
-
-    Used when an error quotes no value (``int('')``): each variable of botocore's session map
-    that is set is read through botocore's own converter, and the endpoint variables parsed.
-    """
-    for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
-        value = os.environ.get(variable)
-        if value is not None and value.strip() and _endpoint_is_malformed(value):
-            return variable, value
-    if session is None:
-        return None
-    for logical, spec in sorted(session.session_var_map.items()):
-        names = spec[1] if isinstance(spec[1], list | tuple) else [spec[1]]
-        set_names = [name for name in names if name and name in os.environ]
-        if not set_names or set_names[0] in _SECRET_VARIABLES:
-            continue
-        try:
-            session.get_config_variable(logical, methods=("env",))
-        except Exception:  # any failure of botocore's converter is the answer
-            return set_names[0], os.environ[set_names[0]]
-    return None
-
-
-def _probe_profile(session: botocore.session.Session | None) -> str | None:
-    """The first setting of the AWS profile (config file) that botocore cannot convert."""
-    if session is None:
-        return None
-    for logical, spec in sorted(session.session_var_map.items()):
-        if not isinstance(spec[0], str):
-            continue
-        try:
-            session.get_config_variable(logical, methods=("config",))
-        except Exception:  # any failure of botocore's converter is the answer
-            return spec[0]
-    return None
-
-
-def _blamed_configuration_error(error: Exception, where: str) -> ConfigurationError | None:
-    """The error naming the variable or file that ``error`` comes from, or None when no
-    variable or file can be told (a lazily raised botocore error then stays a storage error).
-    """
-    detail = _redact(str(error) or type(error).__name__)
-    kwargs: dict[str, Any] = getattr(error, "kwargs", {}) or {}
-    prefix = f"cannot use the index {where}: "
-    if isinstance(error, botocore.exceptions.ConfigParseError | botocore.exceptions.ConfigNotFound):
-        path = str(kwargs.get("path", ""))
-        variable = _file_variable(path)
-        named = f" ({variable})" if variable else ""
-        return ConfigurationError(
-            f"{prefix}the AWS configuration file {path}{named} cannot be read: {detail}",
-            variable=variable,
-            value=path,
-            file=path,
-        )
-    if isinstance(error, botocore.exceptions.PartialCredentialsError):
-        missing = str(kwargs.get("cred_var", ""))
-        provider = str(kwargs.get("provider", ""))
-        return ConfigurationError(
-            f"{prefix}partial AWS credentials in {provider}: {missing} is missing or empty",
-            variable=missing or None,
-        )
-    if isinstance(error, OSError) and error.filename:
-        path = str(error.filename)
-        return ConfigurationError(
-            f"{prefix}the AWS configuration file {path} cannot be read: {error.strerror or detail}",
-            variable=_file_variable(path),
-            value=path,
-            file=path,
-        )
-    if isinstance(error, botocore.exceptions.InvalidRegionError):
-        region = str(kwargs.get("region_name", ""))
-        variable = next(
-            (
-                name
-                for name in ("AWS_DEFAULT_REGION", "AWS_REGION")
-                if os.environ.get(name) == region
-            ),
-            None,
-        )
-        if variable is None:
-            return ConfigurationError(
-                f"{prefix}the region {_shown(region)} of the AWS profile is malformed: {detail}",
-                variable="region",
-                value=region,
-            )
-    blamed = _blame_by_name(detail) or _blame_by_value(detail)
-    if blamed is None:
-        setting = _setting_named_in(detail)
-        if setting is not None:
-            files = " or ".join(
-                os.environ.get(name) or default for name, default in _CONFIG_FILE_VARIABLES.items()
-            )
-            return ConfigurationError(
-                f"{prefix}the setting {setting} of the AWS profile in {files} is not valid: "
-                f"{detail}",
-                variable=setting,
-            )
-    if blamed is not None:
-        variable, value = blamed
-        return ConfigurationError(
-            f"{prefix}{variable}={_shown(value)} is not a valid setting: {detail}",
-            variable=variable,
-            value=value,
-        )
-    return None
