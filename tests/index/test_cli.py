@@ -81,15 +81,27 @@ def test_index_comes_from_the_environment(tmp_path: Path, make_wheel: WheelMaker
         ("index", "show", "x"),
         ("index", "check"),
         ("index", "init"),
+        ("index", "site"),
+        ("index", "repair"),
+        ("index", "refresh", "--keys", "KEYS"),
+        ("index", "renew", "--keys", "KEYS"),
+        ("keys", "rotate", "timestamp", "--keys", "KEYS"),
         ("yank", "a==1"),
         ("unyank", "a==1"),
+        ("sync", "a", "--plugin-dir", "PLUGINS"),
     ],
+    ids=" ".join,
 )
-def test_a_missing_index_is_a_usage_error(args: tuple[str, ...]) -> None:
+def test_a_missing_index_is_a_usage_error(args: tuple[str, ...], tmp_path: Path) -> None:
+    """Every command says it in one wording, the library's (``sync()``) with its flag."""
+    places = {"KEYS": str(tmp_path / "keys"), "PLUGINS": str(tmp_path / "plugins")}
+    args = tuple(places.get(arg, arg) for arg in args)
     result = run(*args, env={"DIOPTRA_PLUGINS_INDEX": ""})
     assert result.exit_code == 2
-    assert "no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX" in result.stderr
+    assert result.stderr == "error: no index: pass --index or set $DIOPTRA_PLUGINS_INDEX\n"
     assert result.stdout == ""
+    as_json = json.loads(run(*args, "--json", env={"DIOPTRA_PLUGINS_INDEX": ""}).stdout)
+    assert as_json["details"]["flags"] == {"index": "--index"}
 
 
 def test_publish_without_an_index_is_a_usage_error(make_wheel: WheelMaker) -> None:

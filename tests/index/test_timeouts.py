@@ -8,6 +8,7 @@ it once waited 181 s.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -23,7 +24,7 @@ from click.testing import CliRunner
 from index_helpers import WheelMaker
 
 from dioptra_plugins.cli.main import main
-from dioptra_plugins.errors import StorageError, UsageError
+from dioptra_plugins.errors import DioptraPluginsError, StorageError, UsageError
 from dioptra_plugins.index.s3 import S3Storage
 from dioptra_plugins.index.timeouts import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, index_timeout
 from dioptra_plugins.index.url import open_storage
@@ -295,23 +296,68 @@ def test_every_index_command_has_the_option() -> None:
 def test_the_option_applies_to_one_command_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dioptra_plugins.cli import index_commands
+    from dioptra_plugins.index import url
 
     monkeypatch.delenv(TIMEOUT_VARIABLE, raising=False)
-    seen: list[float] = []
+    seen: list[float | None] = []
 
-    def recording_open_storage(url: str) -> object:
-        seen.append(index_timeout())
-        return open_storage(url)
+    def recording_open_storage(where: str, *, timeout: float | None = None) -> object:
+        seen.append(timeout)
+        return open_storage(where, timeout=timeout)
 
-    monkeypatch.setattr(index_commands, "open_storage", recording_open_storage)
+    monkeypatch.setattr(url, "open_storage", recording_open_storage)
     runner = CliRunner()
     done = runner.invoke(main, ["index", "init", str(tmp_path / "i"), "--timeout", "3"])
     assert done.exit_code == 0, done.stderr
     done = runner.invoke(main, ["index", "list", "--index", str(tmp_path / "i")])
     assert done.exit_code == 0, done.stderr
-    assert seen == [3.0, DEFAULT_TIMEOUT]
+    assert seen == [3.0, None]  # passed to the storage it opens, and to no later command's
     assert index_timeout() == DEFAULT_TIMEOUT
+
+
+def test_the_timeout_is_a_parameter_of_the_library_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dioptra_plugins.index import url
+    from dioptra_plugins.publishing.operations import check_index, init_index
+    from dioptra_plugins.syncing.engine import sync
+
+    monkeypatch.delenv(TIMEOUT_VARIABLE, raising=False)
+    seen: list[float | None] = []
+
+    def recording_open_storage(where: str, *, timeout: float | None = None) -> object:
+        seen.append(timeout)
+        return open_storage(where, timeout=timeout)
+
+    monkeypatch.setattr(url, "open_storage", recording_open_storage)
+    index = str(tmp_path / "index")
+    init_index(index, timeout=4.0)
+    assert check_index(index=index, timeout=5.0).ok
+    # Nothing listens on the discard port of the loopback: refused at once, after the open.
+    nowhere = f"http://127.0.0.1:9/{tmp_path.name}/"
+    with pytest.raises(DioptraPluginsError):
+        sync(["nothing"], index=nowhere, plugin_dir=tmp_path / "p", timeout=6.0)
+    assert seen == [4.0, 5.0, 6.0]
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, 1e12, float("nan"), float("inf")])
+def test_a_timeout_out_of_range_blames_the_parameter(value: float) -> None:
+    with pytest.raises(UsageError) as caught:
+        index_timeout(value)
+    assert caught.value.parameters == ["timeout"]
+    assert str(caught.value).startswith("`timeout` must be a positive number of seconds")
+
+
+def test_the_cli_names_the_option_for_a_timeout_out_of_range(tmp_path: Path) -> None:
+    # Checked as it is parsed, even for a command that opens no S3 or HTTP index.
+    args = ["index", "init", str(tmp_path / "i"), "--timeout", "1e12", "--json"]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 2
+    assert done.stderr.startswith("error: --timeout must be a positive number of seconds")
+    assert "`timeout`" not in done.stderr
+    document = json.loads(done.stdout)
+    assert document["details"]["flags"] == {"timeout": "--timeout"}
+    assert not (tmp_path / "i").exists()
 
 
 # --- an unknown AWS profile --------------------------------------------------------------------
@@ -349,12 +395,12 @@ def test_unknown_profile_through_the_cli(silent: S3Server, tmp_path: Path, args:
 
 
 def test_sync_storages_follow_a_changed_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dioptra_plugins.syncing import engine
+    from dioptra_plugins.index.connections import IndexConnections
 
-    engine._storages.clear()
-    monkeypatch.setenv(TIMEOUT_VARIABLE, "5")
-    first = engine.storage_for("http://127.0.0.1:9/index/")
-    assert engine.storage_for("http://127.0.0.1:9/index/") is first
-    monkeypatch.setenv(TIMEOUT_VARIABLE, "7")
-    assert engine.storage_for("http://127.0.0.1:9/index/") is not first
-    engine._storages.clear()
+    with IndexConnections() as connections:
+        monkeypatch.setenv(TIMEOUT_VARIABLE, "5")
+        first = connections.open("http://127.0.0.1:9/index/")
+        assert connections.open("http://127.0.0.1:9/index/") is first
+        monkeypatch.setenv(TIMEOUT_VARIABLE, "7")
+        assert connections.open("http://127.0.0.1:9/index/") is not first
+        assert connections.open("http://127.0.0.1:9/index/", timeout=5) is first

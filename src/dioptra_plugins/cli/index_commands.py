@@ -21,24 +21,17 @@ from dioptra_plugins.cli.key_commands import (
     renew_command,
     timestamp_expiry_option,
 )
-from dioptra_plugins.cli.options import index_option, json_option
+from dioptra_plugins.cli.options import index_option, json_option, open_index
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, say
 from dioptra_plugins.errors import UnknownProjectError, UsageError
 from dioptra_plugins.index.documents import ProjectDocument
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.publishing.operations import check_index
 from dioptra_plugins.publishing.yank import parse_pin
 
 if TYPE_CHECKING:
     from dioptra_plugins.signing.views import Disagreement, TrustedView
-
-
-def storage_for(index_url: str | None) -> Storage:
-    if not index_url:
-        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
-    return open_storage(index_url)
 
 
 @click.group("index")
@@ -56,6 +49,7 @@ def index_group() -> None:
 def init_command(
     url: str | None,
     index_url: str | None,
+    timeout: float | None,
     signed: bool,
     keys: Path | None,
     timestamp_expiry: int | None,
@@ -67,7 +61,7 @@ def init_command(
     """
     from dioptra_plugins.publishing.operations import init_index
 
-    storage = storage_for(url or index_url)
+    storage = open_index(url or index_url, timeout)
     result = init_index(storage, signed=signed, keys=keys, timestamp_expiry=timestamp_expiry)
     if result.signed:  # every catalogue page says whether the index is signed
         from dioptra_plugins.catalogue.site import refresh_site
@@ -134,12 +128,14 @@ def _warn_disagreements(url: str, disagreements: list[Disagreement]) -> None:
 @index_option("index_url")
 @_trust_option
 @json_option
-def list_command(index_url: str | None, trust: str | None, as_json: bool) -> None:
+def list_command(
+    index_url: str | None, timeout: float | None, trust: str | None, as_json: bool
+) -> None:
     """Projects in the index with their latest version and number of versions.
 
     With --trust, only what the signed metadata says (differences are warned about on stderr).
     """
-    storage = storage_for(index_url)
+    storage = open_index(index_url, timeout)
     view = _trusted(storage, trust) if trust else None
     if view is not None:
         root = view.root
@@ -174,12 +170,14 @@ def list_command(index_url: str | None, trust: str | None, as_json: bool) -> Non
 @index_option("index_url")
 @_trust_option
 @json_option
-def show_command(name: str, index_url: str | None, trust: str | None, as_json: bool) -> None:
+def show_command(
+    name: str, index_url: str | None, timeout: float | None, trust: str | None, as_json: bool
+) -> None:
     """Versions, files, hashes, yanked state and tasks of one project.
 
     With --trust, only what the signed metadata says (differences are warned about on stderr).
     """
-    storage = storage_for(index_url)
+    storage = open_index(index_url, timeout)
     normalized = canonicalize_name(name)
     view = _trusted(storage, trust) if trust else None
     root = view.root if view is not None else read_existing_root(storage).root
@@ -261,6 +259,7 @@ def _project_json(document: ProjectDocument, latest: str | None) -> dict[str, An
 @json_option
 def repair_command(
     index_url: str | None,
+    timeout: float | None,
     serial: int | None,
     force: bool,
     choose: str | None,
@@ -280,7 +279,7 @@ def repair_command(
     from dioptra_plugins.publishing.operations import repair
 
     result = repair(
-        index=storage_for(index_url),
+        index=open_index(index_url, timeout),
         keys=keys,
         serial=serial,
         force=force,
@@ -306,7 +305,7 @@ def repair_command(
 @index_group.command("site")
 @index_option("index_url")
 @json_option
-def site_command(index_url: str | None, as_json: bool) -> None:
+def site_command(index_url: str | None, timeout: float | None, as_json: bool) -> None:
     """Write the task catalogue: static HTML under site/ of the index.
 
     A home page with every project and a search over tasks, and a page per project; publish,
@@ -315,7 +314,7 @@ def site_command(index_url: str | None, as_json: bool) -> None:
     """
     from dioptra_plugins.catalogue import write_site
 
-    result = write_site(storage_for(index_url))
+    result = write_site(open_index(index_url, timeout))
     if as_json:
         emit_json(asdict(result))
         return
@@ -332,13 +331,15 @@ def site_command(index_url: str | None, as_json: bool) -> None:
 @index_option("index_url")
 @_trust_option
 @json_option
-def check_command(index_url: str | None, trust: str | None, as_json: bool) -> None:
+def check_command(
+    index_url: str | None, timeout: float | None, trust: str | None, as_json: bool
+) -> None:
     """Check that every object the root reaches exists with the right hash (exit 1 if not).
 
     With --trust, the root the signed metadata pins, and every way the unsigned documents
     disagree with the signed metadata is a problem too.
     """
-    report = check_index(index=storage_for(index_url), trust=trust or None)
+    report = check_index(index=open_index(index_url, timeout), trust=trust or None)
     document = {
         "url": report.url,
         "ok": report.ok,
@@ -407,6 +408,7 @@ def _byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | N
 def publish_command(
     sources: tuple[str, ...],
     index_url: str | None,
+    timeout: float | None,
     dry_run: bool,
     version: str | None,
     runtime: bool,
@@ -421,7 +423,7 @@ def publish_command(
     """
     if not sources and not runtime:
         raise UsageError("nothing to publish: give WHEELs, a git+ URL or --runtime")
-    storage = storage_for(index_url)
+    storage = open_index(index_url, timeout)
     if any(source.startswith("git+") for source in sources):
         if runtime:
             raise UsageError("publish --runtime on its own or with wheels, not with a git+ URL")
@@ -460,13 +462,14 @@ def _set_yanked(
     yanked: bool,
     reason: str | None,
     index_url: str | None,
+    timeout: float | None,
     keys: Path | None,
     as_json: bool,
 ) -> None:
     from dioptra_plugins.publishing.operations import unyank, yank
 
     name, version = parse_pin(pin)
-    storage = storage_for(index_url)
+    storage = open_index(index_url, timeout)
     if yanked:
         result = yank(name, version, index=storage, reason=reason, keys=keys)
     else:
@@ -489,10 +492,15 @@ def _set_yanked(
 @keys_option
 @json_option
 def yank_command(
-    pin: str, reason: str | None, index_url: str | None, keys: Path | None, as_json: bool
+    pin: str,
+    reason: str | None,
+    index_url: str | None,
+    timeout: float | None,
+    keys: Path | None,
+    as_json: bool,
 ) -> None:
     """Mark every file of NAME==VERSION as yanked: sync skips it unless pinned exactly."""
-    _set_yanked(pin, True, reason, index_url, keys, as_json)
+    _set_yanked(pin, True, reason, index_url, timeout, keys, as_json)
 
 
 @click.command("unyank")
@@ -500,9 +508,11 @@ def yank_command(
 @index_option("index_url")
 @keys_option
 @json_option
-def unyank_command(pin: str, index_url: str | None, keys: Path | None, as_json: bool) -> None:
+def unyank_command(
+    pin: str, index_url: str | None, timeout: float | None, keys: Path | None, as_json: bool
+) -> None:
     """Undo a yank of NAME==VERSION."""
-    _set_yanked(pin, False, None, index_url, keys, as_json)
+    _set_yanked(pin, False, None, index_url, timeout, keys, as_json)
 
 
 index_group.add_command(refresh_command)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from dioptra_plugins.cli.options import index_option, json_option
+from dioptra_plugins.cli.options import index_option, json_option, open_index
 from dioptra_plugins.cli.output import emit_json, say
 
 if TYPE_CHECKING:
@@ -43,6 +43,16 @@ def timestamp_expiry_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--timestamp-expiry", type=click.IntRange(min=1), metavar="SECONDS", help=help_text
     )
+
+
+def required_keys(keys: Path | None, command: str, holding: str = "") -> Path:
+    """``keys``, or the usage error of ``command`` (``index renew``) run without --keys
+    (``holding``: which of the keys it needs, when not all)."""
+    if keys is None:
+        from dioptra_plugins.errors import UsageError
+
+        raise UsageError(f"{command} needs --keys KEYDIR{holding}")
+    return keys
 
 
 def describe_init(result: InitResult) -> str:
@@ -91,20 +101,17 @@ def generate_command(keydir: Path, as_json: bool) -> None:
 @keys_option
 @index_option("index_url")
 @json_option
-def rotate_command(role: str, keys: Path | None, index_url: str | None, as_json: bool) -> None:
+def rotate_command(
+    role: str, keys: Path | None, index_url: str | None, timeout: float | None, as_json: bool
+) -> None:
     """Replace ROLE's key with a new one in a new root version (needs the root key).
 
     Workers keep their trusted root.json: they verify the new root version with the old one.
     """
-    from dioptra_plugins.errors import UsageError
-    from dioptra_plugins.index.url import open_storage
     from dioptra_plugins.signing.roots import rotate_key
 
-    if keys is None:
-        raise UsageError("keys rotate needs --keys KEYDIR")
-    if not index_url:
-        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
-    result = rotate_key(keys, role, open_storage(index_url))
+    keydir = required_keys(keys, "keys rotate")
+    result = rotate_key(keydir, role, open_index(index_url, timeout))
     if as_json:
         emit_json(
             {
@@ -119,7 +126,7 @@ def rotate_command(role: str, keys: Path | None, index_url: str | None, as_json:
         return
     say(
         f"rotated {role}: keyid {result.new_keyid} in root version {result.root_version} "
-        f"({keys / 'root.json'})"
+        f"({keydir / 'root.json'})"
     )
     if result.retired:
         say(f"the old key is in {result.retired}: destroy it once no one needs it")
@@ -133,7 +140,11 @@ def rotate_command(role: str, keys: Path | None, index_url: str | None, as_json:
 )
 @json_option
 def refresh_command(
-    keys: Path | None, index_url: str | None, timestamp_expiry: int | None, as_json: bool
+    keys: Path | None,
+    index_url: str | None,
+    timeout: float | None,
+    timestamp_expiry: int | None,
+    as_json: bool,
 ) -> None:
     """Re-sign the timestamp of a signed index (a cron job, more often than it expires).
 
@@ -141,14 +152,11 @@ def refresh_command(
     died after its root swap (with the signature that publisher made); a root nobody with the
     targets key signed is reported (exit 1) and never signed.
     """
-    from dioptra_plugins.errors import UsageError
     from dioptra_plugins.publishing.operations import refresh
 
-    if keys is None:
-        raise UsageError("index refresh needs --keys KEYDIR (timestamp.pem and root.json)")
-    if not index_url:
-        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
-    result = refresh(index=index_url, keys=keys, timestamp_expiry=timestamp_expiry)
+    keydir = required_keys(keys, "index refresh", " (timestamp.pem and root.json)")
+    storage = open_index(index_url, timeout)
+    result = refresh(index=storage, keys=keydir, timestamp_expiry=timestamp_expiry)
     if as_json:
         emit_json(result.to_json())
     else:
@@ -164,21 +172,19 @@ def refresh_command(
     help="Put the signed root back over an index.json nobody with the keys signed.",
 )
 @json_option
-def renew_command(keys: Path | None, index_url: str | None, restore: bool, as_json: bool) -> None:
+def renew_command(
+    keys: Path | None, index_url: str | None, timeout: float | None, restore: bool, as_json: bool
+) -> None:
     """Sign the index's content anew under the next serial (targets, snapshot, timestamp).
 
     Targets and snapshot expire a year after they were signed; every publish, yank and
     unyank signs new ones.  With --restore, the signed root replaces an index.json that a
     bucket writer changed, or that was damaged or lost.  Needs the publisher's keys.
     """
-    from dioptra_plugins.errors import UsageError
     from dioptra_plugins.publishing.operations import renew
 
-    if keys is None:
-        raise UsageError("index renew needs --keys KEYDIR")
-    if not index_url:
-        raise UsageError("no index given: pass --index URL or set DIOPTRA_PLUGINS_INDEX")
-    result = renew(index=index_url, keys=keys, restore=restore)
+    keydir = required_keys(keys, "index renew")
+    result = renew(index=open_index(index_url, timeout), keys=keydir, restore=restore)
     if as_json:
         emit_json(result.to_json())
     else:

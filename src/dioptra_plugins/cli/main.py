@@ -204,7 +204,9 @@ class Group(click.Group):
 
             message, flags = _in_flags(error, _leaf_command(self, ctx, tokens))
             click.echo(f"error: {message}", err=True)
-            if output(ctx).json:
+            # A usage error the parsing itself raised (a callback checking --timeout) can come
+            # before --json was read: the raw arguments say a JSON document is owed, as above.
+            if output(ctx).json or (wants_json and error.exit_code == 2):
                 emit_json(
                     {
                         "error": message,

@@ -6,9 +6,12 @@ One definition each, so every command spells them, their variables and their hel
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from dioptra_plugins.index.storage import Storage
 
 # The variables' names, spelled here rather than imported from index.url and plugindir.layout:
 # importing those for two strings cost every `<command> --help` ~50 modules.
@@ -19,29 +22,32 @@ PLUGIN_DIR_VARIABLE = "DIOPTRA_PLUGIN_DIR"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _apply_timeout(ctx: click.Context, _param: click.Parameter, value: float | None) -> None:
+def _checked_timeout(
+    _ctx: click.Context, _param: click.Parameter, value: float | None
+) -> float | None:
+    if value is None:
+        return None
     # Imported here: the index package is not needed to parse options of other commands.
-    from dioptra_plugins.index.timeouts import set_command_timeout
+    from dioptra_plugins.index.timeouts import index_timeout
 
-    # One command, one timeout: a later command in the same process (tests) starts afresh.
-    set_command_timeout(value)
-    if value is not None:
-        ctx.call_on_close(lambda: set_command_timeout(None))
+    # Checked as it is parsed (the library's range, its error naming `timeout`, which becomes
+    # --timeout), also for a command that turns out to open no S3 or HTTP index.
+    return index_timeout(value)
 
 
 def timeout_option(func: F) -> F:
-    """``--timeout SECONDS``: per-attempt connect and read timeout of an S3 index.
+    """``--timeout SECONDS`` (passed as ``timeout``): per-attempt connect and read timeout of an
+    S3 or HTTP index.
 
-    The value is not passed to the command: it applies to every storage the command opens
-    (also the ones the sync engine and ``run --sync`` open), through
-    :func:`dioptra_plugins.index.timeouts.set_command_timeout`.
+    The command passes it on to every storage it opens and every library call that opens one
+    (``sync(timeout=...)``); None leaves the choice to
+    :func:`dioptra_plugins.index.timeouts.index_timeout` ($DIOPTRA_PLUGINS_TIMEOUT or 10 s).
     """
     return click.option(
         "--timeout",
         type=click.FloatRange(min=0, min_open=True),
         metavar="SECONDS",
-        expose_value=False,
-        callback=_apply_timeout,
+        callback=_checked_timeout,
         help="Seconds an S3 index may take to connect and to answer each read, per attempt "
         "(3 attempts) [default: $DIOPTRA_PLUGINS_TIMEOUT or 10].",
     )(func)
@@ -61,6 +67,24 @@ def index_option(name: str = "index") -> Callable[[F], F]:
         )(timeout_option(func))
 
     return decorate
+
+
+def given_index(url: str | None) -> str:
+    """The index URL the command was given (``--index``, or ``$DIOPTRA_PLUGINS_INDEX`` which
+    click reads for it), or the usage error every command says when there is none: the
+    library's own wording (``sync()``), its ```index``` shown as ``--index``."""
+    if not url:
+        from dioptra_plugins.errors import UsageError
+
+        raise UsageError(f"no index: pass `index` or set ${INDEX_VARIABLE}", parameters=("index",))
+    return url
+
+
+def open_index(url: str | None, timeout: float | None) -> Storage:
+    """The storage of :func:`given_index`, opened with the command's ``--timeout``."""
+    from dioptra_plugins.index.url import open_storage
+
+    return open_storage(given_index(url), timeout=timeout)
 
 
 def plugin_dir_option(*, several: bool = False, **settings: Any) -> Callable[[F], F]:

@@ -59,6 +59,7 @@ def run_command(
     requirements_file: Path | None,
     no_sync: bool,
     index: str | None,
+    timeout: float | None,
     plugin_dir: Path | None,
     output_dir: Path | None,
 ) -> None:
@@ -78,6 +79,7 @@ def run_command(
         requirements_file=requirements_file,
         use_project_plugins=not no_sync,
         index=index,
+        timeout=timeout,
         plugin_dir=plugin_dir,
         output_dir=output_dir.absolute() if output_dir else None,
         environment=_job_log_settings(),

@@ -200,6 +200,7 @@ def sync_command(
     files: tuple[str, ...],
     locked: str | None,
     index: str | None,
+    timeout: float | None,
     plugin_dir: str | None,
     jobs: int,
     as_json: bool,
@@ -251,6 +252,7 @@ def sync_command(
             stored=stored,
             trust=trust,
             allow_shadowing=allow_shadowing,
+            timeout=timeout,
         )
 
     if every is None:

@@ -64,6 +64,8 @@ class RunRequest:
     requirements_file: Path | None = None
     use_project_plugins: bool = True
     index: str | None = None
+    timeout: float | None = None
+    """Seconds an S3 or HTTP index may take per attempt, for the sync (``sync(timeout=)``)."""
     plugin_dir: Path | None = None
     output_dir: Path | None = None
     # Extra variables for the command (the CLI passes its log settings on this way).
@@ -105,7 +107,10 @@ def run_entry_point(request: RunRequest) -> RunResult:
         )
         sync_started = time.monotonic()
         with prepared_plugins(
-            requirements, index=request.index, plugin_dir=request.plugin_dir
+            requirements,
+            index=request.index,
+            plugin_dir=request.plugin_dir,
+            timeout=request.timeout,
         ) as plugins:
             sync_seconds = time.monotonic() - sync_started
             record: dict[str, Any] = {

@@ -1,7 +1,8 @@
-"""How long a request to an S3 index may take: the one place that decides.
+"""How long a request to an S3 or HTTP index may take: the one place that decides.
 
-An explicit ``timeout``, else the CLI's ``--timeout`` for the command being run, else
-``$DIOPTRA_PLUGINS_TIMEOUT``, else :data:`DEFAULT_TIMEOUT` seconds.
+An explicit ``timeout`` (a library call's parameter; the command line passes its ``--timeout``
+as that), else ``$DIOPTRA_PLUGINS_TIMEOUT``, else :data:`DEFAULT_TIMEOUT` seconds.  Nothing is
+kept between calls: whoever opens a storage says which timeout it wants.
 """
 
 from __future__ import annotations
@@ -20,22 +21,15 @@ MAX_TIMEOUT = 86_400.0
 """A day per attempt: far beyond any sane wait, and far below what the socket layer can hold
 (1e11 seconds overflows its time_t)."""
 
-# Set by the CLI's --timeout for the duration of one command (see cli/options.py).
-_command_timeout: float | None = None
-
-
-def set_command_timeout(seconds: float | None) -> None:
-    """The timeout of storages opened until it is reset with ``None`` (the CLI's --timeout)."""
-    global _command_timeout
-    _command_timeout = None if seconds is None else _checked_timeout(seconds, "--timeout")
-
 
 def index_timeout(timeout: float | None = None) -> float:
-    """``timeout``, else --timeout, else ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10 seconds."""
+    """``timeout``, else ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10 seconds.
+
+    A ``timeout`` out of range is a :class:`UsageError` blaming the parameter ``timeout``; a
+    malformed variable a :class:`ConfigurationError` naming it.
+    """
     if timeout is not None:
-        return _checked_timeout(timeout, "timeout")
-    if _command_timeout is not None:
-        return _command_timeout
+        return _checked_timeout(timeout)
     text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
     if not text:
         return DEFAULT_TIMEOUT
@@ -57,10 +51,11 @@ def _acceptable(value: float) -> bool:
     return math.isfinite(value) and MIN_TIMEOUT <= value <= MAX_TIMEOUT
 
 
-def _checked_timeout(value: float, source: str) -> float:
+def _checked_timeout(value: float) -> float:
     if not _acceptable(value):
         raise UsageError(
-            f"{source} must be a positive number of seconds between {MIN_TIMEOUT:g} and "
-            f"{MAX_TIMEOUT:g}, not {value!r}"
+            f"`timeout` must be a positive number of seconds between {MIN_TIMEOUT:g} and "
+            f"{MAX_TIMEOUT:g}, not {value!r}",
+            parameters=("timeout",),
         )
     return float(value)
