@@ -192,20 +192,135 @@ def test_same_second_same_size_edits(
             assert registry.call(loaded, "mod") == value
 
 
-def test_burst_of_saves_is_debounced(
+def test_burst_of_saves_is_coalesced_and_the_last_save_wins(
     area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
 ) -> None:
-    with watch([area.root], registry=registry, debounce=0.2):
+    # The first save reloads at once (the leading edge); the rest of the burst waits for one
+    # trailing reload, which loads the last save (or nothing, if the leading one already had it).
+    with watch([area.root], registry=registry, debounce=0.2) as watcher:
         for value in range(10, 20):
             area.write(f"{loaded}/mod.py", plugin(value))
-        event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        event_log.wait(lambda e: e.module == f"{loaded}.mod" and registry.call(loaded, "mod") == 19)
         assert event_log.drain(QUIET) == []
         assert registry.call(loaded, "mod") == 19
+        assert 1 <= watcher.reload_count <= 2
+        assert all(event.ok for event in event_log.seen)
 
 
-def test_rescan_reloads_what_changed(area: PluginArea, registry: Registry, loaded: str) -> None:
-    with watch([area.root], registry=registry, debounce=60) as watcher:  # events never due
-        area.write(f"{loaded}/mod.py", plugin(9))
+@pytest.mark.parametrize("style", ["inplace", "replace", "vim"])
+def test_a_lone_save_does_not_wait_for_the_debounce(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str, style: str
+) -> None:
+    # With a one-minute debounce only the leading edge can reload within the test's wait.
+    with watch([area.root], registry=registry, debounce=60):
+        area.write(f"{loaded}/mod.py", plugin(2), style=style)
+        assert event_log.wait(lambda e: e.module == f"{loaded}.mod", timeout=20).ok
+        assert registry.call(loaded, "mod") == 2
+
+
+# --- editors that save in several steps: never loaded half-written -----------------------------
+
+HALF = plugin(2)[: len(plugin(2)) // 2]  # cut inside the function: does not compile
+
+
+def test_in_place_save_in_two_writes_keeps_the_old_version_in_between(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
+    path = area.path(f"{loaded}/mod.py")
+    # The truncation and the first write must come within one debounce (else the empty file is
+    # taken as meant): 0.3 s leaves a loaded machine ample room.
+    with watch([area.root], registry=registry, debounce=0.3):
+        with open(path, "wb") as handle:
+            handle.write(HALF.encode())
+            handle.flush()  # seen by the trailing edge of the modification, file still open
+            event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+            assert event.error is not None
+            assert registry.call(loaded, "mod") == 1  # the half-written file is not loaded
+            handle.write(plugin(2)[len(HALF) :].encode())
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.ok
+        assert registry.call(loaded, "mod") == 2
+
+
+def test_truncate_then_write_never_loads_the_empty_file(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
+    # An editor that truncates in one open and writes in the next: the empty file in between
+    # is valid Python and would unregister the task if the leading edge loaded it.  The pause
+    # lets the leading edge see the empty file; the debounce, 5x the pause, keeps the two steps
+    # within one burst on a loaded machine.
+    path = area.path(f"{loaded}/mod.py")
+    with watch([area.root], registry=registry, debounce=1.0) as watcher:
+        with open(path, "wb"):
+            pass
+        time.sleep(0.2)
+        with open(path, "ab") as handle:
+            handle.write(plugin(2).encode())
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.ok
+        assert event.removed == ()
+        assert registry.call(loaded, "mod") == 2
+        assert event_log.drain(QUIET) == []
+        assert watcher.reload_count == 1
+
+
+def test_emptying_a_file_on_purpose_is_loaded_after_the_debounce(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        area.write(f"{loaded}/mod.py", "")
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.removed == ("answer",)
+        assert not registry.exists(loaded, "mod")
+
+
+def test_temp_file_written_in_steps_is_loaded_once_when_renamed(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
+    path = area.path(f"{loaded}/mod.py")
+    temp = path.with_name(".mod.py.swp")
+    with watch([area.root], registry=registry, debounce=DEBOUNCE) as watcher:
+        with open(temp, "wb") as handle:
+            handle.write(HALF.encode())
+            handle.flush()
+            assert event_log.drain(QUIET) == []  # the temp file is nobody's module
+            handle.write(plugin(2)[len(HALF) :].encode())
+        os.replace(temp, path)
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.ok
+        assert registry.call(loaded, "mod") == 2
+        assert event_log.drain(QUIET) == []
+        assert watcher.reload_count == 1
+
+
+def test_vim_style_save_written_in_steps_keeps_the_old_version_in_between(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
+    path = area.path(f"{loaded}/mod.py")
+    backup = path.with_name("mod.py~")
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        os.rename(path, backup)
+        with open(path, "wb") as handle:
+            handle.write(HALF.encode())
+            handle.flush()
+            event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+            assert event.error is not None  # not unloaded: the file came back, half-written
+            assert registry.call(loaded, "mod") == 1
+            handle.write(plugin(2)[len(HALF) :].encode())
+        backup.unlink()
+        event = event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        assert event.ok
+        assert registry.call(loaded, "mod") == 2
+        assert not any(e.unloaded for e in event_log.seen)
+
+
+def test_rescan_reloads_what_changed(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
+    with watch([area.root], registry=registry, debounce=60) as watcher:
+        area.write(f"{loaded}/mod.py", plugin(8))  # the leading edge: reloaded at once
+        event_log.wait(lambda e: e.module == f"{loaded}.mod")
+        area.write(f"{loaded}/mod.py", plugin(9))  # in the burst: its trailing edge never due
         events = watcher.rescan()
         assert [e.module for e in events] == [f"{loaded}.mod"]
         assert registry.call(loaded, "mod") == 9

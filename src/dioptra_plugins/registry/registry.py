@@ -102,7 +102,11 @@ class Registry:
                 found = None
         if found is None:
             raise UnknownPluginFunctionError(
-                package=package, plugin=plugin, func=func, label=label, known=entry.functions
+                package=package,
+                plugin=plugin,
+                func=func,
+                label=label,
+                known=sorted(entry.functions),
             )
         return found
 

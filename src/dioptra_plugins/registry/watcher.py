@@ -2,11 +2,20 @@
 
 Editors save in several ways (write in place; write a temp file and ``os.replace`` it over the
 original; rename the original away and create a new file, as vim does) and produce bursts of
-events for one save.  The watcher maps every event to the *module* it concerns, waits until
-that module has been quiet for ``debounce`` seconds, and then asks the registry to reload it
-only if the source hash changed, so touches, attribute changes, reads and our own
-``__pycache__`` traffic never cause a reload.  A file that is missing when its turn comes gets
-a short grace period first (the gap inside a vim-style save), then is unregistered.
+events for one save.  The watcher maps every event to the *module* it concerns.  The step
+that finishes a save (the file closed after writing, or renamed into place) reloads at once:
+the leading edge, so an edit is visible in a millisecond or two rather than after a quiet
+period.  Every other step (a truncation, a creation, a write still open), and any save that
+comes within ``debounce`` seconds of the module's previous one (a burst), waits until the module
+has been quiet for ``debounce`` seconds: the trailing edge.  Either way the registry reloads
+only if the source hash changed, so touches, attribute changes, reads, our own ``__pycache__``
+traffic and the trailing edge of a burst already loaded never cause a reload; and because an
+event is taken off the queue before the file is read, a write that lands during a reload queues
+another, so the last save is always the one loaded.  A half-written file that fails to import
+keeps the old version (the next event reloads); an empty file where the loaded source was not
+is most likely the first step of a truncate-then-write save, so it is loaded only if it is still
+empty ``debounce`` seconds later.  A file that is missing when its turn comes gets a short grace
+period first (the gap inside a vim-style save), then is unregistered.
 
 For a synced plugin dir the watcher follows ``.dioptra-plugins/current``: when a sync switches
 it, ``sys.path`` and package ``__path__`` entries are re-pointed at the new generation (which
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -44,16 +54,18 @@ from watchdog.observers import Observer
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.plugindir.layout import PluginDirLayout, readable_plugin_dirs
 from dioptra_plugins.plugindir.pins import PinnedGeneration
-from dioptra_plugins.plugindir.syspath import repoint_generation
+from dioptra_plugins.registry.generation_switch import follow_switch
 from dioptra_plugins.registry.module_files import ModuleFiles
-from dioptra_plugins.registry.reload import ReloadEvent
+from dioptra_plugins.registry.reload import ReloadEvent, source_hash
 
 if TYPE_CHECKING:
     from dioptra_plugins.registry.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DEBOUNCE = 0.02  # seconds a module must be quiet before it is reloaded
+# Seconds a module must be quiet before the trailing reload of a burst (or of a save whose
+# finishing step was not seen); a lone finished save does not wait for it.
+DEFAULT_DEBOUNCE = 0.02
 DELETE_GRACE = 0.1  # extra wait before a missing file counts as deleted (vim-style saves)
 
 # Only these reach us: opens, reads (close-no-write) and our own reads during a reload are
@@ -72,6 +84,7 @@ _FILE_EVENTS = (FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMoved
 _GENERATION_KEY = "\0generation:"
 _NEW_PACKAGE_KEY = "\0package:"
 NEW_PACKAGE_SETTLE = 0.1  # a new package folder is usually filled by several writes (cp -r, git)
+_EMPTY_SOURCE = source_hash(b"")
 
 
 @dataclass
@@ -116,10 +129,12 @@ class Watcher:
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._cond = threading.Condition()
         self._pending: dict[str, float] = {}  # module name (or generation key) -> deadline
+        self._last_save: dict[str, float] = {}  # module -> when a save of it last finished
         self._stopping = False
         self._worker: threading.Thread | None = None
         self._files = ModuleFiles(registry)
         self._in_grace: set[str] = set()
+        self._held_empty: set[str] = set()
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -202,7 +217,21 @@ class Watcher:
             if path.endswith(".py") and "__pycache__" not in path.split(os.sep):
                 module = self._module_for(path)
                 if module is not None:
-                    self._schedule(module, self.debounce)
+                    # Closed after writing, or renamed into place: that save's last step.
+                    finished = isinstance(event, FileClosedEvent) or path == dest
+                    self._schedule_save(module, finished=finished)
+
+    def _schedule_save(self, module: str, *, finished: bool) -> None:
+        """One step of a save of ``module``: the leading edge if it finishes a save that is not
+        inside a burst, else the trailing edge.  Called on the observer thread only."""
+        if finished:
+            now = time.monotonic()
+            quiet = now - self._last_save.get(module, -math.inf) > self.debounce
+            self._last_save[module] = now
+            if quiet:
+                self._schedule(module, 0.0)
+                return
+        self._schedule(module, self.debounce)
 
     def _schedule(self, key: str, delay: float) -> None:
         with self._cond:
@@ -272,6 +301,8 @@ class Watcher:
                     now = time.monotonic()
                     due = [key for key, deadline in self._pending.items() if deadline <= now]
                     if due:
+                        # Off the queue before the file is read: a write from now on queues
+                        # another reload, so the last save is the one that ends up loaded.
                         for key in due:
                             del self._pending[key]
                         break
@@ -302,7 +333,22 @@ class Watcher:
             self._schedule(key, self.delete_grace)
             return
         self._in_grace.discard(key)
+        if self._emptied(key, file) and key not in self._held_empty:
+            self._held_empty.add(key)  # most likely truncated for a rewrite: look again soon
+            self._schedule(key, self.debounce)
+            return
+        self._held_empty.discard(key)
         self._reload(key)
+
+    def _emptied(self, name: str, file: str | None) -> bool:
+        """Whether ``name``'s file is empty where its loaded source was not."""
+        entry = self.registry.entry(name)
+        if file is None or entry is None or entry.source_hash in (None, _EMPTY_SOURCE):
+            return False
+        try:
+            return os.path.getsize(file) == 0
+        except OSError:
+            return False
 
     def _reload(self, name: str) -> ReloadEvent | None:
         file = self._files.file_of(name)
@@ -315,57 +361,16 @@ class Watcher:
 
     # --- generation switches of a synced plugin dir ----------------------------------------------
 
-    @staticmethod
-    def _still_there(name: str, old: Path, new: Path) -> bool:
-        """Whether module ``name``, loaded from generation ``old``, is in generation ``new``
-        (the old generation's files stay on disk until gc: look in the new one)."""
-        module = sys.modules.get(name)
-        if module is None:
-            return True
-        file = getattr(module, "__file__", None)
-        places = [file] if isinstance(file, str) else list(getattr(module, "__path__", []))
-        for place in places:
-            path = Path(place)
-            if path.is_relative_to(old) and (new / path.relative_to(old)).exists():
-                return True
-            if not path.is_relative_to(old) and path.exists():
-                return True
-        return False
-
     def _check_generation(self, root: _Root) -> list[ReloadEvent]:
         assert root.pinned is not None
         old = root.pinned.advance()
         if old is None:
             return []
-        new = root.pinned.path
-        logger.info("%s switched generation: %s -> %s", root.path, old, new)
-        repoint_generation(old, new)
-        candidates: list[str] = []
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if isinstance(file, str) and file.startswith(str(root.path) + os.sep):
-                candidates.append(name)
-        events: list[ReloadEvent] = []
-        gone: list[str] = []
-        # Parents first, so that a changed package is live before its submodules are looked up.
-        for name in sorted(set(candidates), key=lambda n: (n.count("."), n)):
-            if any(name.startswith(f"{package}.") for package in gone):
-                continue  # unloaded with its package, in that package's one event
-            if not self._still_there(name, Path(old), Path(new)):
-                # The sync removed it (with everything below it): one event, not one per module.
-                gone.append(name)
-                self.reload_count += 1
-                events.append(self.registry.unload(name))
-                continue
-            event = self.registry.reload_if_changed(name)
-            if event is not None:
-                self.reload_count += 1
-                events.append(event)
-        if self.load_new:  # packages the sync added: loaded as a new folder would be
-            for entry in sorted(new.iterdir()):
-                if entry.name.isidentifier() and entry.is_dir() and entry.name not in sys.modules:
-                    self.reload_count += 1
-                    events += self.registry.load_new_package(entry.name)
+        logger.info("%s switched generation: %s -> %s", root.path, old, root.pinned.path)
+        events, attempts = follow_switch(
+            self.registry, root.path, Path(old), root.pinned.path, load_new=self.load_new
+        )
+        self.reload_count += attempts
         self._files.refresh(self._source_dirs())
         return events
 
