@@ -13,7 +13,7 @@ import pytest
 from gitrepos import TASKS, Repo, cli, manifest_of, need_dioptra_mirror, package_repo
 
 from dioptra_plugins.bundle.git_build import GitBuildOptions, build_from_git
-from dioptra_plugins.bundle.git_source import parse_vcs_url, redact
+from dioptra_plugins.bundle.vcs_url import parse_vcs_url, redact
 from dioptra_plugins.errors import BuildError, UsageError
 
 

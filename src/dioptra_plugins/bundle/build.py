@@ -200,19 +200,9 @@ def _generate_project(package: Path, project: Path, options: _BareOptions) -> Pa
         )
     version = options.version
     assert version is not None
-    try:
-        Version(version)
-    except InvalidVersion as error:
-        raise UsageError(
-            f"`version` {version!r} is not a valid PEP 440 version", parameters=("version",)
-        ) from error
+    _check_parses(Version, version, "version", "a valid PEP 440 version")
     for requirement in options.requires:
-        try:
-            Requirement(requirement)
-        except InvalidRequirement as error:
-            raise UsageError(
-                f"`requires` {requirement!r}: {error}", parameters=("requires",)
-            ) from error
+        _check_parses(Requirement, requirement, "requires")
     shutil.copytree(package, project / "src" / package_path(import_name), ignore=_IGNORED)
     top = import_name.split(".", 1)[0]
     pyproject = {
@@ -227,6 +217,18 @@ def _generate_project(package: Path, project: Path, options: _BareOptions) -> Pa
     }
     (project / "pyproject.toml").write_text(tomli_w.dumps(pyproject))
     return project
+
+
+def _check_parses(
+    parse: Callable[[str], object], value: str, parameter: str, what: str = ""
+) -> None:
+    """UsageError naming ``parameter`` when ``parse`` refuses ``value``: it is not ``what``, or
+    (without ``what``) the parser's own reason."""
+    try:
+        parse(value)
+    except (InvalidVersion, InvalidRequirement) as error:
+        reason = f" is not {what}" if what else f": {error}"
+        raise UsageError(f"`{parameter}` {value!r}{reason}", parameters=(parameter,)) from error
 
 
 def _build_project(project: Path, out_dir: Path, extras: _Extras | None = None) -> Path:

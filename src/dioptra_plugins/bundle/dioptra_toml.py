@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dioptra_plugins.bundle.git_source import checked_subdirectory
+from dioptra_plugins.bundle.vcs_url import checked_subdirectory
 from dioptra_plugins.errors import GitSourceError, UsageError
 
 DIOPTRA_TOML = "dioptra.toml"

@@ -1,16 +1,12 @@
-"""Plugin sources in git: pip's VCS URLs, fetching one commit, exporting one of its trees.
+"""Plugin sources in git: fetching the one commit a ``git+`` URL names.
 
-``git+file:///path/repo@REF#subdirectory=DIR`` (also ``git+https://`` and ``git+ssh://``) is
-parsed by :func:`parse_vcs_url`.  :func:`fetch` copies the commit REF names into a fresh bare
-repository of ours (never a checkout: the source's hooks, filters and attributes never run), and
-:func:`export_tree` writes one of its subtrees to a directory file by file from the objects, with
-fixed modes: what gets built depends on the commit alone, not on the umask, the clock or where
-the temporary directory is.
+:func:`fetch` copies the commit REF names into a fresh bare repository of ours (never a
+checkout: the source's hooks, filters and attributes never run); :mod:`.git_tree` reads and
+exports its trees and :mod:`.vcs_url` parses the URL.
 
 git always runs with a clean environment (no system or user config, no credential helpers, no
 prompts, C locale, UTC), so neither the user's settings nor a waiting password prompt can change
-or hang a build.  A URL's user part never reaches a log or an error message; a URL carrying a
-password is refused outright, so it cannot end up recorded in a bundle.
+or hang a build.  A URL's user part never reaches a log or an error message.
 """
 
 from __future__ import annotations
@@ -20,117 +16,18 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import unquote
 
-from dioptra_plugins.errors import GitSourceError, UsageError
+from dioptra_plugins.bundle.vcs_url import VcsUrl, redact
+from dioptra_plugins.errors import GitSourceError
 
 logger = logging.getLogger(__name__)
 
-SCHEMES = ("file", "https", "http", "ssh")
 _HEX = re.compile(r"[0-9a-f]{4,64}")
 _FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 FETCHED_REF = "refs/dioptra-plugins/source"
-
-
-@dataclass(frozen=True)
-class VcsUrl:
-    """A parsed ``git+...`` URL.  ``fetch_url`` keeps a user name (a token) for git alone;
-    ``url`` is the form that may be shown and recorded: ``git+`` and no user part."""
-
-    fetch_url: str
-    url: str
-    ref: str | None
-    subdirectory: str
-    """``/``-separated, relative to the repository root; ``""`` for the root."""
-
-    @property
-    def repository_name(self) -> str:
-        """The last part of the repository path without ``.git`` (``repo`` for a root package)."""
-        tail = PurePosixPath(urlsplit(self.url[len("git+") :]).path).name
-        return tail.removesuffix(".git") or "repository"
-
-
-def is_vcs_url(text: str) -> bool:
-    return text.startswith("git+")
-
-
-def parse_vcs_url(text: str) -> VcsUrl:
-    """Parse pip's VCS URL form; UsageError for anything else, never echoing a password."""
-    if not is_vcs_url(text):
-        raise UsageError("a git source starts with git+ (git+https://, git+ssh://, git+file://)")
-    parts = urlsplit(text[len("git+") :])
-    if parts.scheme not in SCHEMES:
-        raise UsageError(
-            f"git+{parts.scheme}:// is not supported: use one of "
-            + ", ".join(f"git+{s}://" for s in SCHEMES)
-        )
-    try:
-        password, username, port = parts.password, parts.username, parts.port
-    except ValueError as error:
-        raise UsageError(f"{redact(text)}: malformed address: {error}") from None
-    if password is not None:
-        # Recorded provenance is public: a password in it would be a leak signed with the bundle.
-        raise UsageError(
-            f"{redact(text)}: the URL carries a password; give credentials to git another way "
-            "(an ssh key, a credential helper outside this tool): it is never recorded"
-        )
-    path, at, ref = parts.path.rpartition("@")
-    if not at:
-        path, ref = parts.path, ""
-    if at and not ref:
-        raise UsageError(f"{redact(text)}: '@' must be followed by a ref (branch, tag or commit)")
-    if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
-        raise UsageError(f"{redact(text)}: a file URL names a local path (file:///path)")
-    subdirectory = _subdirectory_of(parts.fragment, text)
-    host = parts.hostname or ""
-    netloc = host if port is None else f"{host}:{port}"
-    if ":" in host:
-        netloc = f"[{host}]" if port is None else f"[{host}]:{port}"
-    public = urlunsplit((parts.scheme, netloc, path, "", ""))
-    user = f"{quote(unquote(username), safe='')}@" if username else ""
-    private = urlunsplit((parts.scheme, user + netloc, path, "", ""))
-    if parts.scheme == "file":
-        public = private = "file://" + path
-    if not path or path == "/":
-        raise UsageError(f"{redact(text)}: no repository path")
-    return VcsUrl(private, "git+" + public, ref or None, subdirectory)
-
-
-def _subdirectory_of(fragment: str, text: str) -> str:
-    subdirectory = ""
-    for item in fragment.split("&") if fragment else []:
-        key, _, value = item.partition("=")
-        if key == "subdirectory":
-            subdirectory = unquote(value)
-        elif key != "egg":
-            raise UsageError(f"{redact(text)}: unknown URL fragment {key!r} (subdirectory=DIR)")
-    return checked_subdirectory(subdirectory)
-
-
-def checked_subdirectory(subdirectory: str) -> str:
-    """A repository-relative directory, or UsageError when it could leave the repository."""
-    if subdirectory.startswith("/") or re.match(r"[A-Za-z]:", subdirectory):
-        raise UsageError(
-            f"subdirectory {subdirectory!r} is absolute: it must be inside the repository"
-        )
-    if "\\" in subdirectory or "\0" in subdirectory:
-        raise UsageError(f"subdirectory {subdirectory!r} holds a backslash or NUL")
-    parts = [part for part in subdirectory.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise UsageError(f"subdirectory {subdirectory!r} climbs out of the repository ('..')")
-    return "/".join(parts)
-
-
-def redact(url: str) -> str:
-    """``url`` with any user and password removed (best effort on malformed input)."""
-    return re.sub(r"(?<=://)[^/@\s]*@", "", url)
-
-
-# --- running git ---------------------------------------------------------------------------------
 
 
 def git_environment(home: Path) -> dict[str, str]:
@@ -334,133 +231,6 @@ def local_commit(repository: Path, home: Path, revision: str = "HEAD") -> Commit
         raise GitSourceError(f"{repository}: no commit {revision!r} (an empty repository?)")
     tags = tuple(sorted(git.text("tag", "--points-at", commit_id).split()))
     return Commit(git, commit_id, _commit_time(git, commit_id), tags)
-
-
-# --- exporting a tree ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    mode: str
-    kind: str
-    object_id: str
-    path: str
-
-
-def tree_id(commit: Commit, subdirectory: str) -> str:
-    """The tree id of ``subdirectory`` at ``commit``; GitSourceError when it is not a directory
-    of the commit (missing, a file, or reached through a symlink)."""
-    if not subdirectory:
-        return commit.git.text("rev-parse", f"{commit.id}^{{tree}}")
-    # Each step must be a directory: a symlink on the way could lead out of the repository.
-    walked = ""
-    for part in subdirectory.split("/"):
-        walked = f"{walked}/{part}" if walked else part
-        entry = _entry(commit, walked)
-        if entry is None:
-            raise GitSourceError(f"commit {commit.id[:12]} has no {walked!r}")
-        if entry.mode == "120000":
-            raise GitSourceError(
-                f"{walked!r} is a symlink in commit {commit.id[:12]}: a subdirectory is followed "
-                "only through real directories, never out of the repository"
-            )
-        if entry.kind != "tree":
-            raise GitSourceError(f"{walked!r} is not a directory in commit {commit.id[:12]}")
-        last = entry
-    return last.object_id
-
-
-def _entry(commit: Commit, path: str) -> TreeEntry | None:
-    output = commit.git.run("ls-tree", "-z", "--full-tree", commit.id, "--", path).stdout
-    for entry in tree_entries(output):
-        if entry.path == path:
-            return entry
-    return None
-
-
-def tree_entries(output: bytes) -> Iterator[TreeEntry]:
-    """The entries of ``git ls-tree -z`` output."""
-    for record in output.split(b"\0"):
-        if not record:
-            continue
-        head, _, path = record.partition(b"\t")
-        mode, kind, object_id = head.decode().split()
-        yield TreeEntry(mode, kind, object_id, path.decode("utf-8", errors="surrogateescape"))
-
-
-def list_tree(commit: Commit, tree: str) -> list[TreeEntry]:
-    """Every entry below ``tree`` (recursive; directories are implied by their files)."""
-    return list(tree_entries(commit.git.run("ls-tree", "-r", "-z", tree).stdout))
-
-
-def read_blob(commit: Commit, object_id: str) -> bytes:
-    return commit.git.run("cat-file", "blob", object_id).stdout
-
-
-def export_tree(commit: Commit, tree: str, target: Path, *, where: str) -> None:
-    """Write ``tree``'s files under ``target`` (which must not exist) with fixed modes.
-
-    Refuses (GitSourceError, nothing left behind by the caller's temporary directory) what a
-    plugin package cannot hold: submodules (their code is not in this commit), symlinks (they
-    can point anywhere) and Git LFS pointers (the file's real content is not in git).
-    """
-    entries = list_tree(commit, tree)
-    problems = []
-    for entry in entries:
-        shown = f"{where}/{entry.path}" if where else entry.path
-        if entry.kind == "commit":
-            problems.append(f"{shown} is a git submodule: its code is not part of this commit")
-        elif entry.mode == "120000":
-            problems.append(f"{shown} is a symlink: a bundle holds regular files only")
-    if problems:
-        raise GitSourceError("cannot build from git:\n" + "\n".join(f"  - {p}" for p in problems))
-    blobs = _read_blobs(commit, [entry.object_id for entry in entries])
-    target.mkdir(parents=True)
-    os.chmod(target, 0o755)  # noqa: S103 - a fixed mode, whatever the umask: hatchling records it
-    for entry in entries:
-        data = blobs[entry.object_id]
-        shown = f"{where}/{entry.path}" if where else entry.path
-        if data.startswith(LFS_POINTER):
-            raise GitSourceError(
-                f"cannot build from git: {shown} is a Git LFS pointer; the file's content is "
-                "not in the repository (a plugin package keeps its files in git itself)"
-            )
-        path = target.joinpath(*entry.path.split("/"))
-        make_parents(path.parent, target)
-        path.write_bytes(data)
-        # Fixed modes, whatever the umask: hatchling records them in the wheel.
-        os.chmod(path, 0o755 if entry.mode == "100755" else 0o644)
-
-
-def make_parents(directory: Path, top: Path) -> None:
-    """``mkdir -p`` below ``top`` with mode 755 whatever the umask (hatchling records modes)."""
-    missing = []
-    while directory != top and not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for folder in reversed(missing):
-        folder.mkdir()
-        os.chmod(folder, 0o755)  # noqa: S103 - as above
-
-
-def _read_blobs(commit: Commit, object_ids: Sequence[str]) -> dict[str, bytes]:
-    """All blobs in one ``git cat-file --batch`` (one process, not one per file)."""
-    unique = sorted(set(object_ids))
-    if not unique:
-        return {}
-    output = commit.git.run("cat-file", "--batch", input=("\n".join(unique) + "\n").encode()).stdout
-    blobs: dict[str, bytes] = {}
-    position = 0
-    for object_id in unique:
-        end = output.index(b"\n", position)
-        header = output[position:end].decode().split()
-        if len(header) != 3 or header[1] != "blob":
-            raise GitSourceError(f"object {object_id} is missing from the fetched repository")
-        size = int(header[2])
-        start = end + 1
-        blobs[object_id] = output[start : start + size]
-        position = start + size + 1
-    return blobs
 
 
 def scratch_directory(prefix: str) -> tempfile.TemporaryDirectory[str]:

@@ -39,9 +39,9 @@ def build(
         GitBuildOptions,
         build_from_git,
         build_from_work_tree,
-        in_work_tree,
     )
-    from dioptra_plugins.bundle.git_source import is_vcs_url
+    from dioptra_plugins.bundle.vcs_url import is_vcs_url
+    from dioptra_plugins.bundle.work_tree import in_work_tree
 
     if isinstance(requires, str):
         # A lone string would be built as one requirement per character.

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from dioptra_plugins.bundle.git_source import checked_subdirectory, parse_vcs_url
+from dioptra_plugins.bundle.vcs_url import checked_subdirectory, parse_vcs_url
 from dioptra_plugins.errors import UsageError
 
 PROVENANCE_KEY = "provenance"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _fields_of(obj: BuildOptions | Provenance) -> dict[str, Any]:
+    """Each field of ``obj`` by name, in declaration order (values as they are)."""
+    return {item.name: getattr(obj, item.name) for item in fields(obj)}
 
 
 @dataclass(frozen=True)
@@ -40,13 +45,7 @@ class BuildOptions:
     """Repository path of the ``dioptra.toml`` whose metadata went into the manifest."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "name": self.name,
-            "namespace": self.namespace,
-            "requires": list(self.requires),
-            "declared_in": self.declared_in,
-        }
+        return {**_fields_of(self), "requires": list(self.requires)}
 
 
 @dataclass(frozen=True)
@@ -61,16 +60,8 @@ class Provenance:
     vcs: str = "git"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "vcs": self.vcs,
-            "url": self.url,
-            "commit": self.commit,
-            "requested_ref": self.requested_ref,
-            "subdirectory": self.subdirectory,
-            "tree": self.tree,
-            "dirty": self.dirty,
-            "build": self.build.to_json(),
-        }
+        # ``vcs`` leads, as a reader expects; the manifest itself is written with sorted keys.
+        return {"vcs": self.vcs, **_fields_of(self), "build": self.build.to_json()}
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Provenance:

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from dioptra_plugins.bundle.git_build import rebuild_bundle
 from dioptra_plugins.bundle.operations import build as build_source
 from dioptra_plugins.bundle.provenance import PROVENANCE_KEY, summary
+from dioptra_plugins.bundle.rebuild import rebuild_bundle
 from dioptra_plugins.bundle.verify import VerifiedBundle, verify_wheel
 from dioptra_plugins.cli.options import json_option
 from dioptra_plugins.cli.output import emit_json, emit_table, say

@@ -23,15 +23,10 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from dioptra_plugins.bundle import git_source
+from dioptra_plugins.bundle import git_source, git_tree, vcs_url
 from dioptra_plugins.bundle.dioptra_toml import DIOPTRA_KEY, apply_section
-from dioptra_plugins.bundle.git_build import (
-    BuiltFromGit,
-    GitBuildOptions,
-    PlannedPackage,
-    build_planned,
-    declared_packages,
-)
+from dioptra_plugins.bundle.git_build import BuiltFromGit, GitBuildOptions, build_planned
+from dioptra_plugins.bundle.git_plan import PlannedPackage, declared_packages
 from dioptra_plugins.bundle.git_source import Commit
 from dioptra_plugins.bundle.provenance import PROVENANCE_KEY
 from dioptra_plugins.index.documents import ProjectDocument
@@ -78,7 +73,7 @@ def publish_from_git(
     ``keys``: the key directory of a signed index (the signing policy of ``publish``).
     """
     options = options or GitBuildOptions()
-    source = git_source.parse_vcs_url(url)
+    source = vcs_url.parse_vcs_url(url)
     with git_source.scratch_directory("dioptra-publish-git-") as tmp:
         work = Path(tmp)
         commit = git_source.fetch(source, work)
@@ -113,7 +108,7 @@ def _already_published(
     name = _project_name(commit, package, options)
     if name is None:
         return None
-    tree = git_source.tree_id(commit, package.subdirectory)
+    tree = git_tree.tree_id(commit, package.subdirectory)
     document: ProjectDocument | None = cache.get(root, name)
     if document is None:
         return None
@@ -132,11 +127,11 @@ def _already_published(
 
 def _project_name(commit: Commit, package: PlannedPackage, options: GitBuildOptions) -> str | None:
     """The project a package will be published as (None when that cannot be told unbuilt)."""
-    tree = git_source.tree_id(commit, package.subdirectory)
-    for entry in git_source.list_tree(commit, tree):
+    tree = git_tree.tree_id(commit, package.subdirectory)
+    for entry in git_tree.list_tree(commit, tree):
         if entry.path == "pyproject.toml":
             try:
-                data = tomllib.loads(git_source.read_blob(commit, entry.object_id).decode())
+                data = tomllib.loads(git_tree.read_blob(commit, entry.object_id).decode())
                 return canonicalize_name(str(data["project"]["name"]))
             except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
                 return None
