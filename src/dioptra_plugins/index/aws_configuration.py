@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -193,6 +194,21 @@ def _invalid_profile_setting(prefix: str, setting: str, detail: str) -> Configur
     )
 
 
+def _variable_or_setting_error(
+    prefix: str,
+    detail: str,
+    variable: tuple[str, str] | None,
+    setting: Callable[[], str | None],
+) -> ConfigurationError | None:
+    """The error blaming ``variable`` (a name and its value) when one was found, else the
+    profile setting ``setting()`` finds, else None."""
+    if variable is not None:
+        name, value = variable
+        return _invalid_variable(prefix, name, value, detail)
+    named = setting()
+    return None if named is None else _invalid_profile_setting(prefix, named, detail)
+
+
 def configuration_error(
     error: Exception, where: str, session: botocore.session.Session | None = None
 ) -> ConfigurationError:
@@ -203,13 +219,12 @@ def configuration_error(
         return blamed
     detail = redact(str(error) or type(error).__name__)
     prefix = f"cannot use the index {where}: "
-    probed = _probe_variables(session)
+    # Asked one variable, then one profile setting, at a time: the error quoted none.
+    probed = _variable_or_setting_error(
+        prefix, detail, _probe_variables(session), lambda: _probe_profile(session)
+    )
     if probed is not None:
-        variable, value = probed
-        return _invalid_variable(prefix, variable, value, detail)
-    setting = _probe_profile(session)
-    if setting is not None:
-        return _invalid_profile_setting(prefix, setting, detail)
+        return probed
     names = ", ".join(sorted(_aws_variables())) or "none"
     return ConfigurationError(
         f"{prefix}the AWS configuration is invalid ({detail}); check the AWS variables set "
@@ -273,14 +288,12 @@ def blamed_configuration_error(error: Exception, where: str) -> ConfigurationErr
     by_type = _blame_by_error_type(error, prefix, detail)
     if by_type is not None:
         return by_type
-    blamed = _blame_by_name(detail) or _blame_by_value(detail)
-    if blamed is not None:
-        variable, value = blamed
-        return _invalid_variable(prefix, variable, value, detail)
-    setting = _setting_named_in(detail)
-    if setting is not None:
-        return _invalid_profile_setting(prefix, setting, detail)
-    return None
+    return _variable_or_setting_error(
+        prefix,
+        detail,
+        _blame_by_name(detail) or _blame_by_value(detail),
+        lambda: _setting_named_in(detail),
+    )
 
 
 def _blame_by_error_type(error: Exception, prefix: str, detail: str) -> ConfigurationError | None:
