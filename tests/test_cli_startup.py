@@ -49,6 +49,7 @@ HEAVY = (
     "dioptra_plugins.registry.registry",
     "dioptra_plugins.cli.bundle_commands",
     "dioptra_plugins.cli.index_commands",
+    "dioptra_plugins.cli.publish_commands",
     "dioptra_plugins.cli.key_commands",
     "dioptra_plugins.cli.registry_commands",
     "dioptra_plugins.cli.run_commands",

@@ -85,5 +85,6 @@ def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
     )
     loaded = result.stdout.strip().splitlines()[-1]
     assert "bundle_commands" in loaded
-    for other in ("sync_commands", "index_commands", "run_commands", "registry_commands"):
+    others = ("sync_commands", "index_commands", "publish_commands", "run_commands")
+    for other in (*others, "registry_commands"):
         assert other not in loaded

@@ -90,3 +90,52 @@ def test_a_bound_say_keeps_its_commands_quiet_in_another_thread(
     thread.start()
     thread.join()
     assert capsys.readouterr().out == ""
+
+
+def test_sync_passes_each_option_to_sync_by_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import inspect
+
+    from dioptra_plugins.syncing import engine
+
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
+    def recording_sync(*args: object, **kwargs: object) -> object:
+        calls.append((args, kwargs))
+        raise engine.UsageError("recorded")
+
+    signature = inspect.signature(engine.sync)
+    monkeypatch.setattr(engine, "sync", recording_sync)
+    args = ["sync", "a>=1", "--index", str(tmp_path), "--timeout", "4", "--jobs", "3"]
+    done = CliRunner().invoke(main, [*args, "--plugin-dir", str(tmp_path / "p"), "--dry-run"])
+    assert done.exit_code == 2, done.output
+    [(positional, keywords)] = calls
+    assert positional == (["a>=1"],)
+    assert set(keywords) <= set(signature.parameters)
+    assert keywords["timeout"] == 4.0
+    assert keywords["jobs"] == 3
+    assert keywords["dry_run"] is True
+    assert keywords["index"] == str(tmp_path)
+
+
+def test_requirements_with_locked_is_refused_in_the_librarys_words(tmp_path: Path) -> None:
+    lock = tmp_path / "pylock.toml"
+    lock.write_text('lock-version = "1.0"\n')
+    args = ["sync", "a", "--locked", str(lock), "--index", str(tmp_path), "--json"]
+    done = CliRunner().invoke(main, [*args, "--plugin-dir", str(tmp_path / "p")])
+    assert done.exit_code == 2
+    assert done.stderr == "error: give REQUIREMENTS or --locked, not both\n"
+    assert json.loads(done.stdout)["details"]["flags"] == {
+        "requirements": "REQUIREMENTS",
+        "locked": "--locked",
+    }
+    assert not (tmp_path / "p").exists()
+
+
+def test_only_yank_takes_a_reason(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert "--reason" in runner.invoke(main, ["yank", "--help"]).stdout
+    refused = runner.invoke(main, ["unyank", "a==1", "--reason", "x", "--index", str(tmp_path)])
+    assert refused.exit_code == 2
+    assert "No such option '--reason'" in refused.stderr

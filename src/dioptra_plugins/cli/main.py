@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -22,9 +23,9 @@ COMMAND_MODULES = {
     "build": "bundle_commands",
     "inspect": "bundle_commands",
     "index": "index_commands",
-    "publish": "index_commands",
-    "yank": "index_commands",
-    "unyank": "index_commands",
+    "publish": "publish_commands",
+    "yank": "publish_commands",
+    "unyank": "publish_commands",
     "keys": "key_commands",
     "run": "run_commands",
     "sync": "sync_commands",
@@ -240,28 +241,36 @@ def _add_quiet_option(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _add_quiet_option(sub)
-    if not any(param.name == "verbose" for param in command.params):
-        command.params.append(
-            click.Option(
-                ["-v", "--verbose"],
-                count=True,
-                expose_value=False,
-                is_eager=True,
-                callback=_verbose,
-                help="More log output on stderr (-vv: debug; -vvv: botocore's and urllib3's).",
-            )
-        )
-    if not any(param.name == "quiet" for param in command.params):
-        command.params.append(
-            click.Option(
-                ["-q", "--quiet"],
-                is_flag=True,
-                expose_value=False,
-                is_eager=True,
-                callback=_quiet,
-                help="Print no status lines or progress (errors, listings and JSON still print).",
-            )
-        )
+    for option in _every_commands_options():
+        if not any(param.name == option.name for param in command.params):
+            command.params.append(option)
+
+
+def _every_commands_options() -> list[click.Option]:
+    """``-v`` and ``-q`` as each command takes them (new objects: one set a command)."""
+    return [
+        _eager_flag(
+            ["-v", "--verbose"],
+            _verbose,
+            "More log output on stderr (-vv: debug; -vvv: botocore's and urllib3's).",
+            count=True,
+        ),
+        _eager_flag(
+            ["-q", "--quiet"],
+            _quiet,
+            "Print no status lines or progress (errors, listings and JSON still print).",
+            is_flag=True,
+        ),
+    ]
+
+
+def _eager_flag(
+    flags: list[str], callback: Callable[..., None], help_text: str, **kind: bool
+) -> click.Option:
+    """A flag acted on by its callback as soon as it is parsed, never passed to the command."""
+    return click.Option(
+        flags, expose_value=False, is_eager=True, callback=callback, help=help_text, **kind
+    )
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

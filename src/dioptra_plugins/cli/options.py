@@ -99,6 +99,14 @@ def plugin_dir_option(*, several: bool = False, **settings: Any) -> Callable[[F]
     )
 
 
+def number_option(
+    flag: str, kind: click.IntRange | click.FloatRange, default: float, help_text: str
+) -> Callable[[F], F]:
+    """An option taking a number within ``kind``'s range, whose default ``--help`` shows
+    (``--jobs``, ``--lock-timeout``, ``--keep``)."""
+    return click.option(flag, type=kind, default=default, show_default=True, help=help_text)
+
+
 def _record_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     from dioptra_plugins.cli.output import output
 

@@ -6,6 +6,7 @@ print; the library is imported inside each command so that ``dioptra-plugins --h
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import sys
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dioptra_plugins.cli.options import index_option, json_option, plugin_dir_option
+from dioptra_plugins.cli.options import index_option, json_option, number_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, plural, say
 from dioptra_plugins.errors import DioptraPluginsError
 
@@ -78,6 +79,8 @@ class _StatusLine:
 
 
 _Callback = Callable[[int, int], None]
+_Sync = Callable[..., "SyncResult"]
+"""``sync()`` with the command's arguments; ``progress`` and ``stored`` may still be given."""
 
 
 def _status_line(enabled: bool) -> tuple[_Callback | None, _Callback | None, Callable[[], None]]:
@@ -147,9 +150,7 @@ def _describe(result: SyncResult) -> str:
 @click.option("--locked", metavar="LOCKFILE", help="Reproduce exactly this pylock.toml.")
 @index_option()
 @plugin_dir_option()
-@click.option(
-    "--jobs", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads."
-)
+@number_option("--jobs", click.IntRange(1, 64), 8, "Parallel downloads.")
 @json_option
 @click.option(
     "--ignore-env-deps",
@@ -173,12 +174,11 @@ def _describe(result: SyncResult) -> str:
     help="Keep syncing: one conditional request per interval; stop on SIGTERM/SIGINT "
     "(with --json: one JSON object per line, per sync).",
 )
-@click.option(
+@number_option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for another process holding the plugin dir.",
+    click.FloatRange(min=0),
+    60.0,
+    "Seconds to wait for another process holding the plugin dir.",
 )
 @click.option(
     "--trust",
@@ -198,19 +198,9 @@ def _describe(result: SyncResult) -> str:
 def sync_command(
     requirements: tuple[str, ...],
     files: tuple[str, ...],
-    locked: str | None,
-    index: str | None,
-    timeout: float | None,
-    plugin_dir: str | None,
-    jobs: int,
-    as_json: bool,
-    ignore_env_deps: bool,
     every: float | None,
-    lock_timeout: float,
-    dry_run: bool,
-    reinstall: bool,
-    trust: str | None,
-    allow_shadowing: tuple[str, ...],
+    as_json: bool,
+    **options: Any,
 ) -> None:
     """Sync the plugin dir to REQUIREMENTs (PEP 508: name>=1,<2), atomically.
 
@@ -222,56 +212,48 @@ def sync_command(
     """
     from dioptra_plugins.errors import UsageError
     from dioptra_plugins.syncing.engine import sync
+
+    wanted = _requirements(requirements, files)
+    if every is not None and (options["dry_run"] or options["reinstall"]):
+        raise UsageError(
+            "--every keeps a dir in sync; it does not combine with --dry-run or --reinstall"
+        )
+    # The other options are sync()'s keyword arguments, named as sync() names them (it refuses
+    # requirements with --locked).  No requirements: it repeats the dir's last sync (`uv sync`).
+    once: _Sync = functools.partial(sync, wanted or None, **options)
+    if every is None:
+        _sync_once(once, as_json)
+    else:
+        _sync_every(every, once, as_json)
+
+
+def _requirements(requirements: tuple[str, ...], files: tuple[str, ...]) -> list[str]:
+    """The REQUIREMENTs and those of each ``-r`` file, in order."""
+    from dioptra_plugins.errors import UsageError
     from dioptra_plugins.syncing.requirements import read_requirements_file
 
     wanted = list(requirements)
     for file in files:
         wanted += read_requirements_file(file)
-    if locked and wanted:
-        raise UsageError("give requirements or --locked, not both")
     if files and not wanted:  # an empty file is a mistake, not "remove every package"
         raise UsageError(f"no requirements in {', '.join(files)}")
-    if every is not None and (dry_run or reinstall):
-        raise UsageError(
-            "--every keeps a dir in sync; it does not combine with --dry-run or --reinstall"
-        )
-
-    def once(progress: _Callback | None, stored: _Callback | None = None) -> SyncResult:
-        return sync(
-            # Nothing given: the library repeats the dir's last sync (a bare `uv sync`).
-            wanted or None,
-            index=index,
-            plugin_dir=plugin_dir,
-            locked=locked,
-            jobs=jobs,
-            ignore_env_deps=ignore_env_deps,
-            progress=progress,
-            lock_timeout=lock_timeout,
-            dry_run=dry_run,
-            reinstall=reinstall,
-            stored=stored,
-            trust=trust,
-            allow_shadowing=allow_shadowing,
-            timeout=timeout,
-        )
-
-    if every is None:
-        progress, stored, finish = _status_line(not (as_json or is_quiet()))
-        try:
-            result = once(progress, stored)
-        finally:
-            finish()
-        if as_json:
-            emit_json(result.to_dict())
-        else:
-            say(_describe(result))
-        return
-    _sync_every(every, once, as_json)
+    return wanted
 
 
-def _sync_every(
-    interval: float, once: Callable[[Callable[[int, int], None] | None], SyncResult], as_json: bool
-) -> None:
+def _sync_once(once: _Sync, as_json: bool) -> None:
+    """One sync, with its status line on a terminal, and its result printed."""
+    progress, stored, finish = _status_line(not (as_json or is_quiet()))
+    try:
+        result = once(progress=progress, stored=stored)
+    finally:
+        finish()
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        say(_describe(result))
+
+
+def _sync_every(interval: float, once: _Sync, as_json: bool) -> None:
     """Sync, then wait ``interval``, until SIGTERM or SIGINT.
 
     Every sync prints one line, a no-op included: a heartbeat, as git-sync's, so that a
@@ -289,7 +271,7 @@ def _sync_every(
         while not stop.is_set():
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             try:
-                result = once(None)
+                result = once()
             except DioptraPluginsError as error:
                 # A long-lived keeper outlives a flaky network or a bad publish: say so, go on.
                 click.echo(f"{now} sync failed (plugin dir unchanged): {error}", err=True)
@@ -394,12 +376,11 @@ def rollback_command(plugin_dir: str | None, to: str | None, as_json: bool) -> N
 
 @click.command("gc")
 @plugin_dir_option()
-@click.option(
+@number_option(
     "--keep",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Newest generations to keep (current, previous and pinned ones are always kept).",
+    click.IntRange(min=0),
+    3,
+    "Newest generations to keep (current, previous and pinned ones are always kept).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
 @json_option
