@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from dioptra_plugins.cli import output as output_module
 from dioptra_plugins.cli.main import main
 from dioptra_plugins.cli.output import Output, is_quiet, json_requested, output, say
+from dioptra_plugins.errors import UsageError
 
 
 def test_quiet_does_not_leak_into_the_next_command(tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ def test_sync_passes_each_option_to_sync_by_its_name(
 
     def recording_sync(*args: object, **kwargs: object) -> object:
         calls.append((args, kwargs))
-        raise engine.UsageError("recorded")
+        raise UsageError("recorded")
 
     signature = inspect.signature(engine.sync)
     monkeypatch.setattr(engine, "sync", recording_sync)
@@ -139,3 +140,26 @@ def test_only_yank_takes_a_reason(tmp_path: Path) -> None:
     refused = runner.invoke(main, ["unyank", "a==1", "--reason", "x", "--index", str(tmp_path)])
     assert refused.exit_code == 2
     assert "No such option '--reason'" in refused.stderr
+
+
+def test_plugin_dirs_to_import_from_are_made_absolute_from_flag_or_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from dioptra_plugins.cli.options import PLUGIN_DIR_VARIABLE, plugin_dir_option
+
+    @click.command()
+    @plugin_dir_option(several=True)
+    def show(plugin_dir: str | None) -> None:
+        click.echo(repr(plugin_dir))
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(PLUGIN_DIR_VARIABLE, raising=False)
+    runner = CliRunner()
+    expected = os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")])
+    flag = runner.invoke(show, ["--plugin-dir", f"a{os.pathsep}{os.pathsep}b"])
+    assert flag.stdout == f"{expected!r}\n"
+    variable = runner.invoke(show, [], env={PLUGIN_DIR_VARIABLE: f"a{os.pathsep}b"})
+    assert variable.stdout == f"{expected!r}\n"
+    assert runner.invoke(show, []).stdout == "None\n"  # the library says what is missing

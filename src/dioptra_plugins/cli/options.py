@@ -5,6 +5,7 @@ One definition each, so every command spells them, their variables and their hel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -88,8 +89,14 @@ def open_index(url: str | None, timeout: float | None) -> Storage:
 
 
 def plugin_dir_option(*, several: bool = False, **settings: Any) -> Callable[[F], F]:
-    """``--plugin-dir DIR`` (``DIR[:DIR...]`` for commands that import from several)."""
+    """``--plugin-dir DIR`` (passed as ``plugin_dir``, None when neither it nor
+    ``$DIOPTRA_PLUGIN_DIR`` is set: the library then says so, in its one wording).
+
+    ``several``: ``DIR[:DIR...]`` for commands that import from several, each made absolute.
+    """
     what = "Plugin dirs to import from" if several else "The plugin dir"
+    if several:
+        settings.setdefault("callback", _absolute_dirs)
     return click.option(
         "--plugin-dir",
         envvar=PLUGIN_DIR_VARIABLE,
@@ -97,6 +104,14 @@ def plugin_dir_option(*, several: bool = False, **settings: Any) -> Callable[[F]
         help=f"{what} [default: ${PLUGIN_DIR_VARIABLE}].",
         **settings,
     )
+
+
+def _absolute_dirs(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    # The library refuses relative dirs to import from (they would import from whatever the
+    # cwd is then); on the command line a relative path plainly means "relative to here".
+    if value is None:
+        return None
+    return os.pathsep.join(os.path.abspath(part) for part in value.split(os.pathsep) if part)
 
 
 def number_option(

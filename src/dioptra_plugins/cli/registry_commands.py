@@ -27,14 +27,6 @@ from dioptra_plugins.registry.task_listing import load_packages as _load
 from dioptra_plugins.registry.task_listing import packages_in as _packages_in
 
 
-def _absolute_dirs(value: str | None) -> str | None:
-    # The library refuses relative plugin dirs (they would import from the cwd); on the
-    # command line a relative path plainly means "relative to here".
-    if value is None:
-        return None
-    return os.pathsep.join(os.path.abspath(part) for part in value.split(os.pathsep) if part)
-
-
 def _writes_to_fd1(stream: IO[str]) -> bool:
     try:
         return stream.fileno() == 1
@@ -92,7 +84,7 @@ def tasks_command(package: str | None, plugin_dir: str | None, as_json: bool) ->
     """List the registered task plugins (of PACKAGE, or of every package in the plugin dirs)."""
     _printed_events_only()
     with _stdout_shielded(as_json):
-        tasks, failures = collect_tasks(package, plugin_dir=_absolute_dirs(plugin_dir))
+        tasks, failures = collect_tasks(package, plugin_dir=plugin_dir)
     if as_json:
         emit_json({"tasks": tasks, "errors": [_error_document(e) for e in failures]})
     else:
@@ -152,7 +144,7 @@ def call_command(
     """
     kwargs = dict(_parse_argument(a) for a in arguments)
     registry = Registry()
-    with plugin_dirs(_absolute_dirs(plugin_dir)), _stdout_shielded():
+    with plugin_dirs(plugin_dir), _stdout_shielded():
         plugin_func = registry.get(package, plugin, func)
         try:
             result = plugin_func(**kwargs)
