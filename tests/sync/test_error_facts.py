@@ -226,6 +226,22 @@ def test_an_error_of_words_only_has_empty_details() -> None:
     assert error.details() == {}
 
 
+def test_errors_with_facts_still_behave_as_exceptions() -> None:
+    """Errors with facts are dataclasses of them: still compared and hashed by identity (a
+    dataclass's eq would make them unhashable), printed as exceptions are, ``args`` the message."""
+    lock = LockTimeoutError(path="/p", timeout=1, holder=3)
+    words = "plugin dir /p is locked by process 3; gave up after waiting 1 s"
+    assert repr(lock) == f"LockTimeoutError({words!r})"
+    assert lock.args == (words,)
+    twin = LockTimeoutError(path="/p", timeout=1, holder=3)
+    assert lock != twin
+    assert len({lock, twin}) == 2
+    usage = UsageError(message="`jobs` must be positive", parameters=("jobs",))
+    assert usage.args == ("`jobs` must be positive",)
+    assert usage.parameters == ["jobs"]  # kept as a list, whatever sequence was passed
+    assert usage.details() == {"parameters": ["jobs"]}
+
+
 def test_json_safe_turns_every_fact_into_json() -> None:
     value = {
         "path": Path("/a/b"),
@@ -247,7 +263,7 @@ def test_json_safe_turns_every_fact_into_json() -> None:
     assert safe["1"] == "key not a string"
     assert safe["other"] == "builtins.object"
     # A class with a to_dict method is named, not called without its instance.
-    assert json_safe(ResolutionCause) == "dioptra_plugins.errors.ResolutionCause"
+    assert json_safe(ResolutionCause) == "dioptra_plugins.facts.ResolutionCause"
 
 
 # --- one family module ---------------------------------------------------------------------------
