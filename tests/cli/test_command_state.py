@@ -163,3 +163,27 @@ def test_plugin_dirs_to_import_from_are_made_absolute_from_flag_or_variable(
     variable = runner.invoke(show, [], env={PLUGIN_DIR_VARIABLE: f"a{os.pathsep}b"})
     assert variable.stdout == f"{expected!r}\n"
     assert runner.invoke(show, []).stdout == "None\n"  # the library says what is missing
+
+
+def test_run_passes_its_timeout_to_the_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dioptra_plugins.index import url
+
+    seen: list[tuple[str, float | None]] = []
+    real_open_storage = url.open_storage
+
+    def recording_open_storage(where: str, *, timeout: float | None = None) -> object:
+        seen.append((where, timeout))
+        return real_open_storage(where, timeout=timeout)
+
+    monkeypatch.setattr(url, "open_storage", recording_open_storage)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text("name: p\nentry_points:\n  main:\n    command: 'true'\n")
+    # Nothing listens on the discard port of the loopback: refused at once, after the open.
+    nowhere = f"http://127.0.0.1:9/{tmp_path.name}/"
+    args = ["run", str(project), "--sync", "demo", "--index", nowhere, "--timeout", "2.5"]
+    done = CliRunner().invoke(main, [*args, "--plugin-dir", str(tmp_path / "plugins")])
+    assert done.exit_code == 1, done.output
+    assert seen == [(nowhere, 2.5)]
