@@ -52,7 +52,8 @@ def build(work: Path) -> list[Path]:
 
 def cold_sync(index: str, plugin_dir: Path, compile_bytecode: bool) -> float:
     from dioptra_plugins import sync
-    from dioptra_plugins.syncing import bytecode, engine
+    from dioptra_plugins.index.connections import shared_connections
+    from dioptra_plugins.syncing import bytecode
 
     original = bytecode.compile_entry
     original_method = bytecode.BytecodeCompiler.compile_entry
@@ -66,7 +67,7 @@ def cold_sync(index: str, plugin_dir: Path, compile_bytecode: bool) -> float:
         bytecode.BytecodeCompiler.compile_entry = (  # type: ignore[method-assign]
             lambda self, staging, final, sources: no_compile(staging, final, sources)
         )
-    engine._storages.clear()
+    shared_connections().close()
     try:
         started = time.perf_counter()
         sync([f"pkg{i:02d}" for i in range(PACKAGES)], index=index, plugin_dir=plugin_dir)

@@ -57,6 +57,7 @@ def ms(seconds: float) -> str:
 
 def bench(server: s3servers.S3Server, work: Path, rounds: int) -> dict[str, Any]:
     from dioptra_plugins.bundle.build import build_bundle
+    from dioptra_plugins.index.connections import shared_connections
     from dioptra_plugins.syncing import engine
 
     wheels, _changed, _trees = build_all(work, 0)
@@ -87,7 +88,7 @@ def bench(server: s3servers.S3Server, work: Path, rounds: int) -> dict[str, Any]
             shutil.rmtree(target)
         for which in order:
             target = work / f"lib-{which}-{number}"
-            engine._storages.clear()
+            shared_connections().close()
             url = signed if which == "signed" else plain
             started = time.perf_counter()
             engine.sync(names, index=url, plugin_dir=target,

@@ -349,12 +349,12 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 WARM_WORKER = """
 import sys, time
 from dioptra_plugins import sync
-from dioptra_plugins.syncing.engine import storage_for
+from dioptra_plugins.index.connections import shared_connections
 # What a worker that synced before has imported and made: the install path and the client.
 import dioptra_plugins.bundle.extract, dioptra_plugins.syncing.choose
 import dioptra_plugins.syncing.install, dioptra_plugins.syncing.changes
 index, scratch, warm_up, plugin_dir, *requirements = sys.argv[1:]
-storage_for(index).get("index.json")
+shared_connections().open(index).get("index.json")
 if warm_up != "-":  # one earlier sync of one package: lazy imports and regexes done too
     sync([warm_up], index=index, plugin_dir=scratch)
 started = time.perf_counter()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dioptra_plugins.bundle.build import build_bundle
-from dioptra_plugins.syncing import engine
+from dioptra_plugins.index.connections import shared_connections
 
 
 def _package(parent: Path, version: str) -> Path:
@@ -40,6 +40,6 @@ def built_wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(autouse=True)
 def fresh_storages() -> Iterator[None]:
     """Each test gets its own storage objects, as in the sync tests."""
-    engine._storages.clear()
+    shared_connections().close()
     yield
-    engine._storages.clear()
+    shared_connections().close()

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from signhelpers import build, make_keys
 
+from dioptra_plugins.index.connections import shared_connections
 from dioptra_plugins.index.url import open_storage
 from dioptra_plugins.publishing.initialize import init_index
-from dioptra_plugins.syncing import engine
 
 
 @pytest.fixture(params=["local", pytest.param("seaweedfs", marks=pytest.mark.slow)])
@@ -54,6 +54,6 @@ def signed_index(index_url: str, keys: Path) -> str:
 @pytest.fixture(autouse=True)
 def fresh_storages() -> Iterator[None]:
     """Each test gets its own storage objects (and so its own request counter)."""
-    engine._storages.clear()
+    shared_connections().close()
     yield
-    engine._storages.clear()
+    shared_connections().close()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from synchelpers import build
 
-from dioptra_plugins.syncing import engine
+from dioptra_plugins.index.connections import shared_connections
 
 CATALOGUE: list[tuple[str, str, tuple[str, ...]]] = [
     ("alpha", "1.0.0", ()),
@@ -46,6 +46,6 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(autouse=True)
 def fresh_storages() -> Iterator[None]:
     """Each test gets its own storage objects (and so its own endpoint and request counter)."""
-    engine._storages.clear()
+    shared_connections().close()
     yield
-    engine._storages.clear()
+    shared_connections().close()

@@ -137,7 +137,8 @@ def test_a_planted_or_altered_pyc_is_reported(index: str, tmp_path: Path) -> Non
 
 
 def test_a_module_that_does_not_compile_gets_no_bytecode(tmp_path: Path) -> None:
-    from dioptra_plugins.syncing.bytecode import BytecodeManifest, compile_entry
+    from dioptra_plugins.plugindir.bytecode_manifest import BytecodeManifest
+    from dioptra_plugins.syncing.bytecode import compile_entry
 
     staging = tmp_path / "staging"
     (staging / "pkg").mkdir(parents=True)

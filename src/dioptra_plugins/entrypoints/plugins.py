@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dioptra_plugins.errors import PluginDirError, UsageError
-from dioptra_plugins.index.url import INDEX_VARIABLE
-from dioptra_plugins.plugindir.layout import LOCK_FILENAME, PLUGIN_DIR_VARIABLE, PluginDirLayout
+from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.index.defaults import required_index
+from dioptra_plugins.plugindir.layout import (
+    LOCK_FILENAME,
+    PLUGIN_DIR_VARIABLE,
+    PluginDirLayout,
+    default_plugin_dir,
+    no_plugin_dir,
+)
 from dioptra_plugins.plugindir.pins import PinnedGeneration
 
 logger = logging.getLogger(__name__)
@@ -129,21 +134,20 @@ def prepared_plugins(
     *,
     index: str | None,
     plugin_dir: Path | None,
+    timeout: float | None = None,
 ) -> Iterator[RunPlugins]:
     """Sync ``requirements`` (unless None) into ``plugin_dir``, then pin its current generation.
 
     ``plugin_dir`` and ``index`` default to ``$DIOPTRA_PLUGIN_DIR`` and
-    ``$DIOPTRA_PLUGINS_INDEX``.  The pin lasts until the block exits.
+    ``$DIOPTRA_PLUGINS_INDEX``, ``timeout`` as ``sync()``'s.  The pin lasts until the block
+    exits.
     """
-    if plugin_dir is None and os.environ.get(PLUGIN_DIR_VARIABLE):
-        plugin_dir = Path(os.environ[PLUGIN_DIR_VARIABLE])
+    chosen_dir = default_plugin_dir(plugin_dir)
+    plugin_dir = Path(chosen_dir) if chosen_dir is not None else None
     if requirements is not None:
         if plugin_dir is None:
-            raise UsageError(
-                f"syncing the plugins of {requirements.source} needs a plugin dir: pass "
-                f"--plugin-dir or set {PLUGIN_DIR_VARIABLE}"
-            )
-        _sync(requirements, index=index, plugin_dir=plugin_dir)
+            raise no_plugin_dir(f"syncing the plugins of {requirements.source}")
+        _sync(requirements, index=index, plugin_dir=plugin_dir, timeout=timeout)
     if plugin_dir is None:
         yield RunPlugins(plugin_dir=None)
         return
@@ -160,17 +164,23 @@ def prepared_plugins(
         yield RunPlugins(plugin_dir=plugin_dir, generation=pinned.path, synced=requirements)
 
 
-def _sync(requirements: PluginRequirements, *, index: str | None, plugin_dir: Path) -> None:
-    index = index or os.environ.get(INDEX_VARIABLE)
-    if not index:
-        hint = "" if requirements.source == "--sync" else "; --no-sync runs without syncing"
-        raise UsageError(
-            f"syncing the plugins of {requirements.source} needs an index: pass --index or set "
-            f"{INDEX_VARIABLE}{hint}"
-        )
+def _sync(
+    requirements: PluginRequirements,
+    *,
+    index: str | None,
+    plugin_dir: Path,
+    timeout: float | None,
+) -> None:
+    index = required_index(
+        index,
+        needed_for=f"syncing the plugins of {requirements.source}",
+        hint="" if requirements.source == "--sync" else "--no-sync runs without syncing",
+    )
     from dioptra_plugins import sync
 
-    result = sync(list(requirements.requirements), index=index, plugin_dir=plugin_dir)
+    result = sync(
+        list(requirements.requirements), index=index, plugin_dir=plugin_dir, timeout=timeout
+    )
     logger.info(
         "synced %s into %s: generation %s",
         ", ".join(requirements.requirements),

@@ -225,15 +225,30 @@ class PluginDirLayout:
                             os.unlink(entry.path)
 
 
+def default_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> str | None:
+    """``plugin_dir`` if given, else ``$DIOPTRA_PLUGIN_DIR``; None when that is empty too: the
+    one place the library reads the variable for the dir it writes (an empty ``plugin_dir``
+    given on purpose is not replaced by the variable)."""
+    chosen = (
+        os.fspath(plugin_dir) if plugin_dir is not None else os.environ.get(PLUGIN_DIR_VARIABLE)
+    )
+    return chosen or None
+
+
+def no_plugin_dir(needed_for: str = "") -> UsageError:
+    """The error when neither ``plugin_dir`` nor the variable names one (``needed_for``: what
+    wanted it)."""
+    what = f"{needed_for} needs a plugin dir" if needed_for else "no plugin dir"
+    return UsageError(
+        f"{what}: pass `plugin_dir` or set ${PLUGIN_DIR_VARIABLE}", parameters=("plugin_dir",)
+    )
+
+
 def writable_plugin_dir(plugin_dir: str | os.PathLike[str] | None) -> PluginDirLayout:
     """The one plugin dir a sync, gc or rollback works on: ``plugin_dir`` or the variable."""
-    chosen = plugin_dir if plugin_dir is not None else os.environ.get(PLUGIN_DIR_VARIABLE)
-    if not chosen:
-        raise UsageError(
-            f"no plugin dir: pass `plugin_dir` or set ${PLUGIN_DIR_VARIABLE}",
-            parameters=("plugin_dir",),
-        )
-    text = os.fspath(chosen)
+    text = default_plugin_dir(plugin_dir)
+    if text is None:
+        raise no_plugin_dir()
     if os.pathsep in text:
         raise UsageError(f"sync writes one plugin dir, not a list: {text!r}")
     return PluginDirLayout(Path(text).absolute())

@@ -2,8 +2,9 @@
 
 Each takes ``index`` as ``sync(index=...)`` does (an ``s3://`` URL, a read-only ``https://``
 URL, a directory or ``file://`` URL; default ``$DIOPTRA_PLUGINS_INDEX``), or a storage already
-opened and ``keys``, the key
-directory of a signed index.  The signing policy (``signing.policy``) is applied below these
+opened, ``timeout`` for an index given as a URL (seconds an S3 or HTTP index may take per
+attempt; default ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10), and ``keys``, the key directory of a
+signed index.  The signing policy (``signing.policy``) is applied below these
 functions, in the library's own write paths, so calling those directly obeys it too: on a
 signed index a write signs (with ``keys``) or is refused before it writes anything.  ``keys``
 is never read from the environment here: a Python caller names its keys (the command line
@@ -37,15 +38,13 @@ IndexArgument = str | os.PathLike[str] | Storage
 """An index URL or directory, or a storage already opened (``index.url.open_storage``)."""
 
 
-def _storage(index: IndexArgument | None) -> Storage:
-    from dioptra_plugins.index.url import INDEX_VARIABLE, open_storage
+def _storage(index: IndexArgument | None, timeout: float | None) -> Storage:
+    from dioptra_plugins.index.defaults import required_index
+    from dioptra_plugins.index.url import open_storage
 
     if index is not None and not isinstance(index, str | os.PathLike):
         return index  # already open (the command line counts its requests)
-    url = os.fspath(index) if index is not None else os.environ.get(INDEX_VARIABLE)
-    if not url:
-        raise UsageError(f"no index: pass index= (--index) or set ${INDEX_VARIABLE}")
-    return open_storage(url)
+    return open_storage(required_index(index), timeout=timeout)
 
 
 def _keys(keys: PathArgument | None) -> Path | None:
@@ -56,6 +55,7 @@ def publish(
     wheels: PathArgument | Iterable[PathArgument],
     *,
     index: IndexArgument | None = None,
+    timeout: float | None = None,
     keys: PathArgument | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
@@ -77,7 +77,7 @@ def publish(
     if not paths:
         raise UsageError("no wheels to publish")
     return publishing.publish(
-        _storage(index),
+        _storage(index, timeout),
         [Path(os.fspath(path)) for path in paths],
         progress=progress,
         sent=sent,
@@ -91,6 +91,7 @@ def yank(
     version: str,
     *,
     index: IndexArgument | None = None,
+    timeout: float | None = None,
     reason: str | None = None,
     keys: PathArgument | None = None,
 ) -> YankResult:
@@ -102,7 +103,7 @@ def yank(
 
     normalized, parsed = normalize_pin(name, version)
     return set_yanked(
-        _storage(index), normalized, parsed, yanked=True, reason=reason, keys=_keys(keys)
+        _storage(index, timeout), normalized, parsed, yanked=True, reason=reason, keys=_keys(keys)
     )
 
 
@@ -111,18 +112,20 @@ def unyank(
     version: str,
     *,
     index: IndexArgument | None = None,
+    timeout: float | None = None,
     keys: PathArgument | None = None,
 ) -> YankResult:
     """Undo a yank of ``name`` ``version``; signed or refused like :func:`publish`."""
     from dioptra_plugins.publishing.yank import normalize_pin, set_yanked
 
     normalized, parsed = normalize_pin(name, version)
-    return set_yanked(_storage(index), normalized, parsed, yanked=False, keys=_keys(keys))
+    return set_yanked(_storage(index, timeout), normalized, parsed, yanked=False, keys=_keys(keys))
 
 
 def refresh(
     *,
     index: IndexArgument | None = None,
+    timeout: float | None = None,
     keys: PathArgument,
     timestamp_expiry: int | None = None,
 ) -> SignResult:
@@ -139,12 +142,15 @@ def refresh(
 
     if timestamp_expiry is not None and timestamp_expiry < 1:
         raise UsageError(f"timestamp expiry must be 1 second or more, not {timestamp_expiry}")
-    return refresh_index(_storage(index), Path(os.fspath(keys)), timestamp_expiry=timestamp_expiry)
+    return refresh_index(
+        _storage(index, timeout), Path(os.fspath(keys)), timestamp_expiry=timestamp_expiry
+    )
 
 
 def renew(
     *,
     index: IndexArgument | None = None,
+    timeout: float | None = None,
     keys: PathArgument,
     restore: bool = False,
 ) -> SignResult:
@@ -158,7 +164,7 @@ def renew(
     """
     from dioptra_plugins.signing.policy import writer_for
 
-    storage = _storage(index)
+    storage = _storage(index, timeout)
     writer = writer_for(storage, Path(os.fspath(keys)), action="index renew")
     assert writer is not None
     return writer.swap_unchanged(restore=restore)
@@ -167,6 +173,7 @@ def renew(
 def init_index(
     index: IndexArgument | None = None,
     *,
+    timeout: float | None = None,
     signed: bool = False,
     keys: PathArgument | None = None,
     timestamp_expiry: int | None = None,
@@ -183,7 +190,7 @@ def init_index(
     if timestamp_expiry is not None and timestamp_expiry < 1:
         raise UsageError(f"timestamp expiry must be 1 second or more, not {timestamp_expiry}")
     return initialize.init_index(
-        _storage(index), signed=signed, keys=_keys(keys), timestamp_expiry=timestamp_expiry
+        _storage(index, timeout), signed=signed, keys=_keys(keys), timestamp_expiry=timestamp_expiry
     )
 
 
@@ -197,6 +204,7 @@ class SignedRepairResult(RepairResult):
 def repair(
     *,
     index: IndexArgument | None = None,
+    timeout: float | None = None,
     keys: PathArgument | None = None,
     serial: int | None = None,
     force: bool = False,
@@ -213,7 +221,7 @@ def repair(
     from dioptra_plugins.publishing.repair import repair_index
     from dioptra_plugins.signing import open_writer
 
-    storage = _storage(index)
+    storage = _storage(index, timeout)
     writer = open_writer(storage, _keys(keys), action="index repair")
     result = repair_index(
         storage,
@@ -233,6 +241,7 @@ def repair(
 def check_index(
     *,
     index: IndexArgument | None = None,
+    timeout: float | None = None,
     trust: PathArgument | bytes | None = None,
     max_workers: int = 8,
 ) -> CheckReport:
@@ -250,4 +259,4 @@ def check_index(
         raise UsageError(
             f"`max_workers` must be 1 or more, not {max_workers}", parameters=("max_workers",)
         )
-    return check.check_index(_storage(index), max_workers=max_workers, trust=trust)
+    return check.check_index(_storage(index, timeout), max_workers=max_workers, trust=trust)

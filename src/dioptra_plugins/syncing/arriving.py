@@ -114,23 +114,26 @@ class ArrivingFile(io.RawIOBase):
 
     def complete(self) -> None:
         """The download ended and matched the index's size and sha256."""
-        with self._changed:
-            self._finished = True
-            self._changed.notify_all()
+        self._tell(finished=True)
 
     def fail(self, error: BaseException) -> None:
         """The download failed with ``error``: every waiting and later read raises it."""
-        with self._changed:
-            self._finished = True
-            self._error = error
-            self._changed.notify_all()
+        self._tell(finished=True, error=error)
 
     # --- the reader's side -------------------------------------------------------------------
 
     def cancel(self) -> None:
         """Nobody will read further: the download stops at its next chunk."""
+        self._tell(cancelled=True)
+
+    def _tell(
+        self, *, finished: bool = False, cancelled: bool = False, error: BaseException | None = None
+    ) -> None:
+        """Record how the download ends (or that its reader stopped) and wake whoever waits."""
         with self._changed:
-            self._cancelled = True
+            self._finished = self._finished or finished
+            self._cancelled = self._cancelled or cancelled
+            self._error = error or self._error
             self._changed.notify_all()
 
     def wait(self) -> None:

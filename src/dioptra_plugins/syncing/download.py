@@ -368,12 +368,7 @@ def fetch_bundles(
     if not todo:
         return 0
     if any(p.size > IN_MEMORY_LIMIT for p in todo):
-        try:
-            layout.cache.mkdir(parents=True, exist_ok=True)
-        except OSError as mkdir_error:
-            raise _disk_error(mkdir_error, layout.cache, "creating the download cache") from (
-                mkdir_error
-            )
+        _make_download_cache(layout)
     meter = _Meter(sum(p.size for p in todo), progress)
     finished = 0
     count_lock = threading.Lock()
@@ -397,6 +392,27 @@ def fetch_bundles(
             if stored is not None:
                 stored(finished, len(todo))
 
+    _run_all(todo, work, meter, jobs)
+    return len(todo)
+
+
+def _make_download_cache(layout: PluginDirLayout) -> None:
+    try:
+        layout.cache.mkdir(parents=True, exist_ok=True)
+    except OSError as mkdir_error:
+        raise _disk_error(mkdir_error, layout.cache, "creating the download cache") from (
+            mkdir_error
+        )
+
+
+def _run_all(
+    todo: Sequence[LockedPackage],
+    work: Callable[[LockedPackage], None],
+    meter: _Meter,
+    jobs: int,
+) -> None:
+    """``work`` on each package in a pool of ``jobs`` threads; the first error cancels the rest
+    and is raised."""
     futures: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
         try:
@@ -420,4 +436,3 @@ def fetch_bundles(
     for future in futures:
         if not future.cancelled() and (error := future.exception()) is not None:
             raise error
-    return len(todo)

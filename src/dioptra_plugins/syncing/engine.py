@@ -23,17 +23,16 @@ from the current generation's lock, which the switch made current with it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dioptra_plugins.errors import ObjectNotFoundError, SyncError, UsageError
-from dioptra_plugins.index.url import INDEX_VARIABLE
+from dioptra_plugins.index.connections import IndexConnections, shared_connections
+from dioptra_plugins.index.defaults import default_index, required_index
+from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
 from dioptra_plugins.plugindir.state import (
     SyncState,
@@ -43,18 +42,18 @@ from dioptra_plugins.plugindir.state import (
 )
 from dioptra_plugins.plugindir.writer_lock import writer_lock
 from dioptra_plugins.signals import note_plugin_dir
-from dioptra_plugins.syncing.requirements import requirements_key
+from dioptra_plugins.syncing.requirements import Requested, requested
 from dioptra_plugins.syncing.shadowing import allowed_names
 
 if TYPE_CHECKING:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.index.storage import Storage
-    from dioptra_plugins.plugindir.pylock import Lock
+    from dioptra_plugins.plugindir.pylock import Lock, LockedPackage
     from dioptra_plugins.signing.trust import SignedStorage
+    from dioptra_plugins.syncing.changes import Changes
+    from dioptra_plugins.syncing.index_view import IndexView
 
 logger = logging.getLogger(__name__)
-
-ROOT_KEY = "index.json"
 
 Progress = Callable[[int, int], None]
 
@@ -90,27 +89,6 @@ class SyncResult:
         return document
 
 
-_storages: dict[tuple[str, float | None], Storage] = {}
-_storages_lock = threading.Lock()
-
-
-def storage_for(url: str) -> Storage:
-    """One storage per index URL (and timeout) per process: a long-lived worker reuses its S3
-    connections, and a caller who changes the timeout gets a storage that uses it."""
-    from dioptra_plugins.index.timeouts import index_timeout
-
-    # Only the network backends take a timeout (a local index never reads the setting).
-    remote = url.startswith(("s3://", "http://", "https://"))
-    key = (url, index_timeout() if remote else None)
-    with _storages_lock:
-        storage = _storages.get(key)
-        if storage is None:
-            from dioptra_plugins.index.url import open_storage
-
-            storage = _storages[key] = open_storage(url)
-        return storage
-
-
 def _make_plugin_dir(layout: PluginDirLayout) -> None:
     """Create the plugin dir if needed; refuse, with the reason, one sync cannot write."""
     from dioptra_plugins.errors import PluginDirError
@@ -140,85 +118,78 @@ def sync(
     trust: str | os.PathLike[str] | bytes | None = None,
     stored: Progress | None = None,
     allow_shadowing: Iterable[str] = (),
+    timeout: float | None = None,
+    connections: IndexConnections | None = None,
 ) -> SyncResult:
     """Sync ``plugin_dir`` to ``requirements`` (or exactly to the lock file ``locked``).
 
-    Given neither, the requirements (and, without ``index`` or ``$DIOPTRA_PLUGINS_INDEX``,
-    the index) of the dir's last successful sync are resolved again, as a bare ``uv sync``
-    does: after a rollback that syncs forward to what was last asked for.
-
-    Defaults: ``$DIOPTRA_PLUGINS_INDEX`` and ``$DIOPTRA_PLUGIN_DIR``.  Raises ResolutionError,
+    Given neither, the requirements (and, without ``index``, the index) of the dir's last
+    successful sync are resolved again, as a bare ``uv sync`` does: after a rollback that syncs
+    forward to what was last asked for.  ``index`` and ``plugin_dir`` default to
+    ``$DIOPTRA_PLUGINS_INDEX`` and ``$DIOPTRA_PLUGIN_DIR``.  Raises ResolutionError,
     EnvironmentRequirementError, IntegrityError, BundleError, SyncError, LockTimeoutError...;
     whatever it raises, the plugin dir is unchanged.
 
-    ``dry_run`` resolves and reports what would change, and writes nothing (not even the
-    caches; it takes no lock).  ``reinstall`` downloads, verifies and extracts every chosen
-    bundle again, swapping each fresh store entry in for the old one atomically: the repair
-    after ``verify`` found a changed store file.
+    ``dry_run`` reports what would change and writes nothing (not even the caches; no lock).
+    ``reinstall`` downloads, verifies and extracts every chosen bundle again, each fresh store
+    entry swapped in for the old one atomically: the repair after ``verify`` found a changed
+    store file.  ``trust`` (default ``$DIOPTRA_PLUGINS_TRUST``) is the index's trusted TUF root
+    metadata (a file, or its bytes): everything read is verified against the index's signed
+    metadata first (``signing.trust``), and an unsigned index is refused.  A bundle this sync
+    would add or change whose top-level import name the environment already provides is a
+    :class:`~dioptra_plugins.errors.ShadowingError` unless ``allow_shadowing`` names it.
 
-    ``trust`` (default ``$DIOPTRA_PLUGINS_TRUST``) is the index's trusted TUF root metadata (a
-    file, or its bytes): every root, document and bundle is then verified against the index's
-    signed metadata first (``signing.trust``), and an unsigned index is refused.
-
-    A bundle this sync would add or change whose top-level import name the environment
-    already provides (the standard library, an installed distribution, ``dioptra_plugins``)
-    is refused with :class:`~dioptra_plugins.errors.ShadowingError` unless that name is in
-    ``allow_shadowing`` (``syncing.shadowing``).
+    ``timeout``: seconds an S3 or HTTP index may take per attempt (default
+    ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10).  ``connections`` holds the storage opened: a worker
+    that keeps one reuses its connections from sync to sync (default: the process's own).
     """
     if dry_run and reinstall:
         raise UsageError(
             "`dry_run` and `reinstall` do not go together", parameters=("dry_run", "reinstall")
         )
     layout = writable_plugin_dir(plugin_dir)
+    note_plugin_dir(str(layout.root), layout.current_name())  # for an interrupt's last line
+    wanted, index_url = _requested_and_where(layout, requirements, locked, index)
+    if connections is None:
+        connections = shared_connections()
+    opened = connections.open(index_url, timeout=timeout)
+    signed = _verifying(opened, trust, layout)
+    storage = signed or opened
+    first_request = storage.requests
+    options = _Options(jobs, ignore_env_deps, progress, dry_run, reinstall, stored)
+    request = _SyncRequest(
+        layout, storage, index_url, wanted, options, allowed_names(allow_shadowing)
+    )
+    result = _sync_dir(request, signed, lock_timeout)
+    result.requests = storage.requests - first_request
+    return result
+
+
+def _requested_and_where(
+    layout: PluginDirLayout,
+    requirements: Iterable[str] | None,
+    locked: str | os.PathLike[str] | None,
+    index: str | None,
+) -> tuple[Requested, str]:
+    """What to install and from which index: as given, else the lock's index, else (given
+    neither requirements nor a lock) what the dir's last successful sync was asked for."""
+    last_index = None
     if requirements is None and locked is None:
         requirements, last_index = last_sync_requirements(layout)
-        index = index or os.environ.get(INDEX_VARIABLE) or last_index
-    requirements = list(requirements or ())
-    note_plugin_dir(str(layout.root), layout.current_name())  # for an interrupt's last line
-    lock: Lock | None = None
-    if locked is not None:
-        if requirements:
-            raise UsageError(
-                "give `requirements` or `locked`, not both", parameters=("requirements", "locked")
-            )
-        from dioptra_plugins.plugindir.pylock import lock_from_toml
-
-        try:
-            lock_bytes = Path(locked).read_bytes()
-        except FileNotFoundError:
-            raise UsageError(f"lock file {locked} does not exist") from None
-        except OSError as error:
-            raise UsageError(f"cannot read lock file {locked}: {error.strerror}") from error
-        lock = lock_from_toml(lock_bytes, os.fspath(locked))
-        key = "locked:" + hashlib.sha256(lock_bytes).hexdigest()
-    else:
-        key = requirements_key(requirements)
-    index_url = index or os.environ.get(INDEX_VARIABLE) or (lock.index if lock else None)
-    if not index_url:
-        raise UsageError(f"no index: pass `index` or set ${INDEX_VARIABLE}", parameters=("index",))
-    storage = storage_for(index_url)
-    signed = _verifying(storage, trust, layout)
-    storage = signed or storage
-    first_request = storage.requests
-    request = _SyncRequest(
-        layout,
-        storage,
-        index_url,
-        key,
-        requirements,
-        lock,
-        jobs,
-        ignore_env_deps,
-        progress,
-        dry_run,
-        reinstall,
-        stored,
-        allowed_names(allow_shadowing),
+    wanted = requested(list(requirements or ()), locked)
+    index_url = required_index(
+        default_index(index) or last_index or (wanted.lock.index if wanted.lock else None)
     )
-    if dry_run:
-        result = _sync_locked(request)  # reads only: no plugin dir to create, nothing to lock
-        result.requests = storage.requests - first_request
-        return result
+    return wanted, index_url
+
+
+def _sync_dir(
+    request: _SyncRequest, signed: SignedStorage | None, lock_timeout: float
+) -> SyncResult:
+    """The sync itself: read only for a dry run, else under the writer lock."""
+    layout = request.layout
+    if request.options.dry_run:
+        return _sync_locked(request)  # reads only: no plugin dir to create, nothing to lock
     _make_plugin_dir(layout)
     with writer_lock(layout.lock_file, lock_timeout):
         try:
@@ -232,7 +203,6 @@ def sync(
                 f"sync of {layout.root} failed: {error.strerror or error}{where}; importers still "
                 "see one complete generation"
             ) from error
-    result.requests = storage.requests - first_request
     return result
 
 
@@ -257,10 +227,16 @@ class _SyncRequest:
     layout: PluginDirLayout
     storage: Storage
     index_url: str
-    key: str
-    """Identifies the requirements (or lock file) so a repeated sync can be a no-op."""
-    requirements: list[str]
-    lock: Lock | None
+    wanted: Requested
+    options: _Options
+    allow_shadowing: frozenset[str] = frozenset()
+    """Top-level names a bundle may take although the environment provides them."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How a sync does its work (``sync()``'s parameters of the same names)."""
+
     jobs: int
     ignore_env_deps: bool
     progress: Progress | None
@@ -268,8 +244,6 @@ class _SyncRequest:
     reinstall: bool = False
     stored: Progress | None = None
     """Told (packages done, packages total) as bundles are verified and stored."""
-    allow_shadowing: frozenset[str] = frozenset()
-    """Top-level names a bundle may take although the environment provides them."""
 
 
 def _sync_locked(request: _SyncRequest) -> SyncResult:
@@ -277,7 +251,7 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
 
     state = read_state(request.layout.state_file)
     current = request.layout.current_name()
-    if not request.dry_run:
+    if not request.options.dry_run:
         from dioptra_plugins.plugindir.generations import remove_dangling_entry_links
 
         # What interrupted writers left (a few scandirs): cleared under the lock, first.
@@ -285,11 +259,11 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
         remove_dangling_entry_links(request.layout)
     known = state.indexes.get(request.index_url)
     may_be_noop = (
-        not request.reinstall
+        not request.options.reinstall
         and known is not None
         and current is not None
         and state.index == request.index_url
-        and state.requirements == request.key
+        and state.requirements == request.wanted.key
         and state.generation == current
     )
     try:
@@ -307,7 +281,7 @@ def _sync_locked(request: _SyncRequest) -> SyncResult:
             generation=current,
             unchanged=dict(state.packages),
             not_modified=True,
-            dry_run=request.dry_run,
+            dry_run=request.options.dry_run,
         )
     return _full_sync(request, state, current, fetched.data, fetched.etag)
 
@@ -320,93 +294,134 @@ def _full_sync(
     root_etag: str,
 ) -> SyncResult:
     from dioptra_plugins.plugindir.generations import read_generation_lock
-    from dioptra_plugins.plugindir.pylock import Lock
-    from dioptra_plugins.syncing.changes import plan_changes
-    from dioptra_plugins.syncing.choose import choose_packages
-    from dioptra_plugins.syncing.index_view import IndexView
-    from dioptra_plugins.syncing.install import install_generation
-    from dioptra_plugins.syncing.shadowing import check_shadowing
 
     layout = request.layout
     current_lock = read_generation_lock(layout, current) if current else None
     root = _accepted_root(request, state, root_bytes, current_lock)
-    view = IndexView(request.storage, root, layout.documents)
-    packages = choose_packages(
-        view,
-        request.requirements,
-        request.lock,
-        jobs=request.jobs,
-        ignore_env_deps=request.ignore_env_deps,
-    )
-    old = current_lock.packages if current_lock else ()
-    changes = plan_changes(old, packages)
-    check_shadowing(layout, packages, changes, request.allow_shadowing)
+    plan = _plan(request, root, current_lock)
     result = SyncResult(
         plugin_dir=str(layout.root),
         index=request.index_url,
         generation=current,
-        installed=changes.installed,
-        upgraded=changes.upgraded,
-        removed=changes.removed,
-        unchanged=changes.unchanged,
-        dry_run=request.dry_run,
+        installed=plan.changes.installed,
+        upgraded=plan.changes.upgraded,
+        removed=plan.changes.removed,
+        unchanged=plan.changes.unchanged,
+        dry_run=request.options.dry_run,
     )
-    if request.dry_run:
+    if request.options.dry_run:
         return result
-    if request.reinstall:
+    if request.options.reinstall:
         from dioptra_plugins.syncing.install import reinstall_packages
 
         result.reinstalled = reinstall_packages(
-            layout, request.storage, packages, jobs=request.jobs, progress=request.progress
-        )
-
-    def bookkeeping(generation: str | None) -> None:
-        # Only a sync that succeeded leaves anything behind: documents, root copy, state.
-        view.keep_fetched()
-        record_sync(
             layout,
-            state,
-            index_url=request.index_url,
-            requirements_key=request.key,
-            packages={p.name: p.version for p in packages},
+            request.storage,
+            plan.packages,
+            jobs=request.options.jobs,
+            progress=request.options.progress,
+        )
+    record = _Bookkeeping(request, state, plan, root_bytes, root_etag)
+    if current is None or plan.changes.any:
+        result.generation, result.downloaded = _install(request, plan, record.after_switch)
+        result.switched = True
+    else:
+        record(result.generation)
+    return result
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a sync will install, read from the accepted root, and how that changes the dir."""
+
+    root: RootDocument
+    view: IndexView
+    packages: list[LockedPackage]
+    changes: Changes
+
+
+def _plan(request: _SyncRequest, root: RootDocument, current_lock: Lock | None) -> _Plan:
+    """Choose the packages (resolved or locked), compare them with the current generation's,
+    and refuse a bundle that would shadow what the environment provides."""
+    from dioptra_plugins.syncing.changes import plan_changes
+    from dioptra_plugins.syncing.choose import choose_packages
+    from dioptra_plugins.syncing.index_view import IndexView
+    from dioptra_plugins.syncing.shadowing import check_shadowing
+
+    view = IndexView(request.storage, root, request.layout.documents)
+    packages = choose_packages(
+        view,
+        request.wanted.requirements,
+        request.wanted.lock,
+        jobs=request.options.jobs,
+        ignore_env_deps=request.options.ignore_env_deps,
+    )
+    changes = plan_changes(current_lock.packages if current_lock else (), packages)
+    check_shadowing(request.layout, packages, changes, request.allow_shadowing)
+    return _Plan(root, view, packages, changes)
+
+
+def _install(
+    request: _SyncRequest, plan: _Plan, switched: Callable[[str], None]
+) -> tuple[str, int]:
+    """Store what is missing, build the next generation and switch to it; ``switched`` runs
+    right after the switch.  Returns the generation's name and the bundles downloaded."""
+    from dioptra_plugins.plugindir.pylock import Lock
+    from dioptra_plugins.syncing.install import install_generation
+
+    wanted = request.wanted
+    lock = Lock(
+        packages=tuple(plan.packages),
+        index=request.index_url,
+        index_serial=plan.root.serial,
+        requirements=tuple(wanted.requirements)
+        if wanted.lock is None
+        else wanted.lock.requirements,
+    )
+    return install_generation(
+        request.layout,
+        request.storage,
+        lock,
+        jobs=request.options.jobs,
+        progress=request.options.progress,
+        stored=request.options.stored,
+        switched=switched,
+    )
+
+
+@dataclass(frozen=True)
+class _Bookkeeping:
+    """What a sync that succeeded leaves behind: project documents, the root's copy, state."""
+
+    request: _SyncRequest
+    state: SyncState
+    plan: _Plan
+    root_bytes: bytes
+    root_etag: str
+
+    def __call__(self, generation: str | None) -> None:
+        self.plan.view.keep_fetched()
+        record_sync(
+            self.request.layout,
+            self.state,
+            index_url=self.request.index_url,
+            requirements_key=self.request.wanted.key,
+            packages={p.name: p.version for p in self.plan.packages},
             generation=generation,
-            root_bytes=root_bytes,
-            root_etag=root_etag,
-            serial=root.serial,
+            root_bytes=self.root_bytes,
+            root_etag=self.root_etag,
+            serial=self.plan.root.serial,
         )
 
-    def after_switch(generation: str) -> None:
+    def after_switch(self, generation: str) -> None:
         try:
-            bookkeeping(generation)
+            self(generation)
         except OSError as error:
             # The switch is done and stays: saying the sync failed would be untrue.  The next
             # sync sees state.json disagree with current and checks everything again.
             logger.warning(
                 "generation %s is current, but recording the sync failed: %s", generation, error
             )
-
-    if current is None or changes.any:
-        lock = Lock(
-            packages=tuple(packages),
-            index=request.index_url,
-            index_serial=root.serial,
-            requirements=tuple(request.requirements)
-            if request.lock is None
-            else request.lock.requirements,
-        )
-        result.generation, result.downloaded = install_generation(
-            layout,
-            request.storage,
-            lock,
-            jobs=request.jobs,
-            progress=request.progress,
-            stored=request.stored,
-            switched=after_switch,
-        )
-        result.switched = True
-    else:
-        bookkeeping(result.generation)
-    return result
 
 
 def _accepted_root(

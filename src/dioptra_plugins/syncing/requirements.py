@@ -6,14 +6,19 @@ a top-level requirement are refused as usage errors rather than silently ignored
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dioptra_plugins.errors import UsageError
+from dioptra_plugins.hashing import sha256_hex
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+
+    from dioptra_plugins.plugindir.pylock import Lock
 
 
 class RequirementLine(str):
@@ -110,3 +115,33 @@ def parse_requirements(requirements: Iterable[str]) -> list[Requirement]:
     if problems:
         raise UsageError("invalid requirements:\n" + "\n".join(f"  - {p}" for p in problems))
     return parsed
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a sync was asked to install: requirements to resolve, or a lock to reproduce."""
+
+    requirements: list[str]
+    lock: Lock | None
+    key: str
+    """Identifies the requirements (or lock file) so a repeated sync can be a no-op."""
+
+
+def requested(requirements: list[str], locked: str | os.PathLike[str] | None) -> Requested:
+    """``requirements``, or the lock file ``locked`` read and checked (not both)."""
+    if locked is None:
+        return Requested(requirements, None, requirements_key(requirements))
+    if requirements:
+        raise UsageError(
+            "give `requirements` or `locked`, not both", parameters=("requirements", "locked")
+        )
+    from dioptra_plugins.plugindir.pylock import lock_from_toml
+
+    try:
+        lock_bytes = Path(locked).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"lock file {locked} does not exist") from None
+    except OSError as error:
+        raise UsageError(f"cannot read lock file {locked}: {error.strerror}") from error
+    lock = lock_from_toml(lock_bytes, os.fspath(locked))
+    return Requested(requirements, lock, "locked:" + sha256_hex(lock_bytes))

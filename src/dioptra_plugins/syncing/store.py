@@ -50,7 +50,6 @@ def add_to_store(
     the bytecode (in this process when None).
     """
     from dioptra_plugins.bundle.extract import unpack_wheel
-    from dioptra_plugins.syncing.bytecode import compile_entry
 
     package = fetched.package
     entry = layout.store_entry(package.sha256)
@@ -71,22 +70,7 @@ def add_to_store(
         # A bundle still arriving was read as it came: trusted once the download matched.
         fetched.settle()
         _check_promise(bundle, package)
-        sources = [
-            f.path
-            for f in bundle.files
-            if f.path.endswith(".py") and not f.path.startswith(f"{bundle.dist_info}/")
-        ]
-        if compiler is None:
-            compile_entry(staging, entry, sources)
-        else:
-            compiler.compile_entry(staging, entry, sources)
-        if entry.is_dir():
-            # A reinstall: the fresh entry and the old one trade places in one step, so the
-            # generations that link to ``store/<sha256>`` never see it missing.
-            exchange_paths(staging, entry)
-            shutil.rmtree(staging, ignore_errors=True)  # the old entry, now under this name
-        else:
-            os.rename(staging, entry)
+        _compile_and_place(bundle, staging, entry, compiler)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError):
@@ -97,6 +81,30 @@ def add_to_store(
         raise
     logger.info("stored %s %s as %s", package.name, package.version, package.sha256[:12])
     return entry
+
+
+def _compile_and_place(
+    bundle: VerifiedBundle, staging: Path, entry: Path, compiler: BytecodeCompiler | None
+) -> None:
+    """Compile the verified ``staging`` dir's modules, then make it ``entry`` in one rename."""
+    from dioptra_plugins.syncing.bytecode import compile_entry
+
+    sources = [
+        f.path
+        for f in bundle.files
+        if f.path.endswith(".py") and not f.path.startswith(f"{bundle.dist_info}/")
+    ]
+    if compiler is None:
+        compile_entry(staging, entry, sources)
+    else:
+        compiler.compile_entry(staging, entry, sources)
+    if entry.is_dir():
+        # A reinstall: the fresh entry and the old one trade places in one step, so the
+        # generations that link to ``store/<sha256>`` never see it missing.
+        exchange_paths(staging, entry)
+        shutil.rmtree(staging, ignore_errors=True)  # the old entry, now under this name
+    else:
+        os.rename(staging, entry)
 
 
 def _check_promise(bundle: VerifiedBundle, package: LockedPackage) -> None:
