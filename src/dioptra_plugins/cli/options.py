@@ -1,6 +1,8 @@
 """Options shared by the commands: ``--index`` (with ``--timeout``), ``--plugin-dir``, ``--json``.
 
-One definition each, so every command spells them, their variables and their help alike.
+One definition each, so every command spells them, their variables and their help alike; and
+the command line's one reading of the index and plugin dirs from flag or environment
+(:func:`given_index`, :func:`open_index`, :func:`plugin_dir_option`).
 """
 
 from __future__ import annotations
