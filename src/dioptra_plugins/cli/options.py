@@ -75,12 +75,13 @@ def index_option(name: str = "index") -> Callable[[F], F]:
 def given_index(url: str | None) -> str:
     """The index URL the command was given (``--index``, or ``$DIOPTRA_PLUGINS_INDEX`` which
     click reads for it), or the usage error every command says when there is none: the
-    library's own wording (``sync()``), its ```index``` shown as ``--index``."""
-    if not url:
-        from dioptra_plugins.errors import UsageError
+    library's (:func:`dioptra_plugins.index.defaults.required_index`, as ``sync()`` says it),
+    its ```index``` shown as ``--index``."""
+    if url:
+        return url
+    from dioptra_plugins.index.defaults import required_index
 
-        raise UsageError(f"no index: pass `index` or set ${INDEX_VARIABLE}", parameters=("index",))
-    return url
+    return required_index(url)
 
 
 def open_index(url: str | None, timeout: float | None) -> Storage:
