@@ -58,10 +58,17 @@ class Lock:
 
 def bundle_url(index_url: str, key: str) -> str:
     """Where a bundle lives: ``s3://bucket/prefix/<key>``, or a ``file://`` URL locally."""
+    return bundle_urls(index_url)(key)
+
+
+def bundle_urls(index_url: str) -> Callable[[str], str]:
+    """:func:`bundle_url` for many keys of one index: a local index's path is resolved once
+    (a ``realpath`` per bundle was 16 ms of a sync of 400)."""
     if "://" in index_url and not index_url.startswith("file://"):
-        return f"{index_url.rstrip('/')}/{key}"
-    base = index_url.removeprefix("file://")
-    return (Path(base).resolve() / key).as_uri()
+        base = index_url.rstrip("/")
+        return lambda key: f"{base}/{key}"
+    root = Path(index_url.removeprefix("file://")).resolve()
+    return lambda key: (root / key).as_uri()
 
 
 def index_as_url(index_url: str) -> str | None:
@@ -81,6 +88,8 @@ def lock_to_toml(lock: Lock) -> bytes:
         tool["generation"] = lock.generation
     if lock.index_serial is not None:
         tool["index-serial"] = lock.index_serial
+    # Resolved once an index, not once a package (a realpath each).
+    index_urls = {index: index_as_url(index) for index in {p.index for p in lock.packages}}
     document: dict[str, Any] = {
         "lock-version": LOCK_VERSION,
         "created-by": TOOL,
@@ -88,7 +97,7 @@ def lock_to_toml(lock: Lock) -> bytes:
             {
                 "name": package.name,
                 "version": package.version,
-                **({"index": url} if (url := index_as_url(package.index)) else {}),
+                **({"index": url} if (url := index_urls[package.index]) else {}),
                 "wheels": [
                     {
                         "name": package.filename,

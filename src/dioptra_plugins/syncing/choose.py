@@ -19,7 +19,7 @@ from dioptra_plugins.bundle.manifest import is_import_name
 from dioptra_plugins.errors import IndexFormatError, ResolutionError, SyncError
 from dioptra_plugins.index.keys import bundle_key, is_normalized_name, is_sha256
 from dioptra_plugins.plugindir.generations import merge_conflicts
-from dioptra_plugins.plugindir.pylock import Lock, LockedPackage, bundle_url
+from dioptra_plugins.plugindir.pylock import Lock, LockedPackage, bundle_url, bundle_urls
 from dioptra_plugins.syncing.requirements import parse_requirements
 from dioptra_plugins.syncing.resolve import Candidate, check_environment, resolve
 
@@ -72,6 +72,7 @@ def _resolved(
 ) -> list[LockedPackage]:
     chosen = resolve(view, parse_requirements(requirements), jobs)
     check_environment(view, chosen, ignore=ignore_env_deps)
+    url_of = bundle_urls(view.url)
     return [
         LockedPackage(
             name=c.name,
@@ -81,7 +82,7 @@ def _resolved(
             size=c.file.size,
             top_level=c.file.top_level,
             index=view.url,
-            url=bundle_url(view.url, bundle_key(c.name, c.file.filename)),
+            url=url_of(bundle_key(c.name, c.file.filename)),
             provenance=c.file.manifest.get("provenance"),
         )
         for c in chosen

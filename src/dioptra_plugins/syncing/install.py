@@ -104,7 +104,7 @@ def install_generation(
         name = build_generation(layout, lock)
         with deferred():
             try:
-                switch_to(layout, name)
+                switch_to(layout, name, lock)
             except BaseException:
                 if layout.current_name() != name:
                     shutil.rmtree(layout.generation_path(name), ignore_errors=True)

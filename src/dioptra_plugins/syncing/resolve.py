@@ -110,6 +110,8 @@ def split_dependencies(
 class IndexProvider(AbstractProvider[Wanted, Candidate, str]):
     def __init__(self, view: IndexView) -> None:
         self.view = view
+        # Asked once a candidate (a requirement that cannot be parsed is logged once).
+        self._dependencies: dict[tuple[str, str], list[Wanted]] = {}
 
     def identify(self, requirement_or_candidate: Wanted | Candidate) -> str:
         return requirement_or_candidate.name
@@ -146,7 +148,10 @@ class IndexProvider(AbstractProvider[Wanted, Candidate, str]):
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Wanted]:
-        wanted, _needs = split_dependencies(self.view, candidate)
+        key = (candidate.name, candidate.file.filename)
+        wanted = self._dependencies.get(key)
+        if wanted is None:
+            wanted = self._dependencies[key] = split_dependencies(self.view, candidate)[0]
         return wanted
 
 
@@ -233,17 +238,10 @@ def resolve(view: IndexView, requirements: Sequence[Requirement], jobs: int = 8)
         )
     view.prefetch((canonicalize_name(r.name) for r in requirements), jobs)
     wants = [Wanted(canonicalize_name(r.name), r.specifier, None) for r in requirements]
-    resolver: Resolver[Wanted, Candidate, str] = Resolver(IndexProvider(view), BaseReporter())
-    try:
-        result = resolver.resolve(wants, max_rounds=10_000)
-    except ResolutionImpossible as error:
-        # From the resolver's error, not None: its causes are the facts, kept as data too.
-        raise _impossible(view, error) from error
-    except ResolutionTooDeep as error:
-        raise ResolutionError(
-            f"gave up resolving after {error.round_count} rounds", rounds=error.round_count
-        ) from error
-    chosen = sorted(result.mapping.values(), key=lambda c: c.name)
+    provider = IndexProvider(view)
+    chosen = _without_dependencies(provider, wants)
+    if chosen is None:
+        chosen = _resolved(provider, view, wants)
     by_package: dict[str, Candidate] = {}
     for candidate in chosen:
         other = by_package.setdefault(candidate.file.top_level, candidate)
@@ -253,6 +251,42 @@ def resolve(view: IndexView, requirements: Sequence[Requirement], jobs: int = 8)
                 f"{candidate.file.top_level!r}; only one can be installed"
             )
     return chosen
+
+
+def _resolved(provider: IndexProvider, view: IndexView, wants: list[Wanted]) -> list[Candidate]:
+    """resolvelib's answer, sorted by name."""
+    resolver: Resolver[Wanted, Candidate, str] = Resolver(provider, BaseReporter())
+    try:
+        result = resolver.resolve(wants, max_rounds=10_000)
+    except ResolutionImpossible as error:
+        # From the resolver's error, not None: its causes are the facts, kept as data too.
+        raise _impossible(view, error) from error
+    except ResolutionTooDeep as error:
+        raise ResolutionError(
+            f"gave up resolving after {error.round_count} rounds", rounds=error.round_count
+        ) from error
+    return sorted(result.mapping.values(), key=lambda c: c.name)
+
+
+def _without_dependencies(provider: IndexProvider, wants: list[Wanted]) -> list[Candidate] | None:
+    """resolvelib's answer when the best candidate of each wanted project depends on no other
+    project of the index; None when one does (or a project has no candidate), for resolvelib.
+
+    resolvelib checks every open requirement against the pins after each pin it makes, so a
+    set of n independent projects costs it n * n checks (0.4 s for 400 bundles, most of a
+    one-bundle change).  Here it is n: each project's best match, the very first candidate
+    resolvelib would pin, and pins that add no requirements are never revisited.
+    """
+    by_name: dict[str, list[Wanted]] = {}
+    for want in wants:
+        by_name.setdefault(want.name, []).append(want)
+    chosen = []
+    for name, named in by_name.items():
+        matches = provider.find_matches(name, {name: iter(named)}, {name: iter(())})
+        if not matches or provider.get_dependencies(matches[0]):
+            return None
+        chosen.append(matches[0])
+    return sorted(chosen, key=lambda c: c.name)
 
 
 def environment_problems(needs: Iterable[EnvironmentNeed]) -> list[str]:
