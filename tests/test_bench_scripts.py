@@ -65,3 +65,31 @@ def test_fuzz_readers_runs_and_finds_only_typed_errors(tmp_path: Path) -> None:
     for cells in readers:
         assert cells[1] == "30", cells  # inputs
         assert cells[4] == "0", cells  # untyped errors
+
+
+# Each script's --quick mode (tiny sizes, nothing saved under bench/) and a line its report
+# always prints.  Slow: each builds bundles, and the sync and fleet ones start SeaweedFS.
+QUICK = {
+    "bench_reload": "dioptra-plugins watch",
+    "bench_sync_scaling": "| dioptra-plugins warm worker (HTTP) / uv --target --compile-bytecode",
+    "bench_big_bundle": "| sync from HTTP |",
+    "bench_fleet": "| cold start at once, 2 bundles each, S3 |",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(QUICK))
+def test_quick_mode_runs(script: str, tmp_path: Path) -> None:
+    results = sorted((BENCH / "results").glob("*")) if (BENCH / "results").is_dir() else []
+    stamps = [path.stat().st_mtime_ns for path in results]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / f"{script}.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert QUICK[script] in done.stdout, done.stdout[-3000:]
+    assert [path.stat().st_mtime_ns for path in results] == stamps  # quick results not saved
