@@ -27,8 +27,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import tomllib
 import zipfile
@@ -43,6 +41,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from dioptra_plugins.bundle.archive import package_root
+from dioptra_plugins.bundle.backend import Backends, build_once, runs_own_code
 from dioptra_plugins.bundle.manifest import (
     MANIFEST_FILENAME,
     MAX_PACKAGE_DEPTH,
@@ -72,6 +71,7 @@ def build_bundle(
     namespace: str | None = None,
     source_date_epoch: int | None = None,
     finish_manifest: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    backends: Backends | None = None,
 ) -> Path:
     """Build ``src`` into ``out_dir/<name>-<version>-py3-none-any.whl`` and return its path.
 
@@ -80,10 +80,12 @@ def build_bundle(
     The wheel is verified before it is moved into ``out_dir``; a failed build leaves nothing.
     ``source_date_epoch`` fixes the zip timestamps (a git build passes its commit time);
     ``finish_manifest`` adds to the computed task manifest (provenance, ``dioptra.toml``).
+    ``backends``, with ``source_date_epoch``, lends a persistent hatchling process shared with
+    other builds (:class:`.backend.Backends`: a commit's many packages).
     """
     src, out_dir = Path(src).resolve(), Path(out_dir).resolve()
     options = _BareOptions(version, tuple(requires), name, namespace)
-    extras = _Extras(source_date_epoch, finish_manifest)
+    extras = _Extras(source_date_epoch, finish_manifest, backends)
     try:
         return _build(src, out_dir, options, extras)
     except OSError as error:
@@ -116,6 +118,7 @@ class _Extras:
 
     source_date_epoch: int | None = None
     finish_manifest: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    backends: Backends | None = None
 
 
 def _describe_os_error(error: OSError) -> str:
@@ -245,7 +248,7 @@ def _build_project(project: Path, out_dir: Path, extras: _Extras | None = None) 
     created = _make_dirs(out_dir)
     try:
         with tempfile.TemporaryDirectory(prefix="dioptra-wheel-", dir=out_dir) as tmp:
-            built = _run_backend(project, Path(tmp), extras.source_date_epoch)
+            built = _run_backend(project, Path(tmp), config, extras)
             _check_pure(built)
             final = _add_manifest(built, Path(tmp) / "final", extras.finish_manifest)
             try:
@@ -280,36 +283,13 @@ def _make_dirs(directory: Path) -> list[Path]:
     return missing[::-1]
 
 
-def _run_backend(project: Path, wheel_dir: Path, source_date_epoch: int | None = None) -> Path:
-    # PEP 517's build_wheel hook, called in a subprocess in the project directory as a build
-    # frontend would; hatchling reads the sources as files and never imports the package.
-    hook = "import sys, hatchling.build as b; print(b.build_wheel(sys.argv[1]))"
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    # hatchling writes the whole wheel to a mkstemp file first and does not remove it when the
-    # build fails: give it a temporary directory of ours, removed with ``wheel_dir``'s parent.
-    # (Same file system as wheel_dir, so its final move is a rename, not a copy.)
-    scratch = wheel_dir / "tmp"
-    scratch.mkdir()
-    env.update(TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
-    if source_date_epoch is not None:
-        # The commit's time, in a fixed locale and zone: the wheel depends on the commit alone.
-        env.update(SOURCE_DATE_EPOCH=str(source_date_epoch), LC_ALL="C", TZ="UTC")
-        for variable in [name for name in env if name.startswith("HATCH_")]:
-            del env[variable]  # hatch's build settings from the environment change the wheel
-    result = subprocess.run(
-        [sys.executable, "-c", hook, str(wheel_dir)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise BuildError(f"hatchling failed to build {project}: {detail}")
-    name = result.stdout.strip().splitlines()[-1]
-    return wheel_dir / name
+def _run_backend(project: Path, wheel_dir: Path, config: dict[str, Any], extras: _Extras) -> Path:
+    # PEP 517's build_wheel hook, always in a subprocess (:mod:`.backend`); a shared process
+    # only for a reproducible build whose project brings no code of its own to the build.
+    epoch, backends = extras.source_date_epoch, extras.backends
+    if backends is not None and epoch is not None and not runs_own_code(config):
+        return backends.build(project, wheel_dir, epoch)
+    return build_once(project, wheel_dir, epoch)
 
 
 def _check_pure(wheel: Path) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from dioptra_plugins.bundle import git_source, git_tree, vcs_url, work_tree
+from dioptra_plugins.bundle.backend import Backends
 from dioptra_plugins.bundle.build import build_bundle
 from dioptra_plugins.bundle.dioptra_toml import apply_section, declared_files
 from dioptra_plugins.bundle.git_plan import PlannedPackage, declared_packages, plan_packages
@@ -89,16 +90,26 @@ def build_planned(
         raise UsageError(
             "`name` names one bundle; the source declares several packages", parameters=("name",)
         )
-    ref = source.ref if requested_ref is None else requested_ref
-    # Each package is built by its own hatchling process: threads build them in parallel.
+    # Threads build the packages in parallel; hatchling runs in a few persistent processes
+    # (one per core) rather than one started per package: starting Python and hatchling costs
+    # more than building a small package.
     workers = max(1, min(len(planned), os.cpu_count() or 1))
     wheel_dir.mkdir(parents=True, exist_ok=True)  # before the builds: none of them owns it
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with (
+        contextlib.closing(Backends(workers)) as backends,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        job = _Job(
+            commit,
+            source,
+            options,
+            wheel_dir,
+            source.ref if requested_ref is None else requested_ref,
+            dirty_tree,
+            backends if len(planned) > 1 else None,
+        )
         futures = [
-            pool.submit(
-                _build_one, commit, source, package, options, wheel_dir, number, ref, dirty_tree
-            )
-            for number, package in enumerate(planned)
+            pool.submit(_build_one, job, package, number) for number, package in enumerate(planned)
         ]
         try:
             built = [future.result() for future in futures]
@@ -117,18 +128,23 @@ def build_planned(
     return built
 
 
-def _build_one(
-    commit: Commit,
-    source: VcsUrl,
-    package: PlannedPackage,
-    options: GitBuildOptions,
-    wheel_dir: Path,
-    number: int,
-    requested_ref: str | None,
-    dirty_tree: Path | None,
-) -> BuiltFromGit:
-    parent = wheel_dir.parent / "src" / str(number)
-    export, tree = _export(commit, source, package, parent, dirty_tree)
+@dataclass(frozen=True)
+class _Job:
+    """What every package of one build from a commit shares."""
+
+    commit: Commit
+    source: VcsUrl
+    options: GitBuildOptions
+    wheel_dir: Path
+    requested_ref: str | None
+    dirty_tree: Path | None
+    backends: Backends | None
+
+
+def _build_one(job: _Job, package: PlannedPackage, number: int) -> BuiltFromGit:
+    commit, source, options, requested_ref = job.commit, job.source, job.options, job.requested_ref
+    parent = job.wheel_dir.parent / "src" / str(number)
+    export, tree = _export(commit, source, package, parent, job.dirty_tree)
     is_project = (export / "pyproject.toml").is_file()
     version = None if is_project else _version(options.version, commit, requested_ref, source)
     provenance = Provenance(
@@ -137,7 +153,7 @@ def _build_one(
         requested_ref=requested_ref,
         subdirectory=package.subdirectory,
         tree=tree,
-        dirty=dirty_tree is not None,
+        dirty=job.dirty_tree is not None,
         build=BuildOptions(
             version=version,
             name=options.name,
@@ -155,13 +171,14 @@ def _build_one(
 
     wheel = build_bundle(
         export,
-        wheel_dir,
+        job.wheel_dir,
         version=version,
         requires=options.requires,
         name=options.name,
         namespace=options.namespace,
         source_date_epoch=commit.time,
         finish_manifest=finish,
+        backends=job.backends,
     )
     logger.info("built %s from %s at %s", wheel.name, source.url, commit.id)
     return BuiltFromGit(wheel, provenance)
