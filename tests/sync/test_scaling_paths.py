@@ -1,12 +1,14 @@
 """The paths that keep a changed sync from growing with the installed set (issue 26): a
 resolution of projects that need no other project of the index takes each one's best match
 (what resolvelib would pin) without resolvelib's n * n checks; a switch takes the lock of the
-generation it just built instead of reading it back."""
+generation it just built instead of reading it back; the current generation's bundles come
+from state.json while the current lock is the one it recorded, else from the lock."""
 
 from __future__ import annotations
 
 import functools
 import itertools
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +17,13 @@ import pytest
 from packaging.utils import canonicalize_name
 from synchelpers import installed, publish_wheels
 
-from dioptra_plugins import sync
+from dioptra_plugins import rollback, sync
 from dioptra_plugins.errors import ResolutionError
 from dioptra_plugins.index.documents import RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.url import open_storage
-from dioptra_plugins.plugindir import generations
+from dioptra_plugins.plugindir import generations, pylock
+from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.syncing import resolve as resolving
 from dioptra_plugins.syncing.index_view import IndexView
 from dioptra_plugins.syncing.requirements import parse_requirements
@@ -85,6 +88,67 @@ def test_independent_projects_are_chosen_without_resolvelib(
     assert installed(plugin_dir) == {"alpha": "1.1.0", "gamma": "1.0.0"}
 
 
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources of the locks parsed from now on."""
+    sources: list[str] = []
+    original = pylock.lock_from_toml
+
+    def counted(data: bytes, source: str = "pylock.toml") -> pylock.Lock:
+        sources.append(Path(source).parent.name)
+        return original(data, source)
+
+    monkeypatch.setattr(pylock, "lock_from_toml", counted)
+    return sources
+
+
+def test_a_changed_sync_parses_no_lock_while_state_json_agrees(
+    index: str, tmp_path: Path, parsed: list[str]
+) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2"], index=index, plugin_dir=plugin_dir)
+    result = sync(["alpha", "gamma"], index=index, plugin_dir=plugin_dir)
+    assert result.upgraded == {"alpha": ("1.1.0", "2.0.0")}
+    assert result.installed == {"gamma": "1.0.0"}
+    # Neither the current generation's lock nor the one just built was parsed.
+    assert parsed == []
+    assert sync(["alpha"], index=index, plugin_dir=plugin_dir).removed == {"gamma": "1.0.0"}
+    assert parsed == []
+    assert installed(plugin_dir) == {"alpha": "2.0.0"}
+
+
+def test_a_state_json_that_does_not_know_the_lock_falls_back_to_it(
+    index: str, tmp_path: Path, parsed: list[str]
+) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2"], index=index, plugin_dir=plugin_dir)
+    state_file = plugin_dir / ".dioptra-plugins" / "state.json"
+    state = json.loads(state_file.read_text())
+    # As a state.json written before it recorded the lock (or by a lying writer) reads.
+    state["last_sync"]["lock_sha256"] = "0" * 64
+    state["last_sync"]["bundles"] = {"alpha": "f" * 64}
+    state_file.write_text(json.dumps(state))
+    result = sync(["alpha"], index=index, plugin_dir=plugin_dir)
+    assert result.upgraded == {"alpha": ("1.1.0", "2.0.0")}
+    assert parsed == ["000001"]
+
+
+def test_after_a_rollback_the_rolled_back_to_lock_is_read(
+    index: str, tmp_path: Path, parsed: list[str]
+) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2"], index=index, plugin_dir=plugin_dir)
+    sync(["alpha", "gamma"], index=index, plugin_dir=plugin_dir)
+    rollback(plugin_dir, to=1)
+    parsed.clear()
+    result = sync(["alpha", "gamma"], index=index, plugin_dir=plugin_dir)
+    # Generation 1 is current, not the 2 state.json describes: its own lock says what it holds.
+    assert result.upgraded == {"alpha": ("1.1.0", "2.0.0")}
+    assert result.installed == {"gamma": "1.0.0"}
+    assert parsed[:1] == ["000001"]
+    assert installed(plugin_dir) == {"alpha": "2.0.0", "gamma": "1.0.0"}
+
+
 def test_a_sync_switches_without_reading_its_new_lock_back(
     index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,13 +157,12 @@ def test_a_sync_switches_without_reading_its_new_lock_back(
     read: list[str] = []
     original = generations.read_generation_lock
 
-    def counted(layout: object, name: str) -> object:
+    def counted(layout: PluginDirLayout, name: str) -> pylock.Lock:
         read.append(name)
-        return original(layout, name)  # type: ignore[arg-type]
+        return original(layout, name)
 
     monkeypatch.setattr(generations, "read_generation_lock", counted)
     result = sync(["alpha", "gamma"], index=index, plugin_dir=plugin_dir)
     assert result.switched
-    # The current generation's lock, to compare against; never the one just built.
-    assert read == ["000001"]
+    assert read == []
     assert installed(plugin_dir) == {"alpha": "2.0.0", "gamma": "1.0.0"}

@@ -14,7 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dioptra_plugins.fsutil import write_atomic
 from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout
@@ -22,6 +22,7 @@ from dioptra_plugins.plugindir.layout import ROOT_COPY, PluginDirLayout
 logger = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +44,14 @@ class SyncState:
     """Generation the last completed sync left current."""
     packages: dict[str, str] = field(default_factory=dict)
     """Its packages, name -> version (reported as unchanged by a no-op sync)."""
+    bundles: dict[str, str] = field(default_factory=dict)
+    """Its packages' bundles, name -> sha256."""
+    lock_sha256: str | None = None
+    """The sha256 of that generation's ``pylock.toml``: while the current one has it, the next
+    sync takes ``packages``, ``bundles`` and the two below from here instead of parsing it."""
+    lock_index: str | None = None
+    """The index that generation's lock names, and the serial of its root then."""
+    lock_index_serial: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +65,10 @@ class SyncState:
                 "requirements": self.requirements,
                 "generation": self.generation,
                 "packages": dict(sorted(self.packages.items())),
+                "bundles": dict(sorted(self.bundles.items())),
+                "lock_sha256": self.lock_sha256,
+                "lock_index": self.lock_index,
+                "lock_index_serial": self.lock_index_serial,
             },
         }
 
@@ -83,10 +96,33 @@ def read_state(path: Path) -> SyncState:
             requirements=last.get("requirements"),
             generation=last.get("generation"),
             packages={str(k): str(v) for k, v in (last.get("packages") or {}).items()},
+            bundles={str(k): str(v) for k, v in (last.get("bundles") or {}).items()},
+            lock_sha256=_optional(last.get("lock_sha256"), str),
+            lock_index=_optional(last.get("lock_index"), str),
+            lock_index_serial=_optional(last.get("lock_index_serial"), int),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         logger.warning("ignoring malformed %s: %s", path, error)
         return SyncState()
+
+
+def _optional(value: object, kind: type[T]) -> T | None:
+    if value is None:
+        return None
+    if isinstance(value, kind) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected {kind.__name__}, found {value!r}")
+
+
+@dataclass(frozen=True)
+class LockRecord:
+    """What ``state.json`` keeps of the current generation's lock (see ``SyncState``)."""
+
+    sha256: str
+    bundles: dict[str, str]
+    """name -> bundle sha256."""
+    index: str | None
+    index_serial: int | None
 
 
 def record_sync(
@@ -97,6 +133,7 @@ def record_sync(
     requirements_key: str,
     packages: dict[str, str],
     generation: str | None,
+    lock: LockRecord | None = None,
     root_bytes: bytes,
     root_etag: str,
     serial: int,
@@ -118,6 +155,10 @@ def record_sync(
     state.requirements = requirements_key
     state.generation = generation
     state.packages = dict(packages)
+    state.bundles = {} if lock is None else dict(lock.bundles)
+    state.lock_sha256 = None if lock is None else lock.sha256
+    state.lock_index = None if lock is None else lock.index
+    state.lock_index_serial = None if lock is None else lock.index_serial
     write_state(layout.state_file, state)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dioptra_plugins.plugindir.pylock import LockedPackage
@@ -22,18 +22,18 @@ class Changes:
         return bool(self.installed or self.upgraded or self.removed)
 
 
-def plan_changes(old: Iterable[LockedPackage], new: Iterable[LockedPackage]) -> Changes:
-    """Compare by bundle sha256: a rebuilt bundle with the same version is an upgrade too."""
-    before = {p.name: p for p in old}
+def plan_changes(old: Mapping[str, tuple[str, str]], new: Iterable[LockedPackage]) -> Changes:
+    """Compare ``old`` (name -> (version, bundle sha256)) with ``new`` by bundle sha256: a
+    rebuilt bundle with the same version is an upgrade too."""
     after = {p.name: p for p in new}
     changes = Changes()
     for name, package in after.items():
-        previous = before.get(name)
+        previous = old.get(name)
         if previous is None:
             changes.installed[name] = package.version
-        elif previous.sha256 != package.sha256:
-            changes.upgraded[name] = (previous.version, package.version)
+        elif previous[1] != package.sha256:
+            changes.upgraded[name] = (previous[0], package.version)
         else:
             changes.unchanged[name] = package.version
-    changes.removed.update({name: p.version for name, p in before.items() if name not in after})
+    changes.removed.update({name: pair[0] for name, pair in old.items() if name not in after})
     return changes

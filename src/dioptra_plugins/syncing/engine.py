@@ -35,6 +35,7 @@ from dioptra_plugins.index.defaults import default_index, required_index
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.plugindir.layout import PluginDirLayout, writable_plugin_dir
 from dioptra_plugins.plugindir.state import (
+    LockRecord,
     SyncState,
     last_sync_requirements,
     read_state,
@@ -48,10 +49,11 @@ from dioptra_plugins.syncing.shadowing import allowed_names
 if TYPE_CHECKING:
     from dioptra_plugins.index.documents import RootDocument
     from dioptra_plugins.index.storage import Storage
-    from dioptra_plugins.plugindir.pylock import Lock, LockedPackage
+    from dioptra_plugins.plugindir.pylock import LockedPackage
     from dioptra_plugins.signing.trust import SignedStorage
     from dioptra_plugins.syncing.changes import Changes
     from dioptra_plugins.syncing.index_view import IndexView
+    from dioptra_plugins.syncing.installed import Installed
 
 logger = logging.getLogger(__name__)
 
@@ -293,12 +295,12 @@ def _full_sync(
     root_bytes: bytes,
     root_etag: str,
 ) -> SyncResult:
-    from dioptra_plugins.plugindir.generations import read_generation_lock
+    from dioptra_plugins.syncing.installed import accepted_root, installed
 
     layout = request.layout
-    current_lock = read_generation_lock(layout, current) if current else None
-    root = _accepted_root(request, state, root_bytes, current_lock)
-    plan = _plan(request, root, current_lock)
+    now = installed(layout, state, current)
+    root = accepted_root(request.index_url, layout, state, root_bytes, now)
+    plan = _plan(request, root, now)
     result = SyncResult(
         plugin_dir=str(layout.root),
         index=request.index_url,
@@ -326,7 +328,7 @@ def _full_sync(
         result.generation, result.downloaded = _install(request, plan, record.after_switch)
         result.switched = True
     else:
-        record(result.generation)
+        record(result.generation, now.lock if now is not None else None)
     return result
 
 
@@ -340,7 +342,7 @@ class _Plan:
     changes: Changes
 
 
-def _plan(request: _SyncRequest, root: RootDocument, current_lock: Lock | None) -> _Plan:
+def _plan(request: _SyncRequest, root: RootDocument, now: Installed | None) -> _Plan:
     """Choose the packages (resolved or locked), compare them with the current generation's,
     and refuse a bundle that would shadow what the environment provides."""
     from dioptra_plugins.syncing.changes import plan_changes
@@ -356,7 +358,7 @@ def _plan(request: _SyncRequest, root: RootDocument, current_lock: Lock | None) 
         jobs=request.options.jobs,
         ignore_env_deps=request.options.ignore_env_deps,
     )
-    changes = plan_changes(current_lock.packages if current_lock else (), packages)
+    changes = plan_changes(now.bundles if now else {}, packages)
     check_shadowing(request.layout, packages, changes, request.allow_shadowing)
     return _Plan(root, view, packages, changes)
 
@@ -399,7 +401,8 @@ class _Bookkeeping:
     root_bytes: bytes
     root_etag: str
 
-    def __call__(self, generation: str | None) -> None:
+    def __call__(self, generation: str | None, lock: LockRecord | None) -> None:
+        """Record a sync that left ``generation`` current, whose lock ``lock`` describes."""
         self.plan.view.keep_fetched()
         record_sync(
             self.request.layout,
@@ -408,43 +411,25 @@ class _Bookkeeping:
             requirements_key=self.request.wanted.key,
             packages={p.name: p.version for p in self.plan.packages},
             generation=generation,
+            lock=lock,
             root_bytes=self.root_bytes,
             root_etag=self.root_etag,
             serial=self.plan.root.serial,
         )
 
     def after_switch(self, generation: str) -> None:
+        from dioptra_plugins.syncing.installed import lock_digest
+
         try:
-            self(generation)
+            digest = lock_digest(self.request.layout, generation)
+            bundles = {p.name: p.sha256 for p in self.plan.packages}
+            lock = None
+            if digest is not None:
+                lock = LockRecord(digest, bundles, self.request.index_url, self.plan.root.serial)
+            self(generation, lock)
         except OSError as error:
             # The switch is done and stays: saying the sync failed would be untrue.  The next
             # sync sees state.json disagree with current and checks everything again.
             logger.warning(
                 "generation %s is current, but recording the sync failed: %s", generation, error
             )
-
-
-def _accepted_root(
-    request: _SyncRequest, state: SyncState, root_bytes: bytes, current: Lock | None
-) -> RootDocument:
-    """The fetched root, parsed; refused when its serial went backwards.
-
-    The serial accepted before is the higher of ``state.json``'s and the current generation's
-    (a sync killed between its switch and ``state.json`` recorded only the latter).  Without a
-    ``state.json`` (deleted to accept a rolled-back index on purpose) anything is accepted."""
-    from dioptra_plugins.index.documents import RootDocument
-
-    root = RootDocument.from_bytes(root_bytes, what=f"{request.index_url}/{ROOT_KEY}")
-    known = state.indexes.get(request.index_url)
-    if known is None:
-        return root
-    accepted = known.serial
-    if current is not None and current.index == request.index_url:
-        accepted = max(accepted, current.index_serial or 0)
-    if root.serial < accepted:
-        raise SyncError(
-            f"refusing the index at {request.index_url}: its serial {root.serial} is lower than "
-            f"serial {accepted} accepted before, so the index was rolled back or replaced; "
-            f"if that was intended, delete {request.layout.state_file}"
-        )
-    return root
