@@ -14,7 +14,8 @@ commands a user runs (interpreter start-up included), interleaved, order alterna
   index already has (every package skipped by its tree id before anything is built), and the
   first publish of the commit for reference.
 
-Medians over the rounds are printed as a Markdown table.
+Medians over the rounds are printed as a Markdown table, then each round's times and its
+ratios (ours over uv in the same round, so load that changes between rounds cancels out).
 
 Run: .venv/bin/python bench/bench_build_git.py [--packages 40] [--rounds 3]
 """
@@ -196,7 +197,17 @@ def main() -> None:
     print(f"| `uv build --wheel` per package, {cores} at a time | {median(times['uvN'])} |")
     print(f"| `publish git+…` first time (build + upload) | {median(first_publish)} |")
     print(f"| `publish git+…` unchanged commit (all skipped) | {median(republish)} |")
-    print(f"\ntwo builds byte-identical: {identical}")
+    print("\n| round | ours | uv 1 at a time | uv N at a time | ours / uv 1 | ours / uv N |")
+    print("|---|---|---|---|---|---|")
+    rounds = zip(times["ours"], times["uv1"], times["uvN"], strict=True)
+    for number, (mine, one, many) in enumerate(rounds):
+        print(
+            f"| {number + 1} | {mine:.2f} s | {one:.2f} s | {many:.2f} s | "
+            f"{mine / one:.2f} | {mine / many:.2f} |"
+        )
+    ratios = [mine / many for mine, many in zip(times["ours"], times["uvN"], strict=True)]
+    print(f"\nmedian per-round ratio ours / uv N at a time: {statistics.median(ratios):.2f}")
+    print(f"two builds byte-identical: {identical}")
 
 
 if __name__ == "__main__":
