@@ -207,6 +207,28 @@ def test_burst_of_saves_is_coalesced_and_the_last_save_wins(
         assert all(event.ok for event in event_log.seen)
 
 
+def test_a_save_landing_during_a_reload_is_the_one_left_loaded(
+    area: PluginArea, registry: Registry, event_log: EventLog, loaded: str
+) -> None:
+    # The second save is written from inside the first reload's notification, before the
+    # reload thread is done with it: it must queue a reload of its own, not be swallowed.
+    saved = []
+
+    def save_again(event: object) -> None:
+        if not saved:
+            saved.append(area.write(f"{loaded}/mod.py", plugin(3)))
+
+    with watch([area.root], registry=registry, debounce=DEBOUNCE):
+        unsubscribe = registry.subscribe(save_again)
+        try:
+            area.write(f"{loaded}/mod.py", plugin(2))
+            event_log.wait(lambda e: e.module == f"{loaded}.mod" and len(event_log.seen) == 2)
+        finally:
+            unsubscribe()
+        assert registry.call(loaded, "mod") == 3
+        assert [e.changed for e in event_log.seen] == [("answer",), ("answer",)]
+
+
 @pytest.mark.parametrize("style", ["inplace", "replace", "vim"])
 def test_a_lone_save_does_not_wait_for_the_debounce(
     area: PluginArea, registry: Registry, event_log: EventLog, loaded: str, style: str
