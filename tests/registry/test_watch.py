@@ -212,7 +212,7 @@ def test_a_save_landing_during_a_reload_is_the_one_left_loaded(
 ) -> None:
     # The second save is written from inside the first reload's notification, before the
     # reload thread is done with it: it must queue a reload of its own, not be swallowed.
-    saved = []
+    saved: list[Path] = []
 
     def save_again(event: object) -> None:
         if not saved:
