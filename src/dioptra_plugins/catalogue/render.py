@@ -148,14 +148,27 @@ def render_project(project: Project, serial: int, signed: bool) -> bytes:
         )
         parts.append(f'<nav class="versions" aria-label="versions">Versions: {links}</nav>')
     if shown is not None:
-        parts.append(
-            f'<h2>Tasks of {_e(shown.version)} <span class="muted">({len(shown.tasks)})</span></h2>'
-        )
-        if shown.tasks:
-            parts.extend(f'<div class="card">{_task(task)}</div>' for task in shown.tasks)
-        else:
-            parts.append('<p class="muted">This version registers no tasks.</p>')
-    if shown is not None and shown.artifacts:
+        parts += _shown_release(shown)
+    parts.append("<h2>Versions</h2>")
+    parts.extend(_release(project, release, release is shown) for release in project.releases)
+    parts.append(
+        f'<p class="muted">PEP 503 page for pip and uv: <a href="../simple/{_e(project.name)}'
+        f'/index.html">simple/{_e(project.name)}/</a></p>'
+    )
+    return _page(f"{project.name} · Task catalogue", serial, "\n".join(parts))
+
+
+def _shown_release(shown: Release) -> list[str]:
+    """The sections of the release a project page shows: its tasks, artifact tasks and
+    parameter types."""
+    parts = [
+        f'<h2>Tasks of {_e(shown.version)} <span class="muted">({len(shown.tasks)})</span></h2>'
+    ]
+    if shown.tasks:
+        parts.extend(f'<div class="card">{_task(task)}</div>' for task in shown.tasks)
+    else:
+        parts.append('<p class="muted">This version registers no tasks.</p>')
+    if shown.artifacts:
         parts.append(f"<h2>Artifact tasks of {_e(shown.version)}</h2>")
         parts.extend(
             '<div class="card"><section class="task">'
@@ -165,7 +178,7 @@ def render_project(project: Project, serial: int, signed: bool) -> bytes:
             + "</section></div>"
             for a in shown.artifacts
         )
-    if shown is not None and shown.param_types:
+    if shown.param_types:
         rows = "".join(
             f"<tr><td><code>{_e(name)}</code></td><td>{_e(description)}</td></tr>"
             for name, description in shown.param_types
@@ -175,13 +188,7 @@ def render_project(project: Project, serial: int, signed: bool) -> bytes:
             f'<div class="card"><table><tr><th>type</th><th>description</th></tr>{rows}'
             "</table></div>"
         )
-    parts.append("<h2>Versions</h2>")
-    parts.extend(_release(project, release, release is shown) for release in project.releases)
-    parts.append(
-        f'<p class="muted">PEP 503 page for pip and uv: <a href="../simple/{_e(project.name)}'
-        f'/index.html">simple/{_e(project.name)}/</a></p>'
-    )
-    return _page(f"{project.name} · Task catalogue", serial, "\n".join(parts))
+    return parts
 
 
 def _task(task: Task, *, anchored: bool = True) -> str:

@@ -45,6 +45,7 @@ from dioptra_plugins.entrypoints.plugins import (
     prepared_plugins,
 )
 from dioptra_plugins.entrypoints.tracking import TrackedRun, start_tracked_run
+from dioptra_plugins.fsutil import write_atomic
 from dioptra_plugins.plugindir.layout import LOCK_FILENAME
 
 logger = logging.getLogger(__name__)
@@ -120,12 +121,7 @@ def run_entry_point(request: RunRequest) -> RunResult:
                 "entry_point": entry_point.name,
                 "parameters": resolved.as_dict(),
                 "command": command,
-                "plugin_dir": str(plugins.plugin_dir) if plugins.plugin_dir else None,
-                "generation": plugins.generation_name,
-                "plugins": plugins.locked_versions(),
-                "plugin_sources": plugins.locked_provenance(),
-                "synced_from": plugins.synced.source if plugins.synced else None,
-                "lock": None,
+                **_plugins_record(plugins),
                 "ignored_environment": list(project.unused_environment),
             }
             lock_copy = _copy_lock(plugins, request.output_dir)
@@ -140,21 +136,45 @@ def run_entry_point(request: RunRequest) -> RunResult:
             env = {**_python_first_environment(), **request.environment, **plugins.environment()}
             if tracked is not None:
                 env.update(tracked.environment())
-            command_started = time.monotonic()
-            exit_code = 1
-            try:
-                exit_code = run_command(command, cwd=project.directory, env=env)
-            finally:
-                record["exit_code"] = exit_code
-                record["started_at"] = started
-                record["ended_at"] = _now()
-                record["timings"] = {
-                    "sync_seconds": round(sync_seconds, 3),
-                    "command_seconds": round(time.monotonic() - command_started, 3),
-                }
-                _finish(record, request.output_dir, tracked)
+            record["started_at"] = started
+            record["timings"] = {"sync_seconds": round(sync_seconds, 3)}
+            exit_code = _run_recorded(command, project.directory, env, record, request, tracked)
     logger.info("entry point %s exited with %d", entry_point.name, exit_code)
     return RunResult(exit_code=exit_code, record=record)
+
+
+def _plugins_record(plugins: RunPlugins) -> dict[str, Any]:
+    """What ``run.json`` says of the plugins the command ran with (``lock``: set once copied)."""
+    return {
+        "plugin_dir": str(plugins.plugin_dir) if plugins.plugin_dir else None,
+        "generation": plugins.generation_name,
+        "plugins": plugins.locked_versions(),
+        "plugin_sources": plugins.locked_provenance(),
+        "synced_from": plugins.synced.source if plugins.synced else None,
+        "lock": None,
+    }
+
+
+def _run_recorded(
+    command: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    record: dict[str, Any],
+    request: RunRequest,
+    tracked: TrackedRun | None,
+) -> int:
+    """Run ``command``, then complete and write ``record`` (and close the tracked run) even
+    when running it failed: a run that did not finish is recorded too (exit code 1)."""
+    command_started = time.monotonic()
+    exit_code = 1
+    try:
+        exit_code = run_command(command, cwd=cwd, env=env)
+    finally:
+        record["exit_code"] = exit_code
+        record["ended_at"] = _now()
+        record["timings"]["command_seconds"] = round(time.monotonic() - command_started, 3)
+        _finish(record, request.output_dir, tracked)
+    return exit_code
 
 
 def run_command(command: str, *, cwd: Path, env: Mapping[str, str]) -> int:
@@ -247,9 +267,7 @@ def _finish(record: dict[str, Any], output_dir: Path | None, tracked: TrackedRun
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
         record_file = output_dir / RUN_RECORD_FILE
-        tmp = record_file.with_name(f".{RUN_RECORD_FILE}.tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, record_file)
+        write_atomic(record_file, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     if tracked is not None:
         tracked.finish(int(record["exit_code"]), record_file)
 

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,33 +137,15 @@ def gc(
             kept.add(older[-1])
         result.pinned = sorted(pinned & set(names))
         result.kept = sorted(kept)
-        live: set[str] = set()
-        unreadable = []
-        for name in sorted(kept):
-            try:
-                live |= store_entries_reached(layout, name)
-            except PluginDirError as error:
-                unreadable.append(str(error))
-        if unreadable:
-            raise PluginDirError(
-                "gc refused, nothing was deleted: " + "; ".join(unreadable) + " (repair it "
-                "with rollback or a new sync, or delete the generation by hand)"
-            )
+        live = _live_entries(layout, kept)
         for name in names:
             if name not in kept:
                 remove(layout.generation_path(name))
                 result.removed_generations.append(name)
         # Cached wheels (``cache/<sha256>/``) are what older releases kept after a download;
         # nothing reads them now (the store entry is the cache), so all of them go.
-        for directory, removed, keep_live in (
-            (layout.store, result.removed_store_entries, live),
-            (layout.cache, result.removed_cache_entries, set()),
-        ):
-            with contextlib.suppress(FileNotFoundError):
-                for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-                    if len(entry.name) == 64 and entry.name not in keep_live:
-                        remove(Path(entry.path))
-                        removed.append(entry.name)
+        result.removed_store_entries = _remove_entries(layout.store, live, remove)
+        result.removed_cache_entries = _remove_entries(layout.cache, set(), remove)
         result.removed_documents = _collect_documents(layout, dry_run=dry_run)
         if not dry_run:
             remove_dead_pins(layout)
@@ -175,6 +158,35 @@ def gc(
         len(result.removed_documents),
     )
     return result
+
+
+def _live_entries(layout: PluginDirLayout, kept: set[str]) -> set[str]:
+    """The store entries the ``kept`` generations reach; PluginDirError (gc deletes nothing)
+    when any of them cannot be read, naming every one that cannot."""
+    live: set[str] = set()
+    unreadable = []
+    for name in sorted(kept):
+        try:
+            live |= store_entries_reached(layout, name)
+        except PluginDirError as error:
+            unreadable.append(str(error))
+    if unreadable:
+        raise PluginDirError(
+            "gc refused, nothing was deleted: " + "; ".join(unreadable) + " (repair it "
+            "with rollback or a new sync, or delete the generation by hand)"
+        )
+    return live
+
+
+def _remove_entries(directory: Path, live: set[str], remove: Callable[[Path], None]) -> list[str]:
+    """``remove`` each ``<sha256>`` entry of ``directory`` not in ``live``; their names."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            if len(entry.name) == 64 and entry.name not in live:
+                remove(Path(entry.path))
+                removed.append(entry.name)
+    return removed
 
 
 def _collect_documents(layout: PluginDirLayout, *, dry_run: bool = False) -> list[str]:

@@ -77,6 +77,7 @@ def _read_bytecode_manifest(entry: Path, name: str, report: VerifyReport) -> dic
 
 
 def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
+    """Every file of a store entry against RECORD or the bytecode manifest; nothing else in it."""
     from dioptra_plugins.plugindir.bytecode_manifest import MANIFEST_NAME
 
     name = f"store/{entry.name}"
@@ -92,42 +93,58 @@ def _verify_store_entry(entry: Path, report: VerifyReport) -> None:
         return
     recorded = {"/".join((dist_info.name, "RECORD")), MANIFEST_NAME, *entries}
     for path, row in entries.items():
-        if row.hash_ is None:
-            continue
-        file = entry.joinpath(*path.split("/"))
-        if row.hash_.name != "sha256":
-            report.problems.append(f"{name}/{path}: RECORD uses {row.hash_.name}, not sha256")
-            continue
-        if file.is_symlink() or not file.is_file():
-            report.problems.append(f"{name}/{path}: missing or not a regular file")
-            continue
-        found_hex, size = sha256_file(file)
-        found = record_digest(found_hex)
-        report.files_checked += 1
-        if found != row.hash_.value or (row.size is not None and row.size != size):
-            report.problems.append(
-                f"{name}/{path}: sha256={found} ({size} bytes), RECORD says "
-                f"sha256={row.hash_.value} ({'' if row.size is None else row.size} bytes)"
-            )
-    bytecode = _read_bytecode_manifest(entry, name, report)
-    for path, expected in sorted(bytecode.items()):
-        file = entry.joinpath(*path.split("/"))
+        _check_recorded_file(entry, name, path, row, report)
+    for path, expected in sorted(_read_bytecode_manifest(entry, name, report).items()):
         if path in recorded or not path.endswith(".pyc"):
             report.problems.append(
                 f"{name}/{path}: the bytecode manifest lists a non-bytecode file"
             )
             continue
         recorded.add(path)
-        if file.is_symlink() or not file.is_file():
-            report.problems.append(f"{name}/{path}: bytecode missing or not a regular file")
-            continue
-        report.files_checked += 1
-        found_hex = file_sha256(file)
-        if found_hex != expected:
-            report.problems.append(
-                f"{name}/{path}: bytecode changed since sync compiled it (sha256 "
-                f"{found_hex}, expected {expected})"
-            )
+        _check_bytecode(entry, name, path, expected, report)
+    _report_unlisted(entry, name, recorded, report)
+
+
+def _check_recorded_file(
+    entry: Path, name: str, path: str, row: RecordEntry, report: VerifyReport
+) -> None:
+    """One file RECORD lists (with a hash): a regular file of that sha256 and size."""
+    if row.hash_ is None:
+        return
+    file = entry.joinpath(*path.split("/"))
+    if row.hash_.name != "sha256":
+        report.problems.append(f"{name}/{path}: RECORD uses {row.hash_.name}, not sha256")
+        return
+    if file.is_symlink() or not file.is_file():
+        report.problems.append(f"{name}/{path}: missing or not a regular file")
+        return
+    found_hex, size = sha256_file(file)
+    found = record_digest(found_hex)
+    report.files_checked += 1
+    if found != row.hash_.value or (row.size is not None and row.size != size):
+        report.problems.append(
+            f"{name}/{path}: sha256={found} ({size} bytes), RECORD says "
+            f"sha256={row.hash_.value} ({'' if row.size is None else row.size} bytes)"
+        )
+
+
+def _check_bytecode(entry: Path, name: str, path: str, expected: str, report: VerifyReport) -> None:
+    """One pyc the bytecode manifest lists: a regular file with the sha256 sync compiled."""
+    file = entry.joinpath(*path.split("/"))
+    if file.is_symlink() or not file.is_file():
+        report.problems.append(f"{name}/{path}: bytecode missing or not a regular file")
+        return
+    report.files_checked += 1
+    found_hex = file_sha256(file)
+    if found_hex != expected:
+        report.problems.append(
+            f"{name}/{path}: bytecode changed since sync compiled it (sha256 "
+            f"{found_hex}, expected {expected})"
+        )
+
+
+def _report_unlisted(entry: Path, name: str, recorded: set[str], report: VerifyReport) -> None:
+    """Every file of the entry that neither RECORD nor the bytecode manifest lists."""
     for directory, _dirs, files in os.walk(entry):
         for file_name in files:
             relative = Path(directory, file_name).relative_to(entry).as_posix()

@@ -14,14 +14,13 @@ or by a publisher that died before signing (either way, workers do not see it).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError, UsageError
-from dioptra_plugins.hashing import sha256_stream
+from dioptra_plugins.hashing import sha256_hex, sha256_stream
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY, bundle_key, core_metadata_key
 from dioptra_plugins.index.reading import read_project, read_root
@@ -63,21 +62,10 @@ def check_index(
     its signed metadata included, is in the report.
     """
     report = CheckReport(storage.url, trusted=trust is not None)
-    if trust is not None:
-        found = _trusted_root(storage, trust, report)
-        if found is None:
-            return report
-        root, documents = found
-    else:
-        try:
-            snapshot = read_root(storage)
-        except DioptraPluginsError as error:
-            report.problems.append(f"{ROOT_KEY}: {error}")
-            return report
-        if not snapshot.exists:
-            report.problems.append(f"{ROOT_KEY}: missing (not an index; run `index init`)")
-            return report
-        root, documents = snapshot.root, None
+    found = _trusted_root(storage, trust, report) if trust is not None else _root(storage, report)
+    if found is None:
+        return report
+    root, documents = found
     report.serial = root.serial
     reachable = {ROOT_KEY}
     bundles: list[tuple[str, FileEntry]] = []
@@ -110,16 +98,33 @@ def check_index(
         for problem in pool.map(problem_of, bundles):
             if problem:
                 report.problems.append(problem)
-    for prefix in ("projects/", "bundles/"):
-        for info in storage.list(prefix):
-            if info.key not in reachable:
-                report.unreferenced.append(info.key)
+    report.unreferenced += [
+        info.key
+        for prefix in ("projects/", "bundles/")
+        for info in storage.list(prefix)
+        if info.key not in reachable
+    ]
     return report
+
+
+def _root(
+    storage: Storage, report: CheckReport
+) -> tuple[RootDocument, dict[str, ProjectDocument] | None] | None:
+    """The unsigned root (its documents read as they are reached); None when there is none."""
+    try:
+        snapshot = read_root(storage)
+    except DioptraPluginsError as error:
+        report.problems.append(f"{ROOT_KEY}: {error}")
+        return None
+    if not snapshot.exists:
+        report.problems.append(f"{ROOT_KEY}: missing (not an index; run `index init`)")
+        return None
+    return snapshot.root, None
 
 
 def _trusted_root(
     storage: Storage, trust: str | os.PathLike[str] | bytes, report: CheckReport
-) -> tuple[RootDocument, dict[str, ProjectDocument]] | None:
+) -> tuple[RootDocument, dict[str, ProjectDocument] | None] | None:
     """The signed root and its readable documents; None when the signed metadata is refused."""
     # Imported here: tuf and ngclient are needed only with a trusted root.
     from dioptra_plugins.signing.views import trusted_view
@@ -161,7 +166,7 @@ def _metadata_problem(storage: Storage, key: str, file: FileEntry, pinned: str) 
         return f"{key}: missing (the simple pages promise it to pip and uv)"
     except DioptraPluginsError as error:
         return f"{key}: {error}"
-    found = hashlib.sha256(data).hexdigest()
+    found = sha256_hex(data)
     if found != file.core_metadata_sha256:
         return f"{key}: sha256 {found}, expected {file.core_metadata_sha256}{pinned}"
     return None

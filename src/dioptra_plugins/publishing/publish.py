@@ -20,27 +20,25 @@ right after the swap (before step 5).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from dioptra_plugins.bundle.verify import Limits, VerifiedBundle, verify_wheel
-from dioptra_plugins.catalogue.site import update_site
 from dioptra_plugins.errors import ObjectExistsError, PublishError
-from dioptra_plugins.hashing import sha256_stream
+from dioptra_plugins.hashing import sha256_hex, sha256_stream
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import bundle_key, core_metadata_key, is_normalized_name
 from dioptra_plugins.index.reading import DocumentCache, read_root
-from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.swap import change_root
+from dioptra_plugins.publishing.after_swap import finish_swap
 from dioptra_plugins.signing import open_writer
 
 if TYPE_CHECKING:
@@ -109,80 +107,28 @@ def publish(
     start = storage.requests
     bundles = _verify_all(wheels, limits or Limits())
     writer = None if dry_run else open_writer(storage, keys, action="publish")
-    upload_time = utc_now()
     cache = DocumentCache(storage)
     snapshot = read_root(storage)
     if writer is not None:
         writer.check(snapshot)  # before any upload
-
-    pending: list[VerifiedBundle] = []
-    for bundle in bundles:
-        listed = _listed(cache.get(snapshot.root, bundle.name), bundle)
-        if listed:
-            log.info("%s: already published", bundle.filename)
-            if progress:
-                progress(bundle.filename)
-        else:
-            pending.append(bundle)
+    pending = _not_listed(bundles, cache, snapshot.root, progress)
     if dry_run:
-        waiting = {b.filename for b in pending}
-        statuses = {
-            b.filename: WOULD_PUBLISH if b.filename in waiting else ALREADY_PUBLISHED
-            for b in bundles
-        }
-        return PublishResult(
-            _published(bundles, statuses),
-            snapshot.root.serial,
-            False,
-            0,
-            storage.url,
-            requests=storage.requests - start,
-        )
-
-    already: set[str] = set()
-
-    def add_files(root: RootDocument, documents: DocumentCache) -> Mapping[str, ProjectDocument]:
-        already.clear()
-        changed: dict[str, ProjectDocument] = {}
-        for bundle in bundles:
-            document = changed.get(bundle.name) or documents.get(root, bundle.name)
-            if _listed(document, bundle):
-                already.add(bundle.filename)
-                continue
-            files = document.files if document else ()
-            changed[bundle.name] = ProjectDocument(
-                name=bundle.name, files=(*files, file_entry(bundle, upload_time))
-            )
-        return changed
-
-    # Bundles upload while the first swap attempt writes its project documents; the root is
-    # replaced only once every upload has succeeded.
+        return _dry_run(storage, bundles, pending, snapshot.root.serial, storage.requests - start)
+    adding = _AddFiles(bundles, utc_now())
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending)))) as pool:
         uploads = [pool.submit(_upload, storage, bundle, sent) for bundle in pending]
-
-        def uploads_done() -> None:
-            for finished in as_completed(uploads):
-                filename = finished.result()
-                if progress:
-                    progress(filename)
-            uploads.clear()
-
         swap = change_root(
             storage,
-            add_files,
-            before_swap=uploads_done,
+            adding,
+            before_swap=lambda: _wait_for(uploads, progress),
             before_replace=writer.before_replace if writer else None,
             cache=cache,
             first=snapshot,
         )
-    signed = None
-    if swap.swapped:
-        if writer is not None:  # first: what workers that verify see
-            signed = writer.after_swap(swap.root)
-        update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
-        update_site(storage, swap.root, swap.changed, swap.new_projects)  # the catalogue
+    signed = finish_swap(storage, swap, writer)
     statuses = {
-        b.filename: ALREADY_PUBLISHED if b.filename in already else PUBLISHED for b in bundles
+        b.filename: ALREADY_PUBLISHED if b.filename in adding.already else PUBLISHED
+        for b in bundles
     }
     return PublishResult(
         _published(bundles, statuses),
@@ -193,6 +139,84 @@ def publish(
         signed,
         storage.requests - start,
     )
+
+
+def _dry_run(
+    storage: Storage,
+    bundles: Sequence[VerifiedBundle],
+    pending: Sequence[VerifiedBundle],
+    serial: int,
+    requests: int,
+) -> PublishResult:
+    """What a publish would do: ``pending`` would be published, the others are already."""
+    waiting = {b.filename for b in pending}
+    statuses = {
+        b.filename: WOULD_PUBLISH if b.filename in waiting else ALREADY_PUBLISHED for b in bundles
+    }
+    return PublishResult(
+        _published(bundles, statuses), serial, False, 0, storage.url, requests=requests
+    )
+
+
+def _wait_for(uploads: list[Future[str]], progress: ProgressCallback | None) -> None:
+    """Wait for every upload, telling ``progress`` of each as it finishes.
+
+    Bundles upload while the first swap attempt writes its project documents; the root is
+    replaced only once every upload has succeeded (an upload's error is raised here).  A later
+    attempt finds the list empty: its bundles are in already.
+    """
+    for finished in as_completed(uploads):
+        filename = finished.result()
+        if progress:
+            progress(filename)
+    uploads.clear()
+
+
+def _not_listed(
+    bundles: Sequence[VerifiedBundle],
+    cache: DocumentCache,
+    root: RootDocument,
+    progress: ProgressCallback | None,
+) -> list[VerifiedBundle]:
+    """The bundles ``root`` does not list yet; those it lists (same bytes) count as done."""
+    pending: list[VerifiedBundle] = []
+    for bundle in bundles:
+        if _listed(cache.get(root, bundle.name), bundle):
+            log.info("%s: already published", bundle.filename)
+            if progress:
+                progress(bundle.filename)
+        else:
+            pending.append(bundle)
+    return pending
+
+
+class _AddFiles:
+    """The change a publish makes to a root: each bundle's file added to its project document.
+
+    Called again on each swap attempt, against that attempt's root; ``already`` names the
+    bundles the last root called with listed already (a concurrent publisher's, perhaps).
+    """
+
+    def __init__(self, bundles: Sequence[VerifiedBundle], upload_time: str) -> None:
+        self.bundles = bundles
+        self.upload_time = upload_time
+        self.already: set[str] = set()
+
+    def __call__(
+        self, root: RootDocument, documents: DocumentCache
+    ) -> Mapping[str, ProjectDocument]:
+        self.already.clear()
+        changed: dict[str, ProjectDocument] = {}
+        for bundle in self.bundles:
+            document = changed.get(bundle.name) or documents.get(root, bundle.name)
+            if _listed(document, bundle):
+                self.already.add(bundle.filename)
+                continue
+            files = document.files if document else ()
+            changed[bundle.name] = ProjectDocument(
+                name=bundle.name, files=(*files, file_entry(bundle, self.upload_time))
+            )
+        return changed
 
 
 def _published(
@@ -261,7 +285,7 @@ def _upload_core_metadata(storage: Storage, bundle: VerifiedBundle) -> None:
     without downloading the wheel.  Its sha256 is the document's ``core_metadata_sha256``."""
     with zipfile.ZipFile(bundle.path) as archive:
         data = archive.read(f"{bundle.dist_info}/METADATA")
-    if hashlib.sha256(data).hexdigest() != bundle.metadata_sha256:
+    if sha256_hex(data) != bundle.metadata_sha256:
         raise PublishError(f"{bundle.path} changed while it was being published")
     with contextlib.suppress(ObjectExistsError):  # the same bytes, left by an earlier attempt
         storage.put_new(core_metadata_key(bundle.name, bundle.filename), data)

@@ -57,9 +57,7 @@ from dioptra_plugins.index.documents import (
     RootDocument,
 )
 from dioptra_plugins.index.history import (
-    HistoryRecord,
     history_keys,
-    read_record,
     record_swap,
     settle,
 )
@@ -68,13 +66,11 @@ from dioptra_plugins.index.reading import RootSnapshot, read_project
 from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.swap import BeforeReplace
+from dioptra_plugins.publishing.recorded_roots import chosen_record, newest_committed
 
 logger = logging.getLogger(__name__)
 
 _SERIAL_IN_BYTES = re.compile(rb'"serial"\s*:\s*([0-9]{1,19})')
-_MIN_CHOICE = 8
-"""Hex digits of a recorded root's sha256 that ``choose`` needs at least."""
-
 WITHOUT_HISTORY = "project documents (no history)"
 
 
@@ -150,17 +146,7 @@ def repair_index(
     if serial is not None and serial < 1:
         raise UsageError(f"`serial` must be 1 or more, not {serial}", parameters=("serial",))
     if before_replace is None:
-        # No signing hook: only an unsigned index may be rewritten (a signed one goes through
-        # dioptra_plugins.repair(..., keys=...), whose hook signs or refuses): the policy
-        # holds for every caller of this function too, not just the public one.
-        from dioptra_plugins.signing import SigningError, is_signed
-
-        if is_signed(storage):
-            raise SigningError(
-                f"{storage.url} is a signed index: repair it with its keys "
-                "(dioptra_plugins.repair(..., keys=KEYDIR) or `index repair --keys KEYDIR`); "
-                "nothing was changed"
-            )
+        _refuse_signed(storage)
     current = _current_root(storage)
     if current.state == "valid" and not force:
         raise UsageError(
@@ -174,17 +160,7 @@ def repair_index(
         url=storage.url, serial=0, previous_root=current.state, highest_recorded_serial=top
     )
     floor = max(top or 0, current.serial) + 1
-    if choose is not None:
-        record = _chosen_record(storage, records, choose, result)
-        base, result.source = record.root, record.key
-    elif current.root is not None:
-        base = current.root
-    elif top is not None and current.serial <= top:
-        record = _recorded_root(storage, records, result)
-        base, result.source = record.root, record.key
-    else:
-        _refuse_without_history(storage, current, top, serial, without_history)
-        base, result.source = _root_from_documents(storage, result), WITHOUT_HISTORY
+    base = _base_root(storage, current, records, result, choose, serial, without_history)
     new_serial = _new_serial(serial, floor, current, top)
     bundles = {info.key for info in storage.list("bundles/")}
     chosen = _present_documents(storage, base, bundles, result)
@@ -196,6 +172,66 @@ def repair_index(
         # Content-addressed: an existing key already holds exactly these bytes.
         with contextlib.suppress(ObjectExistsError):
             storage.put_new(document.key, document.to_bytes())
+    _replace_root(storage, current, new_root, before_replace)
+    update_simple_pages(storage, new_root, chosen.values(), frozenset(chosen))
+    result.serial = new_root.serial
+    logger.info(
+        "index repair: %s now at serial %d (from %s)", storage.url, new_root.serial, result.source
+    )
+    return result
+
+
+def _refuse_signed(storage: Storage) -> None:
+    """No signing hook: only an unsigned index may be rewritten (a signed one goes through
+    dioptra_plugins.repair(..., keys=...), whose hook signs or refuses): the policy holds for
+    every caller of :func:`repair_index` too, not just the public one."""
+    from dioptra_plugins.signing import SigningError, is_signed
+
+    if is_signed(storage):
+        raise SigningError(
+            f"{storage.url} is a signed index: repair it with its keys "
+            "(dioptra_plugins.repair(..., keys=KEYDIR) or `index repair --keys KEYDIR`); "
+            "nothing was changed"
+        )
+
+
+def _base_root(
+    storage: Storage,
+    current: _Current,
+    records: dict[int, list[str]],
+    result: RepairResult,
+    choose: str | None,
+    serial: int | None,
+    without_history: bool,
+) -> RootDocument:
+    """The root to rebuild from (its source noted in ``result``): the one chosen, the current
+    one if still valid, the newest recorded one if no newer root was lost, else the project
+    documents (only when the caller stated what history cannot tell)."""
+    top = max(records, default=None)
+    if choose is not None:
+        record = chosen_record(storage, records, choose, result.skipped_documents)
+        result.source = record.key
+        return record.root
+    if current.root is not None:
+        return current.root
+    if top is not None and current.serial <= top:
+        record = newest_committed(storage, records, result.skipped_documents)
+        result.source = record.key
+        return record.root
+    _refuse_without_history(storage, current, top, serial, without_history)
+    base = _root_from_documents(storage, result)
+    result.source = WITHOUT_HISTORY
+    return base
+
+
+def _replace_root(
+    storage: Storage,
+    current: _Current,
+    new_root: RootDocument,
+    before_replace: BeforeReplace | None,
+) -> None:
+    """Record the swap, then compare-and-swap ``index.json`` from ``current`` to ``new_root``;
+    PublishError (the record settled) if it changed meanwhile."""
     new_bytes = new_root.to_bytes()
     if before_replace is not None:
         before_replace(current.snapshot(), new_root, new_bytes)
@@ -210,12 +246,6 @@ def repair_index(
             f"{storage.url}/{ROOT_KEY} changed while repair ran (it is now {now.state}); "
             "nothing was replaced: run `index repair` again"
         ) from None
-    update_simple_pages(storage, new_root, chosen.values(), frozenset(chosen))
-    result.serial = new_root.serial
-    logger.info(
-        "index repair: %s now at serial %d (from %s)", storage.url, new_root.serial, result.source
-    )
-    return result
 
 
 def _current_root(storage: Storage) -> _Current:
@@ -276,110 +306,6 @@ def _refuse_without_history(
         candidates=[],
         needed="--serial N --without-history",
     )
-
-
-# --- from the history ---------------------------------------------------------------------------
-
-
-def _recorded_root(
-    storage: Storage, records: dict[int, list[str]], result: RepairResult
-) -> HistoryRecord:
-    """The newest committed record; RepairRefusedError when that cannot be told."""
-    top = max(records)
-    found: dict[str, HistoryRecord] = {}
-    unreadable: list[str] = []
-    for key in records[top]:
-        try:
-            record = read_record(storage, key)
-        except DioptraPluginsError as error:
-            logger.warning("index repair: cannot use %s: %s", key, error)
-            result.skipped_documents.append(key)
-            unreadable.append(key)
-            continue
-        found[record.root_sha256] = record
-    candidates = list(found.values())
-    # Every record's base was read from index.json, so it names a committed root: a candidate
-    # that another record was based on was committed.
-    proven = [c for c in candidates if any(r.base_sha256 == c.root_sha256 for r in candidates)]
-    if len(candidates) == 1 and not unreadable:
-        return candidates[0]
-    if len(proven) == 1:
-        return proven[0]
-    raise _ambiguous(storage, top, candidates, unreadable)
-
-
-def _chosen_record(
-    storage: Storage, records: dict[int, list[str]], choose: str, result: RepairResult
-) -> HistoryRecord:
-    wanted = choose.strip().lower()
-    if len(wanted) < _MIN_CHOICE or not re.fullmatch(r"[0-9a-f]+", wanted):
-        raise UsageError(
-            f"`choose` {choose!r}: give the sha256 of a recorded root, or its first "
-            f"{_MIN_CHOICE} hex digits or more",
-            parameters=("choose",),
-        )
-    matches = [
-        key
-        for keys in records.values()
-        for key in keys
-        if key.rsplit("-", 1)[1].removesuffix(".json").startswith(wanted)
-    ]
-    if len(matches) != 1:
-        found = "no recorded root" if not matches else f"{len(matches)} recorded roots"
-        raise UsageError(
-            f"`choose` {choose}: {found} of {storage.url} start with it", parameters=("choose",)
-        )
-    try:
-        return read_record(storage, matches[0])
-    except DioptraPluginsError as error:
-        result.skipped_documents.append(matches[0])
-        raise UsageError(
-            f"`choose` {choose}: {matches[0]} cannot be used: {error}", parameters=("choose",)
-        ) from None
-
-
-def _ambiguous(
-    storage: Storage, serial: int, candidates: list[HistoryRecord], unreadable: list[str]
-) -> RepairRefusedError:
-    lines = [f"  {c.root_sha256}: {_describe(storage, c, candidates)}" for c in candidates]
-    lines += [f"  {key}: unreadable" for key in unreadable]
-    what = f"which of the {len(candidates) + len(unreadable)} roots recorded at serial {serial}"
-    return RepairRefusedError(
-        f"{storage.url}/{ROOT_KEY} is lost or damaged and {what} was committed cannot be known "
-        "(a writer that lost its swap, or died before it, leaves its record); they differ in:\n"
-        + "\n".join(lines)
-        + "\npass --choose SHA (8 or more hex digits) to write one of them again",
-        unknown=[f"{what} was committed"],
-        candidates=[c.root_sha256 for c in candidates],
-        needed="--choose SHA",
-    )
-
-
-def _describe(storage: Storage, record: HistoryRecord, others: list[HistoryRecord]) -> str:
-    """The projects where this recorded root differs from the other candidates."""
-    differing = sorted(
-        name
-        for name in {n for o in others for n in o.root.projects} | set(record.root.projects)
-        if any(o.root.projects.get(name) != record.root.projects.get(name) for o in others)
-    )
-    parts = []
-    for name in differing:
-        entry = record.root.projects.get(name)
-        if entry is None:
-            parts.append(f"{name} absent")
-            continue
-        try:
-            document = read_project(storage, name, entry)
-        except DioptraPluginsError:
-            parts.append(f"{name} document {entry.sha256[:12]} (unreadable)")
-            continue
-        versions = [
-            f"{v} yanked ({files[0].yanked_reason or 'no reason'})" if files[0].yanked else v
-            for v in document.versions()
-            for files in [document.files_of(v)]
-        ]
-        parts.append(f"{name} {', '.join(versions) or 'no versions'}")
-    return "; ".join(parts) or "nothing (same projects)"
 
 
 def _present_documents(

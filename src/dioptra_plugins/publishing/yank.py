@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from dioptra_plugins.catalogue.site import update_site
 from dioptra_plugins.errors import PublishError, UsageError
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.keys import is_normalized_name
 from dioptra_plugins.index.reading import DocumentCache, read_existing_root
-from dioptra_plugins.index.simple import update_simple_pages
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.swap import change_root
+from dioptra_plugins.publishing.after_swap import finish_swap
 from dioptra_plugins.signing import open_writer
 
 if TYPE_CHECKING:
@@ -111,10 +110,5 @@ def set_yanked(
         first=first,
         before_replace=writer.before_replace if writer else None,
     )
-    signed = None
-    if swap.swapped:
-        if writer is not None:  # first: what workers that verify see
-            signed = writer.after_swap(swap.root)
-        update_simple_pages(storage, swap.root, swap.changed, swap.new_projects)
-        update_site(storage, swap.root, swap.changed, swap.new_projects)  # the catalogue
+    signed = finish_swap(storage, swap, writer)
     return YankResult(name, matched[0], yanked, swap.swapped, swap.root.serial, signed)
