@@ -41,10 +41,8 @@ from dioptra_plugins.signing import TRUST_VARIABLE, TrustError
 from dioptra_plugins.signing.keys import load_signer
 from dioptra_plugins.signing.names import (
     TIMESTAMP_KEY,
+    metadata_key,
     metadata_version,
-    root_key,
-    snapshot_key,
-    targets_key,
 )
 from dioptra_plugins.signing.roots import rotate_key
 from tampering import overwrite, read_object
@@ -240,12 +238,12 @@ def test_metadata_or_documents_of_different_snapshots_are_refused(
     new = publish_signed(signed_index, keys, [wheels["alpha-1.1.0"]])
     old_version, new_version = metadata_version(old_serial), metadata_version(new.serial)
     if mixed == "snapshot":
-        stale = read_object(signed_index, snapshot_key(old_version))
-        overwrite(signed_index, snapshot_key(new_version), stale)
+        stale = read_object(signed_index, metadata_key("snapshot", old_version))
+        overwrite(signed_index, metadata_key("snapshot", new_version), stale)
         match = "different snapshots"
     elif mixed == "targets":
-        stale = read_object(signed_index, targets_key(old_version))
-        overwrite(signed_index, targets_key(new_version), stale)
+        stale = read_object(signed_index, metadata_key("targets", old_version))
+        overwrite(signed_index, metadata_key("targets", new_version), stale)
         match = "different snapshots"
     else:
         root = RootDocument.from_bytes(read_object(signed_index, "index.json"), what="")
@@ -278,7 +276,7 @@ def test_metadata_signed_by_keys_not_in_the_trusted_root_is_refused(
         signer = load_signer(attacker, "root")
         assert signer is not None
         root.sign(signer)
-        overwrite(signed_index, root_key(2), root.to_bytes())
+        overwrite(signed_index, metadata_key("root", 2), root.to_bytes())
     refused(signed_index, synced, trust, "not signed by the keys of the trusted root")
     assert installed(synced) == {"alpha": "1.0.0"}
 
@@ -298,7 +296,9 @@ def test_key_rotation_reaches_workers_that_hold_the_old_root(
     storage = open_storage(signed_index)
     result = rotate_key(keys, role, storage)
     assert result.root_version == 2
-    assert Metadata.from_bytes(read_object(signed_index, root_key(2))).signed.version == 2
+    assert (
+        Metadata.from_bytes(read_object(signed_index, metadata_key("root", 2))).signed.version == 2
+    )
     # Right after the rotation, workers accept the index (rotating targets or snapshot signed
     # an unchanged root under the next serial: nothing to install).
     after = sync(["alpha"], index=signed_index, plugin_dir=synced, trust=trust)
@@ -313,12 +313,12 @@ def test_key_rotation_reaches_workers_that_hold_the_old_root(
     }
     # The retired key signs nothing a worker accepts any more.
     if role == "root":
-        root = Metadata.from_bytes(read_object(signed_index, root_key(2)))
+        root = Metadata.from_bytes(read_object(signed_index, metadata_key("root", 2)))
         root.signed.version = 3
         old_root_signer = load_signer(retired_keys, "root")
         assert old_root_signer is not None
         root.sign(old_root_signer)
-        overwrite(signed_index, root_key(3), root.to_bytes())
+        overwrite(signed_index, metadata_key("root", 3), root.to_bytes())
     else:
         publish_as_bucket_writer(signed_index, [wheels["alpha-1.2.0"]], tmp_path)
         sign_with(signed_index, retired_keys)

@@ -5,12 +5,14 @@ root (``sync --trust ROOT.json``) believes only what the index's TUF metadata si
 
 - ``keys``: the Ed25519 keys of the four TUF roles in a key directory (files 0600);
 - ``metadata``: the writer side's mechanism (sign before the swap, promote after it, the
-  timestamp), Metadata API objects signed with securesystemslib signers;
+  timestamp), Metadata API objects signed with securesystemslib signers, on top of
+  ``signed_state``, which reads what the index's metadata signs, verified with the keys' root;
 - ``policy``: which write may sign what (every write path of the library goes through it:
   publish, yank, unyank, repair, ``index refresh``, ``index renew``, ``keys rotate``, ``index
   init --signed``); ``differences`` says how an unsigned root differs from the signed one;
 - ``trust``: the reader side, an ngclient ``Updater`` whose fetcher reads the index's own
-  storage, wrapped as a read-only storage that hands the sync engine only verified bytes.
+  storage, wrapped as a read-only storage that hands the sync engine only verified bytes
+  (``refusals`` says in one sentence what ngclient refused).
 
 The layout under the index (DESIGN §4) is ``tuf/<n>.root.json`` (every root version),
 ``tuf/<v>.targets.json`` and ``tuf/<v>.snapshot.json`` (consistent snapshots, ``v`` = index
@@ -47,9 +49,9 @@ def is_signed(storage: Storage) -> bool:
     Cost: one request on a signed index, two on an unsigned one.
     """
     from dioptra_plugins.errors import ObjectNotFoundError
-    from dioptra_plugins.signing.names import TIMESTAMP_KEY, root_key
+    from dioptra_plugins.signing.names import TIMESTAMP_KEY, metadata_key
 
-    for key in (TIMESTAMP_KEY, root_key(1)):
+    for key in (TIMESTAMP_KEY, metadata_key("root", 1)):
         try:
             storage.get(key)
         except ObjectNotFoundError:

@@ -42,10 +42,8 @@ the roots a key holder signed for that serial (a lost attempt's pending files) b
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -53,20 +51,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
-from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError
-from tuf.api.metadata import (  # type: ignore[attr-defined]
-    Metadata,
-    MetaFile,
-    Root,
-    Snapshot,
-    Targets,
-    Timestamp,
-)
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp  # type: ignore[attr-defined]
 from tuf.api.serialization.json import JSONSerializer
 
 from dioptra_plugins.errors import (
     ConflictError,
-    DioptraPluginsError,
     ObjectExistsError,
     ObjectNotFoundError,
 )
@@ -74,20 +63,16 @@ from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import RootDocument
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.signing import SigningError
-from dioptra_plugins.signing.keys import ROLES, load_signer, read_trusted_root, root_history
+from dioptra_plugins.signing.keys import ROLES, load_signer, root_history
 from dioptra_plugins.signing.names import (
-    INDEX_TARGET,
     SETTINGS_FIELD,
     TIMESTAMP_KEY,
-    TUF_DIR,
+    metadata_key,
     metadata_version,
-    pending_snapshot_key,
-    pending_targets_key,
-    root_key,
-    snapshot_key,
-    targets_key,
+    pending_key,
 )
-from dioptra_plugins.signing.outcome import FoundTimestamp, Pending, SignedState
+from dioptra_plugins.signing.outcome import FoundTimestamp, Pending
+from dioptra_plugins.signing.signed_state import SignedStateReader, meta_of, pins
 from dioptra_plugins.signing.targets import index_targets
 
 log = logging.getLogger(__name__)
@@ -101,7 +86,6 @@ RENEW_MARGIN = timedelta(days=30)
 MAX_ATTEMPTS = 50
 
 _COMPACT = JSONSerializer(compact=True)
-_SNAPSHOT_NAME = re.compile(r"^(\d+)\.snapshot\.json$")
 
 
 def _now() -> datetime:
@@ -112,36 +96,7 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def signed_root_bytes(targets: Targets, what: str) -> bytes:
-    """The exact index root bytes the target ``index.json`` of ``targets`` carries."""
-    target = targets.targets.get(INDEX_TARGET)
-    custom = target.custom if target is not None else None
-    text = custom.get("index_root") if isinstance(custom, dict) else None
-    if target is None or not isinstance(text, str):
-        raise SigningError(f"{what} carries no {INDEX_TARGET} root")
-    data = text.encode()
-    try:
-        target.verify_length_and_hashes(data)
-    except LengthOrHashMismatchError as error:
-        raise SigningError(f"{what}: its {INDEX_TARGET} root does not match: {error}") from None
-    return data
-
-
-def _pins(metadata: Metadata[Any], root_sha256: str, version: int) -> bool:
-    """Targets metadata of ``version`` whose ``index.json`` target is the root ``root_sha256``."""
-    target = metadata.signed.targets.get(INDEX_TARGET)
-    return (
-        metadata.signed.version == version
-        and target is not None
-        and target.hashes.get("sha256") == root_sha256
-    )
-
-
-def _meta_of(data: bytes, version: int) -> MetaFile:
-    return MetaFile(version, len(data), {"sha256": sha256_hex(data)})
-
-
-class IndexSigner:
+class IndexSigner(SignedStateReader):
     """Signs one index with the keys of ``keydir`` (only the roles a call needs must be there).
 
     ``extra`` adds signers that sign beside the directory's own (``keys rotate`` signs with the
@@ -155,8 +110,7 @@ class IndexSigner:
         *,
         extra: Mapping[str, Sequence[CryptoSigner]] | None = None,
     ) -> None:
-        self.keydir = Path(keydir)
-        self.root = read_trusted_root(self.keydir)
+        super().__init__(keydir)
         self.signers: dict[str, list[CryptoSigner]] = {}
         for role in ROLES:
             signer = load_signer(self.keydir, role)
@@ -188,139 +142,6 @@ class IndexSigner:
             metadata.sign(signer, append=number > 0)
         return metadata.to_bytes(_COMPACT)
 
-    def _verified(self, data: bytes, role: str) -> Metadata[Any] | None:
-        """``data`` parsed, when it is ``role`` metadata signed by this root's keys."""
-        try:
-            metadata: Metadata[Any] = Metadata.from_bytes(data)
-            if metadata.signed.type != role:
-                return None
-            self.root.signed.verify_delegate(role, metadata.signed_bytes, metadata.signatures)
-        except (UnsignedMetadataError, ValueError, KeyError, TypeError) as error:
-            log.debug("%s metadata does not verify: %s", role, error)
-            return None
-        except Exception as error:  # the deserializer's own errors: not our metadata either
-            log.debug("%s metadata does not parse: %s", role, error)
-            return None
-        return metadata
-
-    # --- the index as found ----------------------------------------------------------------
-
-    def check_index(self, storage: Storage) -> None:
-        """Refuse an index these keys cannot sign: not signed, another root, or a newer one.
-
-        Cost: two requests (this root version, and the next, which must not exist).
-        """
-        version = self.root.signed.version
-        try:
-            stored = storage.get(root_key(version)).data
-        except ObjectNotFoundError:
-            raise SigningError(
-                f"{storage.url} is not signed by the root in {self.keydir / 'root.json'} "
-                f"({root_key(version)} does not exist); create the signed metadata with "
-                f"`dioptra-plugins index init {storage.url} --signed --keys {self.keydir}`"
-            ) from None
-        if self._verified(stored, Root.type) is None or (
-            Metadata.from_bytes(stored).signed != self.root.signed
-        ):
-            raise SigningError(
-                f"{storage.url}/{root_key(version)} is not the root in "
-                f"{self.keydir / 'root.json'}: this index is signed with other keys"
-            )
-        try:
-            storage.get(root_key(version + 1))
-        except ObjectNotFoundError:
-            return
-        raise SigningError(
-            f"{storage.url} has root version {version + 1}, newer than "
-            f"{self.keydir / 'root.json'} (version {version}): copy the key directory of "
-            "the last `keys rotate`"
-        )
-
-    def read_timestamp(self, storage: Storage) -> FoundTimestamp:
-        try:
-            stored = storage.get(TIMESTAMP_KEY)
-        except ObjectNotFoundError:
-            return FoundTimestamp(None, 0, None)
-        metadata = self._verified(stored.data, Timestamp.type)
-        if metadata is not None:
-            return FoundTimestamp(stored.etag, metadata.signed.version, metadata.signed)
-        # Not ours (garbage, a forgery, or signed by a rotated-out key): it is replaced, but
-        # above its version, so that no worker that believed it sees a rollback.
-        version = 0
-        with contextlib.suppress(Exception):  # unparseable: nothing to stay above
-            version = int(Metadata.from_bytes(stored.data).signed.version)
-        return FoundTimestamp(stored.etag, version, None)
-
-    def signed_state(self, storage: Storage) -> SignedState:
-        """The last signed state, every link verified; an empty state when there is none.
-
-        Cost: three requests (timestamp, snapshot, targets).  A missing or foreign timestamp
-        falls back to the newest snapshot in ``tuf/`` that verifies (one listing more): a
-        bucket writer who deletes the timestamp must not make the index unsignable.
-        """
-        found = self.read_timestamp(storage)
-        if found.verified is not None:
-            return self._state_from(storage, found, found.verified.snapshot_meta)
-        versions = sorted(
-            (
-                int(match.group(1))
-                for info in storage.list(f"{TUF_DIR}/")
-                if (match := _SNAPSHOT_NAME.match(info.key.removeprefix(f"{TUF_DIR}/")))
-            ),
-            reverse=True,
-        )
-        for version in versions:
-            try:
-                data = storage.get(snapshot_key(version)).data
-            except ObjectNotFoundError:
-                continue
-            if self._verified(data, Snapshot.type) is None:
-                continue
-            log.warning(
-                "%s: %s is missing or not signed by these keys; the newest signed snapshot "
-                "is version %d",
-                storage.url,
-                TIMESTAMP_KEY,
-                version,
-            )
-            return self._state_from(storage, found, _meta_of(data, version))
-        return SignedState(found)
-
-    def _state_from(self, storage: Storage, found: FoundTimestamp, meta: MetaFile) -> SignedState:
-        version = meta.version
-        snapshot = self._linked(storage, snapshot_key(version), Snapshot.type, meta)
-        targets_meta = snapshot.signed.meta.get("targets.json")
-        if targets_meta is None or targets_meta.version != version:
-            raise SigningError(
-                f"{storage.url}/{snapshot_key(version)} does not pin targets version {version}: "
-                "the signed metadata is damaged"
-            )
-        targets = self._linked(storage, targets_key(version), Targets.type, targets_meta)
-        root_bytes = signed_root_bytes(targets.signed, f"{storage.url}/{targets_key(version)}")
-        root = RootDocument.from_bytes(root_bytes, what=f"{storage.url} (signed root)")
-        expires = min(snapshot.signed.expires, targets.signed.expires)
-        return SignedState(found, meta, targets.signed, root_bytes, expires, root)
-
-    def _linked(self, storage: Storage, key: str, role: str, meta: MetaFile) -> Metadata[Any]:
-        """``key``, which the role above pins with ``meta``, verified."""
-        try:
-            data = storage.get(key).data
-        except ObjectNotFoundError:
-            raise SigningError(
-                f"{storage.url}/{key} does not exist, yet the signed metadata names it: "
-                "the signed metadata is damaged"
-            ) from None
-        try:
-            meta.verify_length_and_hashes(data)
-        except LengthOrHashMismatchError as error:
-            raise SigningError(
-                f"{storage.url}/{key} is not the file the signed metadata pins ({error})"
-            ) from None
-        metadata = self._verified(data, role)
-        if metadata is None:
-            raise SigningError(f"{storage.url}/{key} is not {role} metadata signed by these keys")
-        return metadata
-
     # --- signing before the swap, promoting after it ---------------------------------------
 
     def sign_pending(
@@ -346,16 +167,16 @@ class IndexSigner:
         )
         targets_bytes = self._put_or_adopt(
             storage,
-            pending_targets_key(root_sha256),
+            pending_key("targets", root_sha256),
             self._sign(targets, Targets.type),
             Targets.type,
-            lambda metadata: _pins(metadata, root_sha256, version),
+            lambda metadata: pins(metadata, root_sha256, version),
         )
-        targets_meta = _meta_of(targets_bytes, version)
+        targets_meta = meta_of(targets_bytes, version)
         snapshot = Snapshot(version=version, expires=expires, meta={"targets.json": targets_meta})
         snapshot_bytes = self._put_or_adopt(
             storage,
-            pending_snapshot_key(root_sha256),
+            pending_key("snapshot", root_sha256),
             self._sign(snapshot, Snapshot.type),
             Snapshot.type,
             lambda metadata: (
@@ -367,66 +188,6 @@ class IndexSigner:
         signed = Metadata[Targets].from_bytes(targets_bytes).signed
         return Pending(version, root_sha256, signed, targets_bytes, snapshot_bytes)
 
-    def find_pending(self, storage: Storage, root_bytes: bytes) -> Pending | None:
-        """The pending metadata that signs exactly ``root_bytes``, verified; None otherwise.
-
-        Verified against this directory's root: targets signed by the targets keys, pinning
-        these exact bytes as version ``serial + 1``, unexpired; a snapshot signed by the
-        snapshot keys pinning that targets file.  Cost: two requests.
-        """
-        root_sha256 = sha256_hex(root_bytes)
-        try:
-            targets_bytes = storage.get(pending_targets_key(root_sha256)).data
-            snapshot_bytes = storage.get(pending_snapshot_key(root_sha256)).data
-        except ObjectNotFoundError:
-            return None
-        try:
-            root = RootDocument.from_bytes(root_bytes)
-        except DioptraPluginsError:
-            return None
-        version = metadata_version(root.serial)
-        targets = self._verified(targets_bytes, Targets.type)
-        snapshot = self._verified(snapshot_bytes, Snapshot.type)
-        problem = None
-        if targets is None or snapshot is None:
-            problem = "not signed by the targets and snapshot keys of this index"
-        elif not _pins(targets, root_sha256, version) or (
-            snapshot.signed.version != version
-            or snapshot.signed.meta.get("targets.json") != _meta_of(targets_bytes, version)
-        ):
-            problem = f"not version {version} of this root"
-        elif targets.signed.is_expired() or snapshot.signed.is_expired():
-            problem = "expired"
-        else:
-            try:
-                if signed_root_bytes(targets.signed, "pending targets") != root_bytes:
-                    problem = "carrying other root bytes"
-            except SigningError as error:
-                problem = str(error)
-        if problem is not None or targets is None:
-            log.warning(
-                "%s: ignoring %s: %s", storage.url, pending_targets_key(root_sha256), problem
-            )
-            return None
-        return Pending(version, root_sha256, targets.signed, targets_bytes, snapshot_bytes)
-
-    def was_signed(self, storage: Storage, root: RootDocument) -> bool:
-        """Whether ``root`` was signed once, at its own serial (promoted, or pending).
-
-        Cost: one request, three when it was not promoted.
-        """
-        root_bytes = root.to_bytes()
-        version = metadata_version(root.serial)
-        try:
-            data = storage.get(targets_key(version)).data
-        except ObjectNotFoundError:
-            pass
-        else:
-            metadata = self._verified(data, Targets.type)
-            if metadata is not None and _pins(metadata, sha256_hex(root_bytes), version):
-                return True
-        return self.find_pending(storage, root_bytes) is not None
-
     def promote(self, storage: Storage, pending: Pending) -> MetaFile:
         """Put ``pending`` under its consistent-snapshot names; the snapshot's meta.
 
@@ -436,15 +197,15 @@ class IndexSigner:
         version = pending.version
         targets_bytes = self._put_or_adopt(
             storage,
-            targets_key(version),
+            metadata_key("targets", version),
             pending.targets_bytes,
             Targets.type,
-            lambda metadata: _pins(metadata, pending.root_sha256, version),
+            lambda metadata: pins(metadata, pending.root_sha256, version),
         )
-        targets_meta = _meta_of(targets_bytes, version)
+        targets_meta = meta_of(targets_bytes, version)
         snapshot_bytes = self._put_or_adopt(
             storage,
-            snapshot_key(version),
+            metadata_key("snapshot", version),
             pending.snapshot_bytes if targets_bytes == pending.targets_bytes else None,
             Snapshot.type,
             lambda metadata: (
@@ -452,7 +213,7 @@ class IndexSigner:
                 and metadata.signed.meta.get("targets.json") == targets_meta
             ),
         )
-        return _meta_of(snapshot_bytes, version)
+        return meta_of(snapshot_bytes, version)
 
     def sign_as_is(self, storage: Storage, root_bytes: bytes) -> MetaFile:
         """Sign ``root_bytes`` with no base check: only the first signing of an index
@@ -498,7 +259,7 @@ class IndexSigner:
     def upload_root_history(self, storage: Storage) -> None:
         """Every root version of the key directory into ``tuf/`` (create-only, or identical)."""
         for version, data in sorted(root_history(self.keydir).items()):
-            key = root_key(version)
+            key = metadata_key("root", version)
             try:
                 storage.put_new(key, data)
             except ObjectExistsError:

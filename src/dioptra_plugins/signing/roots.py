@@ -38,7 +38,7 @@ from dioptra_plugins.signing.keys import (
     write_trusted_root,
 )
 from dioptra_plugins.signing.metadata import ROOT_EXPIRY, IndexSigner
-from dioptra_plugins.signing.names import root_key
+from dioptra_plugins.signing.names import metadata_key
 from dioptra_plugins.signing.outcome import SignResult
 from dioptra_plugins.signing.policy import WRITER_ROLES, SignedWriter
 
@@ -98,7 +98,8 @@ def rotate_key(keydir: Path, role: str, storage: Storage) -> RotateResult:
     if next_path.exists():
         raise UsageError(
             f"{next_path} exists: an earlier rotation of {role} was interrupted; if "
-            f"{root_key(old_root.signed.version + 1)} is not in the index, delete it and retry"
+            f"{metadata_key('root', old_root.signed.version + 1)} is not in the index, delete it "
+            "and retry"
         )
     signer = new_signer()
     write_private_key(next_path, signer)
@@ -119,11 +120,11 @@ def rotate_key(keydir: Path, role: str, storage: Storage) -> RotateResult:
             # Signed by the old and the new key: valid under root n and root n + 1 alike.
             result = _sign_with_both(storage, IndexSigner(keydir, extra={role: [signer]}), role)
         try:
-            storage.put_new(root_key(signed.version), data)
+            storage.put_new(metadata_key("root", signed.version), data)
         except ObjectExistsError:
             raise SigningError(
-                f"{storage.url}/{root_key(signed.version)} appeared meanwhile: someone else "
-                "rotated a key of this index; nothing was changed in the key directory"
+                f"{storage.url}/{metadata_key('root', signed.version)} appeared meanwhile: someone "
+                "else rotated a key of this index; nothing was changed in the key directory"
             ) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,5 +1,9 @@
 """What one serial of the signed index signs: the root's bytes, its project documents, bundles.
 
+The root's exact bytes travel in the target named like the root (``index.json``), in its
+``custom.index_root``: :func:`index_targets` puts them there, :func:`carried_root` takes them
+out for the writer and the reader alike.
+
 Project documents and bundles are immutable and named by their sha256, so the targets of an
 unchanged project are copied from the previous targets; only changed projects' documents are
 read (through :mod:`dioptra_plugins.index.reading`, the one reader of project documents).
@@ -9,16 +13,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from tuf.api.exceptions import LengthOrHashMismatchError
 from tuf.api.metadata import TargetFile, Targets  # type: ignore[attr-defined]
 
-from dioptra_plugins.errors import IndexFormatError
+from dioptra_plugins.errors import DioptraPluginsError, IndexFormatError
 from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import ProjectEntry, RootDocument
-from dioptra_plugins.index.keys import bundle_key
+from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
 from dioptra_plugins.index.reading import read_project_and_bytes
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.signing import SigningError
-from dioptra_plugins.signing.names import INDEX_TARGET
 
 
 def index_targets(
@@ -33,10 +37,10 @@ def index_targets(
     their sha256, so same key, same bundles) is copied; the others are read.
     """
     files = {
-        INDEX_TARGET: TargetFile(
+        ROOT_KEY: TargetFile(
             len(root_bytes),
             {"sha256": sha256_hex(root_bytes)},
-            INDEX_TARGET,
+            ROOT_KEY,
             {"custom": {"index_root": root_bytes.decode()}},
         )
     }
@@ -65,6 +69,22 @@ def index_targets(
         for item in missing:
             files.update(read(item))
     return files
+
+
+def carried_root(target: TargetFile | None, what: str, error: type[DioptraPluginsError]) -> bytes:
+    """The exact index root bytes the ``index.json`` target carries, checked against its length
+    and sha256; ``error`` (SigningError for a writer, TrustError for a reader) when it carries
+    none or other bytes, ``what`` naming the metadata in its message."""
+    custom = target.custom if target is not None else None
+    text = custom.get("index_root") if isinstance(custom, dict) else None
+    if target is None or not isinstance(text, str):
+        raise error(f"{what}: its signed targets carry no {ROOT_KEY} root")
+    data = text.encode()
+    try:
+        target.verify_length_and_hashes(data)
+    except LengthOrHashMismatchError as mismatch:
+        raise error(f"{what}: the signed {ROOT_KEY} does not match: {mismatch}") from None
+    return data
 
 
 def _document_targets(storage: Storage, name: str, entry: ProjectEntry) -> dict[str, TargetFile]:

@@ -20,39 +20,39 @@ and a conditional GET of ``tuf/timestamp.json``; snapshot and targets come from 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import Metadata, TargetFile  # type: ignore[attr-defined]
+from tuf.api.metadata import TargetFile  # type: ignore[attr-defined]
 from tuf.ngclient.config import UpdaterConfig
 from tuf.ngclient.fetcher import FetcherInterface
 from tuf.ngclient.updater import Updater
 
 from dioptra_plugins.errors import (
     DioptraPluginsError,
-    IndexFormatError,
     IntegrityError,
     ObjectNotFoundError,
     StorageError,
     UsageError,
 )
 from dioptra_plugins.fsutil import write_atomic
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, Storage, StoredObject
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.signing import TRUST_VARIABLE, SignedMismatchError, TrustError
 from dioptra_plugins.signing.keys import parse_root
-from dioptra_plugins.signing.names import INDEX_TARGET, TIMESTAMP_KEY, TUF_DIR
+from dioptra_plugins.signing.names import TIMESTAMP_KEY, TUF_DIR
+from dioptra_plugins.signing.refusals import refusal
+from dioptra_plugins.signing.targets import carried_root
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def read_trust(trust: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
 def cache_dir(layout: PluginDirLayout, index_url: str) -> Path:
     """``cache/tuf/<id>``: ngclient's trusted metadata of one index URL (not a 64-hex name,
     so gc, which collects those in ``cache/``, leaves it alone)."""
-    return layout.cache / "tuf" / hashlib.sha256(index_url.encode()).hexdigest()[:16]
+    return layout.cache / "tuf" / sha256_hex(index_url.encode())[:16]
 
 
 @dataclass
@@ -183,10 +183,12 @@ class SignedStorage:
                 ) from None
             try:
                 updater.refresh()
-                target = updater.get_targetinfo(INDEX_TARGET)
+                target = updater.get_targetinfo(ROOT_KEY)
             except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as error:
-                raise _refusal(prefix, error, fetcher, Path(workdir)) from None
-            root_bytes = self._root_bytes(prefix, target)
+                raise refusal(
+                    prefix, error, fetcher.served, fetcher.missing, Path(workdir)
+                ) from None
+            root_bytes = carried_root(target, prefix, TrustError)
             files = _read_tree(Path(workdir))
         # The ETag of the timestamp now trusted, for the next sync's conditional GET.
         etags = {
@@ -195,7 +197,7 @@ class SignedStorage:
             if key == TIMESTAMP_KEY and files.get("timestamp.json") == data
         }
         verified = _Verified(
-            root_bytes, ETAG_PREFIX + hashlib.sha256(root_bytes).hexdigest(), updater, files, etags
+            root_bytes, ETAG_PREFIX + sha256_hex(root_bytes), updater, files, etags
         )
         self._check_projects(prefix, verified)
         return verified
@@ -221,20 +223,6 @@ class SignedStorage:
         except (OSError, ValueError, AttributeError):
             pass
         return known
-
-    def _root_bytes(self, prefix: str, target: TargetFile | None) -> bytes:
-        custom = target.custom if target is not None else None
-        text = custom.get("index_root") if isinstance(custom, dict) else None
-        if target is None or not isinstance(text, str):
-            raise TrustError(f"{prefix}: its signed targets carry no {INDEX_TARGET} root")
-        data = text.encode()
-        try:
-            target.verify_length_and_hashes(data)
-        except tuf_errors.LengthOrHashMismatchError as error:
-            raise TrustError(
-                f"{prefix}: the signed {INDEX_TARGET} does not match: {error}"
-            ) from None
-        return data
 
     def _check_projects(self, prefix: str, verified: _Verified) -> None:
         """Every project document the signed root names is a target with that sha256."""
@@ -378,78 +366,3 @@ def _read_tree(directory: Path) -> dict[str, bytes]:
         if relative in (*_KEPT, _ETAGS) or relative.startswith("root_history/"):
             files[relative] = path.read_bytes()
     return files
-
-
-# --- refusals ----------------------------------------------------------------------------------
-
-
-def _refusal(
-    prefix: str, error: Exception, fetcher: StorageFetcher, workdir: Path
-) -> DioptraPluginsError:
-    """One plain sentence for what ngclient refused."""
-    message = " ".join(str(error).split())
-    if isinstance(error, tuf_errors.DownloadHTTPError) and TIMESTAMP_KEY in fetcher.missing:
-        return TrustError(
-            f"{prefix}: it is not signed ({TIMESTAMP_KEY} does not exist) but trust is "
-            "configured; sign it with `dioptra-plugins index init URL --signed --keys KEYDIR`"
-        )
-    if isinstance(error, tuf_errors.DownloadError):
-        cause = error.__cause__
-        if isinstance(cause, DioptraPluginsError):
-            return cause
-        return TrustError(f"{prefix}: {message}")
-    if isinstance(error, tuf_errors.ExpiredMetadataError):
-        return TrustError(f"{prefix}: {_expiry(message, fetcher, workdir)}")
-    if isinstance(error, tuf_errors.BadVersionNumberError):
-        return TrustError(
-            f"{prefix}: rolled back or mixed metadata ({message}): an older signed index was "
-            "replayed, or metadata of different snapshots was combined"
-        )
-    if isinstance(error, tuf_errors.UnsignedMetadataError):
-        return TrustError(
-            f"{prefix}: metadata not signed by the keys of the trusted root ({message})"
-        )
-    if isinstance(error, tuf_errors.LengthOrHashMismatchError):
-        return TrustError(
-            f"{prefix}: metadata of different snapshots ({message}): a role's file is not the "
-            "one the role above it pins"
-        )
-    if isinstance(error, IndexFormatError):
-        return error
-    return TrustError(f"{prefix}: {message}")
-
-
-def _expiry(message: str, fetcher: StorageFetcher, workdir: Path) -> str:
-    """``its timestamp metadata (version 7) expired at 2026-12-01T10:00:00Z, 3 h ago...``."""
-    role = next(
-        (r for r in ("timestamp", "snapshot", "targets", "root") if r in message), "timestamp"
-    )
-    candidates = [data for key, (_etag, data) in fetcher.served.items() if f"{role}.json" in key]
-    path = workdir / ("root.json" if role == "root" else f"{role}.json")
-    if path.is_file():
-        candidates.append(path.read_bytes())
-    moments = []
-    for data in candidates:
-        try:
-            signed = Metadata.from_bytes(data).signed
-        except Exception:  # noqa: S112 - an unreadable candidate says nothing about the time
-            continue
-        if signed.type == role:
-            moments.append((signed.expires, signed.version))
-    if not moments:
-        return f"its {role} metadata expired ({message})"
-    expires, version = max(moments)
-    ago = _duration((datetime.now(UTC) - expires).total_seconds())
-    return (
-        f"its {role} metadata (version {version}) expired at "
-        f"{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}, {ago} ago: the index is frozen, or nobody "
-        "re-signed it (`dioptra-plugins index refresh --keys KEYDIR`)"
-    )
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"

@@ -26,7 +26,7 @@ from dioptra_plugins.index.documents import FileEntry, ProjectDocument, ProjectE
 from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
 from dioptra_plugins.index.reading import read_project
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.signing.names import pending_targets_key
+from dioptra_plugins.signing.names import pending_key
 from dioptra_plugins.signing.trust import SignedStorage
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def _compare(storage: Storage, view: TrustedView, signed_bytes: bytes) -> None:
     unsigned_label = f"serial {unsigned.serial} (sha256 {unsigned_sha256})"
     view.pending = _has_pending(storage, unsigned_sha256)
     pending = (
-        f"; {pending_targets_key(unsigned_sha256)} claims to sign it (a publisher that died "
+        f"; {pending_key('targets', unsigned_sha256)} claims to sign it (a publisher that died "
         "before promoting its signature, or a forgery): `dioptra-plugins index refresh` "
         "verifies it and completes it"
         if view.pending
@@ -181,7 +181,7 @@ def _compare(storage: Storage, view: TrustedView, signed_bytes: bytes) -> None:
 def _has_pending(storage: Storage, root_sha256: str) -> bool:
     """Whether pending targets named by this root's sha256 exist (read, not verified)."""
     try:
-        storage.get(pending_targets_key(root_sha256))
+        storage.get(pending_key("targets", root_sha256))
     except DioptraPluginsError:  # absent, or unreadable: nothing to point the operator at
         return False
     return True
