@@ -19,7 +19,12 @@ from packaging.version import InvalidVersion, Version
 from dioptra_plugins.bundle.manifest import is_import_name, manifest_problems
 from dioptra_plugins.errors import IndexFormatError
 from dioptra_plugins.hashing import sha256_hex
-from dioptra_plugins.index.keys import is_normalized_name, is_sha256, project_document_key
+from dioptra_plugins.index.keys import (
+    ROOT_KEY,
+    is_normalized_name,
+    is_sha256,
+    project_document_key,
+)
 
 FORMAT_VERSION = 1
 MAX_INTEGER = 2**63 - 1
@@ -48,6 +53,14 @@ class _Reader:
             raise IndexFormatError(f"{what}: expected a JSON object, found {type(obj).__name__}")
         self.what = what
         self.obj: dict[str, Any] = obj
+
+    @classmethod
+    def document(cls, data: bytes, what: str, expected_sha256: str | None) -> _Reader:
+        """The reader of a stored document: its sha256 checked (when one is expected), its JSON
+        parsed and its format version one this code reads."""
+        reader = cls(what, _load_json(data, what, expected_sha256))
+        reader.format()
+        return reader
 
     def _get(self, name: str) -> Any:
         if name not in self.obj:
@@ -293,8 +306,7 @@ class ProjectDocument:
     def from_bytes(
         cls, data: bytes, expected_sha256: str | None = None, *, what: str = "project document"
     ) -> ProjectDocument:
-        reader = _Reader(what, _load_json(data, what, expected_sha256))
-        reader.format()
+        reader = _Reader.document(data, what, expected_sha256)
         name = reader.name()
         files = [
             FileEntry.from_json(item, f"{what} file #{number}")
@@ -350,10 +362,9 @@ class RootDocument:
 
     @classmethod
     def from_bytes(
-        cls, data: bytes, expected_sha256: str | None = None, *, what: str = "index.json"
+        cls, data: bytes, expected_sha256: str | None = None, *, what: str = ROOT_KEY
     ) -> RootDocument:
-        reader = _Reader(what, _load_json(data, what, expected_sha256))
-        reader.format()
+        reader = _Reader.document(data, what, expected_sha256)
         serial = reader.integer("serial")
         projects: dict[str, ProjectEntry] = {}
         for name, item in reader.mapping("projects").items():

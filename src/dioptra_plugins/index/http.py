@@ -36,7 +36,7 @@ from urllib3.response import BaseHTTPResponse
 from dioptra_plugins.errors import ObjectNotFoundError, StorageError, UsageError
 from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.counting import RequestCounter
-from dioptra_plugins.index.keys import check_key
+from dioptra_plugins.index.keys import ROOT_KEY, check_key
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class HTTPStorage:
 
     def prepare(self) -> None:
         """Nothing to create on a read-only host; one GET says whether the index is there."""
-        self.get("index.json")
+        self.get(ROOT_KEY)
 
     def get(self, key: str) -> StoredObject:
         response = self._request(key, {}, preload=True)
