@@ -98,16 +98,25 @@ def exchange_paths(first: Path, second: Path) -> None:
     fsync_dir(second.parent)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename, after the bytes reached the disk."""
+def write_atomic(
+    path: Path, data: bytes, *, durable: bool = True, temporary: str | None = None
+) -> None:
+    """Replace ``path`` with ``data`` in one rename, after the bytes reached the disk.
+
+    A reader sees the old file or the new one, never part of one.  ``durable=False`` skips the
+    two fsyncs, for a file whose loss in a crash harms nobody (a cache checked on every read, a
+    pin whose process dies with the machine).  ``temporary`` names the temporary file, for a
+    directory whose cleaner looks for another name than ``.<name>.tmp-*``.
+    """
 
     def write(tmp: Path) -> None:
         with tmp.open("wb") as stream:
             stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
 
-    _replace_through_temporary(path, write)
+    _replace_through_temporary(path, write, durable=durable, temporary=temporary)
 
 
 def replace_symlink(link: Path, target: str) -> None:
@@ -115,17 +124,26 @@ def replace_symlink(link: Path, target: str) -> None:
     _replace_through_temporary(link, lambda tmp: os.symlink(target, tmp))
 
 
-def _replace_through_temporary(path: Path, create: Callable[[Path], None]) -> None:
+def _replace_through_temporary(
+    path: Path,
+    create: Callable[[Path], None],
+    *,
+    durable: bool = True,
+    temporary: str | None = None,
+) -> None:
     """``create`` a sibling temporary, rename it over ``path``, make the rename durable.
 
-    The temporary's name (``.<name>.tmp-*``) is one that ``remove_leftovers`` collects.
+    The temporary's default name (``.<name>.tmp-*``) is one that ``remove_leftovers`` collects.
     """
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    tmp = path.with_name(temporary or f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
         create(tmp)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        # OSError, not just FileNotFoundError: on a read-only file system unlink says EROFS
+        # even for a file never created, and the cleanup must not replace the error raised.
+        with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)

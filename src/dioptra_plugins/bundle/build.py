@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -51,7 +50,7 @@ from dioptra_plugins.bundle.manifest import (
 )
 from dioptra_plugins.bundle.verify import verify_wheel
 from dioptra_plugins.errors import BuildError, BundleError, UsageError
-from dioptra_plugins.hashing import record_digest
+from dioptra_plugins.hashing import record_digest, sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +359,7 @@ def _like(template: zipfile.ZipInfo, name: str) -> zipfile.ZipInfo:
 
 def _record_with(record: bytes, name: str, data: bytes) -> bytes:
     rows = [row for row in csv.reader(io.StringIO(record.decode())) if row and row[0] != name]
-    digest = record_digest(hashlib.sha256(data).hexdigest())
+    digest = record_digest(sha256_hex(data))
     row = [name, f"sha256={digest}", str(len(data))]
     # RECORD lists itself last with no hash, as hatchling wrote it.
     own = [r for r in rows if r[0].endswith("/RECORD")]

@@ -42,7 +42,7 @@ from dioptra_plugins.bundle.record_checks import (
     check_record,
 )
 from dioptra_plugins.errors import BundleError
-from dioptra_plugins.hashing import sha256_stream
+from dioptra_plugins.hashing import sha256_hex, sha256_stream
 
 __all__ = [
     "EntrySink",
@@ -157,7 +157,7 @@ class _Verifier:
             dist_info=dist_info,
             requires_dist=[str(requirement) for requirement in metadata.requires_dist or []],
             requires_python=str(metadata.requires_python) if metadata.requires_python else None,
-            metadata_sha256=hashlib.sha256(metadata_bytes).hexdigest(),
+            metadata_sha256=sha256_hex(metadata_bytes),
             manifest=manifest,
             files=recorded,
         )
@@ -166,7 +166,7 @@ class _Verifier:
         """(sha256, size) of the wheel: as the caller hashed it on arrival, or read again."""
         if self.content is not None:
             size = len(self.content)
-            return self.sha256 or hashlib.sha256(self.content).hexdigest(), size
+            return self.sha256 or sha256_hex(self.content), size
         if self.source is not None:
             size = self.source.seek(0, io.SEEK_END)
             if self.sha256 is not None:

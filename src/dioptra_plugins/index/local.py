@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import logging
 import os
 import shutil
@@ -31,7 +30,7 @@ from dioptra_plugins.errors import (
     StorageOSError,
 )
 from dioptra_plugins.fsutil import fsync_dir
-from dioptra_plugins.hashing import CHUNK_SIZE, file_sha256
+from dioptra_plugins.hashing import CHUNK_SIZE, file_sha256, sha256_hex
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
@@ -109,7 +108,7 @@ class LocalStorage:
         data = self._read(key)
         if data is None:
             raise ObjectNotFoundError(key=key, url=self.url)
-        return StoredObject(key, data, hashlib.sha256(data).hexdigest())
+        return StoredObject(key, data, sha256_hex(data))
 
     def get_if_changed(self, key: str, etag: str) -> StoredObject | NotModified:
         stored = self.get(key)
@@ -170,7 +169,7 @@ class LocalStorage:
             except OSError as error:
                 raise StorageOSError("lock", str(lock_path), error) from error
             current = self._read(key)
-            current_etag = None if current is None else hashlib.sha256(current).hexdigest()
+            current_etag = None if current is None else sha256_hex(current)
             if current_etag != if_match:
                 found = "absent" if current_etag is None else f"at ETag {current_etag}"
                 wanted = "absent" if if_match is None else f"at ETag {if_match}"
@@ -186,7 +185,7 @@ class LocalStorage:
                 _discard(temp)
                 raise StorageOSError("replace", str(path), error) from error
             self._sync_dir(path.parent)
-        return hashlib.sha256(data).hexdigest()
+        return sha256_hex(data)
 
     def _check_folders(self, prefix: str) -> None:
         """Refuse to list ``projects/`` as empty when ``projects`` is a file: a repair would

@@ -8,14 +8,14 @@ for a process, and a sync keeps them on disk (``cache/documents/``) for the next
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from dioptra_plugins.errors import IndexFormatError, ObjectNotFoundError
+from dioptra_plugins.fsutil import write_atomic
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.storage import Storage
@@ -135,9 +135,15 @@ class DocumentCache:
         with contextlib.suppress(OSError):  # only a cache: nobody may fail for it
             self.directory.mkdir(parents=True, exist_ok=True)
             for sha256, data in fetched.items():
-                tmp = self.directory / f".tmp-{secrets.token_hex(6)}"
-                tmp.write_bytes(data)
-                os.replace(tmp, self.directory / f"{sha256}.json")
+                # Not durable: a document lost or torn in a crash fails its sha256 on the next
+                # read and is fetched again; hundreds of fsyncs would cost every sync.  The
+                # temporary is named as remove_leftovers collects it in this directory.
+                write_atomic(
+                    self.directory / f"{sha256}.json",
+                    data,
+                    durable=False,
+                    temporary=f".tmp-{secrets.token_hex(6)}",
+                )
 
     def _from_directory(self, sha256: str) -> bytes | None:
         if self.directory is None:
@@ -146,4 +152,4 @@ class DocumentCache:
             data = (self.directory / f"{sha256}.json").read_bytes()
         except OSError:
             return None
-        return data if hashlib.sha256(data).hexdigest() == sha256 else None
+        return data if sha256_hex(data) == sha256 else None

@@ -23,7 +23,6 @@ Pins (``pins/``, and the runtime pin dir for read-only dirs) are :mod:`.pins`' b
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dioptra_plugins.errors import UsageError
+from dioptra_plugins.hashing import sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class PluginDirLayout:
             text = self.identity_file.read_text(encoding="ascii").strip()
             if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
                 return text
-        return hashlib.sha256(os.fsencode(os.path.realpath(self.root))).hexdigest()[:32]
+        return sha256_hex(os.fsencode(os.path.realpath(self.root)))[:32]
 
     def pin_dirs(self) -> list[Path]:
         """Every directory that may hold pins of this plugin dir, preferred first."""

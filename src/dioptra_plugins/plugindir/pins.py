@@ -23,9 +23,9 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.fsutil import write_atomic
 from dioptra_plugins.plugindir.layout import PIN_DIR_VARIABLE, PluginDirLayout
 
 logger = logging.getLogger(__name__)
@@ -51,14 +51,10 @@ def pid_alive(pid: int) -> bool:
 def _write_pin(directory: Path, pid: int, generation: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     pin = directory / f"{pid}-{secrets.token_hex(4)}.json"
-    tmp = pin.with_suffix(".tmp")
-    try:
-        tmp.write_text(json.dumps({"pid": pid, "generation": generation}))
-        os.replace(tmp, pin)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    # Not durable (a pin protects a process, which a crash ends too), and its temporary named
+    # <pid>-<token>.tmp so that remove_dead_pins collects a half-written one by its pid.
+    data = json.dumps({"pid": pid, "generation": generation}).encode()
+    write_atomic(pin, data, durable=False, temporary=pin.with_suffix(".tmp").name)
     return pin
 
 
@@ -136,12 +132,7 @@ class PinnedGeneration:
     def __enter__(self) -> PinnedGeneration:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self._release()
 
     def _release(self) -> None:

@@ -11,7 +11,6 @@ nobody else can see yet.  :mod:`~dioptra_plugins.registry.loader` then swaps it 
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -23,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from dioptra_plugins.errors import LoadFailure
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.registry.lookup import is_self_or_ancestor, located_error, syntax_error
 
 
@@ -81,7 +81,7 @@ class ExecutedModule:
 
 
 def source_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return sha256_hex(data)
 
 
 def is_source_spec(spec: importlib.machinery.ModuleSpec) -> bool:
