@@ -9,15 +9,17 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import tomli_w
 from packaging.utils import canonicalize_name
 from synchelpers import installed, publish_wheels
 
-from dioptra_plugins import rollback, sync
+from dioptra_plugins import rollback, sync, verify
 from dioptra_plugins.errors import ResolutionError
 from dioptra_plugins.index.documents import RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
@@ -166,3 +168,82 @@ def test_a_sync_switches_without_reading_its_new_lock_back(
     assert result.switched
     assert read == []
     assert installed(plugin_dir) == {"alpha": "2.0.0", "gamma": "1.0.0"}
+
+
+def test_links_a_change_keeps_are_the_current_generations_own(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2", "gamma"], index=index, plugin_dir=plugin_dir)
+    sync(["alpha", "gamma"], index=index, plugin_dir=plugin_dir)
+    layout = PluginDirLayout(plugin_dir)
+    first, second = layout.generation_path("000001"), layout.generation_path("000002")
+    # gamma did not change: the same link, hard-linked; alpha did: a link of its own.
+    assert (second / "gamma").lstat().st_ino == (first / "gamma").lstat().st_ino
+    assert (second / "alpha").lstat().st_ino != (first / "alpha").lstat().st_ino
+    assert os.readlink(second / "alpha") != os.readlink(first / "alpha")
+    assert verify(plugin_dir).problems == []
+    # A link of the current generation that does not read as it should is never reused.
+    (second / "gamma").unlink()
+    (second / "gamma").symlink_to("../../store/elsewhere/gamma")
+    sync(["alpha<2", "gamma"], index=index, plugin_dir=plugin_dir)
+    third = layout.generation_path("000003")
+    assert os.readlink(third / "gamma") == os.readlink(first / "gamma")
+    assert (third / "gamma").lstat().st_ino != (second / "gamma").lstat().st_ino
+    assert installed(plugin_dir) == {"alpha": "1.1.0", "gamma": "1.0.0"}
+
+
+def _whole_document(lock: pylock.Lock) -> bytes:
+    """The lock as tomli_w writes it in one piece (what lock_to_toml wrote before)."""
+    tool: dict[str, object] = {"index": lock.index, "requirements": list(lock.requirements)}
+    if lock.generation is not None:
+        tool["generation"] = lock.generation
+    if lock.index_serial is not None:
+        tool["index-serial"] = lock.index_serial
+    packages = [
+        pylock._package_table(p, pylock.index_as_url(p.index))
+        for p in sorted(lock.packages, key=lambda p: p.name)
+    ]
+    document = {
+        "lock-version": pylock.LOCK_VERSION,
+        "created-by": pylock.TOOL,
+        "packages": packages,
+        "tool": {pylock.TOOL: tool},
+    }
+    return tomli_w.dumps(document).encode()
+
+
+@pytest.mark.parametrize("index_url", ["s3://bucket/plugins", "/srv/index", "https://h/i/"])
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_a_lock_written_a_package_at_a_time_is_the_whole_documents_bytes(
+    index_url: str, count: int
+) -> None:
+    provenance = {"vcs": "git", "url": 'https://example.org/r "q" \\ é\t', "dirty": True}
+    packages = tuple(
+        pylock.LockedPackage(
+            name=f"pkg-{i}",
+            version=f"1.{i}",
+            filename=f"pkg_{i}-1.{i}-py3-none-any.whl",
+            sha256=f"{i:064x}",
+            size=100 + i,
+            top_level=f"pkg_{i}" if i != 2 else "ns.pkg_2",
+            index=index_url,
+            url=f"{index_url.rstrip('/')}/bundles/pkg-{i}",
+            provenance=provenance if i == 1 else None,
+        )
+        for i in range(count)
+    )
+    for lock in (
+        pylock.Lock(packages=packages, index=index_url),
+        pylock.Lock(
+            packages=packages,
+            index=index_url,
+            generation="000007",
+            index_serial=9,
+            requirements=("pkg-0>=1", "pkg-1"),
+        ),
+    ):
+        written = pylock.lock_to_toml(lock)
+        assert written == _whole_document(lock)
+        read = pylock.lock_from_toml(written).packages
+        assert [(p.name, p.sha256, p.top_level) for p in read] == [
+            (p.name, p.sha256, p.top_level) for p in packages
+        ]

@@ -11,6 +11,8 @@ tree, dirty), copied from the bundle's own manifest, so a job's lock names its s
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,31 +92,44 @@ def lock_to_toml(lock: Lock) -> bytes:
         tool["index-serial"] = lock.index_serial
     # Resolved once an index, not once a package (a realpath each).
     index_urls = {index: index_as_url(index) for index in {p.index for p in lock.packages}}
-    document: dict[str, Any] = {
-        "lock-version": LOCK_VERSION,
-        "created-by": TOOL,
-        "packages": [
+    head = {"lock-version": LOCK_VERSION, "created-by": TOOL}
+    packages = [
+        _package_table(package, index_urls[package.index])
+        for package in sorted(lock.packages, key=lambda p: p.name)
+    ]
+    if not packages:  # an empty array is written inline, among the keys
+        return tomli_w.dumps({**head, "packages": [], "tool": {TOOL: tool}}).encode()
+    # What tomli_w writes for the whole document, one package at a time: the packages a
+    # changed sync keeps are formatted once a process (a warm worker's next lock).
+    chunks = [_package_toml(json.dumps(table)) for table in packages]
+    tail = tomli_w.dumps({"tool": {TOOL: tool}})
+    return (tomli_w.dumps(head) + "\n" + "\n".join(chunks) + "\n" + tail).encode()
+
+
+def _package_table(package: LockedPackage, index_url: str | None) -> dict[str, Any]:
+    return {
+        "name": package.name,
+        "version": package.version,
+        **({"index": index_url} if index_url else {}),
+        "wheels": [
             {
-                "name": package.name,
-                "version": package.version,
-                **({"index": url} if (url := index_urls[package.index]) else {}),
-                "wheels": [
-                    {
-                        "name": package.filename,
-                        "url": package.url,
-                        "size": package.size,
-                        "hashes": {"sha256": package.sha256},
-                    }
-                ],
-                "tool": {
-                    TOOL: {"top-level": package.top_level} | _provenance_table(package.provenance)
-                },
+                "name": package.filename,
+                "url": package.url,
+                "size": package.size,
+                "hashes": {"sha256": package.sha256},
             }
-            for package in sorted(lock.packages, key=lambda p: p.name)
         ],
-        "tool": {TOOL: tool},
+        "tool": {TOOL: {"top-level": package.top_level} | _provenance_table(package.provenance)},
     }
-    return tomli_w.dumps(document).encode()
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_toml(table: str) -> str:
+    """The ``[[packages]]`` entry of one package's table (as JSON: hashable, and exact for
+    the strings, integers and booleans a table holds)."""
+    import tomli_w
+
+    return tomli_w.dumps({"packages": [json.loads(table)]})
 
 
 PROVENANCE_FIELDS = ("vcs", "url", "commit", "requested_ref", "subdirectory", "tree", "dirty")

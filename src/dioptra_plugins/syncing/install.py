@@ -101,7 +101,7 @@ def install_generation(
                 progress=progress,
                 stored=stored,
             )
-        name = build_generation(layout, lock)
+        name = build_generation(layout, lock, reuse=layout.current_name())
         with deferred():
             try:
                 switch_to(layout, name, lock)
