@@ -118,14 +118,15 @@ def build_generation(layout: PluginDirLayout, lock: Lock, reuse: str | None = No
     try:
         for directory in PluginDirLayout.namespace_dirs(p.top_level for p in lock.packages):
             (building / directory).mkdir()
-        old = layout.generation_path(reuse) if reuse is not None else None
+        # Plain strings, not Paths: pathlib's joins were a third of this loop at 400 bundles.
+        old = os.fspath(layout.generation_path(reuse)) if reuse is not None else None
         for package in lock.packages:
             inside = PluginDirLayout.package_dir(package.top_level)
-            link = building / inside
+            link = os.path.join(building, inside)
             target = PluginDirLayout.store_link(package.sha256, package.top_level)
-            if not (link.parent / target).is_dir():
+            if not os.path.isdir(os.path.join(os.path.dirname(link), target)):
                 raise PluginDirError(f"store entry {package.sha256} has no {inside}/")
-            _link(target, link, None if old is None else old / inside)
+            _link(target, link, None if old is None else os.path.join(old, inside))
         (building / LOCK_FILENAME).write_bytes(lock_to_toml(replace(lock, generation=name)))
         os.rename(building, layout.generation_path(name))
     except BaseException:
@@ -134,7 +135,7 @@ def build_generation(layout: PluginDirLayout, lock: Lock, reuse: str | None = No
     return name
 
 
-def _link(target: str, link: Path, same: Path | None) -> None:
+def _link(target: str, link: str, same: str | None) -> None:
     """Make ``link`` a symlink to ``target``: a hard link to ``same`` when that is already one.
 
     Creating an inode is what a generation costs per bundle (a symlink took 0.18 ms on this

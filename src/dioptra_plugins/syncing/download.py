@@ -364,7 +364,10 @@ def fetch_bundles(
     """
     if jobs < 1:
         raise UsageError(f"`jobs` must be at least 1, not {jobs}", parameters=("jobs",))
-    todo = [p for p in packages if include_stored or not layout.store_entry(p.sha256).is_dir()]
+    store = os.fspath(layout.store)  # a string join and stat a package, not a Path's
+    todo = [
+        p for p in packages if include_stored or not os.path.isdir(os.path.join(store, p.sha256))
+    ]
     if not todo:
         return 0
     if any(p.size > IN_MEMORY_LIMIT for p in todo):

@@ -41,7 +41,8 @@ HELPERS_FROM = 4
 
 def _compiler(layout: PluginDirLayout, packages: Sequence[LockedPackage]) -> BytecodeCompiler:
     """Helper processes, one a core, when enough bundles are missing from the store to pay off."""
-    missing = sum(1 for p in packages if not layout.store_entry(p.sha256).is_dir())
+    store = os.fspath(layout.store)
+    missing = sum(1 for p in packages if not os.path.isdir(os.path.join(store, p.sha256)))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return BytecodeCompiler(processes=(cores or 1) if missing >= HELPERS_FROM else 0)
 
