@@ -50,17 +50,8 @@ from dioptra_plugins.errors import (
     UsageError,
 )
 from dioptra_plugins.hashing import sha256_hex
-from dioptra_plugins.index.documents import (
-    MAX_INTEGER,
-    ProjectDocument,
-    ProjectEntry,
-    RootDocument,
-)
-from dioptra_plugins.index.history import (
-    history_keys,
-    record_swap,
-    settle,
-)
+from dioptra_plugins.index.documents import MAX_INTEGER, ProjectDocument, ProjectEntry, RootDocument
+from dioptra_plugins.index.history import history_keys, record_swap, settle
 from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
 from dioptra_plugins.index.reading import RootSnapshot, read_project
 from dioptra_plugins.index.simple import update_simple_pages
