@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NoReturn
 
 from dioptra_plugins.errors import (
     ConflictError,
@@ -120,13 +121,7 @@ def change_root(
         changed = dict(change(snapshot.root, cache))
         if not changed:
             return SwapResult(snapshot.root, (), attempt)
-        _put_documents(storage, list(changed.values()))
-        if before_swap is not None:
-            before_swap()
-        new_root = snapshot.root.with_projects(
-            {name: ProjectEntry.for_document(document) for name, document in changed.items()}
-        )
-        new_bytes = new_root.to_bytes()
+        new_root, new_bytes = _write_documents(storage, snapshot.root, changed, before_swap)
         if before_replace is not None:
             before_replace(snapshot, new_root, new_bytes)
         recorded = record_swap(storage, new_root, new_bytes, snapshot_sha256(snapshot))
@@ -135,15 +130,41 @@ def change_root(
         except ConflictError:
             # Removed (or kept, if the winner swapped in these very bytes) after the next read.
             lost = recorded
-            delay = random.uniform(
-                0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16))
-            )
-            log.debug("root changed under us (attempt %d); retrying in %.3f s", attempt, delay)
-            sleep(delay)
+            _back_off(attempt, sleep)
             continue
         log.info("index root is now serial %d", new_root.serial)
         new_projects = frozenset(changed) - frozenset(snapshot.root.projects)
         return SwapResult(new_root, tuple(changed.values()), attempt, new_projects)
+    _give_up(storage, lost, max_attempts)
+
+
+def _write_documents(
+    storage: Storage,
+    root: RootDocument,
+    changed: Mapping[str, ProjectDocument],
+    before_swap: Callable[[], None] | None,
+) -> tuple[RootDocument, bytes]:
+    """Write the changed documents (then wait on ``before_swap``); the next root and its bytes."""
+    _put_documents(storage, list(changed.values()))
+    if before_swap is not None:
+        before_swap()
+    new_root = root.with_projects(
+        {name: ProjectEntry.for_document(document) for name, document in changed.items()}
+    )
+    return new_root, new_root.to_bytes()
+
+
+def _back_off(attempt: int, sleep: Callable[[float], None]) -> None:
+    """Sleep a jittered, exponentially growing while after a lost swap."""
+    delay = random.uniform(
+        0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16))
+    )
+    log.debug("root changed under us (attempt %d); retrying in %.3f s", attempt, delay)
+    sleep(delay)
+
+
+def _give_up(storage: Storage, lost: Recorded | None, max_attempts: int) -> NoReturn:
+    """Settle the record of the last lost swap, then refuse: nothing was changed."""
     with contextlib.suppress(DioptraPluginsError):  # best effort, as every removal
         current = read_root(storage)
         settle(storage, lost, current.root if current.exists else None)
