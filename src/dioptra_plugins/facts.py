@@ -51,6 +51,8 @@ def kept(value: object) -> object:
     to the list a caller passed, in ``details`` and in a pickled copy alike."""
     if isinstance(value, Mapping):
         return {key: kept(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):  # in an order that does not change between runs
+        return sorted(value, key=str)
     if isinstance(value, Iterable) and not isinstance(value, str | bytes):
         return list(value)
     return value

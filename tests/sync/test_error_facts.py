@@ -32,6 +32,7 @@ from dioptra_plugins.errors import (
     UsageError,
     json_safe,
 )
+from dioptra_plugins.facts import kept
 from dioptra_plugins.index.local import LocalStorage
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.plugindir.writer_lock import writer_lock
@@ -240,6 +241,14 @@ def test_errors_with_facts_still_behave_as_exceptions() -> None:
     assert usage.args == ("`jobs` must be positive",)
     assert usage.parameters == ["jobs"]  # kept as a list, whatever sequence was passed
     assert usage.details() == {"parameters": ["jobs"]}
+
+
+def test_facts_are_kept_as_plain_data() -> None:
+    assert kept(x for x in "ab") == ["a", "b"]  # a generator is read once, when raised
+    assert kept({"p": ("1.0", "2.0")}) == {"p": ["1.0", "2.0"]}
+    assert kept(frozenset({"b", "a", "c"})) == ["a", "b", "c"]  # the same order every run
+    assert kept("text") == "text"
+    assert kept(Path("/x")) == Path("/x")
 
 
 def test_json_safe_turns_every_fact_into_json() -> None:
