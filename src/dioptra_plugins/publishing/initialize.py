@@ -85,7 +85,7 @@ def init_index(
     result = InitResult(storage.url, created, serial)
     if not signed:
         return result
-    from dioptra_plugins.signing.policy import initialize_signed
+    from dioptra_plugins.signing.refresh import initialize_signed
 
     assert keys is not None
     signing = initialize_signed(storage, keys, timestamp_expiry=timestamp_expiry)

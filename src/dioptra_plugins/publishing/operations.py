@@ -138,7 +138,7 @@ def refresh(
     timestamp of the signed state was renewed: workers that verify stay on it).
     ``timestamp_expiry``: seconds the new timestamp is valid (kept for later refreshes).
     """
-    from dioptra_plugins.signing.policy import refresh_index
+    from dioptra_plugins.signing.refresh import refresh_index
 
     if timestamp_expiry is not None and timestamp_expiry < 1:
         raise UsageError(f"timestamp expiry must be 1 second or more, not {timestamp_expiry}")

@@ -2,9 +2,8 @@
 
 Every write path of the library obeys it, whoever calls (the command line only parses, calls and
 prints): ``publishing.publish.publish``, ``publishing.yank.set_yanked``, ``index repair``,
-``index init --signed``, :func:`refresh_index`, :meth:`SignedWriter.swap_unchanged` (``index
+``index init --signed``, ``index refresh``, :meth:`SignedWriter.swap_unchanged` (``index
 renew``) and ``keys rotate``.
-
 
 - **An unsigned index** (no ``tuf/timestamp.json``) and no keys: the write goes ahead unsigned.
 - **A signed index and no keys**: refused before anything is written (:func:`writer_for`).
@@ -15,10 +14,9 @@ renew``) and ``keys rotate``.
   A base that is neither the signed root nor one a key holder signed is refused
   (:class:`~dioptra_plugins.signing.UnsignedRootError`, naming the differences), before
   anything is written: a publisher never signs a bucket writer's root by building on it.
-- :func:`refresh_index` needs only ``timestamp.pem`` and ``root.json``: it renews the timestamp
-  of the signed state, completes a publisher that died between its swap and its promotion (by
-  promoting the metadata that publisher signed, after verifying it), and reports any other
-  root without signing it, whatever keys the directory holds.
+- **The timestamp key alone** (``index refresh``) renews freshness and signs no content, and
+  ``index init --signed`` vouches for an unsigned root only the first time: both in
+  :mod:`dioptra_plugins.signing.refresh`.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ import logging
 import os
 import random
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from tuf.api.metadata import Targets  # type: ignore[attr-defined]
@@ -44,27 +41,21 @@ from dioptra_plugins.index.history import history_keys, recorded_replace
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.reading import RootSnapshot, read_project
 from dioptra_plugins.index.simple import update_simple_pages
-from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.index.storage import Storage, StoredObject
 from dioptra_plugins.signing import KEYS_VARIABLE, SigningError, UnsignedRootError, is_signed
-from dioptra_plugins.signing.differences import root_differences
-from dioptra_plugins.signing.metadata import (
-    DEFAULT_TIMESTAMP_EXPIRY,
-    MAX_ATTEMPTS,
-    RENEW_MARGIN,
-    IndexSigner,
-    iso,
-)
+from dioptra_plugins.signing.differences import RootDifference, root_differences
+from dioptra_plugins.signing.metadata import MAX_ATTEMPTS, IndexSigner, iso
 from dioptra_plugins.signing.names import metadata_version
 from dioptra_plugins.signing.outcome import Pending, SignedState, SignResult
 
 log = logging.getLogger(__name__)
 
 WRITER_ROLES = ("targets", "snapshot", "timestamp")
+"""The keys a write that changes the index's content needs (the publisher's)."""
 _UNCHANGED = (
     "nothing was changed (a publisher restores the signed root with `dioptra-plugins index "
     "renew --restore`)"
 )
-"""The keys a write that changes the index's content needs (the publisher's)."""
 
 
 def writer_for(
@@ -246,38 +237,12 @@ class SignedWriter:
         """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             state = self.state()
-            assert state.root is not None
             etag, current = _current_root(self.storage)
+            differences: list[RootDifference] = []
             if restore:
-                try:
-                    self.checked_base(current, state, outcome="")
-                except UnsignedRootError as error:
-                    differences = error.differences
-                else:
-                    raise UsageError(
-                        f"{self.url}/index.json is signed (serial "
-                        f"{current.serial if current else '?'}): nothing to restore"
-                    )
-                # Above every recorded serial too: a worker may have accepted any of them.
-                recorded = max(history_keys(self.storage), default=0)
-                serial = max(current.serial if current else 0, state.root.serial, recorded) + 1
-                new_root = RootDocument(serial=serial, projects=state.root.projects)
-                new_bytes = new_root.to_bytes()
-                self._pending = self.signer.sign_pending(
-                    self.storage, new_root, new_bytes, state.targets
-                )
+                new_root, new_bytes, differences = self._sign_restored(state, current)
             else:
-                if current is None:
-                    raise UnsignedRootError(
-                        self.url,
-                        signed_serial=state.root.serial,
-                        found_serial=None,
-                        differences=root_differences(self.storage, state.root, None),
-                        outcome="nothing was changed (`index renew --restore` restores it)",
-                    )
-                new_root = current.with_projects({})
-                new_bytes = new_root.to_bytes()
-                self.before_replace(RootSnapshot(current, etag), new_root, new_bytes)
+                new_root, new_bytes = self._sign_renewed(state, current, etag)
             try:
                 # Recorded like every swap (index.history), so a repair knows this serial.
                 recorded_replace(
@@ -290,141 +255,77 @@ class SignedWriter:
                 time.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** min(attempt, 10))))
                 continue
             if restore:
-                changed = sorted({d.project for d in differences})
-                documents = [
-                    read_project(self.storage, name, new_root.projects[name])
-                    for name in changed
-                    if name in new_root.projects
-                ]
-                update_simple_pages(self.storage, new_root, documents, frozenset(changed))
-                log.info("restored the signed root of %s at serial %d", self.url, serial)
+                self._restore_pages(new_root, differences)
             return self.after_swap(new_root)
         raise SigningError(f"gave up re-signing {self.url}: its root kept changing")
+
+    def _sign_renewed(
+        self, state: SignedState, current: RootDocument | None, etag: str | None
+    ) -> tuple[RootDocument, bytes]:
+        """``index renew``: the current root's content under the next serial, its base checked
+        and the new root signed before its swap."""
+        assert state.root is not None
+        if current is None:
+            raise UnsignedRootError(
+                self.url,
+                signed_serial=state.root.serial,
+                found_serial=None,
+                differences=root_differences(self.storage, state.root, None),
+                outcome="nothing was changed (`index renew --restore` restores it)",
+            )
+        new_root = current.with_projects({})
+        new_bytes = new_root.to_bytes()
+        self.before_replace(RootSnapshot(current, etag), new_root, new_bytes)
+        return new_root, new_bytes
+
+    def _sign_restored(
+        self, state: SignedState, current: RootDocument | None
+    ) -> tuple[RootDocument, bytes, list[RootDifference]]:
+        """``index renew --restore``: the signed root's content above every serial seen, signed
+        before its swap, and how the current root differs; refuses when that root is signed."""
+        assert state.root is not None
+        try:
+            self.checked_base(current, state, outcome="")
+        except UnsignedRootError as error:
+            differences: list[RootDifference] = error.differences
+        else:
+            raise UsageError(
+                f"{self.url}/index.json is signed (serial "
+                f"{current.serial if current else '?'}): nothing to restore"
+            )
+        # Above every recorded serial too: a worker may have accepted any of them.
+        recorded = max(history_keys(self.storage), default=0)
+        serial = max(current.serial if current else 0, state.root.serial, recorded) + 1
+        new_root = RootDocument(serial=serial, projects=state.root.projects)
+        new_bytes = new_root.to_bytes()
+        self._pending = self.signer.sign_pending(self.storage, new_root, new_bytes, state.targets)
+        return new_root, new_bytes, differences
+
+    def _restore_pages(self, new_root: RootDocument, differences: list[RootDifference]) -> None:
+        """The simple pages of the projects a restore changed back (after its swap)."""
+        changed = sorted({d.project for d in differences})
+        documents = [
+            read_project(self.storage, name, new_root.projects[name])
+            for name in changed
+            if name in new_root.projects
+        ]
+        update_simple_pages(self.storage, new_root, documents, frozenset(changed))
+        log.info("restored the signed root of %s at serial %d", self.url, new_root.serial)
 
 
 def _current_root(storage: Storage) -> tuple[str | None, RootDocument | None]:
     """(ETag to swap against, the root) as found; None for a missing or unreadable root."""
+    stored, root = read_current_root(storage)
+    return (stored.etag if stored is not None else None), root
+
+
+def read_current_root(storage: Storage) -> tuple[StoredObject | None, RootDocument | None]:
+    """``index.json`` as stored and as parsed; None for a missing (or an unreadable) root."""
     try:
         stored = storage.get(ROOT_KEY)
     except ObjectNotFoundError:
         return None, None
     try:
-        return stored.etag, RootDocument.from_bytes(stored.data)
+        return stored, RootDocument.from_bytes(stored.data)
     except IndexFormatError:
-        return stored.etag, None
-
-
-def refresh_index(
-    storage: Storage, keys: str | os.PathLike[str], *, timestamp_expiry: int | None = None
-) -> SignResult:
-    """Renew the freshness of what was signed; needs only ``timestamp.pem`` and ``root.json``.
-
-    - index.json is the signed root: a new timestamp.
-    - index.json is a root a publisher signed before its swap and did not promote (it died):
-      that metadata, verified against the trusted root, is promoted, then the timestamp.
-    - anything else: UnsignedRootError naming the differences, after renewing the timestamp of
-      the last signed state (workers stay on it and do not freeze).
-
-    Refresh never signs targets or snapshot, whatever keys the directory holds.
-    """
-    signer = IndexSigner(Path(keys))
-    signer.require("timestamp", action="index refresh")
-    signer.check_index(storage)
-    state = signer.signed_state(storage)
-    if state.root is None or state.snapshot_meta is None:
-        raise SigningError(
-            f"{storage.url} holds no signed metadata that the keys in {signer.keydir} verify; "
-            f"sign it first with `dioptra-plugins index init {storage.url} --signed`"
-        )
-    _warn_expiry(storage, state)
-    metadata_expires = iso(state.metadata_expires) if state.metadata_expires else None
-    try:
-        stored = storage.get(ROOT_KEY)
-    except ObjectNotFoundError:
-        stored = None
-    current: RootDocument | None = None
-    if stored is not None:
-        try:
-            current = RootDocument.from_bytes(stored.data)
-        except IndexFormatError:
-            current = None
-    if current is not None and current == state.root:
-        outcome = signer.point_timestamp(
-            storage, state.snapshot_meta, timestamp_expiry, force=True, first=state.timestamp
-        )
-        return SignResult(
-            storage.url, current.serial, False, *outcome, metadata_expires=metadata_expires
-        )
-    if stored is not None and current is not None and current.serial > state.root.serial:
-        pending = signer.find_pending(storage, stored.data)
-        if pending is not None and pending.version > state.version:
-            meta = signer.promote(storage, pending)
-            outcome = signer.point_timestamp(storage, meta, timestamp_expiry, force=True)
-            log.info(
-                "%s: completed serial %d, signed by its publisher before its swap",
-                storage.url,
-                current.serial,
-            )
-            return SignResult(
-                storage.url,
-                current.serial,
-                True,
-                *outcome,
-                completed=True,
-                metadata_expires=iso(pending.targets.expires),
-            )
-    differences = root_differences(storage, state.root, current)
-    signer.point_timestamp(
-        storage, state.snapshot_meta, timestamp_expiry, force=True, first=state.timestamp
-    )
-    raise UnsignedRootError(
-        storage.url,
-        signed_serial=state.root.serial,
-        found_serial=current.serial if current is not None else None,
-        differences=differences,
-        outcome=(
-            f"refresh signed none of it, only a new timestamp for signed serial "
-            f"{state.root.serial}, which workers that verify keep using (a publisher restores "
-            "the signed root with `dioptra-plugins index renew --restore`)"
-        ),
-        renewed=True,
-    )
-
-
-def _warn_expiry(storage: Storage, state: SignedState) -> None:
-    expires = state.metadata_expires
-    if expires is not None and expires - datetime.now(UTC) < RENEW_MARGIN:
-        log.warning(
-            "%s: its signed targets and snapshot expire at %s; a publisher renews them with "
-            "`dioptra-plugins index renew` (or any publish, yank or unyank)",
-            storage.url,
-            iso(expires),
-        )
-
-
-def initialize_signed(
-    storage: Storage, keys: str | os.PathLike[str], *, timestamp_expiry: int | None = None
-) -> SignResult:
-    """``index init --signed``: upload the root versions, then sign the index.
-
-    An index that is not signed yet is signed as it is: the one place where the owner vouches
-    for a root nobody signed.  An index that already holds signed metadata is only refreshed
-    (:func:`refresh_index`): running init again never signs a root the targets key did not.
-    """
-    signer = IndexSigner(Path(keys))
-    signer.require(*WRITER_ROLES, action="index init --signed")
-    signer.upload_root_history(storage)
-    state = signer.signed_state(storage)
-    if state.root is not None:
-        return refresh_index(storage, keys, timestamp_expiry=timestamp_expiry)
-    stored = storage.get(ROOT_KEY)
-    meta = signer.sign_as_is(storage, stored.data)
-    outcome = signer.point_timestamp(
-        storage,
-        meta,
-        timestamp_expiry or DEFAULT_TIMESTAMP_EXPIRY,
-        force=True,
-        first=state.timestamp,
-    )
-    serial = RootDocument.from_bytes(stored.data).serial
-    return SignResult(storage.url, serial, True, *outcome)
+        return stored, None

@@ -96,10 +96,10 @@ def rotate_key(keydir: Path, role: str, storage: Storage) -> RotateResult:
     old_signer = load_signer(keydir, role)
     next_path = keydir / f"{role}.next.pem"
     if next_path.exists():
+        next_root = metadata_key("root", old_root.signed.version + 1)
         raise UsageError(
             f"{next_path} exists: an earlier rotation of {role} was interrupted; if "
-            f"{metadata_key('root', old_root.signed.version + 1)} is not in the index, delete it "
-            "and retry"
+            f"{next_root} is not in the index, delete it and retry"
         )
     signer = new_signer()
     write_private_key(next_path, signer)

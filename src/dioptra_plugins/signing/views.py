@@ -15,6 +15,7 @@ Nothing here decides what to print or which exit code a difference deserves: ``l
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from dioptra_plugins.index.documents import FileEntry, ProjectDocument, ProjectE
 from dioptra_plugins.index.keys import ROOT_KEY, bundle_key
 from dioptra_plugins.index.reading import read_project
 from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.signing.differences import FilePair, differing_projects, paired_files
 from dioptra_plugins.signing.names import pending_key
 from dioptra_plugins.signing.trust import SignedStorage
 
@@ -172,10 +174,10 @@ def _compare(storage: Storage, view: TrustedView, signed_bytes: bytes) -> None:
             signed=signed_label,
         )
     )
-    for name in sorted(set(unsigned.projects) | set(view.root.projects)):
-        _compare_project(
-            storage, view, name, unsigned.projects.get(name), view.root.projects.get(name)
-        )
+    for name, unsigned_entry, signed_entry in differing_projects(
+        unsigned.projects, view.root.projects
+    ):
+        _compare_project(storage, view, name, unsigned_entry, signed_entry)
 
 
 def _has_pending(storage: Storage, root_sha256: str) -> bool:
@@ -195,33 +197,11 @@ def _compare_project(
     signed_entry: ProjectEntry | None,
 ) -> None:
     found = view.disagreements
-    if unsigned_entry == signed_entry:
-        return
-    if signed_entry is None:
-        assert unsigned_entry is not None
-        versions = _versions_text(storage, name, unsigned_entry)
-        found.append(
-            Disagreement(
-                "project",
-                f"{name}: in {ROOT_KEY} ({versions}), not in the signed metadata",
-                project=name,
-                unsigned=versions,
-            )
-        )
-        return
-    signed_latest = signed_entry.latest or "-"
-    if unsigned_entry is None:
-        found.append(
-            Disagreement(
-                "project",
-                f"{name}: signed (latest {signed_latest}), missing from {ROOT_KEY}",
-                project=name,
-                signed=f"latest {signed_latest}",
-            )
-        )
+    if unsigned_entry is None or signed_entry is None:
+        found.append(_one_sided_project(storage, name, unsigned_entry, signed_entry))
         return
     if unsigned_entry.latest != signed_entry.latest:
-        unsigned_latest = unsigned_entry.latest or "-"
+        unsigned_latest, signed_latest = unsigned_entry.latest or "-", signed_entry.latest or "-"
         found.append(
             Disagreement(
                 "latest",
@@ -251,6 +231,31 @@ def _compare_project(
     _compare_documents(view, name, unsigned_document, signed_document)
 
 
+def _one_sided_project(
+    storage: Storage,
+    name: str,
+    unsigned_entry: ProjectEntry | None,
+    signed_entry: ProjectEntry | None,
+) -> Disagreement:
+    """A project that only one of the two roots lists."""
+    if signed_entry is None:
+        assert unsigned_entry is not None
+        versions = _versions_text(storage, name, unsigned_entry)
+        return Disagreement(
+            "project",
+            f"{name}: in {ROOT_KEY} ({versions}), not in the signed metadata",
+            project=name,
+            unsigned=versions,
+        )
+    signed_latest = signed_entry.latest or "-"
+    return Disagreement(
+        "project",
+        f"{name}: signed (latest {signed_latest}), missing from {ROOT_KEY}",
+        project=name,
+        signed=f"latest {signed_latest}",
+    )
+
+
 def _versions_text(storage: Storage, name: str, entry: ProjectEntry) -> str:
     try:
         document = read_project(storage, name, entry)
@@ -266,108 +271,96 @@ def _compare_documents(
     unsigned_versions, signed_versions = set(unsigned.versions()), set(signed.versions())
     for version in unsigned.versions():
         if version not in signed_versions:
-            files = ", ".join(f.filename for f in unsigned.files_of(version))
-            found.append(
-                Disagreement(
-                    "version",
-                    f"{name} {version}: in the unsigned documents ({files}), not signed",
-                    project=name,
-                    version=version,
-                    unsigned=files,
-                )
-            )
+            found.append(_one_sided_version(name, version, unsigned, signed=False))
     for version in signed.versions():
         if version not in unsigned_versions:
-            files = ", ".join(f.filename for f in signed.files_of(version))
-            found.append(
-                Disagreement(
-                    "version",
-                    f"{name} {version}: signed ({files}), missing from the unsigned documents",
-                    project=name,
-                    version=version,
-                    signed=files,
-                )
-            )
+            found.append(_one_sided_version(name, version, signed, signed=True))
             continue
-        signed_files = {f.filename: f for f in signed.files_of(version)}
-        unsigned_files = {f.filename: f for f in unsigned.files_of(version)}
-        for filename in sorted(set(signed_files) | set(unsigned_files)):
-            _compare_files(
-                found, name, version, unsigned_files.get(filename), signed_files.get(filename)
-            )
+        for pair in paired_files(unsigned.files_of(version), signed.files_of(version)):
+            found += _file_disagreements(name, version, pair)
 
 
-def _compare_files(
-    found: list[Disagreement],
-    name: str,
-    version: str,
-    unsigned: FileEntry | None,
-    signed: FileEntry | None,
-) -> None:
-    if unsigned == signed:
-        return
+def _one_sided_version(
+    name: str, version: str, document: ProjectDocument, *, signed: bool
+) -> Disagreement:
+    """A version that only the signed (``signed``) or only the unsigned documents list."""
+    files = ", ".join(f.filename for f in document.files_of(version))
+    where = (
+        f"signed ({files}), missing from the unsigned documents"
+        if signed
+        else f"in the unsigned documents ({files}), not signed"
+    )
+    return Disagreement(
+        "version",
+        f"{name} {version}: {where}",
+        project=name,
+        version=version,
+        unsigned=None if signed else files,
+        signed=files if signed else None,
+    )
+
+
+def _file_disagreements(name: str, version: str, pair: FilePair) -> list[Disagreement]:
+    """How one file differs: listed on one side only, or its bytes, its yank, its other fields."""
+    unsigned, signed = pair.unsigned, pair.signed
     if unsigned is None or signed is None:
-        present = unsigned or signed
-        assert present is not None
-        key = bundle_key(name, present.filename)
-        where = (
-            "in the unsigned documents, not a signed target"
-            if signed is None
-            else "signed, missing from the unsigned documents"
-        )
-        found.append(
-            Disagreement(
-                "file",
-                f"{key}: {where}",
-                project=name,
-                version=version,
-                key=key,
-                unsigned=_bytes_text(unsigned) if unsigned else None,
-                signed=_bytes_text(signed) if signed else None,
-            )
-        )
-        return
+        return [_one_sided_file(name, version, pair)]
     key = bundle_key(name, signed.filename)
-    if (unsigned.sha256, unsigned.size) != (signed.sha256, signed.size):
+    about = functools.partial(Disagreement, project=name, version=version, key=key)
+    found: list[Disagreement] = []
+    if pair.other_bytes:
+        unsigned_bytes, signed_bytes = _bytes_text(unsigned), _bytes_text(signed)
         found.append(
-            Disagreement(
+            about(
                 "bundle",
-                f"{key}: the unsigned documents list {_bytes_text(unsigned)}; the signed "
-                f"targets pin {_bytes_text(signed)}",
-                project=name,
-                version=version,
-                key=key,
-                unsigned=_bytes_text(unsigned),
-                signed=_bytes_text(signed),
+                f"{key}: the unsigned documents list {unsigned_bytes}; the signed targets pin "
+                f"{signed_bytes}",
+                unsigned=unsigned_bytes,
+                signed=signed_bytes,
             )
         )
     if (unsigned.yanked, unsigned.yanked_reason) != (signed.yanked, signed.yanked_reason):
+        unsigned_yank, signed_yank = _yank_text(unsigned), _yank_text(signed)
         found.append(
-            Disagreement(
+            about(
                 "yank",
-                f"{name} {version} ({signed.filename}): {_yank_text(unsigned)} in the unsigned "
-                f"documents, {_yank_text(signed)} in the signed metadata",
-                project=name,
-                version=version,
-                key=key,
-                unsigned=_yank_text(unsigned),
-                signed=_yank_text(signed),
+                f"{name} {version} ({signed.filename}): {unsigned_yank} in the unsigned "
+                f"documents, {signed_yank} in the signed metadata",
+                unsigned=unsigned_yank,
+                signed=signed_yank,
             )
         )
-    other = _other_fields(unsigned, signed)
-    if other and (unsigned.sha256, unsigned.size) == (signed.sha256, signed.size):
+    other = ", ".join(_other_fields(unsigned, signed))
+    if other and not pair.other_bytes:
         found.append(
-            Disagreement(
+            about(
                 "file",
                 f"{key}: same bytes, but the unsigned documents differ from the signed metadata "
-                f"in: {', '.join(other)}",
-                project=name,
-                version=version,
-                key=key,
-                unsigned=", ".join(other),
-                signed=", ".join(other),
+                f"in: {other}",
+                unsigned=other,
+                signed=other,
             )
         )
+    return found
+
+
+def _one_sided_file(name: str, version: str, pair: FilePair) -> Disagreement:
+    """A file that only the signed or only the unsigned documents list."""
+    key = bundle_key(name, pair.filename)
+    where = (
+        "in the unsigned documents, not a signed target"
+        if pair.signed is None
+        else "signed, missing from the unsigned documents"
+    )
+    return Disagreement(
+        "file",
+        f"{key}: {where}",
+        project=name,
+        version=version,
+        key=key,
+        unsigned=_bytes_text(pair.unsigned) if pair.unsigned else None,
+        signed=_bytes_text(pair.signed) if pair.signed else None,
+    )
 
 
 _COMPARED = ("sha256", "size", "yanked", "yanked_reason")
