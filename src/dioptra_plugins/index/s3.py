@@ -98,6 +98,15 @@ _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# A request that failed before S3 answered (botocore's own errors, the connection's), and any
+# failure at all (an S3 error response too): each call turns the rest into its own errors first.
+_REQUEST_FAILURES: tuple[type[Exception], ...] = (
+    botocore.exceptions.BotoCoreError,
+    ConnectionError,
+)
+_ANY_FAILURE: tuple[type[Exception], ...] = (botocore.exceptions.ClientError, *_REQUEST_FAILURES)
+
+
 class S3Storage:
     """A :class:`~dioptra_plugins.index.storage.Storage` over ``s3://bucket/prefix``."""
 
@@ -308,7 +317,7 @@ class S3Storage:
             if code in _NOT_FOUND_CODES:
                 raise ObjectNotFoundError(key=key, url=self.url) from None
             self._raise(error, "read", key)
-        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+        except _REQUEST_FAILURES as error:
             self._raise(error, "read", key)
         return StoredObject(key, data, str(response["ETag"]))
 
@@ -320,7 +329,7 @@ class S3Storage:
         body = self._object(key, Range=f"bytes=-{length}")["Body"]
         try:
             data: bytes = body.read()
-        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+        except _REQUEST_FAILURES as error:
             self._raise(error, "read", key)
         return data[-length:] if length else b""
 
@@ -332,7 +341,7 @@ class S3Storage:
             if self._code(error) in _NOT_FOUND_CODES:
                 raise ObjectNotFoundError(key=key, url=self.url) from None
             self._raise(error, "read", key)
-        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+        except _REQUEST_FAILURES as error:
             self._raise(error, "read", key)
 
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
@@ -353,7 +362,7 @@ class S3Storage:
                     f"{key}: a concurrent write to the same key is in flight"
                 ) from None
             self._raise(error, "write", key)
-        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+        except _REQUEST_FAILURES as error:
             self._raise(error, "write", key)
         return str(response["ETag"])
 
@@ -377,7 +386,7 @@ class S3Storage:
             ):
                 raise ConflictError(f"{key} changed: expected it {wanted} ({code})") from None
             self._raise(error, "write", key)
-        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+        except _REQUEST_FAILURES as error:
             self._raise(error, "write", key)
         return str(response["ETag"])
 
@@ -385,11 +394,7 @@ class S3Storage:
         """Remove ``key`` (absent is fine: S3 answers 204 either way); one request."""
         try:
             self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
-        except (
-            botocore.exceptions.ClientError,
-            botocore.exceptions.BotoCoreError,
-            ConnectionError,
-        ) as error:
+        except _ANY_FAILURE as error:
             self._raise(error, "remove", key)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -401,11 +406,7 @@ class S3Storage:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
                 for item in page.get("Contents", []):
                     found.append(ObjectInfo(item["Key"][strip:], int(item["Size"])))
-        except (
-            botocore.exceptions.ClientError,
-            botocore.exceptions.BotoCoreError,
-            ConnectionError,
-        ) as error:
+        except _ANY_FAILURE as error:
             self._raise(error, "list", prefix or None)
         return iter(found)
 
@@ -419,5 +420,5 @@ class S3Storage:
                     f"the bucket {self.bucket!r} does not exist at {self.endpoint}"
                 ) from None
             self._raise(error, "access", None)
-        except (botocore.exceptions.BotoCoreError, ConnectionError) as error:
+        except _REQUEST_FAILURES as error:
             self._raise(error, "access", None)
