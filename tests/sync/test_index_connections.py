@@ -116,3 +116,32 @@ def test_the_plugin_dir_comes_from_the_argument_then_the_variable(
         writable_plugin_dir(None)
     assert str(caught.value) == f"no plugin dir: pass `plugin_dir` or set ${PLUGIN_DIR_VARIABLE}"
     assert caught.value.parameters == ["plugin_dir"]
+
+
+def test_a_worker_holding_connections_reads_each_document_once(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    index = str(tmp_path / "index")
+    publish_wheels(index, [wheels["alpha-1.0.0"], wheels["gamma-1.0.0"]])
+    with IndexConnections() as connections:
+        first = sync(
+            ["alpha", "gamma"], index=index, plugin_dir=tmp_path / "a", connections=connections
+        )
+        # Another plugin dir (no documents on its disk): the two documents come from memory.
+        second = sync(
+            ["alpha", "gamma"], index=index, plugin_dir=tmp_path / "b", connections=connections
+        )
+        assert second.requests == first.requests - 2
+        publish_wheels(index, [wheels["alpha-1.1.0"]])
+        third = sync(
+            ["alpha", "gamma"], index=index, plugin_dir=tmp_path / "b", connections=connections
+        )
+        # Only alpha's new document is read (and its new bundle): gamma's is known.
+        assert third.upgraded == {"alpha": ("1.0.0", "1.1.0")}
+        assert third.requests == 1 + 1 + 1
+        connections.close()
+        fourth = sync(
+            ["alpha", "gamma"], index=index, plugin_dir=tmp_path / "c", connections=connections
+        )
+        assert fourth.requests == first.requests
+    assert installed(tmp_path / "c") == {"alpha": "1.1.0", "gamma": "1.0.0"}

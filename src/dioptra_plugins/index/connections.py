@@ -10,11 +10,17 @@ hold none (``sync()`` without ``connections``), and ``shared_connections().close
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.timeouts import index_timeout
 
+if TYPE_CHECKING:
+    from dioptra_plugins.index.documents import ProjectDocument
+
 _REMOTE_SCHEMES = ("s3://", "http://", "https://")
+DOCUMENTS_KEPT = 4096
+"""Project documents kept per index; past that the memory starts again from empty."""
 
 
 class IndexConnections:
@@ -27,6 +33,7 @@ class IndexConnections:
 
     def __init__(self) -> None:
         self._storages: dict[tuple[str, float | None], Storage] = {}
+        self._documents: dict[str, dict[str, ProjectDocument]] = {}
         self._lock = threading.Lock()
 
     def open(self, url: str, *, timeout: float | None = None) -> Storage:
@@ -45,6 +52,16 @@ class IndexConnections:
                 storage = self._storages[key] = open_storage(url, timeout=key[1])
             return storage
 
+    def documents(self, url: str) -> dict[str, ProjectDocument]:
+        """The project documents read from ``url`` so far, by sha256: each was checked against
+        its sha256 when read, and a document is immutable, so a root naming the same sha256
+        again names the same document (a worker's next sync reads only the changed ones)."""
+        with self._lock:
+            known = self._documents.setdefault(url, {})
+            if len(known) > DOCUMENTS_KEPT:
+                known.clear()
+            return known
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._storages)
@@ -54,6 +71,7 @@ class IndexConnections:
         with self._lock:
             storages = list(self._storages.values())
             self._storages.clear()
+            self._documents.clear()
         for storage in storages:
             close = getattr(storage, "close", None)
             if callable(close):

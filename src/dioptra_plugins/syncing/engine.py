@@ -47,7 +47,7 @@ from dioptra_plugins.syncing.requirements import Requested, requested
 from dioptra_plugins.syncing.shadowing import allowed_names
 
 if TYPE_CHECKING:
-    from dioptra_plugins.index.documents import RootDocument
+    from dioptra_plugins.index.documents import ProjectDocument, RootDocument
     from dioptra_plugins.index.storage import Storage
     from dioptra_plugins.plugindir.pylock import LockedPackage
     from dioptra_plugins.signing.trust import SignedStorage
@@ -142,8 +142,8 @@ def sync(
     :class:`~dioptra_plugins.errors.ShadowingError` unless ``allow_shadowing`` names it.
 
     ``timeout``: seconds an S3 or HTTP index may take per attempt (default
-    ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10).  ``connections`` holds the storage opened: a worker
-    that keeps one reuses its connections from sync to sync (default: the process's own).
+    ``$DIOPTRA_PLUGINS_TIMEOUT``, else 10).  ``connections`` (default: the process's own) holds
+    the storage and the documents read: a worker keeping one reuses them from sync to sync.
     """
     if dry_run and reinstall:
         raise UsageError(
@@ -159,9 +159,9 @@ def sync(
     storage = signed or opened
     first_request = storage.requests
     options = _Options(jobs, ignore_env_deps, progress, dry_run, reinstall, stored)
-    request = _SyncRequest(
-        layout, storage, index_url, wanted, options, allowed_names(allow_shadowing)
-    )
+    known = connections.documents(f"{index_url} signed" if signed else index_url)  # apart
+    shadowing = allowed_names(allow_shadowing)
+    request = _SyncRequest(layout, storage, index_url, wanted, options, shadowing, known)
     result = _sync_dir(request, signed, lock_timeout)
     result.requests = storage.requests - first_request
     return result
@@ -233,6 +233,8 @@ class _SyncRequest:
     options: _Options
     allow_shadowing: frozenset[str] = frozenset()
     """Top-level names a bundle may take although the environment provides them."""
+    known: dict[str, ProjectDocument] | None = None
+    """Project documents this process read from the index before, by sha256."""
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,7 @@ def _plan(request: _SyncRequest, root: RootDocument, now: Installed | None) -> _
     from dioptra_plugins.syncing.index_view import IndexView
     from dioptra_plugins.syncing.shadowing import check_shadowing
 
-    view = IndexView(request.storage, root, request.layout.documents)
+    view = IndexView(request.storage, root, request.layout.documents, request.known)
     packages = choose_packages(
         view,
         request.wanted.requirements,

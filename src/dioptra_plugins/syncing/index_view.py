@@ -23,10 +23,19 @@ logger = logging.getLogger(__name__)
 class IndexView:
     """One root snapshot of ``storage`` plus its project documents, read through one cache."""
 
-    def __init__(self, storage: Storage, root: RootDocument, cache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        root: RootDocument,
+        cache_dir: Path | None,
+        known: dict[str, ProjectDocument] | None = None,
+    ) -> None:
+        """``known``: documents read before in this process, by sha256 (see
+        ``IndexConnections.documents``); those read here are added to it."""
         self.storage = storage
         self.root = root
         self._documents = DocumentCache(storage, cache_dir)
+        self._known = known
 
     @property
     def url(self) -> str:
@@ -37,20 +46,30 @@ class IndexView:
 
     def project(self, name: str) -> ProjectDocument:
         """The document of project ``name`` (normalized); it must be in the root."""
+        entry = self.root.projects.get(name)
+        if entry is not None and self._known is not None:
+            known = self._known.get(entry.sha256)
+            if known is not None:
+                return known
         document = self._documents.get(self.root, name)
-        if document is None:
+        if document is None or entry is None:
             raise KeyError(name)
+        if self._known is not None:
+            self._known[entry.sha256] = document
         return document
 
     def prefetch(self, names: Iterable[str], jobs: int) -> None:
         """Fetch the documents of ``names`` (those in the root) in parallel."""
-        wanted = sorted({n for n in names if self.has_project(n)})
+        wanted = sorted({n for n in names if self.has_project(n) and not self._is_known(n)})
         if len(wanted) <= 1:
             for name in wanted:
                 self.project(name)
             return
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(wanted)))) as pool:
             list(pool.map(self.project, wanted))
+
+    def _is_known(self, name: str) -> bool:
+        return self._known is not None and self.root.projects[name].sha256 in self._known
 
     def keep_fetched(self) -> None:
         """Keep the documents fetched in the on-disk cache (after the sync succeeded).
