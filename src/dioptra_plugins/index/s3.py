@@ -14,6 +14,7 @@ never answers fails after about ``attempts x timeout`` seconds, each retry logge
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -98,13 +99,12 @@ _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-# A request that failed before S3 answered (botocore's own errors, the connection's), and any
-# failure at all (an S3 error response too): each call turns the rest into its own errors first.
-_REQUEST_FAILURES: tuple[type[Exception], ...] = (
+# Any failure of a request: an S3 error response, botocore's own errors, the connection's.
+_ANY_FAILURE: tuple[type[Exception], ...] = (
+    botocore.exceptions.ClientError,
     botocore.exceptions.BotoCoreError,
     ConnectionError,
 )
-_ANY_FAILURE: tuple[type[Exception], ...] = (botocore.exceptions.ClientError, *_REQUEST_FAILURES)
 
 
 class S3Storage:
@@ -289,6 +289,15 @@ class S3Storage:
             raise StorageError(f"cannot {action} {where}: {redact(str(error))}") from None
         raise error
 
+    @contextlib.contextmanager
+    def _failing(self, action: str, key: str | None) -> Iterator[None]:
+        """Any botocore or connection failure in the block as the library's error (``_raise``);
+        the block first turns the S3 answers it expects into their own errors."""
+        try:
+            yield
+        except _ANY_FAILURE as error:
+            self._raise(error, action, key)
+
     @staticmethod
     def _code(error: botocore.exceptions.ClientError) -> str:
         return str(error.response.get("Error", {}).get("Code", ""))
@@ -307,18 +316,17 @@ class S3Storage:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
         if if_none_match is not None:
             arguments["IfNoneMatch"] = if_none_match
-        try:
-            response = self._client.get_object(**arguments)
-            data = response["Body"].read()
-        except botocore.exceptions.ClientError as error:
-            code = self._code(error)
-            if code == "304" and if_none_match is not None:
-                return NotModified(key, if_none_match)
-            if code in _NOT_FOUND_CODES:
-                raise ObjectNotFoundError(key=key, url=self.url) from None
-            self._raise(error, "read", key)
-        except _REQUEST_FAILURES as error:
-            self._raise(error, "read", key)
+        with self._failing("read", key):
+            try:
+                response = self._client.get_object(**arguments)
+                data = response["Body"].read()
+            except botocore.exceptions.ClientError as error:
+                code = self._code(error)
+                if code == "304" and if_none_match is not None:
+                    return NotModified(key, if_none_match)
+                if code in _NOT_FOUND_CODES:
+                    raise ObjectNotFoundError(key=key, url=self.url) from None
+                raise
         return StoredObject(key, data, str(response["ETag"]))
 
     def open(self, key: str) -> BinaryIO:
@@ -327,43 +335,39 @@ class S3Storage:
     def read_tail(self, key: str, length: int) -> bytes | None:
         # A suffix range: S3 answers 206 with the last bytes, or 200 with a shorter object.
         body = self._object(key, Range=f"bytes=-{length}")["Body"]
-        try:
+        with self._failing("read", key):
             data: bytes = body.read()
-        except _REQUEST_FAILURES as error:
-            self._raise(error, "read", key)
         return data[-length:] if length else b""
 
     def _object(self, key: str, **arguments: Any) -> Any:
         """One GET of ``key`` whose body the caller reads; a missing key is not found."""
-        try:
-            return self._client.get_object(Bucket=self.bucket, Key=self._key(key), **arguments)
-        except botocore.exceptions.ClientError as error:
-            if self._code(error) in _NOT_FOUND_CODES:
-                raise ObjectNotFoundError(key=key, url=self.url) from None
-            self._raise(error, "read", key)
-        except _REQUEST_FAILURES as error:
-            self._raise(error, "read", key)
+        with self._failing("read", key):
+            try:
+                return self._client.get_object(Bucket=self.bucket, Key=self._key(key), **arguments)
+            except botocore.exceptions.ClientError as error:
+                if self._code(error) in _NOT_FOUND_CODES:
+                    raise ObjectNotFoundError(key=key, url=self.url) from None
+                raise
 
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
-        try:
-            response = self._client.put_object(
-                Bucket=self.bucket,
-                Key=self._key(key),
-                Body=data,
-                IfNoneMatch="*",
-                **content_type(key),
-            )
-        except botocore.exceptions.ClientError as error:
-            code = self._code(error)
-            if code in _PRECONDITION_CODES:
-                raise ObjectExistsError(f"{key} already exists in {self.url}") from None
-            if code in _CONCURRENT_CODES:
-                raise ConflictError(
-                    f"{key}: a concurrent write to the same key is in flight"
-                ) from None
-            self._raise(error, "write", key)
-        except _REQUEST_FAILURES as error:
-            self._raise(error, "write", key)
+        with self._failing("write", key):
+            try:
+                response = self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    Body=data,
+                    IfNoneMatch="*",
+                    **content_type(key),
+                )
+            except botocore.exceptions.ClientError as error:
+                code = self._code(error)
+                if code in _PRECONDITION_CODES:
+                    raise ObjectExistsError(f"{key} already exists in {self.url}") from None
+                if code in _CONCURRENT_CODES:
+                    raise ConflictError(
+                        f"{key}: a concurrent write to the same key is in flight"
+                    ) from None
+                raise
         return str(response["ETag"])
 
     def replace(self, key: str, data: bytes, if_match: str | None) -> str:
@@ -373,52 +377,46 @@ class S3Storage:
             arguments["IfNoneMatch"] = "*"
         else:
             arguments["IfMatch"] = if_match
-        try:
-            response = self._client.put_object(**arguments)
-        except botocore.exceptions.ClientError as error:
-            code = self._code(error)
-            wanted = "absent" if if_match is None else f"at ETag {if_match}"
-            # If-Match on a missing key: AWS and SeaweedFS say 412, moto says NoSuchKey.
-            if (
-                code in _PRECONDITION_CODES
-                or code in _CONCURRENT_CODES
-                or (if_match is not None and code in _NOT_FOUND_CODES)
-            ):
-                raise ConflictError(f"{key} changed: expected it {wanted} ({code})") from None
-            self._raise(error, "write", key)
-        except _REQUEST_FAILURES as error:
-            self._raise(error, "write", key)
+        with self._failing("write", key):
+            try:
+                response = self._client.put_object(**arguments)
+            except botocore.exceptions.ClientError as error:
+                code = self._code(error)
+                wanted = "absent" if if_match is None else f"at ETag {if_match}"
+                # If-Match on a missing key: AWS and SeaweedFS say 412, moto says NoSuchKey.
+                if (
+                    code in _PRECONDITION_CODES
+                    or code in _CONCURRENT_CODES
+                    or (if_match is not None and code in _NOT_FOUND_CODES)
+                ):
+                    raise ConflictError(f"{key} changed: expected it {wanted} ({code})") from None
+                raise
         return str(response["ETag"])
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (absent is fine: S3 answers 204 either way); one request."""
-        try:
+        with self._failing("remove", key):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
-        except _ANY_FAILURE as error:
-            self._raise(error, "remove", key)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         strip = len(self.prefix) + 1 if self.prefix else 0
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
         found: list[ObjectInfo] = []
-        try:
+        with self._failing("list", prefix or None):
             paginator = self._client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
                 for item in page.get("Contents", []):
                     found.append(ObjectInfo(item["Key"][strip:], int(item["Size"])))
-        except _ANY_FAILURE as error:
-            self._raise(error, "list", prefix or None)
         return iter(found)
 
     def prepare(self) -> None:
         """One HEAD request that turns a missing bucket or bad credentials into a clear error."""
-        try:
-            self._client.head_bucket(Bucket=self.bucket)
-        except botocore.exceptions.ClientError as error:
-            if self._code(error) in ("404", "NoSuchBucket", "NotFound"):
-                raise StorageError(
-                    f"the bucket {self.bucket!r} does not exist at {self.endpoint}"
-                ) from None
-            self._raise(error, "access", None)
-        except _REQUEST_FAILURES as error:
-            self._raise(error, "access", None)
+        with self._failing("access", None):
+            try:
+                self._client.head_bucket(Bucket=self.bucket)
+            except botocore.exceptions.ClientError as error:
+                if self._code(error) in ("404", "NoSuchBucket", "NotFound"):
+                    raise StorageError(
+                        f"the bucket {self.bucket!r} does not exist at {self.endpoint}"
+                    ) from None
+                raise
