@@ -212,11 +212,20 @@ def _whole_document(lock: pylock.Lock) -> bytes:
 
 
 @pytest.mark.parametrize("index_url", ["s3://bucket/plugins", "/srv/index", "https://h/i/"])
-@pytest.mark.parametrize("count", [0, 1, 3])
+@pytest.mark.parametrize("count", [0, 1, 5])
 def test_a_lock_written_a_package_at_a_time_is_the_whole_documents_bytes(
     index_url: str, count: int
 ) -> None:
-    provenance = {"vcs": "git", "url": 'https://example.org/r "q" \\ é\t', "dirty": True}
+    provenances: list[dict[str, object] | None] = [
+        None,
+        {
+            "vcs": "git",
+            "url": 'https://example.org/r "q" \\ é\t\x00\x1b\x7f\n\r\b\f',
+            "dirty": True,
+        },
+        {"vcs": "git", "commit": "0" * 40, "requested_ref": "main", "dirty": False},
+        {"unknown": 1},  # an empty provenance table
+    ]
     packages = tuple(
         pylock.LockedPackage(
             name=f"pkg-{i}",
@@ -227,7 +236,7 @@ def test_a_lock_written_a_package_at_a_time_is_the_whole_documents_bytes(
             top_level=f"pkg_{i}" if i != 2 else "ns.pkg_2",
             index=index_url,
             url=f"{index_url.rstrip('/')}/bundles/pkg-{i}",
-            provenance=provenance if i == 1 else None,
+            provenance=provenances[i % len(provenances)],
         )
         for i in range(count)
     )

@@ -11,8 +11,6 @@ tree, dirty), copied from the bundle's own manifest, so a job's lock names its s
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 from dioptra_plugins.errors import LockFileError as LockFileError  # re-exported (was here)
 from dioptra_plugins.errors import UsageError
 from dioptra_plugins.index.keys import is_normalized_name, is_sha256
+from dioptra_plugins.plugindir.toml_text import package_entry
 
 LOCK_VERSION = "1.0"
 TOOL = "dioptra-plugins"
@@ -99,9 +98,9 @@ def lock_to_toml(lock: Lock) -> bytes:
     ]
     if not packages:  # an empty array is written inline, among the keys
         return tomli_w.dumps({**head, "packages": [], "tool": {TOOL: tool}}).encode()
-    # What tomli_w writes for the whole document, one package at a time: the packages a
-    # changed sync keeps are formatted once a process (a warm worker's next lock).
-    chunks = [_package_toml(json.dumps(table)) for table in packages]
+    # Byte for byte what tomli_w writes for the whole document, each package written directly
+    # (tomli_w's general walk took 27 ms for 400 packages, most of a changed sync's lock).
+    chunks = [package_entry(table, TOOL) for table in packages]
     tail = tomli_w.dumps({"tool": {TOOL: tool}})
     return (tomli_w.dumps(head) + "\n" + "\n".join(chunks) + "\n" + tail).encode()
 
@@ -121,15 +120,6 @@ def _package_table(package: LockedPackage, index_url: str | None) -> dict[str, A
         ],
         "tool": {TOOL: {"top-level": package.top_level} | _provenance_table(package.provenance)},
     }
-
-
-@functools.lru_cache(maxsize=4096)
-def _package_toml(table: str) -> str:
-    """The ``[[packages]]`` entry of one package's table (as JSON: hashable, and exact for
-    the strings, integers and booleans a table holds)."""
-    import tomli_w
-
-    return tomli_w.dumps({"packages": [json.loads(table)]})
 
 
 PROVENANCE_FIELDS = ("vcs", "url", "commit", "requested_ref", "subdirectory", "tree", "dirty")
