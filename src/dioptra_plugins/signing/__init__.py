@@ -9,7 +9,8 @@ root (``sync --trust ROOT.json``) believes only what the index's TUF metadata si
   ``signed_state``, which reads what the index's metadata signs, verified with the keys' root;
 - ``policy``: which write may sign what (every write path of the library goes through it:
   publish, yank, unyank, repair, ``index refresh``, ``index renew``, ``keys rotate``, ``index
-  init --signed``); ``differences`` says how an unsigned root differs from the signed one;
+  init --signed``, the last two in ``refresh``); ``differences`` says how an unsigned root
+  differs from the signed one, to a writer, and ``views`` to a reader (``index check --trust``);
 - ``trust``: the reader side, an ngclient ``Updater`` whose fetcher reads the index's own
   storage, wrapped as a read-only storage that hands the sync engine only verified bytes
   (``refusals`` says in one sentence what ngclient refused).

@@ -4,7 +4,8 @@ The rule (DESIGN §10): never sign what the targets key did not sign.  Only a wr
 targets and snapshot keys puts new content under the signature, and only content it built
 itself on a base it checked; ``index refresh``, which holds only the timestamp key, renews the
 freshness of what was signed and never signs anything else.  :mod:`.policy` applies the rule to
-every write path; this module holds the signing mechanism it uses.
+every write path (:mod:`.refresh` to ``index refresh`` and ``index init --signed``); this module
+holds the signing mechanism they use.
 
 1. **Sign before the swap.**  Right before each compare-and-swap of ``index.json``
    (``swap.change_root``'s ``before_replace``), the writer signs targets (every bundle and

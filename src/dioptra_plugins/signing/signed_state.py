@@ -21,15 +21,8 @@ from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
 from dioptra_plugins.index.storage import Storage
-from dioptra_plugins.signing import SigningError
+from dioptra_plugins.signing import SigningError, names
 from dioptra_plugins.signing.keys import read_trusted_root
-from dioptra_plugins.signing.names import (
-    TIMESTAMP_KEY,
-    TUF_DIR,
-    metadata_key,
-    metadata_version,
-    pending_key,
-)
 from dioptra_plugins.signing.outcome import FoundTimestamp, Pending, SignedState
 from dioptra_plugins.signing.targets import carried_root
 
@@ -88,23 +81,24 @@ class SignedStateReader:
         Cost: two requests (this root version, and the next, which must not exist).
         """
         version = self.root.signed.version
+        key = names.metadata_key(Root.type, version)
         try:
-            stored = storage.get(metadata_key("root", version)).data
+            stored = storage.get(key).data
         except ObjectNotFoundError:
             raise SigningError(
                 f"{storage.url} is not signed by the root in {self.keydir / 'root.json'} "
-                f"({metadata_key('root', version)} does not exist); create the signed metadata "
-                f"with `dioptra-plugins index init {storage.url} --signed --keys {self.keydir}`"
+                f"({key} does not exist); create the signed metadata with "
+                f"`dioptra-plugins index init {storage.url} --signed --keys {self.keydir}`"
             ) from None
         if self._verified(stored, Root.type) is None or (
             Metadata.from_bytes(stored).signed != self.root.signed
         ):
             raise SigningError(
-                f"{storage.url}/{metadata_key('root', version)} is not the root in "
+                f"{storage.url}/{key} is not the root in "
                 f"{self.keydir / 'root.json'}: this index is signed with other keys"
             )
         try:
-            storage.get(metadata_key("root", version + 1))
+            storage.get(names.metadata_key("root", version + 1))
         except ObjectNotFoundError:
             return
         raise SigningError(
@@ -115,7 +109,7 @@ class SignedStateReader:
 
     def read_timestamp(self, storage: Storage) -> FoundTimestamp:
         try:
-            stored = storage.get(TIMESTAMP_KEY)
+            stored = storage.get(names.TIMESTAMP_KEY)
         except ObjectNotFoundError:
             return FoundTimestamp(None, 0, None)
         metadata = self._verified(stored.data, Timestamp.type)
@@ -141,14 +135,14 @@ class SignedStateReader:
         versions = sorted(
             (
                 int(match.group(1))
-                for info in storage.list(f"{TUF_DIR}/")
-                if (match := _SNAPSHOT_NAME.match(info.key.removeprefix(f"{TUF_DIR}/")))
+                for info in storage.list(f"{names.TUF_DIR}/")
+                if (match := _SNAPSHOT_NAME.match(info.key.removeprefix(f"{names.TUF_DIR}/")))
             ),
             reverse=True,
         )
         for version in versions:
             try:
-                data = storage.get(metadata_key("snapshot", version)).data
+                data = storage.get(names.metadata_key("snapshot", version)).data
             except ObjectNotFoundError:
                 continue
             if self._verified(data, Snapshot.type) is None:
@@ -157,7 +151,7 @@ class SignedStateReader:
                 "%s: %s is missing or not signed by these keys; the newest signed snapshot "
                 "is version %d",
                 storage.url,
-                TIMESTAMP_KEY,
+                names.TIMESTAMP_KEY,
                 version,
             )
             return self._state_from(storage, found, meta_of(data, version))
@@ -165,18 +159,17 @@ class SignedStateReader:
 
     def _state_from(self, storage: Storage, found: FoundTimestamp, meta: MetaFile) -> SignedState:
         version = meta.version
-        snapshot = self._linked(storage, metadata_key("snapshot", version), Snapshot.type, meta)
+        snapshot_key = names.metadata_key(Snapshot.type, version)
+        snapshot = self._linked(storage, snapshot_key, Snapshot.type, meta)
         targets_meta = snapshot.signed.meta.get("targets.json")
         if targets_meta is None or targets_meta.version != version:
             raise SigningError(
-                f"{storage.url}/{metadata_key('snapshot', version)} does not pin targets version "
-                f"{version}: the signed metadata is damaged"
+                f"{storage.url}/{snapshot_key} does not pin targets version {version}: "
+                "the signed metadata is damaged"
             )
-        targets = self._linked(
-            storage, metadata_key("targets", version), Targets.type, targets_meta
-        )
-        what = f"{storage.url}/{metadata_key('targets', version)}"
-        root_bytes = _root_of(targets.signed, what)
+        targets_key = names.metadata_key(Targets.type, version)
+        targets = self._linked(storage, targets_key, Targets.type, targets_meta)
+        root_bytes = _root_of(targets.signed, f"{storage.url}/{targets_key}")
         root = RootDocument.from_bytes(root_bytes, what=f"{storage.url} (signed root)")
         expires = min(snapshot.signed.expires, targets.signed.expires)
         return SignedState(found, meta, targets.signed, root_bytes, expires, root)
@@ -210,15 +203,15 @@ class SignedStateReader:
         """
         root_sha256 = sha256_hex(root_bytes)
         try:
-            targets_bytes = storage.get(pending_key("targets", root_sha256)).data
-            snapshot_bytes = storage.get(pending_key("snapshot", root_sha256)).data
+            targets_bytes = storage.get(names.pending_key("targets", root_sha256)).data
+            snapshot_bytes = storage.get(names.pending_key("snapshot", root_sha256)).data
         except ObjectNotFoundError:
             return None
         try:
             root = RootDocument.from_bytes(root_bytes)
         except DioptraPluginsError:
             return None
-        version = metadata_version(root.serial)
+        version = names.metadata_version(root.serial)
         targets = self._verified(targets_bytes, Targets.type)
         snapshot = self._verified(snapshot_bytes, Snapshot.type)
         problem = None
@@ -239,7 +232,10 @@ class SignedStateReader:
                 problem = str(error)
         if problem is not None or targets is None:
             log.warning(
-                "%s: ignoring %s: %s", storage.url, pending_key("targets", root_sha256), problem
+                "%s: ignoring %s: %s",
+                storage.url,
+                names.pending_key("targets", root_sha256),
+                problem,
             )
             return None
         return Pending(version, root_sha256, targets.signed, targets_bytes, snapshot_bytes)
@@ -250,9 +246,9 @@ class SignedStateReader:
         Cost: one request, three when it was not promoted.
         """
         root_bytes = root.to_bytes()
-        version = metadata_version(root.serial)
+        version = names.metadata_version(root.serial)
         try:
-            data = storage.get(metadata_key("targets", version)).data
+            data = storage.get(names.metadata_key("targets", version)).data
         except ObjectNotFoundError:
             pass
         else:
