@@ -371,7 +371,7 @@ def test_the_public_api_has_real_signatures() -> None:
         assert inspect.isfunction(function), name
         assert function.__doc__
     parameters = inspect.signature(dioptra_plugins.publish).parameters
-    assert list(parameters)[0] == "wheels"
+    assert next(iter(parameters)) == "wheels"
     for name in ("index", "keys", "dry_run"):
         assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, name
 
