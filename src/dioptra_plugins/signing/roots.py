@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 from tuf.api.metadata import Metadata, Root  # type: ignore[attr-defined]
 from tuf.api.serialization.json import JSONSerializer
 
@@ -104,16 +105,8 @@ def rotate_key(keydir: Path, role: str, storage: Storage) -> RotateResult:
     signer = new_signer()
     write_private_key(next_path, signer)
     try:
-        new_root = Metadata[Root].from_bytes(old_root.to_bytes())
+        new_root = _next_root(old_root, role, signer, root_signer)
         signed = new_root.signed
-        for keyid in list(signed.roles[role].keyids):
-            signed.revoke_key(keyid, role)
-        signed.add_key(signer.public_key, role)
-        signed.version += 1
-        signed.expires = datetime.now(UTC) + ROOT_EXPIRY
-        new_root.sign(root_signer)  # the threshold of the old root
-        if role == "root":
-            new_root.sign(signer, append=True)  # and of the new one
         data = new_root.to_bytes(_PRETTY)
         result = None
         if role != "root":
@@ -144,6 +137,24 @@ def rotate_key(keydir: Path, role: str, storage: Storage) -> RotateResult:
         retired,
         result,
     )
+
+
+def _next_root(
+    old_root: Metadata[Root], role: str, signer: CryptoSigner, root_signer: CryptoSigner
+) -> Metadata[Root]:
+    """Root version ``n + 1``: ``role``'s keys replaced by ``signer``'s, signed by the old root
+    key (and, for the root role, by the new one too)."""
+    new_root = Metadata[Root].from_bytes(old_root.to_bytes())
+    signed = new_root.signed
+    for keyid in list(signed.roles[role].keyids):
+        signed.revoke_key(keyid, role)
+    signed.add_key(signer.public_key, role)
+    signed.version += 1
+    signed.expires = datetime.now(UTC) + ROOT_EXPIRY
+    new_root.sign(root_signer)  # the threshold of the old root
+    if role == "root":
+        new_root.sign(signer, append=True)  # and of the new one
+    return new_root
 
 
 def _sign_with_both(storage: Storage, dual: IndexSigner, role: str) -> SignResult:
