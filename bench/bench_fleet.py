@@ -250,6 +250,7 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
             import s3servers
 
+            s3servers.SEAWEEDFS_VOLUME_SIZE_LIMIT_MB = 1024  # as bench_sync.py: not the tests' 8
             server = stack.enter_context(
                 s3servers.running_seaweedfs(
                     work / "seaweedfs", access_key="bench-key", secret_key="bench-secret"
