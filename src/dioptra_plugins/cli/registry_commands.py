@@ -198,7 +198,14 @@ def _printed_events_only() -> None:
 @click.argument("dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
 @click.option(
-    "--debounce", type=float, default=0.02, show_default=True, help="Quiet seconds per module."
+    "--debounce",
+    type=float,
+    default=0.02,
+    show_default=True,
+    help=(
+        "A finished save reloads at once; a save made in several steps reloads after this "
+        "many quiet seconds."
+    ),
 )
 def watch_command(dirs: tuple[str, ...], as_json: bool, debounce: float) -> None:
     """Import the plugins in DIRS (default: $DIOPTRA_PLUGIN_DIR) and reload them on every save."""
