@@ -242,3 +242,14 @@ def test_tasks_finds_a_namespace_made_of_linked_portions(tmp_path: Path) -> None
         "clilinked.feature_squeezing.squeeze.squeeze",
         "clilinked.fgm_plugins.attack.attack",
     ]
+
+
+def test_watch_json_with_nothing_to_watch_prints_a_json_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DIOPTRA_PLUGIN_DIR"}
+    done = subprocess.run(
+        [COMMAND, "watch", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    document = json.loads(done.stdout)
+    assert document["kind"] == "PluginDirError"
+    assert "$DIOPTRA_PLUGIN_DIR" in document["error"]

@@ -133,14 +133,15 @@ def _record_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bo
     return value
 
 
-def json_option(func: F) -> F:
+def json_option(func: F, *, help: str = "Print one JSON document on stdout (a failure too).") -> F:
     """``--json``: print exactly one JSON document on stdout (logs stay on stderr); a failure is
     then also a JSON document, ``{"error": ..., "kind": ..., "exit_code": ..., "details": ...}``
-    (``details``: the error's facts, see ``DioptraPluginsError.details``)."""
+    (``details``: the error's facts, see ``DioptraPluginsError.details``).  ``watch`` prints a
+    stream of JSON lines instead, and says so in ``help``."""
     return click.option(
         "--json",
         "as_json",
         is_flag=True,
         callback=_record_json,
-        help="Print one JSON document on stdout (a failure too).",
+        help=help,
     )(func)

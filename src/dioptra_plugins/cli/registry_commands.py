@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -196,7 +197,9 @@ def _printed_events_only() -> None:
 
 @click.command("watch")
 @click.argument("dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
+@functools.partial(
+    json_option, help="Print each event as one JSON line (a failure to start: a JSON document)."
+)
 @click.option(
     "--debounce",
     type=float,

@@ -105,7 +105,7 @@ def collect_tasks(
             # An empty listing would look like "no tasks" when nothing was looked at.
             raise UsageError(
                 "no plugin dir to list: pass `plugin_dir` (existing, absolute) or set "
-                f"{PLUGIN_DIR_VARIABLE}",
+                f"${PLUGIN_DIR_VARIABLE}",
                 parameters=("plugin_dir",),
             )
         packages = [package] if package else list(packages_in(directories))

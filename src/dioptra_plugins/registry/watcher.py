@@ -52,7 +52,11 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from dioptra_plugins.errors import PluginDirError
-from dioptra_plugins.plugindir.layout import PluginDirLayout, readable_plugin_dirs
+from dioptra_plugins.plugindir.layout import (
+    PLUGIN_DIR_VARIABLE,
+    PluginDirLayout,
+    readable_plugin_dirs,
+)
 from dioptra_plugins.plugindir.pins import PinnedGeneration
 from dioptra_plugins.registry.generation_switch import follow_switch
 from dioptra_plugins.registry.module_files import ModuleFiles
@@ -380,7 +384,7 @@ def watched_dirs(dirs: Iterable[str | os.PathLike[str]] | None) -> list[Path]:
     found = readable_plugin_dirs(None if dirs is None else [os.path.abspath(d) for d in dirs])
     if not found:
         raise PluginDirError(
-            "nothing to watch: give existing absolute directories or set DIOPTRA_PLUGIN_DIR"
+            f"nothing to watch: give existing directories or set ${PLUGIN_DIR_VARIABLE}"
         )
     return found
 
