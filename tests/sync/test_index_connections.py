@@ -47,6 +47,8 @@ def test_a_sync_without_connections_reuses_the_process_ones(index: str, tmp_path
     storage = shared_connections().open(index)
     sync(["alpha"], index=index, plugin_dir=tmp_path / "b")
     assert shared_connections().open(index) is storage
+    # It keeps no documents: a caller that holds nothing reads them from the dir's cache.
+    assert shared_connections().documents(index) is None
     shared_connections().close()
     assert shared_connections().open(index) is not storage
 

@@ -2,9 +2,11 @@
 
 A long-lived worker (``dioptra-plugins-run``'s syncs, ``sync --every``) syncs from the same
 index again and again; opening its storage once keeps the S3 client and its connection pool
-(and the HTTP index's pool) warm.  The owner of an :class:`IndexConnections` decides how long
-that lasts and closes it; :func:`shared_connections` is the process's own, used by callers that
-hold none (``sync()`` without ``connections``), and ``shared_connections().close()`` forgets it.
+(and the HTTP index's pool) warm, and keeping the project documents it read makes its next
+one-bundle change read one document.  The owner of an :class:`IndexConnections` decides how
+long that lasts and closes it; :func:`shared_connections` is the process's own (storages only),
+used by callers that hold none (``sync()`` without ``connections``), and
+``shared_connections().close()`` forgets it.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ class IndexConnections:
 
     The timeout is part of the key because a storage keeps the timeout it was opened with: a
     caller who changes it (``timeout=``, ``--timeout``, ``$DIOPTRA_PLUGINS_TIMEOUT``) gets a
-    storage that uses it.
+    storage that uses it.  With ``keep_documents`` (the default) it also keeps the project
+    documents read through it (:meth:`documents`); the process's own keeps none, so a caller
+    that holds nothing reads them as before, from the plugin dir's cache or the index.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_documents: bool = True) -> None:
         self._storages: dict[tuple[str, float | None], Storage] = {}
         self._documents: dict[str, dict[str, ProjectDocument]] = {}
+        self._keep_documents = keep_documents
         self._lock = threading.Lock()
 
     def open(self, url: str, *, timeout: float | None = None) -> Storage:
@@ -52,10 +57,14 @@ class IndexConnections:
                 storage = self._storages[key] = open_storage(url, timeout=key[1])
             return storage
 
-    def documents(self, url: str) -> dict[str, ProjectDocument]:
-        """The project documents read from ``url`` so far, by sha256: each was checked against
-        its sha256 when read, and a document is immutable, so a root naming the same sha256
-        again names the same document (a worker's next sync reads only the changed ones)."""
+    def documents(self, url: str) -> dict[str, ProjectDocument] | None:
+        """The project documents read from ``url`` so far, by sha256 (None: none are kept).
+
+        Each was checked against its sha256 when read, and a document is immutable, so a root
+        naming the same sha256 again names the same document: a worker's next sync reads only
+        the changed ones."""
+        if not self._keep_documents:
+            return None
         with self._lock:
             known = self._documents.setdefault(url, {})
             if len(known) > DOCUMENTS_KEPT:
@@ -84,7 +93,7 @@ class IndexConnections:
         self.close()
 
 
-_shared = IndexConnections()
+_shared = IndexConnections(keep_documents=False)
 
 
 def shared_connections() -> IndexConnections:
