@@ -266,12 +266,17 @@ def _sync_every(interval: float, once: _Sync, as_json: bool) -> None:
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
+    from dioptra_plugins.index.connections import IndexConnections
+
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # A keeper is the long-lived worker IndexConnections is for: its storage stays open and the
+    # project documents it read are kept, so a one-bundle change reads one document.
+    connections = IndexConnections()
     try:
         while not stop.is_set():
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             try:
-                result = once()
+                result = once(connections=connections)
             except DioptraPluginsError as error:
                 # A long-lived keeper outlives a flaky network or a bad publish: say so, go on.
                 click.echo(f"{now} sync failed (plugin dir unchanged): {error}", err=True)
@@ -290,6 +295,7 @@ def _sync_every(interval: float, once: _Sync, as_json: bool) -> None:
             sys.stdout.flush()
             stop.wait(interval)
     finally:
+        connections.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
