@@ -228,8 +228,9 @@ def _version(given: str | None, commit: Commit, requested_ref: str | None, sourc
         return max(versions)[1]
     raise UsageError(
         f"{source.url} at commit {commit.id[:12]}: no version: the package has no project "
-        "metadata (pyproject.toml), no --version was given and no version tag (v1.2.0) "
-        "points at the commit"
+        "metadata (pyproject.toml), no `version` was given and no version tag (v1.2.0) "
+        "points at the commit",
+        parameters=("version",),
     )
 
 

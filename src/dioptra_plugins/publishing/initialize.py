@@ -52,9 +52,16 @@ def init_index(
     signed project (``index renew --restore`` puts the signed root back).
     """
     if not signed and (keys is not None or timestamp_expiry is not None):
-        raise UsageError("keys and timestamp expiry go with signed (--signed)")
+        raise UsageError(
+            "`keys` and `timestamp_expiry` go with `signed`",
+            parameters=("keys", "timestamp_expiry", "signed"),
+        )
     if signed and keys is None:
-        raise UsageError("--signed needs --keys KEYDIR (create one with `keys generate KEYDIR`)")
+        raise UsageError(
+            "`signed` needs `keys`, a key directory (`dioptra-plugins keys generate KEYDIR` "
+            "makes one)",
+            parameters=("signed", "keys"),
+        )
     if signed:
         assert keys is not None
         from dioptra_plugins.signing.roots import ensure_root
