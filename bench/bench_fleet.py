@@ -247,17 +247,9 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             http_url, http_pid = stack.enter_context(http_index(index_dir))
             indexes.append(("HTTP", http_url, http_pid, http_url))
         if "s3" in args.sources:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-            import s3servers
+            from seaweed import seaweedfs_bucket
 
-            s3servers.SEAWEEDFS_VOLUME_SIZE_LIMIT_MB = 1024  # as bench_sync.py: not the tests' 8
-            server = stack.enter_context(
-                s3servers.running_seaweedfs(
-                    work / "seaweedfs", access_key="bench-key", secret_key="bench-secret"
-                )
-            )
-            os.environ.update(server.env())
-            s3_index = f"s3://{server.create_bucket('fleet')}/plugins"
+            s3_index, server = seaweedfs_bucket(stack, work, "fleet")
             publish(open_storage(s3_index), wheels)
             assert server.pid is not None
             indexes.append(("S3", s3_index, server.pid, None))

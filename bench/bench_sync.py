@@ -54,6 +54,7 @@ from faultproxy import FaultProxy  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from fairserver import serve_directory  # noqa: E402
+from processes import process_cpu  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "dioptra-plugins")
@@ -501,17 +502,6 @@ def bench_big(server: s3servers.S3Server, work: Path, size_mb: int) -> dict[str,
         "ours_cpu": ours_cpu,
         "server_cpu": server_cpu,
     }
-
-
-def process_cpu(pid: int | None) -> float:
-    """CPU seconds (user + system, all threads) a running process has used so far; 0 if unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

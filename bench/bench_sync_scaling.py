@@ -247,18 +247,10 @@ def measure(work: Path, counts: list[int], rounds: int, with_s3: bool) -> dict[s
         http_url = stack.enter_context(http_server(index))
         s3_index, keep = None, []
         if with_s3:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-            import s3servers
+            from seaweed import seaweedfs_bucket
 
-            s3servers.SEAWEEDFS_VOLUME_SIZE_LIMIT_MB = 1024  # as bench_sync.py: not the tests' 8
-            server = stack.enter_context(
-                s3servers.running_seaweedfs(
-                    work / "seaweedfs", access_key="bench-key", secret_key="bench-secret"
-                )
-            )
-            os.environ.update(server.env())
+            s3_index, server = seaweedfs_bucket(stack, work, "scale")
             keep = [pid for pid in [server.pid] if pid is not None]
-            s3_index = f"s3://{server.create_bucket('scale')}/plugins"
             publish(open_storage(s3_index), wheels)
         runs = run_counts(work, tool_commands(http_url, s3_index), counts, rounds, keep)
     return summarise(counts, runs, rounds)
