@@ -126,7 +126,10 @@ def gc(
     locked = contextlib.nullcontext() if dry_run else writer_lock(layout.lock_file, lock_timeout)
     with locked:
         if not dry_run:
+            # What dead writers and dead readers left: staging directories, and the pins of
+            # processes that are gone (a live process's pin is read below and kept).
             layout.remove_leftovers()
+            remove_dead_pins(layout)
         current = layout.current_name()
         assert current is not None
         names = generation_names(layout)
@@ -147,8 +150,6 @@ def gc(
         result.removed_store_entries = _remove_entries(layout.store, live, remove)
         result.removed_cache_entries = _remove_entries(layout.cache, set(), remove)
         result.removed_documents = _collect_documents(layout, dry_run=dry_run)
-        if not dry_run:
-            remove_dead_pins(layout)
     logger.info(
         "gc of %s removed %d generations, %d store entries, %d cached bundles, %d documents",
         layout.root,
