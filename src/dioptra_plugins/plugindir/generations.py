@@ -33,12 +33,15 @@ import secrets
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.fsutil import flush_filesystem, fsync_dir, replace_symlink
 from dioptra_plugins.plugindir.layout import BUILDING_PREFIX, LOCK_FILENAME, PluginDirLayout
-from dioptra_plugins.plugindir.pylock import Lock, LockedPackage, lock_from_toml, lock_to_toml
 from dioptra_plugins.signals import deferred, note_switch
+
+if TYPE_CHECKING:
+    from dioptra_plugins.plugindir.pylock import Lock, LockedPackage
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ def read_generation_lock(layout: PluginDirLayout, name: str) -> Lock:
         raise PluginDirError(
             f"generation {name} has no readable {LOCK_FILENAME}: {error}"
         ) from error
+    from dioptra_plugins.plugindir.pylock import lock_from_toml
+
     return lock_from_toml(data, str(path))
 
 
@@ -107,6 +112,9 @@ def build_generation(layout: PluginDirLayout, lock: Lock, reuse: str | None = No
     hard-linked from there (see :func:`_link`).
     """
     from dataclasses import replace
+
+    # Deferred: a no-op sync imports this module for its leftovers check and never writes a lock.
+    from dioptra_plugins.plugindir.pylock import lock_to_toml
 
     if conflicts := merge_conflicts(lock.packages):
         raise PluginDirError("cannot build a generation: " + "; ".join(conflicts))
