@@ -11,6 +11,7 @@ if _TYPE_CHECKING:
     from dioptra_plugins import pyplugs as pyplugs
     from dioptra_plugins.bundle.operations import build as build
     from dioptra_plugins.errors import DioptraPluginsError as DioptraPluginsError
+    from dioptra_plugins.index.connections import IndexConnections as IndexConnections
     from dioptra_plugins.plugindir.operations import gc as gc
     from dioptra_plugins.plugindir.operations import list_plugins as list_plugins
     from dioptra_plugins.plugindir.operations import rollback as rollback
@@ -33,6 +34,7 @@ if _TYPE_CHECKING:
 _LAZY = {
     "sync": ("dioptra_plugins.syncing.engine", "sync"),
     "SyncResult": ("dioptra_plugins.syncing.engine", "SyncResult"),
+    "IndexConnections": ("dioptra_plugins.index.connections", "IndexConnections"),
     "pyplugs": ("dioptra_plugins.pyplugs", None),
     "plugin_dirs": ("dioptra_plugins.plugindir.syspath", "plugin_dirs"),
     "watch": ("dioptra_plugins.registry.watcher", "watch"),
@@ -63,6 +65,7 @@ __all__ = [  # noqa: RUF022 - grouped as DESIGN §9 lists them, then the life cy
     "plugin_dirs",
     "sync",
     "SyncResult",
+    "IndexConnections",
     "watch",
     "Registry",
     "DioptraPluginsError",

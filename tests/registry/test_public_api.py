@@ -64,3 +64,16 @@ def test_the_index_writes_are_public_functions_not_submodules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_no_submodule_hides_a_public_name() -> None:
+    # ``import dioptra_plugins.x`` sets the package's attribute ``x`` to the module: a public
+    # function named like a submodule would be replaced by it.
+    import pkgutil
+
+    import dioptra_plugins
+    from dioptra_plugins.index.connections import IndexConnections
+
+    submodules = {module.name for module in pkgutil.iter_modules(dioptra_plugins.__path__)}
+    assert submodules & set(dioptra_plugins.__all__) == {"pyplugs"}
+    assert dioptra_plugins.IndexConnections is IndexConnections
