@@ -14,7 +14,7 @@ from registry_helpers import EventLog, PluginArea
 
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.registry.registry import Registry
-from dioptra_plugins.registry.reload import ReloadEvent
+from dioptra_plugins.registry.reload import ReloadEvent, SourceEmptied
 from dioptra_plugins.registry.watcher import watch
 
 DEBOUNCE = 0.02
@@ -436,3 +436,25 @@ def test_generation_switch_reloads_changed_modules(
         assert "000001" in pinned_generations(layout)  # plugin_dirs' own pin
     assert pinned_generations(layout) == set()
     assert not any(".dioptra-plugins" in entry for entry in sys.path)
+
+
+def test_a_reload_asked_to_hold_emptied_sources_checks_the_bytes_it_reads(
+    area: PluginArea, registry: Registry, loaded: str
+) -> None:
+    # The watcher's check of an emptied file is made on the bytes the reload would run, so a
+    # truncation between a size check and the read cannot load an empty module.
+    path = area.path(f"{loaded}/mod.py")
+    path.write_bytes(b"")
+    with pytest.raises(SourceEmptied):
+        registry.reload_if_changed(f"{loaded}.mod", hold_emptied=True)
+    assert registry.call(loaded, "mod") == 1  # nothing changed
+    path.write_text(plugin(2))
+    event = registry.reload_if_changed(f"{loaded}.mod", hold_emptied=True)
+    assert event is not None
+    assert event.ok
+    assert registry.call(loaded, "mod") == 2
+    path.write_bytes(b"")  # emptied on purpose, and looked at again: loaded as it is
+    event = registry.reload_if_changed(f"{loaded}.mod")
+    assert event is not None
+    assert event.removed
+    assert not registry.exists(loaded, "mod")

@@ -44,6 +44,8 @@ from dioptra_plugins.registry.reload import (
 
 logger = logging.getLogger(__name__)
 
+_EMPTY = source_hash(b"")
+
 
 class ModuleLoader:
     """The modules a registry has loaded (``entries``) and why the last load of some failed.
@@ -60,7 +62,9 @@ class ModuleLoader:
 
     # --- the one step ----------------------------------------------------------------------------
 
-    def load_from_source(self, name: str, *, first: bool) -> ModuleEntry:
+    def load_from_source(
+        self, name: str, *, first: bool, refuse_empty: bool = False
+    ) -> ModuleEntry:
         """Execute ``name``'s current source into a new module and install it.
 
         Raises :class:`ModuleGone` when there is no such module (any more) and
@@ -86,7 +90,7 @@ class ModuleLoader:
             entry = self.adopt(name, module)
             self.entries[name] = entry
             return entry
-        executed = execute_source(name, spec)
+        executed = execute_source(name, spec, refuse_empty=refuse_empty)
         module = executed.module
         entry = make_entry(name, module, executed.file, executed.source_hash, executed.imports)
         self._install(name, module, entry)
@@ -194,9 +198,12 @@ class ModuleLoader:
         except OSError:
             return False
 
-    def reload_cascade(self, name: str) -> list[ReloadEvent]:
-        """Reload ``name``, then (if it worked) every module importing it, importees first."""
-        events = [self._reload_one(name)]
+    def reload_cascade(self, name: str, *, hold_emptied: bool = False) -> list[ReloadEvent]:
+        """Reload ``name``, then (if it worked) every module importing it, importees first.
+
+        ``hold_emptied``: raise :class:`SourceEmptied` (nothing changed) when ``name``'s source
+        is read empty where its loaded source was not."""
+        events = [self._reload_one(name, hold_emptied=hold_emptied)]
         if events[0].error is not None:
             return events  # the dependents keep running against the old version
         graph = self._import_graph(name)
@@ -212,13 +219,14 @@ class ModuleLoader:
                 failed.add(dependent)
         return events
 
-    def _reload_one(self, name: str) -> ReloadEvent:
+    def _reload_one(self, name: str, *, hold_emptied: bool = False) -> ReloadEvent:
         had_failed = name in self.errors
         old = self.entries.get(name)
         if old is None and name in sys.modules:
             old = self.adopt(name, sys.modules[name])
+        refuse_empty = hold_emptied and old is not None and old.source_hash not in (None, _EMPTY)
         try:
-            new = self.load_from_source(name, first=False)
+            new = self.load_from_source(name, first=False, refuse_empty=refuse_empty)
         except ModuleGone:
             return self._unregister(name, old)
         except ModuleLoadFailed as failed:

@@ -310,12 +310,16 @@ class Registry:
         self._notify(events)
         return events[0]
 
-    def reload_if_changed(self, name: str) -> ReloadEvent | None:
-        """Like :meth:`reload`, but None (and nothing done) when the source hash is unchanged."""
+    def reload_if_changed(self, name: str, *, hold_emptied: bool = False) -> ReloadEvent | None:
+        """Like :meth:`reload`, but None (and nothing done) when the source hash is unchanged.
+
+        ``hold_emptied`` (the watcher's): when the source is read empty where the loaded one
+        was not, nothing is done and ``SourceEmptied`` is raised: most likely the first step
+        of a save that truncates, then writes; the caller looks again a little later."""
         with self._loader.lock:
             if self._loader.source_unchanged(name):
                 return None
-            events = self._loader.reload_cascade(name)
+            events = self._loader.reload_cascade(name, hold_emptied=hold_emptied)
         self._notify(events)
         return events[0]
 

@@ -70,6 +70,11 @@ class ModuleGone(Exception):
     """Internal: the module (or a parent package) no longer exists on the import path."""
 
 
+class SourceEmptied(Exception):
+    """Internal: asked to, a reload refused a module's source that it read empty (a save that
+    truncates, then writes, read between the two); nothing changed."""
+
+
 @dataclass(frozen=True)
 class ExecutedModule:
     """A freshly executed module that is not installed anywhere yet."""
@@ -130,10 +135,14 @@ def find_fresh_spec(name: str) -> importlib.machinery.ModuleSpec | None:
     return None
 
 
-def execute_source(name: str, spec: importlib.machinery.ModuleSpec) -> ExecutedModule:
+def execute_source(
+    name: str, spec: importlib.machinery.ModuleSpec, *, refuse_empty: bool = False
+) -> ExecutedModule:
     """Read, compile and run ``spec``'s source into a new module object (not installed).
 
-    Raises :class:`ModuleGone` when the file vanished under us and :class:`ModuleLoadFailed`
+    Raises :class:`ModuleGone` when the file vanished under us, :class:`SourceEmptied` when
+    ``refuse_empty`` and the bytes read are none (checked on the very bytes that would run: a
+    check before the read could be overtaken by a truncation), and :class:`ModuleLoadFailed`
     (with file and line) for anything the source itself did wrong.
     """
     assert spec.origin is not None
@@ -144,6 +153,8 @@ def execute_source(name: str, spec: importlib.machinery.ModuleSpec) -> ExecutedM
         raise ModuleGone(name) from None
     except OSError as error:
         raise ModuleLoadFailed(LoadFailure(path, None, f"cannot read: {error}")) from error
+    if refuse_empty and not data:
+        raise SourceEmptied(name)
     try:
         tree = ast.parse(data, filename=path)
         code = compile(tree, path, "exec", dont_inherit=True)

@@ -60,7 +60,7 @@ from dioptra_plugins.plugindir.layout import (
 from dioptra_plugins.plugindir.pins import PinnedGeneration
 from dioptra_plugins.registry.generation_switch import follow_switch
 from dioptra_plugins.registry.module_files import ModuleFiles
-from dioptra_plugins.registry.reload import ReloadEvent, source_hash
+from dioptra_plugins.registry.reload import ReloadEvent, SourceEmptied
 
 if TYPE_CHECKING:
     from dioptra_plugins.registry.registry import Registry
@@ -88,7 +88,6 @@ _FILE_EVENTS = (FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMoved
 _GENERATION_KEY = "\0generation:"
 _NEW_PACKAGE_KEY = "\0package:"
 NEW_PACKAGE_SETTLE = 0.1  # a new package folder is usually filled by several writes (cp -r, git)
-_EMPTY_SOURCE = source_hash(b"")
 
 
 @dataclass
@@ -337,26 +336,20 @@ class Watcher:
             self._schedule(key, self.delete_grace)
             return
         self._in_grace.discard(key)
-        if self._emptied(key, file) and key not in self._held_empty:
-            self._held_empty.add(key)  # most likely truncated for a rewrite: look again soon
-            self._schedule(key, self.debounce)
-            return
+        # An emptied file (its loaded source was not empty) is held once: most likely a save
+        # that truncates, then writes, read in between. The registry checks the very bytes it
+        # would run, so a truncation landing after any check of ours cannot slip through.
+        hold = key not in self._held_empty
         self._held_empty.discard(key)
-        self._reload(key)
-
-    def _emptied(self, name: str, file: str | None) -> bool:
-        """Whether ``name``'s file is empty where its loaded source was not."""
-        entry = self.registry.entry(name)
-        if file is None or entry is None or entry.source_hash in (None, _EMPTY_SOURCE):
-            return False
         try:
-            return os.path.getsize(file) == 0
-        except OSError:
-            return False
+            self._reload(key, hold_emptied=hold)
+        except SourceEmptied:
+            self._held_empty.add(key)
+            self._schedule(key, self.debounce)
 
-    def _reload(self, name: str) -> ReloadEvent | None:
+    def _reload(self, name: str, *, hold_emptied: bool = False) -> ReloadEvent | None:
         file = self._files.file_of(name)
-        event = self.registry.reload_if_changed(name)
+        event = self.registry.reload_if_changed(name, hold_emptied=hold_emptied)
         if event is None:
             return None
         self.reload_count += 1
