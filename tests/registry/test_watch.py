@@ -14,7 +14,7 @@ from registry_helpers import EventLog, PluginArea
 
 from dioptra_plugins.errors import PluginDirError
 from dioptra_plugins.registry.registry import Registry
-from dioptra_plugins.registry.reload import ReloadEvent, SourceEmptied
+from dioptra_plugins.registry.reload import SourceEmptied
 from dioptra_plugins.registry.watcher import watch
 
 DEBOUNCE = 0.02
@@ -198,19 +198,10 @@ def test_burst_of_saves_is_coalesced_and_the_last_save_wins(
 ) -> None:
     # The first save reloads at once (the leading edge); the rest of the burst waits for one
     # trailing reload, which loads the last save (or nothing, if the leading one already had it).
-    # A leading reload can read the file while the next save of the burst has just truncated it
-    # (the emptiness check and the read are two steps): that reload registers nothing for a
-    # moment, and the trailing reload loads the last save. So the wait asks whether the task
-    # exists before calling it.
-    def last_save_loaded(event: ReloadEvent) -> bool:
-        if event.module != f"{loaded}.mod" or not registry.exists(loaded, "mod"):
-            return False
-        return bool(registry.call(loaded, "mod") == 19)
-
     with watch([area.root], registry=registry, debounce=0.2) as watcher:
         for value in range(10, 20):
             area.write(f"{loaded}/mod.py", plugin(value))
-        event_log.wait(last_save_loaded)
+        event_log.wait(lambda e: e.module == f"{loaded}.mod" and registry.call(loaded, "mod") == 19)
         assert event_log.drain(QUIET) == []
         assert registry.call(loaded, "mod") == 19
         assert 1 <= watcher.reload_count <= 2
