@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import sys
 import threading
 import time
@@ -20,7 +19,6 @@ import click
 
 from dioptra_plugins.cli.options import index_option, json_option, number_option, plugin_dir_option
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, is_quiet, plural, say
-from dioptra_plugins.errors import DioptraPluginsError
 
 if TYPE_CHECKING:
     from dioptra_plugins.syncing.engine import SyncResult
@@ -261,12 +259,17 @@ def _sync_every(interval: float, once: _Sync, as_json: bool) -> None:
     With ``--json`` each line is one JSON object with ``time`` and ``event`` (``sync`` or
     ``error``); as text, each line starts with the time.
     """
+    # Imported here, not at the top: a single sync (a no-op above all) needs none of them, and
+    # `signal` (with its enums) and the error family cost every start-up otherwise.
+    import signal
+
+    from dioptra_plugins.errors import DioptraPluginsError
+    from dioptra_plugins.index.connections import IndexConnections
+
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
-
-    from dioptra_plugins.index.connections import IndexConnections
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     # A keeper is the long-lived worker IndexConnections is for: its storage stays open and the

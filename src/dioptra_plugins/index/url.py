@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.index.local import LocalStorage
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.index.timeouts import index_timeout
 
@@ -47,6 +46,9 @@ def open_storage(url: str, *, timeout: float | None = None) -> Storage:
         )
     if "\x00" in url:
         raise UsageError(f"invalid index path {url!r}")
+    # Imported here, as the other backends are: an S3 or HTTP index never needs it.
+    from dioptra_plugins.index.local import LocalStorage
+
     return LocalStorage(Path(url).expanduser())
 
 
@@ -78,4 +80,6 @@ def _file(url: str) -> Storage:
         raise UsageError(f"malformed file URL {url!r}: only local paths (file:///path)")
     if not parts.path.startswith("/") or parts.query or parts.fragment:
         raise UsageError(f"malformed file URL {url!r}: expected file:///absolute/path")
+    from dioptra_plugins.index.local import LocalStorage
+
     return LocalStorage(Path(unquote(parts.path)))
