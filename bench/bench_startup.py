@@ -16,19 +16,26 @@ repetitions (each repetition runs every case once, in a shuffled order from a se
 
 Per case it prints the median and the ratio per repetition (noop-s3 / bare-boto3), the load
 average before and after, and the number of modules each command leaves in ``sys.modules``
-and the number ``python -X importtime`` reports (deterministic, unlike the times).
+and the number ``python -X importtime`` reports (deterministic, unlike the times); then the
+``-X importtime`` sums, medians of ``--importtime-runs`` runs: every module's own (self) time,
+and the library's own modules' (``dioptra_plugins.*``).  importtime does not see a module
+imported by ``importlib.import_module`` (the CLI's command modules): their children count,
+their own bodies do not.
 
 ``--before COMMIT`` also runs every dioptra-plugins case from that commit's ``src/`` (a
-``git archive`` put first on PYTHONPATH), interleaved with the working tree's, so "before" and
-"after" share one run's load.
+``git archive`` put first on PYTHONPATH), interleaved with the "after" cases, so "before" and
+"after" share one run's load.  "After" is the working tree, or ``--after COMMIT``'s ``src/``
+(so that other people's uncommitted edits in a shared work tree stay out of the comparison).
 
-Run: .venv/bin/python bench/bench_startup.py [--rounds 15] [--s3 seaweedfs|moto] [--before 0059af6]
+Run: .venv/bin/python bench/bench_startup.py [--rounds 15] [--s3 seaweedfs|moto]
+     [--before 0059af6] [--after fd60dfe] [--importtime-runs 7]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import statistics
@@ -67,6 +74,49 @@ sys.argv = ["dioptra-plugins", *sys.argv[2:]]
 from dioptra_plugins.cli.entry import main
 main()
 """
+
+
+# The launcher again, with the time ``dataclasses`` spends creating each class summed per module
+# (its private ``_process_class`` does all the work of ``@dataclass``; measuring only, in a
+# bench) and written as JSON at exit: how much of a command's import time is class creation.
+DATACLASS_PROBE = """
+import atexit, dataclasses, json, sys, time
+out = sys.argv[1]
+spent = {}
+original = dataclasses._process_class
+def timed(cls, *args, **kwargs):
+    started = time.perf_counter()
+    try:
+        return original(cls, *args, **kwargs)
+    finally:
+        seconds, count = spent.get(cls.__module__, (0.0, 0))
+        spent[cls.__module__] = (seconds + time.perf_counter() - started, count + 1)
+dataclasses._process_class = timed
+atexit.register(lambda: open(out, "w").write(json.dumps(spent)))
+sys.argv = ["dioptra-plugins", *sys.argv[2:]]
+from dioptra_plugins.cli.entry import main
+main()
+"""
+
+
+def dataclass_share(
+    command: list[str], env: dict[str, str], work: Path, runs: int
+) -> dict[str, tuple[float, int]]:
+    """Per module, (median ms, classes) that creating dataclasses took in ``runs`` runs of a
+    dioptra-plugins case (``[PYTHON, -c, LAUNCHER, -, ...]``)."""
+    out = work / "dataclasses.json"
+    seconds: dict[str, list[float]] = {}
+    classes: dict[str, int] = {}
+    for _ in range(runs):
+        probe = [PYTHON, "-c", DATACLASS_PROBE, str(out), *command[4:]]
+        subprocess.run(probe, check=True, env=env, capture_output=True)
+        for module, (spent, count) in json.loads(out.read_text()).items():
+            seconds.setdefault(module, []).append(spent)
+            classes[module] = count
+    return {
+        module: (statistics.median(values) * 1000, classes[module])
+        for module, values in seconds.items()
+    }
 
 
 def bare_boto3(bucket: str, key: str, etag: str) -> str:
@@ -108,15 +158,57 @@ def module_counts(command: list[str], env: dict[str, str], work: Path) -> tuple[
         counted = [PYTHON, "-c", dump]
     subprocess.run(counted, check=True, env=env, capture_output=True)
     in_sys_modules = len(out.read_text().split())
+    return in_sys_modules, len(import_times(counted, env))
+
+
+def import_times(command: list[str], env: dict[str, str]) -> list[tuple[str, int]]:
+    """(module, self microseconds) of every line ``python -X importtime`` prints for
+    ``command`` (``[PYTHON, ...]``)."""
     traced = subprocess.run(
-        [PYTHON, "-X", "importtime", *counted[1:]], check=True, env=env, capture_output=True
+        [PYTHON, "-X", "importtime", *command[1:]], check=True, env=env, capture_output=True
     )
-    lines = traced.stderr.decode().splitlines()
-    return in_sys_modules, sum(
-        1
-        for line in lines
-        if line.startswith("import time:") and "|" in line and "self [us]" not in line
-    )
+    times = []
+    for line in traced.stderr.decode().splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) == 3:
+            times.append((fields[2].strip(), int(fields[0])))
+    return times
+
+
+def import_sums(
+    cases: dict[str, tuple[list[str], dict[str, str]]], runs: int
+) -> dict[str, tuple[float, float]]:
+    """Per case, the medians over ``runs`` interleaved runs of the ``-X importtime`` self times
+    summed (ms): of every module, and of the library's own (``dioptra_plugins``)."""
+    sums: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, (command, case_env) in cases.items():
+            times = import_times(command, case_env)
+            ours = sum(us for module, us in times if module.split(".")[0] == "dioptra_plugins")
+            sums[name].append((sum(us for _, us in times) / 1000, ours / 1000))
+    return {
+        name: (
+            statistics.median(total for total, _ in values),
+            statistics.median(ours for _, ours in values),
+        )
+        for name, values in sums.items()
+    }
+
+
+def source_tree(commit: str, work: Path, label: str) -> str:
+    """``commit``'s ``src/``, unpacked under ``work`` by ``git archive``."""
+    target = work / label
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "src"], check=True, capture_output=True
+    ).stdout
+    archive_path = work / f"{label}.tar"
+    archive_path.write_bytes(archive)
+    with tarfile.open(archive_path) as tar:
+        tar.extractall(target, filter="data")
+    return str(target / "src")
 
 
 @contextlib.contextmanager
@@ -136,6 +228,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--s3", choices=["seaweedfs", "moto"], default="seaweedfs")
     parser.add_argument("--before", help="also run the CLI cases from this commit's src/")
+    parser.add_argument("--after", help="run the CLI cases from this commit's src/, not the tree")
+    parser.add_argument("--importtime-runs", type=int, default=7)
     parser.add_argument("--seed", type=int, default=26)
     args = parser.parse_args()
 
@@ -145,20 +239,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         work = Path(tmp)
-        trees: dict[str, str | None] = {"after": None}
+        trees: dict[str, str | None] = {
+            "after": source_tree(args.after, work, "after") if args.after else None
+        }
         if args.before:
-            before = work / "before"
-            before.mkdir()
-            archive = subprocess.run(
-                ["git", "-C", str(ROOT), "archive", args.before, "src"],
-                check=True,
-                capture_output=True,
-            ).stdout
-            archive_path = work / "before.tar"
-            archive_path.write_bytes(archive)
-            with tarfile.open(archive_path) as tar:
-                tar.extractall(before, filter="data")
-            trees["before"] = str(before / "src")
+            trees["before"] = source_tree(args.before, work, "before")
 
         wheels = work / "wheels"
         wheels.mkdir()
@@ -200,6 +285,8 @@ def main() -> None:
                     cases[name + suffix] = ([*command, str(plugin_dir)], tree_env)
 
             counts = {name: module_counts(cmd, e, work) for name, (cmd, e) in cases.items()}
+            sums = import_sums(cases, args.importtime_runs)
+            created = dataclass_share(*cases["noop-http"], work, args.importtime_runs)
             load_before = load()
             for command, case_env in cases.values():  # warm-up: page cache, bytecode
                 run(command, case_env)
@@ -235,6 +322,15 @@ def main() -> None:
             pairs = zip(times[name], times[name + " (before)"], strict=True)
             per = statistics.median(a / b for a, b in pairs)
             print(f"{name} after / before per repetition: median {per:.2f}x")
+    print(f"-X importtime, self times summed, median of {args.importtime_runs} runs:")
+    print(f"{'case':<22} {'all':>8} {'dioptra_plugins':>16}")
+    for name, (total, ours) in sums.items():
+        print(f"{name:<22} {total:6.1f}ms {ours:14.1f}ms")
+    total = sum(ms for ms, _ in created.values())
+    count = sum(classes for _, classes in created.values())
+    print(f"noop-http: creating {count} dataclasses took {total:.1f} ms (median per module):")
+    for module, (ms, classes) in sorted(created.items(), key=lambda item: -item[1][0]):
+        print(f"  {module:<40} {classes:>3} {ms:6.2f}ms")
 
 
 if __name__ == "__main__":
