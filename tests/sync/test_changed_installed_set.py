@@ -9,13 +9,17 @@ once per installed bundle, and that every check it still owes is still made.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from synchelpers import installed, publish_wheels
 
 from dioptra_plugins import sync
+from dioptra_plugins.errors import PluginDirError
+from dioptra_plugins.plugindir import generations, pylock
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.syncing import index_view
 
@@ -78,3 +82,78 @@ def test_a_damaged_cached_document_is_fetched_again(
     # The document fetched again replaced the damaged copy.
     assert alpha.read_bytes() == right
     assert hashlib.sha256(right).hexdigest() == alpha.stem
+
+
+@pytest.mark.parametrize("occupant", ["file", "directory", "foreign link", "dangling foreign link"])
+def test_a_name_sync_does_not_manage_is_refused_before_and_at_the_switch(
+    index: str, tmp_path: Path, occupant: str
+) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2"], index=index, plugin_dir=plugin_dir)
+    place = plugin_dir / "gamma"
+    if occupant == "file":
+        place.write_text("mine\n")
+    elif occupant == "directory":
+        place.mkdir()
+    elif occupant == "foreign link":
+        place.symlink_to(plugin_dir / ".dioptra-plugins")
+    else:
+        place.symlink_to("nowhere")
+    before = {p.name: os.readlink(p) if p.is_symlink() else None for p in plugin_dir.iterdir()}
+    with pytest.raises(PluginDirError, match=f"does not manage: {place}"):
+        sync(["alpha", "gamma"], index=index, plugin_dir=plugin_dir)
+    after = {p.name: os.readlink(p) if p.is_symlink() else None for p in plugin_dir.iterdir()}
+    assert after == before
+    assert installed(plugin_dir) == {"alpha": "1.1.0"}
+    # The switch checks again the names it lacks: one taken after the first check is refused.
+    layout = PluginDirLayout(plugin_dir)
+    (alpha,) = generations.read_generation_lock(layout, "000001").packages
+    lock = pylock.Lock(
+        packages=(alpha, replace(alpha, name="gamma", top_level="gamma")), index=index
+    )
+    with pytest.raises(PluginDirError, match=f"does not manage: {place}"):
+        generations.switch_to(layout, "000001", lock)
+    assert {p.name: os.readlink(p) if p.is_symlink() else None for p in plugin_dir.iterdir()} == (
+        before
+    )
+
+
+def test_dangling_entry_links_are_removed_and_others_kept(index: str, tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2", "gamma"], index=index, plugin_dir=plugin_dir)
+    # A killed switch's links: ours, leading nowhere yet; a user's dangling link is not ours.
+    (plugin_dir / "omega").symlink_to(".dioptra-plugins/current/omega")
+    (plugin_dir / "mine").symlink_to("nowhere")
+    layout = PluginDirLayout(plugin_dir)
+    assert generations.remove_dangling_entry_links(layout) == ["omega"]
+    assert not (plugin_dir / "omega").is_symlink()
+    assert os.readlink(plugin_dir / "mine") == "nowhere"
+    assert sorted(generations.managed_entry_links(layout)) == ["alpha", "gamma"]
+    # A loop is "leads nowhere" too, as Path.exists says.
+    (plugin_dir / "omega").symlink_to(".dioptra-plugins/current/omega")
+    current = layout.current_generation()
+    assert current is not None
+    (current / "omega").symlink_to("../../../omega")
+    assert generations.remove_dangling_entry_links(layout) == ["omega"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "bundles/alpha/alpha-1.0.0-py3-none-any.whl",
+        "bundles/a b/x%y#z?.whl",
+        "bundles/é/ü\udcff.whl",
+        "bundles//double.whl",
+        "bundles/./dot.whl",
+        "bundles/../up.whl",
+        "trailing/",
+        "",
+    ],
+)
+@pytest.mark.parametrize("where", ["plain", "file://", "root"])
+def test_local_bundle_urls_are_pathlibs(tmp_path: Path, key: str, where: str) -> None:
+    index = {"plain": str(tmp_path / "in dex"), "file://": f"file://{tmp_path}/ix", "root": "/"}
+    url = index[where]
+    expected = (Path(url.removeprefix("file://")).resolve() / key).as_uri()
+    assert pylock.bundle_urls(url)(key) == expected
+    assert pylock.bundle_url(url, key) == expected

@@ -27,6 +27,7 @@ package) cannot share a generation (:func:`merge_conflicts`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -171,12 +172,19 @@ def entry_names(top_levels: Iterable[str]) -> set[str]:
 def check_entry_names(layout: PluginDirLayout, top_levels: Iterable[str]) -> None:
     """Refuse to switch when a top-level name is taken by something sync does not manage."""
     clashes = []
+    root = os.fspath(layout.root)  # strings, not Paths: this runs over every bundle
     for name in sorted(entry_names(top_levels)):
-        path = layout.root / name
-        if path.is_symlink() and os.readlink(path) == PluginDirLayout.entry_link(name):
-            continue
-        if path.exists() or path.is_symlink():
-            clashes.append(str(path))
+        path = os.path.join(root, name)
+        try:
+            if os.readlink(path) == PluginDirLayout.entry_link(name):
+                continue
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # nothing there: the name is free
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            # EINVAL: something there that is not a link
+        clashes.append(path)
     if clashes:
         raise PluginDirError(
             "the plugin dir already holds files that sync does not manage: "
@@ -187,7 +195,12 @@ def check_entry_names(layout: PluginDirLayout, top_levels: Iterable[str]) -> Non
 
 def managed_entry_links(layout: PluginDirLayout) -> dict[str, Path]:
     """Top-level links that sync created: name -> link path."""
-    links: dict[str, Path] = {}
+    return {name: Path(path) for name, path in _entry_links(layout).items()}
+
+
+def _entry_links(layout: PluginDirLayout) -> dict[str, str]:
+    """:func:`managed_entry_links` as plain strings (a sync reads them over every bundle)."""
+    links: dict[str, str] = {}
     try:
         entries = list(os.scandir(layout.root))
     except FileNotFoundError:
@@ -196,7 +209,7 @@ def managed_entry_links(layout: PluginDirLayout) -> dict[str, Path]:
         if entry.is_symlink():
             with contextlib.suppress(OSError):
                 if os.readlink(entry.path) == PluginDirLayout.entry_link(entry.name):
-                    links[entry.name] = Path(entry.path)
+                    links[entry.name] = entry.path
     return links
 
 
@@ -211,7 +224,7 @@ def switch_to(layout: PluginDirLayout, name: str, lock: Lock | None = None) -> N
         lock = read_generation_lock(layout, name)
     wanted = entry_names(package.top_level for package in lock.packages)
     with deferred():
-        existing = managed_entry_links(layout)
+        existing = _entry_links(layout)
         # A managed link is ours by definition: only the names it lacks can clash.
         check_entry_names(layout, wanted - existing.keys())
         made: list[Path] = []
@@ -231,7 +244,7 @@ def switch_to(layout: PluginDirLayout, name: str, lock: Lock | None = None) -> N
         note_switch(str(layout.root), name)
         for top_level in sorted(existing.keys() - wanted):
             with contextlib.suppress(FileNotFoundError):
-                existing[top_level].unlink()
+                os.unlink(existing[top_level])
         fsync_dir(layout.root)
     logger.info("plugin dir %s now at generation %s", layout.root, name)
 
@@ -240,9 +253,22 @@ def remove_dangling_entry_links(layout: PluginDirLayout) -> list[str]:
     """Remove the entry links that lead nowhere (a writer killed inside a switch left them);
     returns their names.  Only under the writer lock: a switch makes such links on purpose."""
     removed = []
-    for name, link in sorted(managed_entry_links(layout).items()):
-        if not link.exists():
+    for name, link in sorted(_entry_links(layout).items()):
+        if not _leads_somewhere(link):
             with contextlib.suppress(FileNotFoundError):
-                link.unlink()
+                os.unlink(link)
                 removed.append(name)
     return removed
+
+
+def _leads_somewhere(link: str) -> bool:
+    """Whether ``link`` resolves (``Path.exists``: the errors it takes for "no", raising others)."""
+    try:
+        os.stat(link)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.EBADF):
+            return False
+        raise
+    return True

@@ -11,10 +11,12 @@ tree, dirty), copied from the bundle's own manifest, so a job's lock names its s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 from packaging.version import InvalidVersion, Version
 
@@ -69,7 +71,18 @@ def bundle_urls(index_url: str) -> Callable[[str], str]:
         base = index_url.rstrip("/")
         return lambda key: f"{base}/{key}"
     root = Path(index_url.removeprefix("file://")).resolve()
-    return lambda key: (root / key).as_uri()
+    base = root.as_uri().removesuffix("/")  # "file://" for the root directory itself
+
+    def url(key: str) -> str:
+        # (root / key).as_uri() is "file://" and the path's bytes quoted, quoted byte by byte:
+        # so it is the root's URI, "/" and the key quoted, for any key pathlib would not
+        # rewrite (empty and "." parts it drops).  A Path per bundle was 6 ms of a sync of 400.
+        parts = key.split("/")
+        if os.name != "posix" or "" in parts or "." in parts:
+            return (root / key).as_uri()
+        return f"{base}/{quote_from_bytes(os.fsencode(key))}"
+
+    return url
 
 
 def index_as_url(index_url: str) -> str | None:

@@ -39,10 +39,14 @@ HELPERS_FROM = 4
 """Bundles to store before bytecode is compiled in helper processes (start-up ~15 ms each)."""
 
 
-def _compiler(layout: PluginDirLayout, packages: Sequence[LockedPackage]) -> BytecodeCompiler:
-    """Helper processes, one a core, when enough bundles are missing from the store to pay off."""
+def _missing(layout: PluginDirLayout, packages: Sequence[LockedPackage]) -> list[LockedPackage]:
+    """The packages whose store entry does not exist (one stat each, asked once a sync)."""
     store = os.fspath(layout.store)
-    missing = sum(1 for p in packages if not os.path.isdir(os.path.join(store, p.sha256)))
+    return [p for p in packages if not os.path.isdir(os.path.join(store, p.sha256))]
+
+
+def _compiler(missing: int) -> BytecodeCompiler:
+    """Helper processes, one a core, when enough bundles are missing from the store to pay off."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return BytecodeCompiler(processes=(cores or 1) if missing >= HELPERS_FROM else 0)
 
@@ -92,11 +96,13 @@ def install_generation(
     check_entry_names(layout, (p.top_level for p in packages))
     before = store_entries(layout)
     try:
-        with _compiler(layout, packages) as compiler:
+        # Only the missing ones are handed on (fetch_bundles checks those again, not all).
+        missing = _missing(layout, packages)
+        with _compiler(len(missing)) as compiler:
             downloaded = fetch_bundles(
                 storage,
                 layout,
-                list(packages),
+                missing,
                 lambda fetched: add_to_store(layout, fetched, compiler),
                 jobs=jobs,
                 progress=progress,

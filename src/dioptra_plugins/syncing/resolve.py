@@ -9,6 +9,7 @@ for the chosen bundles and checked against the running interpreter's installed d
 
 from __future__ import annotations
 
+import functools
 import logging
 import platform
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -69,6 +70,10 @@ class EnvironmentNeed:
     needed_by: Candidate
 
 
+# Cached by text: a resolution of 400 projects parses the same few versions and the same
+# ``requires_python`` again and again (about 10 us each, every file of every project).
+# Versions are immutable, so one parsed object may be shared.
+@functools.lru_cache(maxsize=4096)
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
@@ -77,10 +82,13 @@ def _version(text: str) -> Version | None:
 
 
 def _python_ok(file: FileEntry) -> bool:
-    if not file.requires_python:
-        return True
+    return not file.requires_python or _admits_this_python(file.requires_python)
+
+
+@functools.lru_cache(maxsize=256)
+def _admits_this_python(requires_python: str) -> bool:
     try:
-        return SpecifierSet(file.requires_python).contains(_PYTHON, prereleases=True)
+        return SpecifierSet(requires_python).contains(_PYTHON, prereleases=True)
     except ValueError:
         return False
 
