@@ -22,6 +22,7 @@ import click
 import pytest
 
 from dioptra_plugins.cli.main import COMMAND_HELP, COMMAND_MODULES, Group, main, short_help
+from s3servers import S3Server
 from wheelfactory import WheelSpec
 
 # Runs the console script (signal handlers first, as installed) and writes the names of the
@@ -226,3 +227,32 @@ def test_a_no_op_sync_over_http_imports_nothing_heavy(
     modules = loaded_modules(tmp_path, *args)
     assert "dioptra_plugins.index.http" in modules  # it did read over HTTP
     assert offenders(modules, REMOTE_NOOP_HEAVY) == []
+
+
+# From S3 botocore is the backend (it imports `signal` and `subprocess` itself); boto3 and
+# s3transfer are not.
+BOTOCORES_OWN = ("botocore", "signal", "subprocess")
+S3_NOOP_HEAVY = tuple(m for m in REMOTE_NOOP_HEAVY if m not in BOTOCORES_OWN)
+
+
+def test_a_no_op_sync_from_s3_imports_nothing_heavy(
+    tmp_path: Path, moto_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dioptra_plugins.index.url import open_storage
+    from dioptra_plugins.publishing.publish import publish
+    from dioptra_plugins.syncing.engine import sync
+
+    moto_server.apply(monkeypatch)  # the subprocess inherits the AWS variables
+    bucket = moto_server.create_bucket()
+    try:
+        index = f"s3://{bucket}/plugins"
+        wheel = WheelSpec(metadata_text="Metadata-Version: 2.1\nName: demo_pkg\nVersion: 1.0\n")
+        publish(open_storage(index), [wheel.write(tmp_path)])
+        plugin_dir = tmp_path / "plugins-s3"
+        sync(["demo_pkg"], index=index, plugin_dir=plugin_dir)
+        args = ["sync", "demo_pkg", "--index", index, "--plugin-dir", str(plugin_dir)]
+        modules = loaded_modules(tmp_path, *args)
+    finally:
+        moto_server.delete_bucket(bucket)
+    assert "dioptra_plugins.index.s3" in modules  # it did read from S3
+    assert offenders(modules, S3_NOOP_HEAVY) == []
