@@ -105,15 +105,19 @@ def lock_to_toml(lock: Lock) -> bytes:
     # Resolved once an index, not once a package (a realpath each).
     index_urls = {index: index_as_url(index) for index in {p.index for p in lock.packages}}
     head = {"lock-version": LOCK_VERSION, "created-by": TOOL}
-    packages = [
-        _package_table(package, index_urls[package.index])
-        for package in sorted(lock.packages, key=lambda p: p.name)
-    ]
-    if not packages:  # an empty array is written inline, among the keys
+    if not lock.packages:  # an empty array is written inline, among the keys
         return tomli_w.dumps({**head, "packages": [], "tool": {TOOL: tool}}).encode()
     # Byte for byte what tomli_w writes for the whole document, each package written directly
     # (tomli_w's general walk took 27 ms for 400 packages, most of a changed sync's lock).
-    chunks = [package_entry(table, TOOL) for table in packages]
+    chunks = [
+        package_entry(
+            package,
+            index_urls[package.index],
+            _provenance_table(package.provenance).get("provenance"),
+            TOOL,
+        )
+        for package in sorted(lock.packages, key=lambda p: p.name)
+    ]
     tail = tomli_w.dumps({"tool": {TOOL: tool}})
     return (tomli_w.dumps(head) + "\n" + "\n".join(chunks) + "\n" + tail).encode()
 

@@ -8,28 +8,55 @@ lock at 400 bundles); a lock's package entries have one fixed shape, so they are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 
-def package_entry(table: Mapping[str, Any], tool: str) -> str:
+def package_entry(
+    package: LockedFields, index_url: str | None, provenance: Mapping[str, Any] | None, tool: str
+) -> str:
     """The ``[[packages]]`` entry tomli_w writes for a lock's package table (``pylock``'s
-    ``_package_table``; ``tool`` names its tool table).  Its tables are never inline (a
-    mapping never is, and the wheel's inline form is always over tomli_w's 100 characters:
-    its sha256 alone is 64), and its keys are all bare."""
-    (wheel,) = table["wheels"]
-    (ours,) = table["tool"].values()
-    lines = ["[[packages]]", *_pairs(table, ("name", "version", "index"))]
-    lines += ["", "[[packages.wheels]]", *_pairs(wheel, ("name", "url", "size"))]
-    lines += ["", "[packages.wheels.hashes]", *_pairs(wheel["hashes"], ("sha256",))]
-    lines += ["", f"[packages.tool.{tool}]", *_pairs(ours, ("top-level",))]
-    if "provenance" in ours:
+    ``_package_table`` of ``package``, whose index is ``index_url`` and whose provenance table
+    is ``provenance``, None for none; ``tool`` names its tool table).  Its tables are never
+    inline (a mapping never is, and the wheel's inline form is always over tomli_w's 100
+    characters: its sha256 alone is 64), and its keys are all bare.  Written from the package's
+    fields, not through that table: building the table was a third of this."""
+    value = _toml_value
+    lines = ["[[packages]]", f"name = {value(package.name)}", f"version = {value(package.version)}"]
+    if index_url:
+        lines.append(f"index = {value(index_url)}")
+    lines += ["", "[[packages.wheels]]", f"name = {value(package.filename)}"]
+    lines += [f"url = {value(package.url)}", f"size = {value(package.size)}"]
+    lines += ["", "[packages.wheels.hashes]", f"sha256 = {value(package.sha256)}"]
+    lines += ["", f"[packages.tool.{tool}]", f"top-level = {value(package.top_level)}"]
+    if provenance is not None:
         lines += ["", f"[packages.tool.{tool}.provenance]"]
-        lines += _pairs(ours["provenance"], tuple(ours["provenance"]))
+        lines += [f"{key} = {value(item)}" for key, item in provenance.items()]
     return "\n".join(lines) + "\n"
 
 
-def _pairs(table: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
-    return [f"{key} = {_toml_value(table[key])}" for key in keys if key in table]
+class LockedFields(Protocol):
+    """What :func:`package_entry` reads of a ``pylock.LockedPackage``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def top_level(self) -> str: ...
 
 
 _COMPACT = {"\b": "\\b", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
