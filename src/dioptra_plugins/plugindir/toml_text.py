@@ -8,11 +8,14 @@ lock at 400 bundles); a lock's package entries have one fixed shape, so they are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dioptra_plugins.plugindir.pylock import LockedPackage
 
 
 def package_entry(
-    package: LockedFields, index_url: str | None, provenance: Mapping[str, Any] | None, tool: str
+    package: LockedPackage, index_url: str | None, provenance: Mapping[str, Any] | None, tool: str
 ) -> str:
     """The ``[[packages]]`` entry tomli_w writes for a lock's package table (``pylock``'s
     ``_package_table`` of ``package``, whose index is ``index_url`` and whose provenance table
@@ -32,31 +35,6 @@ def package_entry(
         lines += ["", f"[packages.tool.{tool}.provenance]"]
         lines += [f"{key} = {value(item)}" for key, item in provenance.items()]
     return "\n".join(lines) + "\n"
-
-
-class LockedFields(Protocol):
-    """What :func:`package_entry` reads of a ``pylock.LockedPackage``."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def version(self) -> str: ...
-
-    @property
-    def filename(self) -> str: ...
-
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def sha256(self) -> str: ...
-
-    @property
-    def top_level(self) -> str: ...
 
 
 _COMPACT = {"\b": "\\b", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
