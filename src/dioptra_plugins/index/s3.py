@@ -39,8 +39,10 @@ from dioptra_plugins.index.aws_configuration import (
     credential_source,
     redact,
 )
+from dioptra_plugins.index.content_types import content_type
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
+from dioptra_plugins.index.s3_direct import DirectReads
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
 from dioptra_plugins.index.timeouts import TIMEOUT_VARIABLE, index_timeout
 
@@ -64,23 +66,6 @@ _AUTH_CODES = {
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 _PRECONDITION_CODES = {"PreconditionFailed", "412"}
-# What S3 website hosting and CDNs serve as Content-Type: the catalogue (site/) and the simple
-# pages must render in a browser, not download as binary/octet-stream.
-_CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-}
-
-
-def content_type(key: str) -> dict[str, Any]:
-    """The ``ContentType`` argument of a put of ``key`` (none for bundles and the rest)."""
-    suffix = key[key.rfind(".") :] if "." in key.rsplit("/", 1)[-1] else ""
-    found = _CONTENT_TYPES.get(suffix)
-    return {"ContentType": found} if found else {}
-
-
 # AWS answers 409 when two conditional writes to one key are in flight at once.
 _CONCURRENT_CODES = {"ConditionalRequestConflict", "409"}
 
@@ -156,6 +141,10 @@ class S3Storage:
         # botocore's own retry handler decides; these two only say why and which attempt.
         events.register_first("needs-retry.s3", self._remember_failure)
         events.register("request-created.s3", self._log_retry)
+        # Reads after the first go direct (index/s3_direct.py), as the first one was signed;
+        # not under the adaptive mode, whose rate limiter only the client applies.
+        self._direct = DirectReads(self._client, self._counter, enabled=retry_mode == "standard")
+        events.register("before-sign.s3.GetObject", self._direct.observe)
 
     def _check_settings(self) -> None:
         """Refuse, before any request, what botocore would only fail on while sending: an
@@ -224,6 +213,11 @@ class S3Storage:
     def requests(self) -> int:
         """HTTP requests sent so far, retries included."""
         return self._counter.value
+
+    @property
+    def direct_reads(self) -> int:
+        """Reads answered without the client's per-call machinery (index/s3_direct.py)."""
+        return self._direct.answered
 
     @property
     def endpoint(self) -> str:
@@ -313,7 +307,17 @@ class S3Storage:
         return self._get(key, etag)
 
     def _get(self, key: str, if_none_match: str | None) -> StoredObject | NotModified:
-        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        full_key = self._key(key)
+        condition = {} if if_none_match is None else {"If-None-Match": if_none_match}
+        answer = self._direct.get(full_key, condition)
+        if answer is not None:
+            if answer.not_found:
+                raise ObjectNotFoundError(key=key, url=self.url)
+            if answer.status == 304 and if_none_match is not None:
+                return NotModified(key, if_none_match)
+            if answer.status == 200:
+                return StoredObject(key, answer.body, answer.etag)
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
         if if_none_match is not None:
             arguments["IfNoneMatch"] = if_none_match
         with self._failing("read", key):
@@ -327,27 +331,45 @@ class S3Storage:
                 if code in _NOT_FOUND_CODES:
                     raise ObjectNotFoundError(key=key, url=self.url) from None
                 raise
+            finally:
+                self._direct.learn(full_key)
         return StoredObject(key, data, str(response["ETag"]))
 
     def open(self, key: str) -> BinaryIO:
+        answer = self._direct.get(self._key(key), {}, stream=True)
+        if answer is not None:
+            if answer.not_found:
+                raise ObjectNotFoundError(key=key, url=self.url)
+            if answer.stream is not None:
+                return cast(BinaryIO, answer.stream)
         return cast(BinaryIO, self._object(key)["Body"])
 
     def read_tail(self, key: str, length: int) -> bytes | None:
         # A suffix range: S3 answers 206 with the last bytes, or 200 with a shorter object.
-        body = self._object(key, Range=f"bytes=-{length}")["Body"]
-        with self._failing("read", key):
-            data: bytes = body.read()
+        suffix = f"bytes=-{length}"
+        answer = self._direct.get(self._key(key), {"Range": suffix})
+        if answer is not None and answer.not_found:
+            raise ObjectNotFoundError(key=key, url=self.url)
+        if answer is not None and answer.status in (200, 206):
+            data = answer.body
+        else:
+            body = self._object(key, Range=suffix)["Body"]
+            with self._failing("read", key):
+                data = body.read()
         return data[-length:] if length else b""
 
     def _object(self, key: str, **arguments: Any) -> Any:
         """One GET of ``key`` whose body the caller reads; a missing key is not found."""
+        full_key = self._key(key)
         with self._failing("read", key):
             try:
-                return self._client.get_object(Bucket=self.bucket, Key=self._key(key), **arguments)
+                return self._client.get_object(Bucket=self.bucket, Key=full_key, **arguments)
             except botocore.exceptions.ClientError as error:
                 if self._code(error) in _NOT_FOUND_CODES:
                     raise ObjectNotFoundError(key=key, url=self.url) from None
                 raise
+            finally:
+                self._direct.learn(full_key)
 
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
         with self._failing("write", key):

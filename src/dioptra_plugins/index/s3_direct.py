@@ -1,0 +1,221 @@
+"""S3 reads without the client's per-call machinery: GETs signed as botocore signed one.
+
+A sync reads two objects per bundle (its project document and the bundle itself).  Through the
+botocore client each GET costs about 1.2 ms of CPU before and after the request: parameter
+validation, a dozen events, the endpoint rules, and a response parser that runs dateutil on
+``Last-Modified``.  At 400 bundles that is about half a second of a two-core machine, more than
+the requests themselves.
+
+What stays botocore's: the first GetObject of a storage goes through the client, and its
+``before-sign`` event says what botocore chose for this bucket: the object URL (endpoint,
+path-style or virtual-hosted), the signature version, the signing name and region, and the
+signer that holds the credentials.  Later GETs reuse exactly those choices:
+
+- the URL of another key is the same base plus the key quoted as botocore quotes a key;
+- the signature is made by that signer's own ``get_auth_instance`` (credentials refreshed as
+  the client refreshes them);
+- the request goes out on the client's own HTTP session, so its TLS verification, proxies,
+  client certificate, timeouts and connection pool apply unchanged.
+
+Only the answers a read expects are handled here: 200, 206, 304, and 404 ``NoSuchKey``.  Any
+other answer and any failure to send go back to the client, whose retries, error parsing and
+messages stay the only ones (the failed direct attempt is logged, and counted as a request).
+Nothing is learned from a first request that was not plain SigV4 to a plain object URL
+(S3 Express sessions, SigV4a, a query string), nor under the adaptive retry mode, whose
+client-side rate limiter only the client applies: then every read stays with the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import quote, urlsplit
+
+import botocore.exceptions
+import urllib3.exceptions
+from botocore.awsrequest import AWSRequest
+from botocore.response import StreamingBody
+
+from dioptra_plugins.index.aws_configuration import redact
+from dioptra_plugins.index.counting import RequestCounter
+
+log = logging.getLogger(__name__)
+
+# What the direct path signs with; anything else (SigV4a, S3 Express sessions) stays with the
+# client, which knows how.
+_SIGNATURE_VERSION = "s3v4"
+# botocore's serializer quotes a key (a greedy URI label) with these left as they are.
+_KEY_SAFE = "/~"
+# A 404 whose body names this code is a missing key; another 404 (a missing bucket) goes back
+# to the client for its message.
+_NOT_FOUND = re.compile(rb"<Code>\s*NoSuchKey\s*</Code>")
+_HANDLED = frozenset({200, 206, 304, 404})
+# A body that breaks off: botocore's own errors for it, and what urllib3 and the socket raise
+# before botocore wraps them.
+_READ_FAILURES: tuple[type[Exception], ...] = (
+    botocore.exceptions.BotoCoreError,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
+
+
+def key_path(full_key: str) -> str:
+    """``full_key`` as botocore puts it in an object URL."""
+    return quote(full_key, safe=_KEY_SAFE)
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What botocore chose for one bucket, as its first GetObject showed."""
+
+    base: str
+    """The object URL without the key: ``http://host:port/bucket/`` or ``https://bucket.host/``."""
+    signer: Any
+    """The client's ``botocore.signers.RequestSigner``."""
+    auth: dict[str, str]
+    """``signing_name``, ``region_name`` and ``signature_version``, as botocore signed with."""
+    context: dict[str, Any]
+    """The request context the signature reads (the client's configuration)."""
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class DirectAnswer:
+    """A read the direct path completed: its status, ETag and either the body or the stream."""
+
+    status: int
+    etag: str
+    body: bytes
+    stream: StreamingBody | None
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+
+class DirectReads:
+    """The direct GETs of one :class:`~dioptra_plugins.index.s3.S3Storage`.
+
+    ``observe`` is the client's ``before-sign.s3.GetObject`` handler; after a client GetObject
+    of ``full_key`` the storage calls ``learn(full_key)``; ``get`` then answers reads, or
+    returns None when the read is the client's to make.
+    """
+
+    def __init__(self, client: Any, counter: RequestCounter, *, enabled: bool) -> None:
+        endpoint = getattr(client, "_endpoint", None)
+        # The client's own transport (botocore.httpsession.URLLib3Session): same TLS settings,
+        # proxies and pool as every client request.  Private in botocore, hence the checks:
+        # without it, every read simply stays with the client.
+        self._http = getattr(endpoint, "http_session", None)
+        self._enabled = enabled and callable(getattr(self._http, "send", None))
+        self._counter = counter
+        self._route: _Route | None = None
+        self._seen = threading.local()
+        self.answered = 0
+        """How many reads the direct path completed (for tests and benchmarks)."""
+
+    @property
+    def active(self) -> bool:
+        return self._route is not None
+
+    def observe(
+        self,
+        request: Any,
+        signing_name: str,
+        region_name: str,
+        signature_version: str,
+        request_signer: Any,
+        **_kwargs: Any,
+    ) -> None:
+        """before-sign: remember what this thread's GetObject is about to be signed with."""
+        if self._enabled and self._route is None:
+            self._seen.last = (
+                request,
+                signing_name,
+                region_name,
+                signature_version,
+                request_signer,
+            )
+
+    def learn(self, full_key: str) -> None:
+        """After a client GetObject of ``full_key`` answered: adopt its choices if they are ones
+        the direct path repeats exactly."""
+        seen = getattr(self._seen, "last", None)
+        self._seen.last = None
+        if seen is None or self._route is not None:
+            return
+        request, signing_name, region_name, signature_version, signer = seen
+        context = dict(getattr(request, "context", None) or {})
+        signing = context.get("signing") or {}
+        if signature_version != _SIGNATURE_VERSION or signing.get("request_credentials"):
+            return
+        if signing.get("identity_cache") is not None or not hasattr(signer, "get_auth_instance"):
+            return
+        url = str(request.url)
+        suffix = "/" + key_path(full_key)
+        if urlsplit(url).query or not url.endswith(suffix):
+            return
+        self._route = _Route(
+            base=url[: -len(suffix) + 1],
+            signer=signer,
+            auth={
+                # As RequestSigner.sign applies them: the endpoint rules' signing context wins.
+                "signing_name": signing.get("signing_name") or signing_name,
+                "region_name": signing.get("region") or region_name,
+                "signature_version": signature_version,
+            },
+            context={"client_config": context.get("client_config")},
+            user_agent=request.headers.get("User-Agent"),
+        )
+        log.debug("S3 reads go direct to %s", self._route.base)
+
+    def get(
+        self, full_key: str, headers: dict[str, str], *, stream: bool = False
+    ) -> DirectAnswer | None:
+        """One GET of ``full_key``, or None: the client is to make this read (not learned yet,
+        or the direct attempt failed or met an answer only the client explains)."""
+        route = self._route
+        if route is None:
+            return None
+        request = AWSRequest(method="GET", url=route.base + key_path(full_key), headers=headers)
+        if route.user_agent:
+            request.headers["User-Agent"] = route.user_agent
+        request.context.update(route.context)
+        route.signer.get_auth_instance(**route.auth).add_auth(request)
+        prepared = request.prepare()
+        # Always streamed: the body is read through botocore's StreamingBody, which checks it
+        # against Content-Length as the client's reads do (the session itself would not).
+        prepared.stream_output = True
+        self._counter.add()
+        try:
+            response = self._http.send(prepared)  # type: ignore[union-attr]
+        except botocore.exceptions.BotoCoreError as error:
+            return self._hand_back(full_key, error)
+        status = int(response.status_code)
+        length = response.headers.get("Content-Length")
+        # No Content-Length (a chunked answer): botocore's StreamingBody then checks nothing,
+        # as for the client's reads; its stubs only say int.
+        body = StreamingBody(response.raw, cast(int, int(length) if length is not None else None))
+        etag = str(response.headers.get("ETag", ""))
+        if status in (200, 206) and stream:
+            self.answered += 1
+            return DirectAnswer(status, etag, b"", body)
+        try:
+            content = body.read()
+        except _READ_FAILURES as error:
+            return self._hand_back(full_key, error)
+        finally:
+            body.close()
+        if status not in _HANDLED or (status == 404 and not _NOT_FOUND.search(content)):
+            return self._hand_back(full_key, f"HTTP {status}")
+        self.answered += 1
+        return DirectAnswer(status, etag, content, None)
+
+    @staticmethod
+    def _hand_back(full_key: str, failure: Exception | str) -> None:
+        if isinstance(failure, Exception):
+            failure = f"{type(failure).__name__}: {redact(str(failure))}"
+        log.warning("S3 GET %s: %s; trying again through the S3 client", full_key, failure)
