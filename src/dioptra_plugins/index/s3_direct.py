@@ -114,12 +114,12 @@ class DirectReads:
         self._counter = counter
         self._route: _Route | None = None
         self._seen = threading.local()
-        self.answered = 0
-        """How many reads the direct path completed (for tests and benchmarks)."""
+        self._answered = RequestCounter()
 
     @property
-    def active(self) -> bool:
-        return self._route is not None
+    def answered(self) -> int:
+        """How many reads the direct path completed (for tests and benchmarks)."""
+        return self._answered.value
 
     def observe(
         self,
@@ -201,7 +201,7 @@ class DirectReads:
         body = StreamingBody(response.raw, cast(int, int(length) if length is not None else None))
         etag = str(response.headers.get("ETag", ""))
         if status in (200, 206) and stream:
-            self.answered += 1
+            self._answered.add()
             return DirectAnswer(status, etag, b"", body)
         try:
             content = body.read()
@@ -211,7 +211,7 @@ class DirectReads:
             body.close()
         if status not in _HANDLED or (status == 404 and not _NOT_FOUND.search(content)):
             return self._hand_back(full_key, f"HTTP {status}")
-        self.answered += 1
+        self._answered.add()
         return DirectAnswer(status, etag, content, None)
 
     @staticmethod
