@@ -10,7 +10,9 @@ pkg000 and times, per N, interleaved:
 - ``warm``: ``sync()`` in a worker that synced once before (imports done), as bench_sync's;
 - ``worker``: ``sync()`` in a worker that resolved the same requirements from the same index
   (a dry run, before the change was published) with the IndexConnections it holds, as
-  ``dioptra-plugins-run`` and ``sync --every`` do sync after sync;
+  ``dioptra-plugins-run`` and ``sync --every`` do sync after sync.  That dry run is a no-op
+  (one conditional GET: the dir is synced to these requirements), so it reads no project
+  document: the change is the worker's first sync to read them, from the plugin dir's cache;
 - ``uv``: ``uv pip install --target --upgrade-package pkg000`` from the index's PEP 503 pages
   served over loopback HTTP, with its cache kept from its first install.
 
