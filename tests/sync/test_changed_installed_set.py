@@ -4,6 +4,9 @@ once per installed bundle, and that every check it still owes is still made.
 - Project documents found in the plugin dir's cache are read in the calling thread (a pool only
   added hand-offs); each is still checked against the root's sha256, and a damaged or swapped
   one is fetched from the index again.
+- The store is asked once which entries are missing; a resolution parses each version once.
+- Entry links are checked with strings now: a name sync does not manage is still refused, a
+  dangling link of ours still removed; a local index's bundle URLs are still pathlib's.
 """
 
 from __future__ import annotations
@@ -157,3 +160,50 @@ def test_local_bundle_urls_are_pathlibs(tmp_path: Path, key: str, where: str) ->
     expected = (Path(url.removeprefix("file://")).resolve() / key).as_uri()
     assert pylock.bundle_urls(url)(key) == expected
     assert pylock.bundle_url(url, key) == expected
+
+
+def test_each_store_entry_is_asked_for_once_before_the_downloads(
+    index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2", "gamma"], index=index, plugin_dir=plugin_dir)
+    store = os.fspath(PluginDirLayout(plugin_dir).store)
+    asked: list[str] = []
+    isdir = os.path.isdir
+
+    def counted(path: str | os.PathLike[str]) -> bool:
+        if os.path.dirname(os.fspath(path)) == store:
+            asked.append(os.path.basename(os.fspath(path)))
+        return isdir(path)
+
+    monkeypatch.setattr(os.path, "isdir", counted)
+    result = sync(["alpha", "gamma"], index=index, plugin_dir=plugin_dir)
+    assert result.upgraded == {"alpha": ("1.1.0", "2.0.0")}
+    assert result.downloaded == 1
+    # gamma's entry once (it is there); alpha 2.0.0's once, then once more by the download
+    # step, which checks again what it was handed.
+    packages = generations.read_generation_lock(PluginDirLayout(plugin_dir), "000002").packages
+    sha256s = {p.name: p.sha256 for p in packages}
+    assert asked.count(sha256s["gamma"]) == 1
+    assert asked.count(sha256s["alpha"]) == 2
+
+
+def test_a_resolution_parses_each_version_text_once(
+    index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dioptra_plugins.syncing import resolve as resolving
+
+    parsed: list[str] = []
+    version = resolving.Version
+
+    def counted(text: str) -> object:
+        parsed.append(text)
+        return version(text)
+
+    resolving._version.cache_clear()
+    monkeypatch.setattr(resolving, "Version", counted)
+    result = sync(["alpha", "gamma"], index=index, plugin_dir=tmp_path / "plugins")
+    assert result.installed == {"alpha": "2.0.0", "gamma": "1.0.0"}
+    # alpha has 1.0.0, 1.1.0 and 2.0.0, gamma 1.0.0 again.
+    assert sorted(parsed) == ["1.0.0", "1.1.0", "2.0.0"]
+    resolving._version.cache_clear()
