@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from synchelpers import installed, publish_wheels
@@ -207,3 +208,28 @@ def test_a_resolution_parses_each_version_text_once(
     # alpha has 1.0.0, 1.1.0 and 2.0.0, gamma 1.0.0 again.
     assert sorted(parsed) == ["1.0.0", "1.1.0", "2.0.0"]
     resolving._version.cache_clear()
+
+
+def test_a_damaged_cache_hands_the_rest_to_the_pool(
+    index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin_dir = tmp_path / "plugins"
+    sync(["alpha<2", "beta", "gamma"], index=index, plugin_dir=plugin_dir)
+    cached = _cached(plugin_dir)
+    assert len(cached) == 3
+    right = {path: path.read_bytes() for path in cached.values()}
+    for path in cached.values():  # torn, as a crash can leave a cache written without fsync
+        path.write_bytes(b"")
+    pools: list[object] = []
+    pool = index_view.ThreadPoolExecutor
+
+    def counted(*args: Any, **kwargs: Any) -> object:
+        pools.append(kwargs)
+        return pool(*args, **kwargs)
+
+    monkeypatch.setattr(index_view, "ThreadPoolExecutor", counted)
+    result = sync(["alpha<1.1", "beta", "gamma"], index=index, plugin_dir=plugin_dir)
+    assert result.upgraded == {"alpha": ("1.1.0", "1.0.0")}
+    # The first copy failed its check and was fetched here; the other two went to a pool.
+    assert pools == [{"max_workers": 2}]
+    assert {path: path.read_bytes() for path in right} == right
