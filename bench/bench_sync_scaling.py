@@ -29,6 +29,7 @@ import contextlib
 import datetime
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -141,16 +142,20 @@ def run_counts(
     names = list(tools)
     wall: dict[str, list[list[float]]] = {tool: [] for tool in names}
     cpu: dict[str, list[list[float]]] = {tool: [] for tool in names}
+    served: dict[str, list[list[float]]] = {tool: [] for tool in names}
     for count in counts:
         requirements = [f"pkg{i:03d}" for i in range(count)]
         for tool in names:
             wall[tool].append([])
             cpu[tool].append([])
+            served[tool].append([])
         for r in range(rounds):
             for number, tool in enumerate(names[r % len(names) :] + names[: r % len(names)]):
                 target = work / f"n{count}-r{r}-t{number}"
                 command = with_fresh_dirs(tools[tool](requirements, target), work)
+                server_before = server_cpu(keep)
                 measured = run_measured(command, keep=keep)
+                served[tool][-1].append(server_cpu(keep) - server_before)
                 if tool in (WARM_S3, WARM_HTTP):
                     seconds, cpu_seconds = map(float, measured.stdout.split()[-2:])
                 else:
@@ -159,7 +164,20 @@ def run_counts(
                 cpu[tool][-1].append(cpu_seconds)
         line = ", ".join(f"{tool} {statistics.median(wall[tool][-1]):.2f} s" for tool in names)
         print(f"{count:>3} bundles ({count * MODULES} files): {line}", flush=True)
-    return {"wall": wall, "cpu": cpu}
+    return {"wall": wall, "cpu": cpu, "server_cpu": served}
+
+
+def server_cpu(pids: list[int]) -> float:
+    """CPU seconds the index servers used so far: the fair HTTP server's threads run in this
+    process (which otherwise only waits for the tool), SeaweedFS in its own."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def summarise(counts: list[int], runs: dict[str, Any], rounds: int) -> dict[str, Any]:
@@ -167,6 +185,13 @@ def summarise(counts: list[int], runs: dict[str, Any], rounds: int) -> dict[str,
     wall, cpu = runs["wall"], runs["cpu"]
     medians = {tool: [statistics.median(r) for r in per] for tool, per in wall.items()}
     cpu_medians = {tool: [statistics.median(r) for r in per] for tool, per in cpu.items()}
+    served = {tool: [statistics.median(r) for r in per] for tool, per in runs["server_cpu"].items()}
+    cores = len(os.sched_getaffinity(0))
+    # The least wall time the tool's CPU and its server's could take on these cores together.
+    floors = {
+        tool: [(c + s) / cores for c, s in zip(cpu_medians[tool], served[tool], strict=True)]
+        for tool in cpu_medians
+    }
     files = [count * MODULES for count in counts]
     ratios: dict[str, list[float]] = {}
     for ours in (CLI_S3, CLI_HTTP, WARM_S3, WARM_HTTP):
@@ -182,6 +207,8 @@ def summarise(counts: list[int], runs: dict[str, Any], rounds: int) -> dict[str,
         "runs": wall,
         "cpu_seconds": cpu_medians,
         "cpu_runs": cpu,
+        "server_cpu_seconds": served,
+        "cpu_floor_seconds": floors,
         "cpu_ms_per_file": {
             tool: [c / n * 1000 for c, n in zip(values, files, strict=True)]
             for tool, values in cpu_medians.items()
@@ -210,6 +237,11 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"| {tool} | " + " | ".join(cells) + " |")
     for label, values in results["ratios"].items():
         print(f"| {label} | " + " | ".join(f"{v:.2f}x" for v in values) + " |")
+    print("\nserver CPU and the CPU floor ((tool + server CPU) / cores) per tool:")
+    for tool, floors in results.get("cpu_floor_seconds", {}).items():
+        served = results["server_cpu_seconds"][tool]
+        cells = [f"server {s:.2f} s, floor {f:.2f} s" for s, f in zip(served, floors, strict=True)]
+        print(f"| {tool} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
