@@ -76,7 +76,15 @@ NOOP_HEAVY = (
 # Over HTTP (and from S3) the local-directory backend is not needed either.
 REMOTE_NOOP_HEAVY = (*NOOP_HEAVY, "dioptra_plugins.index.local")
 # Over HTTP the one conditional GET goes on http.client: urllib3 (~35 ms) is for real reads.
-HTTP_NOOP_HEAVY = (*REMOTE_NOOP_HEAVY, "urllib3", "dioptra_plugins.index.http_pool")
+HTTP_NOOP_HEAVY = (
+    *REMOTE_NOOP_HEAVY,
+    "urllib3",
+    "dioptra_plugins.index.http_pool",
+    # Needed only to build a generation, write state or print wrapped details.
+    "secrets",
+    "shutil",
+    "tempfile",
+)
 # `--help` and `--version` need click and nothing of the library's.
 HELP_HEAVY = (
     *HEAVY,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,7 +90,7 @@ def exchange_paths(first: Path, second: Path) -> None:
         code = ctypes.get_errno()
         if code not in (errno.ENOSYS, errno.EINVAL):
             raise OSError(code, os.strerror(code), os.fspath(second))
-    aside = second.with_name(f".{second.name}.tmp-{secrets.token_hex(4)}")
+    aside = second.with_name(f".{second.name}.tmp-{_token()}")
     os.rename(second, aside)
     os.rename(first, second)
     os.rename(aside, first)
@@ -135,7 +134,7 @@ def _replace_through_temporary(
 
     The temporary's default name (``.<name>.tmp-*``) is one that ``remove_leftovers`` collects.
     """
-    tmp = path.with_name(temporary or f".{path.name}.tmp-{secrets.token_hex(4)}")
+    tmp = path.with_name(temporary or f".{path.name}.tmp-{_token()}")
     try:
         create(tmp)
         os.replace(tmp, path)
@@ -147,3 +146,10 @@ def _replace_through_temporary(
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+def _token() -> str:
+    """A random suffix for a temporary name."""
+    import secrets  # not at the top: a no-op sync never needs it
+
+    return secrets.token_hex(4)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +80,8 @@ def terminal_width() -> int | None:
     ``pip list`` and ``uv pip list`` do.
     """
     if sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit():
+        import shutil  # not at the top: a no-op sync never needs it
+
         return max(shutil.get_terminal_size().columns, 40)
     return None
 
@@ -98,6 +98,8 @@ def emit_entries(entries: Sequence[tuple[str, Sequence[str]]], indent: int = 4) 
             if width is None:
                 click.echo(" " * indent + detail)
                 continue
+            import textwrap  # not at the top: a no-op sync never needs it
+
             for line in textwrap.wrap(
                 detail,
                 width=width,

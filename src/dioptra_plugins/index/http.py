@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn
 from urllib.parse import quote, urlsplit
 
 from dioptra_plugins.errors import StorageError, UsageError
-from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.http_first import conditional_get
 from dioptra_plugins.index.keys import ROOT_KEY, check_key
@@ -41,6 +40,13 @@ logger = logging.getLogger(__name__)
 
 _CONTENT_HASH_PREFIX = "sha256:"
 """Marks an "ETag" we made from the body because the server sent none."""
+
+
+def _content_etag(data: bytes) -> str:
+    """The "ETag" of an answer that carried none: the sha256 of its bytes."""
+    from dioptra_plugins.hashing import sha256_hex  # not at the top: a no-op sync never needs it
+
+    return _CONTENT_HASH_PREFIX + sha256_hex(data)
 
 
 class HTTPStorage:
@@ -89,7 +95,7 @@ class HTTPStorage:
     def get(self, key: str) -> StoredObject:
         response = self._pool(key).request(key, {}, preload=True)
         data = response.data
-        etag = response.headers.get("ETag") or _CONTENT_HASH_PREFIX + sha256_hex(data)
+        etag = response.headers.get("ETag") or _content_etag(data)
         return StoredObject(key, data, etag)
 
     def get_if_changed(self, key: str, etag: str) -> StoredObject | NotModified:
@@ -102,7 +108,7 @@ class HTTPStorage:
             status, found, data = response.status, response.headers.get("ETag"), response.data
         if status == 304:
             return NotModified(key, etag)
-        found = found or _CONTENT_HASH_PREFIX + sha256_hex(data)
+        found = found or _content_etag(data)
         if found == etag:
             return NotModified(key, etag)
         return StoredObject(key, data, found)

@@ -30,8 +30,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,9 +110,11 @@ def build_generation(layout: PluginDirLayout, lock: Lock, reuse: str | None = No
     link generation ``reuse`` (the current one) already has, with the very same target, is
     hard-linked from there (see :func:`_link`).
     """
+    # Deferred: a no-op sync imports this module for its leftovers check and never builds.
+    import secrets
+    import shutil
     from dataclasses import replace
 
-    # Deferred: a no-op sync imports this module for its leftovers check and never writes a lock.
     from dioptra_plugins.plugindir.pylock import lock_to_toml
 
     if conflicts := merge_conflicts(lock.packages):

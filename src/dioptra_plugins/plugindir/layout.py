@@ -25,14 +25,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.hashing import sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +92,8 @@ class PluginDirLayout:
         elif os.environ.get("XDG_RUNTIME_DIR"):
             base = Path(os.environ["XDG_RUNTIME_DIR"], "dioptra-plugins")
         else:
+            import tempfile  # not at the top: a no-op sync never needs it
+
             base = Path(tempfile.gettempdir(), f"dioptra-plugins-{os.getuid()}")
         return base / self.identity()
 
@@ -113,6 +112,10 @@ class PluginDirLayout:
             text = self.identity_file.read_text(encoding="ascii").strip()
             if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
                 return text
+        from dioptra_plugins.hashing import (
+            sha256_hex,  # not at the top: a no-op sync never needs it
+        )
+
         return sha256_hex(os.fsencode(os.path.realpath(self.root)))[:32]
 
     def pin_dirs(self) -> list[Path]:
@@ -219,6 +222,8 @@ class PluginDirLayout:
             for entry in entries:
                 if entry.name.startswith(prefix):
                     if entry.is_dir(follow_symlinks=False):
+                        import shutil  # not at the top: a no-op sync never needs it
+
                         shutil.rmtree(entry.path, ignore_errors=True)
                     else:
                         with contextlib.suppress(FileNotFoundError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,6 +148,8 @@ def record_sync(
     # Made here, so that a process pinning a generation creates nothing in the plugin dir.
     layout.pins.mkdir(exist_ok=True)
     if not layout.identity_file.is_file():
+        import secrets  # not at the top: a no-op sync never needs it
+
         write_atomic(layout.identity_file, secrets.token_hex(16).encode() + b"\n")
     state.indexes[index_url] = IndexState(etag=root_etag, serial=serial)
     state.index = index_url

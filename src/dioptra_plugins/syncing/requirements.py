@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dioptra_plugins.errors import UsageError
-from dioptra_plugins.hashing import sha256_hex
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -144,4 +143,6 @@ def requested(requirements: list[str], locked: str | os.PathLike[str] | None) ->
     except OSError as error:
         raise UsageError(f"cannot read lock file {locked}: {error.strerror}") from error
     lock = lock_from_toml(lock_bytes, os.fspath(locked))
+    from dioptra_plugins.hashing import sha256_hex  # not at the top: a no-op never needs it
+
     return Requested(requirements, lock, "locked:" + sha256_hex(lock_bytes))
