@@ -42,7 +42,8 @@ from dioptra_plugins.index.aws_configuration import (
 from dioptra_plugins.index.content_types import content_type
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.keys import check_key
-from dioptra_plugins.index.s3_direct import DirectReads
+from dioptra_plugins.index.s3_direct import DirectAnswer, DirectRequests
+from dioptra_plugins.index.s3_retries import RetryLog, remember_failure
 from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
 from dioptra_plugins.index.timeouts import TIMEOUT_VARIABLE, index_timeout
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _DEFAULT_ATTEMPTS = 3  # botocore's standard and adaptive modes, unless AWS_MAX_ATTEMPTS says
-_FAILURE_CONTEXT_KEY = "dioptra_plugins_last_failure"
 
 _AUTH_CODES = {
     "InvalidAccessKeyId",
@@ -139,11 +139,11 @@ class S3Storage:
         # before-send fires once per HTTP attempt, retries included: the true request count.
         events.register("before-send.s3", self._count_request)
         # botocore's own retry handler decides; these two only say why and which attempt.
-        events.register_first("needs-retry.s3", self._remember_failure)
-        events.register("request-created.s3", self._log_retry)
+        events.register_first("needs-retry.s3", remember_failure)
+        events.register("request-created.s3", RetryLog(self.attempts))
         # Reads after the first go direct (index/s3_direct.py), as the first one was signed;
         # not under the adaptive mode, whose rate limiter only the client applies.
-        self._direct = DirectReads(self._client, self._counter, enabled=retry_mode == "standard")
+        self._direct = DirectRequests(self._client, self._counter, enabled=retry_mode == "standard")
         events.register("before-sign.s3.GetObject", self._direct.observe)
 
     def _check_settings(self) -> None:
@@ -168,55 +168,14 @@ class S3Storage:
     def _count_request(self, **_kwargs: Any) -> None:
         self._counter.add()
 
-    @staticmethod
-    def _remember_failure(
-        request_dict: dict[str, Any],
-        response: tuple[Any, dict[str, Any]] | None = None,
-        caught_exception: Exception | None = None,
-        **_kwargs: Any,
-    ) -> None:
-        """needs-retry: note why this attempt failed, for the log line of the next one."""
-        reason: str | None = None
-        if caught_exception is not None:
-            reason = f"{type(caught_exception).__name__}: {caught_exception}"
-        elif response is not None:
-            status = int(getattr(response[0], "status_code", 0) or 0)
-            if status >= 400:
-                error = response[1].get("Error", {}) if isinstance(response[1], dict) else {}
-                reason = f"HTTP {status} {error.get('Code', '')}".rstrip()
-        if reason is not None:
-            request_dict.setdefault("context", {})[_FAILURE_CONTEXT_KEY] = redact(reason)
-
-    def _log_retry(self, request: Any, operation_name: str = "", **_kwargs: Any) -> None:
-        """request-created: a second or later attempt is a retry; say what, which and why."""
-        context = getattr(request, "context", None) or {}
-        retries = context.get("retries") or {}
-        attempt = int(retries.get("attempt") or 1)
-        if attempt < 2:
-            return
-        # Host and path only: no user info, and no query (a presigned signature) in the log.
-        parts = urlsplit(str(getattr(request, "url", "")))
-        port = f":{parts.port}" if parts.port else ""
-        log.warning(
-            "retrying S3 %s %s://%s%s%s (attempt %d of %s) after %s",
-            operation_name,
-            parts.scheme,
-            parts.hostname,
-            port,
-            parts.path,
-            attempt,
-            retries.get("max", self.attempts),
-            context.get(_FAILURE_CONTEXT_KEY, "a retryable failure"),
-        )
-
     @property
     def requests(self) -> int:
         """HTTP requests sent so far, retries included."""
         return self._counter.value
 
     @property
-    def direct_reads(self) -> int:
-        """Reads answered without the client's per-call machinery (index/s3_direct.py)."""
+    def direct_requests(self) -> int:
+        """Requests answered without the client's per-call machinery (index/s3_direct.py)."""
         return self._direct.answered
 
     @property
@@ -372,6 +331,11 @@ class S3Storage:
                 self._direct.learn(full_key)
 
     def put_new(self, key: str, data: bytes | BinaryIO) -> str:
+        answer = self._put_direct(key, data, {"If-None-Match": "*"})
+        if answer is not None:
+            if answer.status == 412:
+                raise ObjectExistsError(f"{key} already exists in {self.url}")
+            return answer.etag
         with self._failing("write", key):
             try:
                 response = self._client.put_object(
@@ -393,6 +357,13 @@ class S3Storage:
         return str(response["ETag"])
 
     def replace(self, key: str, data: bytes, if_match: str | None) -> str:
+        condition = {"If-None-Match": "*"} if if_match is None else {"If-Match": if_match}
+        answer = self._put_direct(key, data, condition)
+        if answer is not None:
+            if answer.status == 412:
+                wanted = "absent" if if_match is None else f"at ETag {if_match}"
+                raise ConflictError(f"{key} changed: expected it {wanted} (PreconditionFailed)")
+            return answer.etag
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
         arguments.update(content_type(key))
         if if_match is None:
@@ -414,6 +385,17 @@ class S3Storage:
                     raise ConflictError(f"{key} changed: expected it {wanted} ({code})") from None
                 raise
         return str(response["ETag"])
+
+    def _put_direct(
+        self, key: str, data: bytes | BinaryIO, condition: dict[str, str]
+    ) -> DirectAnswer | None:
+        """A write of a body held in memory, direct (None: the client's to make)."""
+        if not isinstance(data, bytes):
+            return None  # a file: the client streams it
+        headers = dict(condition)
+        if kind := content_type(key).get("ContentType"):
+            headers["Content-Type"] = kind
+        return self._direct.put(self._key(key), data, headers)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (absent is fine: S3 answers 204 either way); one request."""
