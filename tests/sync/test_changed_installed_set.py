@@ -195,7 +195,7 @@ def test_a_resolution_parses_each_version_text_once(
     from dioptra_plugins.syncing import resolve as resolving
 
     parsed: list[str] = []
-    version = resolving.Version
+    from packaging.version import Version as version
 
     def counted(text: str) -> object:
         parsed.append(text)
@@ -221,7 +221,7 @@ def test_a_damaged_cache_hands_the_rest_to_the_pool(
     for path in cached.values():  # torn, as a crash can leave a cache written without fsync
         path.write_bytes(b"")
     pools: list[object] = []
-    pool = index_view.ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor as pool
 
     def counted(*args: Any, **kwargs: Any) -> object:
         pools.append(kwargs)
