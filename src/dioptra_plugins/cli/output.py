@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap  # loaded with logging (its traceback) anyway: no start-up cost
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,8 +99,6 @@ def emit_entries(entries: Sequence[tuple[str, Sequence[str]]], indent: int = 4) 
             if width is None:
                 click.echo(" " * indent + detail)
                 continue
-            import textwrap  # not at the top: a no-op sync never needs it
-
             for line in textwrap.wrap(
                 detail,
                 width=width,

@@ -91,7 +91,7 @@ class _Route:
 
 @dataclass(frozen=True)
 class DirectAnswer:
-    """A read the direct path completed: its status, ETag and either the body or the stream."""
+    """A request the direct path completed: its status, ETag, and a read's body or stream."""
 
     status: int
     etag: str
