@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from signhelpers import (
+    build,
     installed,
     make_keys,
     publish_as_bucket_writer,
@@ -324,3 +325,22 @@ def test_key_rotation_reaches_workers_that_hold_the_old_root(
         sign_with(signed_index, retired_keys)
     refused(signed_index, synced, trust, "not signed by the keys of the trusted root")
     assert installed(synced) == {"alpha": "1.1.0"}
+
+
+def test_a_verifying_sync_of_many_projects_reads_signed_documents_not_the_pack(
+    signed_index: str, keys: Path, trust: Path, tmp_path: Path
+) -> None:
+    """A document pack is not a signed target: a verifying reader reads each document as the
+    signed metadata pins it, and a forged pack changes nothing (not even a request's answer)."""
+    from dioptra_plugins.index.keys import PACK_PREFIX
+    from dioptra_plugins.index.packs import PACK_FROM
+
+    names = [f"many{number:02d}" for number in range(PACK_FROM + 1)]
+    publish_signed(signed_index, keys, [build(tmp_path / "src", name, "1.0.0") for name in names])
+    storage = open_storage(signed_index)
+    packs = [info.key for info in storage.list(PACK_PREFIX)]
+    assert len(packs) == 1
+    overwrite(signed_index, packs[0], b"forged\n")
+    result = sync(names, index=signed_index, plugin_dir=tmp_path / "plugins", trust=trust)
+    assert result.installed == dict.fromkeys(names, "1.0.0")
+    assert verify(tmp_path / "plugins").ok

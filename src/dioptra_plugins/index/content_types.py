@@ -11,6 +11,7 @@ _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".json": "application/json",
+    ".jsonl": "application/jsonl",  # document packs: CDNs compress what they can name
 }
 
 

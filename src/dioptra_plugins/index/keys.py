@@ -10,6 +10,7 @@ ROOT_KEY = "index.json"
 SIMPLE_ROOT_KEY = "simple/index.html"
 SIMPLE_ROOT_JSON_KEY = "simple/index.json"
 HISTORY_PREFIX = "history/"
+PACK_PREFIX = "packs/"
 
 # A PEP 503-normalized project name: lower case, runs of -_. collapsed into one "-".
 _NORMALIZED_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -27,6 +28,11 @@ def is_sha256(value: str) -> bool:
 
 def project_document_key(name: str, sha256: str) -> str:
     return f"projects/{name}/{sha256}.json"
+
+
+def pack_key(root_sha256: str) -> str:
+    """The documents of the root whose exact bytes have this sha256, in one object."""
+    return f"{PACK_PREFIX}{root_sha256}.jsonl"
 
 
 def history_key(serial: int, root_sha256: str) -> str:

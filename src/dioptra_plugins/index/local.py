@@ -211,7 +211,8 @@ class LocalStorage:
             raise StorageOSError("sync", str(directory), error) from error
 
     def delete(self, key: str) -> None:
-        """Remove ``key`` if it exists (only a lost swap's own history record is ever removed)."""
+        """Remove ``key`` if it exists (only a lost swap's own history record, and document
+        packs of roots replaced, are ever removed)."""
         self._counter.add()
         path = self._path(key)
         try:

@@ -100,12 +100,19 @@ class DocumentCache:
         self.directory = directory
         self._documents: dict[str, ProjectDocument] = {}
         self._fetched: dict[str, bytes] = {}  # sha256 -> bytes not yet in the directory
+        self._offered: dict[str, bytes] = {}  # sha256 -> bytes from a pack, not yet parsed
         self._lock = threading.Lock()
+
+    def offer(self, documents: dict[str, bytes]) -> None:
+        """Documents read by other means (a pack), by sha256: :meth:`get` takes one instead of
+        a request, as fetched, and checks it as it would check the bytes of the request."""
+        with self._lock:
+            self._offered.update(documents)
 
     def get(self, root: RootDocument, name: str) -> ProjectDocument | None:
         """The document ``root`` pins for ``name``, or None when it lists no such project.
 
-        Cost: none when read before; else one file read, or one request.
+        Cost: none when read before or offered; else one file read, or one request.
         """
         entry = root.projects.get(name)
         if entry is None:
@@ -116,6 +123,9 @@ class DocumentCache:
             return document
         data = self._from_directory(entry.sha256)
         fetched = data is None
+        if data is None:
+            with self._lock:
+                data = self._offered.pop(entry.sha256, None)
         if data is None:
             data = _project_bytes(self.storage, name, entry)
         document = _checked_project(data, name, entry, f"{self.storage.url}/{entry.document}")

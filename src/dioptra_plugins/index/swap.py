@@ -11,6 +11,9 @@ Just before each compare-and-swap the writer records the exact new root under ``
 rebuild a lost or damaged root with its yanks and a serial above every one ever committed; a
 writer that loses the race removes its record once it has read the root that won.
 
+Before the record it writes the new root's document pack (:mod:`dioptra_plugins.index.packs`),
+and after the swap it removes the pack of the root it replaced.
+
 A crash at any point leaves a valid index: until the swap, the new documents (and the record)
 are merely unreferenced; after it, everything the root points at exists.
 """
@@ -32,6 +35,7 @@ from dioptra_plugins.errors import (
     ObjectExistsError,
     PublishError,
 )
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import ProjectDocument, ProjectEntry, RootDocument
 from dioptra_plugins.index.history import (
     Recorded,
@@ -41,6 +45,7 @@ from dioptra_plugins.index.history import (
     snapshot_sha256,
 )
 from dioptra_plugins.index.keys import ROOT_KEY
+from dioptra_plugins.index.packs import remove_pack, write_pack
 from dioptra_plugins.index.reading import DocumentCache, RootSnapshot, read_root
 from dioptra_plugins.index.storage import Storage
 
@@ -112,10 +117,14 @@ def change_root(
     """
     cache = cache or DocumentCache(storage)
     lost: Recorded | None = None  # our record of the swap we last lost, until the root is read
+    lost_pack: str | None = None  # the sha256 of that swap's root, whose pack we wrote
     for attempt in range(1, max_attempts + 1):
         snapshot = first if attempt == 1 and first is not None else read_root(storage)
         settle(storage, lost, snapshot.root if snapshot.exists else None)
-        lost = None
+        replaced = snapshot_sha256(snapshot)
+        if lost_pack != replaced:  # unless the winner swapped in these very bytes
+            remove_pack(storage, lost_pack)
+        lost, lost_pack = None, None
         if not snapshot.exists:
             refuse_a_lost_root(storage)
         changed = dict(change(snapshot.root, cache))
@@ -124,18 +133,22 @@ def change_root(
         new_root, new_bytes = _write_documents(storage, snapshot.root, changed, before_swap)
         if before_replace is not None:
             before_replace(snapshot, new_root, new_bytes)
-        recorded = record_swap(storage, new_root, new_bytes, snapshot_sha256(snapshot))
+        new_sha256 = sha256_hex(new_bytes)
+        written = [document.to_bytes() for document in changed.values()]
+        packed = write_pack(storage, new_root, new_sha256, written, replaced) is not None
+        recorded = record_swap(storage, new_root, new_bytes, replaced)
         try:
             storage.replace(ROOT_KEY, new_bytes, snapshot.etag)
         except ConflictError:
             # Removed (or kept, if the winner swapped in these very bytes) after the next read.
-            lost = recorded
+            lost, lost_pack = recorded, new_sha256 if packed else None
             _back_off(attempt, sleep)
             continue
         log.info("index root is now serial %d", new_root.serial)
+        remove_pack(storage, replaced, snapshot.root)  # its readers read documents one by one
         new_projects = frozenset(changed) - frozenset(snapshot.root.projects)
         return SwapResult(new_root, tuple(changed.values()), attempt, new_projects)
-    _give_up(storage, lost, max_attempts)
+    _give_up(storage, lost, lost_pack, max_attempts)
 
 
 def _write_documents(
@@ -163,11 +176,15 @@ def _back_off(attempt: int, sleep: Callable[[float], None]) -> None:
     sleep(delay)
 
 
-def _give_up(storage: Storage, lost: Recorded | None, max_attempts: int) -> NoReturn:
-    """Settle the record of the last lost swap, then refuse: nothing was changed."""
+def _give_up(
+    storage: Storage, lost: Recorded | None, lost_pack: str | None, max_attempts: int
+) -> NoReturn:
+    """Settle the record (and pack) of the last lost swap, then refuse: nothing was changed."""
     with contextlib.suppress(DioptraPluginsError):  # best effort, as every removal
         current = read_root(storage)
         settle(storage, lost, current.root if current.exists else None)
+        if lost_pack != snapshot_sha256(current):
+            remove_pack(storage, lost_pack)
     raise PublishError(
         f"gave up after {max_attempts} attempts: {storage.url}/{ROOT_KEY} kept changing "
         "(too many concurrent writers?); nothing was changed"

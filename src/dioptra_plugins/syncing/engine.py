@@ -297,12 +297,13 @@ def _full_sync(
     root_bytes: bytes,
     root_etag: str,
 ) -> SyncResult:
+    from dioptra_plugins.hashing import sha256_hex
     from dioptra_plugins.syncing.installed import accepted_root, installed
 
     layout = request.layout
     now = installed(layout, state, current)
     root = accepted_root(request.index_url, layout, state, root_bytes, now)
-    plan = _plan(request, root, now)
+    plan = _plan(request, root, now, sha256_hex(root_bytes))
     result = SyncResult(
         plugin_dir=str(layout.root),
         index=request.index_url,
@@ -344,15 +345,19 @@ class _Plan:
     changes: Changes
 
 
-def _plan(request: _SyncRequest, root: RootDocument, now: Installed | None) -> _Plan:
+def _plan(
+    request: _SyncRequest, root: RootDocument, now: Installed | None, root_sha256: str
+) -> _Plan:
     """Choose the packages (resolved or locked), compare them with the current generation's,
-    and refuse a bundle that would shadow what the environment provides."""
+    and refuse a bundle that would shadow what the environment provides.  ``root_sha256``: of
+    the root's bytes, naming its document pack."""
     from dioptra_plugins.syncing.changes import plan_changes
     from dioptra_plugins.syncing.choose import choose_packages
     from dioptra_plugins.syncing.index_view import IndexView
     from dioptra_plugins.syncing.shadowing import check_shadowing
 
-    view = IndexView(request.storage, root, request.layout.documents, request.known)
+    layout = request.layout
+    view = IndexView(request.storage, root, layout.documents, request.known, root_sha256)
     packages = choose_packages(
         view,
         request.wanted.requirements,
@@ -361,7 +366,7 @@ def _plan(request: _SyncRequest, root: RootDocument, now: Installed | None) -> _
         ignore_env_deps=request.options.ignore_env_deps,
     )
     changes = plan_changes(now.bundles if now else {}, packages)
-    check_shadowing(request.layout, packages, changes, request.allow_shadowing)
+    check_shadowing(layout, packages, changes, request.allow_shadowing)
     return _Plan(root, view, packages, changes)
 
 
