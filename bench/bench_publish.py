@@ -14,7 +14,11 @@ commands a user runs (interpreter start-up included), interleaved, with the orde
 per round; medians and the ratio are printed.  Requests: ours from ``publish --json``
 (botocore's before-send hook), aws's counted by a forwarding proxy (tests/faultproxy.py).
 
-Run: .venv/bin/python bench/bench_publish.py [--rounds 5]
+With ``--before COMMIT`` the same publish is also timed from that commit's ``src/`` (run by
+``python -c`` with it on ``PYTHONPATH``, as ``bench_startup.py --before`` does), interleaved,
+so a change is measured against the code before it in one run.
+
+Run: .venv/bin/python bench/bench_publish.py [--rounds 5] [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_startup import LAUNCHER, source_tree  # noqa: E402
 
 import s3servers  # noqa: E402
 
@@ -117,10 +124,12 @@ def count_aws_requests(endpoint: str, command: list[str]) -> int | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before", help="also time the publish from this commit's src/")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-publish-"))
     try:
+        before = source_tree(args.before, work, "before") if args.before else None
         wheels, trees = build_all(work)
         files = sum(1 for path in trees.rglob("*") if path.is_file())
         tree_bytes = sum(path.stat().st_size for path in trees.rglob("*") if path.is_file())
@@ -133,26 +142,31 @@ def main() -> None:
             work / "seaweedfs", access_key="bench-key", secret_key="bench-secret"
         ) as server:
             os.environ.update(server.env())
-            times: dict[str, list[float]] = {"ours": [], "aws": []}
-            requests: dict[str, int | None] = {"ours": None, "aws": None}
+            tools = ["ours", "aws"] + (["before"] if before else [])
+            times: dict[str, list[float]] = {tool: [] for tool in tools}
+            requests: dict[str, int | None] = dict.fromkeys(tools)
             for round_number in range(args.rounds):
-                order = ["ours", "aws"] if round_number % 2 == 0 else ["aws", "ours"]
-                for tool in order:
+                shift = round_number % len(tools)
+                for tool in tools[shift:] + tools[:shift]:
                     bucket = warm_bucket(server, "bench")
-                    if tool == "ours":
+                    env = None
+                    if tool in ("ours", "before"):
                         command = [
                             CLI, "publish", *map(str, wheels),
                             "--index", f"s3://{bucket}/plugins", "--json",
                         ]  # fmt: skip
+                        if tool == "before":
+                            command = [sys.executable, "-c", LAUNCHER, "-", *command[1:]]
+                            env = {**os.environ, "PYTHONPATH": str(before)}
                     else:
                         command = [
                             AWS, "s3", "sync", str(trees), f"s3://{bucket}/tree",
                             "--only-show-errors",
                         ]  # fmt: skip
-                    elapsed, stdout = timed(command)
+                    elapsed, stdout = timed(command, env)
                     times[tool].append(elapsed)
-                    if tool == "ours":
-                        requests["ours"] = json.loads(stdout)["requests"]
+                    if tool in ("ours", "before"):
+                        requests[tool] = json.loads(stdout)["requests"]
                     elif requests["aws"] is None:
                         probe = warm_bucket(server, "probe")
                         requests["aws"] = count_aws_requests(
@@ -160,7 +174,7 @@ def main() -> None:
                         )
                         server.delete_bucket(probe)
                     server.delete_bucket(bucket)
-                    print(f"round {round_number + 1} {tool:4s} {elapsed * 1000:7.0f} ms")
+                    print(f"round {round_number + 1} {tool:6s} {elapsed * 1000:7.0f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -168,6 +182,11 @@ def main() -> None:
     print(f"median publish   {ours * 1000:.0f} ms  ({requests['ours']} requests)")
     print(f"median aws sync  {aws * 1000:.0f} ms  ({requests['aws']} requests)")
     print(f"ratio publish/aws = {ours / aws:.2f}  (target <= 0.30)")
+    if before:
+        then = statistics.median(times["before"])
+        per = statistics.median(a / b for a, b in zip(times["before"], times["aws"], strict=True))
+        print(f"median publish from {args.before}: {then * 1000:.0f} ms "
+              f"({requests['before']} requests); per round against aws: {per:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
