@@ -180,3 +180,16 @@ def test_pack_lines_take_only_what_the_root_pins(tmp_path: Path) -> None:
     assert set(found) == set(wanted)
     assert all(sha256_hex(data) == key for key, data in found.items())
     assert pack_lines(storage, "0" * 64, wanted) == {}
+
+
+def test_check_lists_a_pack_a_crashed_writer_left_as_unreferenced(tmp_path: Path) -> None:
+    from dioptra_plugins.publishing.check import check_index
+
+    storage = open_storage(str(tmp_path / "index"))
+    publish(storage, _wheels(tmp_path))
+    assert check_index(storage).unreferenced == []  # the current root's pack is reached
+    stray = pack_key("ab" * 32)  # a writer killed between its pack and its swap
+    storage.put_new(stray, b"")
+    report = check_index(storage)
+    assert report.unreferenced == [stray]
+    assert report.ok

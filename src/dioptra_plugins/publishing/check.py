@@ -1,9 +1,10 @@
 """``index check``: is everything the root reaches present and intact?
 
 Every project document is read and checked against the sha256 the root pins, and every bundle
-a document lists is streamed and checked for size and sha256.  Objects under ``projects/`` and
-``bundles/`` that nothing reaches are listed as unreferenced: normal after a crashed or lost
-publish race, and harmless, so they are reported but are not damage.
+a document lists is streamed and checked for size and sha256.  Objects under ``projects/``,
+``bundles/`` and ``packs/`` that nothing reaches (a pack not the current root's) are listed as
+unreferenced: normal after a crashed or lost publish race, and harmless, so they are reported
+but are not damage.
 
 With a trusted root (``trust``), the root and documents checked are the ones the index's signed
 metadata pins, read as a verifying worker reads them (:mod:`dioptra_plugins.signing.views`);
@@ -22,7 +23,13 @@ from typing import TYPE_CHECKING
 from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError, UsageError
 from dioptra_plugins.hashing import sha256_hex, sha256_stream
 from dioptra_plugins.index.documents import FileEntry, ProjectDocument, RootDocument
-from dioptra_plugins.index.keys import ROOT_KEY, bundle_key, core_metadata_key
+from dioptra_plugins.index.keys import (
+    PACK_PREFIX,
+    ROOT_KEY,
+    bundle_key,
+    core_metadata_key,
+    pack_key,
+)
 from dioptra_plugins.index.reading import read_project, read_root
 from dioptra_plugins.index.storage import Storage
 
@@ -67,7 +74,9 @@ def check_index(
         return report
     root, documents = found
     report.serial = root.serial
-    reachable = {ROOT_KEY}
+    # The root's document pack (named by the sha256 of its canonical bytes, which are the
+    # stored ones whenever this version wrote them); any other pack is a crashed writer's.
+    reachable = {ROOT_KEY, pack_key(sha256_hex(root.to_bytes()))}
     bundles: list[tuple[str, FileEntry]] = []
     for name, entry in sorted(root.projects.items()):
         reachable.add(entry.document)
@@ -100,7 +109,7 @@ def check_index(
                 report.problems.append(problem)
     report.unreferenced += [
         info.key
-        for prefix in ("projects/", "bundles/")
+        for prefix in ("projects/", "bundles/", PACK_PREFIX)
         for info in storage.list(prefix)
         if info.key not in reachable
     ]
