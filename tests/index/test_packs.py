@@ -193,3 +193,23 @@ def test_check_lists_a_pack_a_crashed_writer_left_as_unreferenced(tmp_path: Path
     report = check_index(storage)
     assert report.unreferenced == [stray]
     assert report.ok
+
+
+def test_no_pack_is_written_past_its_size_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each swap copies the pack: an index whose documents outgrow the limit gets none (and
+    the one of the root it replaces is still removed), and its syncs read documents one by one."""
+    from dioptra_plugins.index import packs
+
+    storage = open_storage(str(tmp_path / "index"))
+    publish(storage, _wheels(tmp_path))
+    root, _sha256 = _root(storage)
+    size = sum(len(data) + 1 for data in _documents(storage, root))
+    monkeypatch.setattr(packs, "PACK_MAX_BYTES", 2 * size)
+    publish(storage, [write_wheel(tmp_path / "new", "pkg00", "2.0.0", tasks=1)])
+    assert len(_packs(storage)) == 1
+    monkeypatch.setattr(packs, "PACK_MAX_BYTES", size // 2)
+    publish(storage, [write_wheel(tmp_path / "newer", "pkg00", "3.0.0", tasks=1)])
+    assert _packs(storage) == []
+    assert _sync_requests(str(tmp_path / "index"), tmp_path / "plugins") == 2 + 2 * COUNT

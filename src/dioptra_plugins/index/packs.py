@@ -35,6 +35,11 @@ logger = logging.getLogger(__name__)
 PACK_FROM = 16
 """Roots of fewer projects get no pack, and a reader that needs fewer documents reads none."""
 
+PACK_MAX_BYTES = 32 * 1024 * 1024
+"""No pack is written past this size: each swap reads the previous pack and writes the next,
+so an index whose documents outgrow it (many projects, each with many versions) would copy
+more per publish than the pack saves a sync; its syncs read documents one by one."""
+
 
 def pack_lines(storage: Storage, root_sha256: str, wanted: Mapping[str, str]) -> dict[str, bytes]:
     """The documents of ``wanted`` (sha256 -> project name) found in the pack of the root with
@@ -67,8 +72,9 @@ def write_pack(
 
     ``written``: the bytes of the documents this swap wrote.  The others come from the pack of
     the root it replaces (``previous_sha256``), and what that lacks from the index, each
-    checked against the sha256 ``root`` pins.  A failure only costs readers their shortcut, so
-    it is logged, not raised.  Cost: at most two requests, plus one per document neither holds.
+    checked against the sha256 ``root`` pins.  None either past :data:`PACK_MAX_BYTES`.  A
+    failure only costs readers their shortcut, so it is logged, not raised.  Cost: at most two
+    requests, plus one per document neither holds.
     """
     if len(root.projects) < PACK_FROM:
         return None
@@ -85,6 +91,9 @@ def write_pack(
         for _name, entry in sorted(root.projects.items())
         if entry.sha256 in lines and b"\n" not in lines[entry.sha256]
     )
+    if len(body) > PACK_MAX_BYTES:
+        logger.info("no document pack: %d bytes of documents, over %d", len(body), PACK_MAX_BYTES)
+        return None
     try:
         storage.put_new(key, body)
     except ObjectExistsError:
