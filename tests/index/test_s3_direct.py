@@ -94,17 +94,26 @@ def test_a_missing_key_is_not_found_in_one_request(bucket: str) -> None:
     assert storage.direct_requests == 3
 
 
-def test_a_missing_bucket_is_the_clients_message(s3_server: S3Server) -> None:
+def test_a_missing_bucket_is_the_clients_message(
+    s3_server: S3Server, caplog: pytest.LogCaptureFixture
+) -> None:
     name = s3_server.create_bucket("gone")
     storage = _storage(name)
     storage.put_new("projects/a.json", b"{}")
     storage.get("projects/a.json")
     storage.delete("projects/a.json")
     s3_server.delete_bucket(name)
-    with pytest.raises(StorageError) as caught:
+    with (
+        caplog.at_level(logging.DEBUG, logger="dioptra_plugins.index.s3_direct"),
+        pytest.raises(StorageError) as caught,
+    ):
         storage.get("projects/a.json")
     assert f"the bucket {name!r} does not exist" in str(caught.value)
     assert storage.direct_requests == 0
+    # A refusal the client explains is handed back without a warning: only its error speaks
+    # (a caller may expect it, as a sync probing for a document pack does).
+    handed_back = [r for r in caplog.records if "trying again through the S3 client" in r.message]
+    assert [record.levelno for record in handed_back] == [logging.DEBUG]
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ class DirectRequests:
         if content is None:
             return None
         if status not in _READ_ANSWERS or (status == 404 and not _NOT_FOUND.search(content)):
-            return self._hand_back("GET", full_key, f"HTTP {status}")
+            return self._hand_back("GET", full_key, status)
         self._answered.add()
         return DirectAnswer(status, etag, content, None)
 
@@ -215,7 +215,7 @@ class DirectRequests:
         if content is None:
             return None
         if status != 200 and not (status == 412 and _PRECONDITION_FAILED.search(content)):
-            return self._hand_back("PUT", full_key, f"HTTP {status}")
+            return self._hand_back("PUT", full_key, status)
         self._answered.add()
         return DirectAnswer(status, etag, b"", None)
 
@@ -257,7 +257,14 @@ class DirectRequests:
         return content
 
     @staticmethod
-    def _hand_back(method: str, full_key: str, failure: Exception | str) -> None:
-        if isinstance(failure, Exception):
-            failure = f"{type(failure).__name__}: {redact(str(failure))}"
-        log.warning("S3 %s %s: %s; trying again through the S3 client", method, full_key, failure)
+    def _hand_back(method: str, full_key: str, failure: Exception | int) -> None:
+        if isinstance(failure, int):
+            # A refusal the client explains (403 without s3:ListBucket for a missing key, 404
+            # of a missing bucket...): it asks again and raises its own error, which its caller
+            # may expect (a missing document pack), so this is no warning; a 5xx is one.
+            level = logging.DEBUG if failure < 500 else logging.WARNING
+            reason = f"HTTP {failure}"
+        else:
+            level, reason = logging.WARNING, f"{type(failure).__name__}: {redact(str(failure))}"
+        log.log(level, "S3 %s %s: %s; trying again through the S3 client", method, full_key,
+                reason)  # fmt: skip
