@@ -213,3 +213,15 @@ def test_no_pack_is_written_past_its_size_limit(
     publish(storage, [write_wheel(tmp_path / "newer", "pkg00", "3.0.0", tasks=1)])
     assert _packs(storage) == []
     assert _sync_requests(str(tmp_path / "index"), tmp_path / "plugins") == 2 + 2 * COUNT
+
+
+def test_a_locked_sync_reads_the_documents_as_a_resolution_does(tmp_path: Path) -> None:
+    """``sync --locked`` of many packages reads their documents from the pack (it read them
+    one by one, one request after the other, before)."""
+    index = str(tmp_path / "index")
+    publish(open_storage(index), _wheels(tmp_path))
+    _sync_requests(index, tmp_path / "first")
+    lock = tmp_path / "first" / ".dioptra-plugins" / "current" / "pylock.toml"
+    result = sync(locked=lock, index=index, plugin_dir=tmp_path / "second")
+    assert result.installed == {f"pkg{number:02d}": "1.0.0" for number in range(COUNT)}
+    assert result.requests == 2 + COUNT  # the root, the pack, the bundles

@@ -41,7 +41,7 @@ def choose_packages(
     if lock is None:
         packages = _resolved(view, requirements, jobs, ignore_env_deps)
     else:
-        packages = _locked(view, lock, ignore_env_deps)
+        packages = _locked(view, lock, jobs, ignore_env_deps)
     for package in packages:
         check_package_names(package)
     if conflicts := merge_conflicts(packages):
@@ -89,13 +89,15 @@ def _resolved(
     ]
 
 
-def _locked(view: IndexView, lock: Lock, ignore_env_deps: bool) -> list[LockedPackage]:
+def _locked(view: IndexView, lock: Lock, jobs: int, ignore_env_deps: bool) -> list[LockedPackage]:
     """The lock's packages, after checking that the index still has each exact file.
 
     A lock another tool wrote names sizes and import packages loosely (or not at all): they
     are taken from the index, and its projects that the index does not have are left to the
-    environment check (they are not plugin packages).
+    environment check (they are not plugin packages).  Their documents are read as a
+    resolution reads them (the cache, the root's pack, then in parallel), not one by one.
     """
+    view.prefetch((package.name for package in lock.packages), jobs)
     problems = []
     candidates = []
     chosen: list[LockedPackage] = []
