@@ -225,3 +225,34 @@ def test_a_locked_sync_reads_the_documents_as_a_resolution_does(tmp_path: Path) 
     result = sync(locked=lock, index=index, plugin_dir=tmp_path / "second")
     assert result.installed == {f"pkg{number:02d}": "1.0.0" for number in range(COUNT)}
     assert result.requests == 2 + COUNT  # the root, the pack, the bundles
+
+
+def test_check_and_list_read_the_documents_from_the_pack(tmp_path: Path) -> None:
+    """``index check`` and ``index list`` read a big index's documents in one request, and a
+    forged pack changes nothing they report."""
+    from click.testing import CliRunner
+
+    from dioptra_plugins.cli.main import main
+    from dioptra_plugins.publishing.check import check_index
+
+    index = tmp_path / "index"
+    storage = open_storage(str(index))
+    publish(storage, _wheels(tmp_path))
+    before = storage.requests
+    report = check_index(storage)
+    with_pack = storage.requests - before
+    assert report.ok
+    assert report.projects == COUNT
+
+    def listed() -> str:
+        result = CliRunner().invoke(main, ["index", "list", "--index", str(index), "--json"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    expected = listed()
+    _root_now, sha256 = _root(storage)
+    (index / pack_key(sha256)).write_bytes(b"forged\n")
+    assert listed() == expected
+    before = storage.requests
+    assert check_index(storage).projects == COUNT
+    assert storage.requests - before == with_pack + COUNT  # the useless pack, then each document

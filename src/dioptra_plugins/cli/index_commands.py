@@ -26,6 +26,7 @@ from dioptra_plugins.cli.options import index_option, json_option, open_index
 from dioptra_plugins.cli.output import emit_json, emit_report, emit_table, say
 from dioptra_plugins.errors import UnknownProjectError
 from dioptra_plugins.index.documents import ProjectDocument
+from dioptra_plugins.index.packs import read_documents
 from dioptra_plugins.index.reading import read_existing_root, read_project
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.publishing.operations import check_index
@@ -141,11 +142,12 @@ def list_command(
         root = view.root
         documents = view.documents
     else:
-        root = read_existing_root(storage).root
-        documents = {
-            name: read_project(storage, name, entry)
-            for name, entry in sorted(root.projects.items())
-        }
+        snapshot = read_existing_root(storage)
+        root = snapshot.root
+        documents = read_documents(storage, snapshot)
+        for name, entry in sorted(root.projects.items()):
+            if name not in documents:  # read again: its error stops the listing, as it did
+                documents[name] = read_project(storage, name, entry)
     rows = []
     for name, entry in sorted(root.projects.items()):
         rows.append(

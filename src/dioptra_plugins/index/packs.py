@@ -25,9 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dioptra_plugins.errors import DioptraPluginsError, ObjectExistsError, StorageError
 from dioptra_plugins.hashing import sha256_hex
-from dioptra_plugins.index.documents import RootDocument
+from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.history import Deleting
 from dioptra_plugins.index.keys import pack_key
+from dioptra_plugins.index.reading import RootSnapshot, checked_project, read_project
 from dioptra_plugins.index.storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,37 @@ def pack_lines(storage: Storage, root_sha256: str, wanted: Mapping[str, str]) ->
             if sha256 in wanted:
                 found[sha256] = line
     return found
+
+
+def read_documents(
+    storage: Storage, snapshot: RootSnapshot, *, jobs: int = 8
+) -> dict[str, ProjectDocument]:
+    """Every project document of ``snapshot``'s root that can be read and checked, by name:
+    from its pack when it has one, the others in parallel.  One that cannot be read or
+    fails its check is left out (:func:`~dioptra_plugins.index.reading.read_project` says why).
+    Cost: one request with a complete pack; else one a document, ``jobs`` at a time."""
+    projects = snapshot.root.projects
+    documents: dict[str, ProjectDocument] = {}
+    if snapshot.sha256 is not None and len(projects) >= PACK_FROM:
+        wanted = {entry.sha256: name for name, entry in projects.items()}
+        for sha256, data in pack_lines(storage, snapshot.sha256, wanted).items():
+            name = wanted[sha256]
+            with contextlib.suppress(DioptraPluginsError):
+                entry = projects[name]
+                what = f"{storage.url}/{entry.document}"
+                documents[name] = checked_project(data, name, entry, what)
+
+    def read(name: str) -> tuple[str, ProjectDocument] | None:
+        try:
+            return name, read_project(storage, name, projects[name])
+        except DioptraPluginsError:
+            return None
+
+    missing = sorted(set(projects) - set(documents))
+    if missing:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(missing)))) as pool:
+            documents.update(found for found in pool.map(read, missing) if found is not None)
+    return documents
 
 
 def write_pack(

@@ -27,6 +27,8 @@ class RootSnapshot:
 
     root: RootDocument
     etag: str | None
+    sha256: str | None = None
+    """Of the root's bytes as read (None: not read here), which name its document pack."""
 
     @property
     def exists(self) -> bool:
@@ -40,7 +42,9 @@ def read_root(storage: Storage) -> RootSnapshot:
     except ObjectNotFoundError:
         return RootSnapshot(RootDocument.empty(), None)
     return RootSnapshot(
-        RootDocument.from_bytes(stored.data, what=f"{storage.url}/{ROOT_KEY}"), stored.etag
+        RootDocument.from_bytes(stored.data, what=f"{storage.url}/{ROOT_KEY}"),
+        stored.etag,
+        sha256_hex(stored.data),
     )
 
 
@@ -67,7 +71,7 @@ def read_project_and_bytes(
     """:func:`read_project`, with the document's exact bytes (for whoever hashes or signs them)."""
     what = f"{storage.url}/{entry.document}"
     data = _project_bytes(storage, name, entry)
-    return _checked_project(data, name, entry, what), data
+    return checked_project(data, name, entry, what), data
 
 
 def _project_bytes(storage: Storage, name: str, entry: ProjectEntry) -> bytes:
@@ -80,7 +84,9 @@ def _project_bytes(storage: Storage, name: str, entry: ProjectEntry) -> bytes:
         ) from None
 
 
-def _checked_project(data: bytes, name: str, entry: ProjectEntry, what: str) -> ProjectDocument:
+def checked_project(data: bytes, name: str, entry: ProjectEntry, what: str) -> ProjectDocument:
+    """``data`` parsed as the document ``entry`` pins for project ``name`` (its sha256, its
+    name), or IndexFormatError saying what (``what``: where the bytes came from) is wrong."""
     document = ProjectDocument.from_bytes(data, entry.sha256, what=what)
     if document.name != name:
         raise IndexFormatError(f"{what}: names project {document.name!r}, expected {name!r}")
@@ -128,7 +134,7 @@ class DocumentCache:
                 data = self._offered.pop(entry.sha256, None)
         if data is None:
             data = _project_bytes(self.storage, name, entry)
-        document = _checked_project(data, name, entry, f"{self.storage.url}/{entry.document}")
+        document = checked_project(data, name, entry, f"{self.storage.url}/{entry.document}")
         if fetched and self.directory is not None:
             with self._lock:
                 self._fetched[entry.sha256] = data

@@ -30,6 +30,7 @@ from dioptra_plugins.index.keys import (
     core_metadata_key,
     pack_key,
 )
+from dioptra_plugins.index.packs import read_documents
 from dioptra_plugins.index.reading import read_project, read_root
 from dioptra_plugins.index.storage import Storage
 
@@ -80,16 +81,9 @@ def check_index(
     bundles: list[tuple[str, FileEntry]] = []
     for name, entry in sorted(root.projects.items()):
         reachable.add(entry.document)
-        if documents is not None:
-            if name not in documents:
-                continue  # its problem is already reported
-            document = documents[name]
-        else:
-            try:
-                document = read_project(storage, name, entry)
-            except DioptraPluginsError as error:
-                report.problems.append(str(error))
-                continue
+        if name not in documents:
+            continue  # its problem is already reported
+        document = documents[name]
         report.projects += 1
         for file in document.files:
             key = bundle_key(name, file.filename)
@@ -118,8 +112,9 @@ def check_index(
 
 def _root(
     storage: Storage, report: CheckReport
-) -> tuple[RootDocument, dict[str, ProjectDocument] | None] | None:
-    """The unsigned root (its documents read as they are reached); None when there is none."""
+) -> tuple[RootDocument, dict[str, ProjectDocument]] | None:
+    """The unsigned root and its readable documents (from its pack when it has one, else in
+    parallel; each that cannot be read is reported); None when there is no root."""
     try:
         snapshot = read_root(storage)
     except DioptraPluginsError as error:
@@ -128,12 +123,19 @@ def _root(
     if not snapshot.exists:
         report.problems.append(f"{ROOT_KEY}: missing (not an index; run `index init`)")
         return None
-    return snapshot.root, None
+    documents = read_documents(storage, snapshot)
+    for name, entry in sorted(snapshot.root.projects.items()):
+        if name not in documents:
+            try:  # read again, for the error that says why
+                documents[name] = read_project(storage, name, entry)
+            except DioptraPluginsError as error:
+                report.problems.append(str(error))
+    return snapshot.root, documents
 
 
 def _trusted_root(
     storage: Storage, trust: str | os.PathLike[str] | bytes, report: CheckReport
-) -> tuple[RootDocument, dict[str, ProjectDocument] | None] | None:
+) -> tuple[RootDocument, dict[str, ProjectDocument]] | None:
     """The signed root and its readable documents; None when the signed metadata is refused."""
     # Imported here: tuf and ngclient are needed only with a trusted root.
     from dioptra_plugins.signing.views import trusted_view
