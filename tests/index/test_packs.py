@@ -256,3 +256,18 @@ def test_check_and_list_read_the_documents_from_the_pack(tmp_path: Path) -> None
     before = storage.requests
     assert check_index(storage).projects == COUNT
     assert storage.requests - before == with_pack + COUNT  # the useless pack, then each document
+
+
+def test_publishing_one_wheel_into_a_big_index_reads_no_document_one_by_one(
+    tmp_path: Path,
+) -> None:
+    """The catalogue's pages after a swap need every document of the root: they come from the
+    pack the swap just wrote, not one request each."""
+    storage = open_storage(str(tmp_path / "index"))
+    publish(storage, _wheels(tmp_path))
+    before = storage.requests
+    publish(storage, [write_wheel(tmp_path / "new", "pkg03", "2.0.0", tasks=1)])
+    # What a one-wheel publish to an existing project costs on a small index (20:
+    # tests/index/test_publish.py), plus the pack: the previous one read, the new one written
+    # and the previous one removed by the swap, and the new one read for the catalogue.
+    assert storage.requests - before == 20 + 4

@@ -32,9 +32,11 @@ from dioptra_plugins.catalogue.render import (
     render_search_data,
 )
 from dioptra_plugins.errors import DioptraPluginsError, ObjectNotFoundError
+from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
+from dioptra_plugins.index.packs import read_documents
 from dioptra_plugins.index.pages import write_page_unless
-from dioptra_plugins.index.reading import read_existing_root, read_project
+from dioptra_plugins.index.reading import read_existing_root
 from dioptra_plugins.index.storage import Storage
 from dioptra_plugins.signing.names import TIMESTAMP_KEY
 
@@ -64,8 +66,9 @@ class SiteResult:
 
 def write_site(storage: Storage) -> SiteResult:
     """Render the whole catalogue of the index as it is now (``index site``)."""
-    root = read_existing_root(storage).root
-    documents = _read_documents(storage, root, {})
+    snapshot = read_existing_root(storage)
+    root = snapshot.root
+    documents = dict(sorted(read_documents(storage, root, snapshot.sha256, strict=True).items()))
     return _write(storage, root, documents, list(documents))
 
 
@@ -116,12 +119,15 @@ def _not_updated(storage: Storage, error: Exception) -> None:
 def _read_documents(
     storage: Storage, root: RootDocument, held: Mapping[str, ProjectDocument]
 ) -> dict[str, ProjectDocument]:
+    """Every document of ``root``: ``held`` ones as they are, the rest read (from the pack
+    the swap just wrote when the index has one: its bytes are this root's canonical ones)."""
     documents = {name: held[name] for name in root.projects if name in held}
-    missing = [(name, entry) for name, entry in root.projects.items() if name not in held]
+    missing = [name for name in root.projects if name not in held]
     if missing:
-        with ThreadPoolExecutor(max_workers=min(_READERS, len(missing))) as pool:
-            read = pool.map(lambda item: read_project(storage, *item), missing)
-            documents.update(zip((name for name, _ in missing), read, strict=True))
+        root_sha256 = sha256_hex(root.to_bytes())
+        documents.update(
+            read_documents(storage, root, root_sha256, missing, strict=True, jobs=_READERS)
+        )
     return dict(sorted(documents.items()))
 
 

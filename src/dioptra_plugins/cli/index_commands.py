@@ -144,10 +144,7 @@ def list_command(
     else:
         snapshot = read_existing_root(storage)
         root = snapshot.root
-        documents = read_documents(storage, snapshot)
-        for name, entry in sorted(root.projects.items()):
-            if name not in documents:  # read again: its error stops the listing, as it did
-                documents[name] = read_project(storage, name, entry)
+        documents = read_documents(storage, root, snapshot.sha256, strict=True)
     rows = []
     for name, entry in sorted(root.projects.items()):
         rows.append(

@@ -28,7 +28,7 @@ from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import ProjectDocument, RootDocument
 from dioptra_plugins.index.history import Deleting
 from dioptra_plugins.index.keys import pack_key
-from dioptra_plugins.index.reading import RootSnapshot, checked_project, read_project
+from dioptra_plugins.index.reading import checked_project, read_project
 from dioptra_plugins.index.storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -62,20 +62,27 @@ def pack_lines(storage: Storage, root_sha256: str, wanted: Mapping[str, str]) ->
 
 
 def read_documents(
-    storage: Storage, snapshot: RootSnapshot, *, jobs: int = 8
+    storage: Storage,
+    root: RootDocument,
+    root_sha256: str | None,
+    names: Iterable[str] | None = None,
+    *,
+    strict: bool = False,
+    jobs: int = 8,
 ) -> dict[str, ProjectDocument]:
-    """Every project document of ``snapshot``'s root that can be read and checked, by name:
-    from its pack when it has one, the others in parallel.  One that cannot be read or
-    fails its check is left out (:func:`~dioptra_plugins.index.reading.read_project` says why).
-    Cost: one request with a complete pack; else one a document, ``jobs`` at a time."""
-    projects = snapshot.root.projects
+    """The documents ``root`` pins for ``names`` (default: all its projects), by name: from
+    the pack of the root whose bytes have ``root_sha256`` when it has one, the others in
+    parallel.  One that cannot be read or fails its check is left out, or with ``strict``
+    raises the error that says why (the first, in name order).  Cost: one request when the
+    pack holds them all; else one a document, ``jobs`` at a time."""
+    projects = root.projects
+    wanted = {projects[name].sha256: name for name in (projects if names is None else names)}
     documents: dict[str, ProjectDocument] = {}
-    if snapshot.sha256 is not None and len(projects) >= PACK_FROM:
-        wanted = {entry.sha256: name for name, entry in projects.items()}
-        for sha256, data in pack_lines(storage, snapshot.sha256, wanted).items():
+    if root_sha256 is not None and len(wanted) >= PACK_FROM:
+        for sha256, data in pack_lines(storage, root_sha256, wanted).items():
             name = wanted[sha256]
+            entry = projects[name]
             with contextlib.suppress(DioptraPluginsError):
-                entry = projects[name]
                 what = f"{storage.url}/{entry.document}"
                 documents[name] = checked_project(data, name, entry, what)
 
@@ -83,9 +90,11 @@ def read_documents(
         try:
             return name, read_project(storage, name, projects[name])
         except DioptraPluginsError:
+            if strict:
+                raise
             return None
 
-    missing = sorted(set(projects) - set(documents))
+    missing = sorted(set(wanted.values()) - set(documents))
     if missing:
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(missing)))) as pool:
             documents.update(found for found in pool.map(read, missing) if found is not None)

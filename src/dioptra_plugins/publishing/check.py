@@ -123,7 +123,7 @@ def _root(
     if not snapshot.exists:
         report.problems.append(f"{ROOT_KEY}: missing (not an index; run `index init`)")
         return None
-    documents = read_documents(storage, snapshot)
+    documents = read_documents(storage, snapshot.root, snapshot.sha256)
     for name, entry in sorted(snapshot.root.projects.items()):
         if name not in documents:
             try:  # read again, for the error that says why
