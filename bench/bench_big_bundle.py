@@ -7,8 +7,11 @@ and published to a local-directory index, which a fair static server also serves
 Each round (interleaved, the order rotating) times a fresh ``dioptra-plugins sync`` of it into
 an empty plugin dir from the local index and over HTTP: wall time, CPU seconds (the process
 and every descendant) and peak RSS (``ru_maxrss`` of a small launcher's children: a child forked
-from this process would report this process's pages as its own).  In the same round each
-per-byte step a sync must take is measured alone, as CPU seconds of one thread:
+from this process would report this process's pages as its own).  It also times a warm worker
+from each (a process that synced a small package of the same index before, as a worker that
+syncs before each job has: imports done, connections open), its ``sync()`` call alone, which
+is where the product measures worker targets.  In the same round each per-byte step a sync
+must take is measured alone, as CPU seconds of one thread:
 
 - read: the wheel read from disk in 1 MB chunks (local), or one streaming GET (HTTP);
 - sha256 of the wheel;
@@ -56,6 +59,13 @@ RANDOM_FILES = 4
 COMPRESSIBLE_SHARE = 0.15
 RSS_TARGET_MB = 150
 FLOOR_TARGET = 0.7
+# Each sync, and the read step of the other source that its floor leaves out.
+SOURCES_AND_OTHER_READS = (
+    ("local", "GET (HTTP)"),
+    ("HTTP", "read (local)"),
+    ("warm local", "GET (HTTP)"),
+    ("warm HTTP", "read (local)"),
+)
 
 # Runs the sync as its child and reports what only a parent sees: the child's wall time, its
 # peak RSS, and this launcher's own CPU (subtracted from the measured total).
@@ -66,6 +76,25 @@ subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
 wall = time.perf_counter() - started
 own = resource.getrusage(resource.RUSAGE_SELF)
 print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, own.ru_utime + own.ru_stime)
+"""
+
+
+# A worker that synced before: it syncs the small "warmup" package into a scratch dir, then
+# times its sync of the big one (wall, its own CPU and its helpers', peak RSS of the process).
+WARM_WORKER = """
+import resource, shutil, sys, time
+from dioptra_plugins import sync
+index, scratch, plugin_dir = sys.argv[1:]
+sync(["warmup"], index=index, plugin_dir=scratch)
+shutil.rmtree(scratch)
+def cpu():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    helpers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + helpers.ru_utime + helpers.ru_stime
+before, started = cpu(), time.perf_counter()
+sync(["bigdata"], index=index, plugin_dir=plugin_dir)
+wall = time.perf_counter() - started
+print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, cpu() - before)
 """
 
 
@@ -193,6 +222,24 @@ def sync_once(index: str, plugin_dir: Path) -> dict[str, float]:
     return {"wall": float(wall), "cpu": cpu, "rss_mb": int(rss_kb) / 1024}
 
 
+def sync_warm(index: str, plugin_dir: Path) -> dict[str, float]:
+    scratch = plugin_dir.with_name(plugin_dir.name + "-warmup")
+    measured = run_measured(
+        [sys.executable, "-c", WARM_WORKER, index, str(scratch), str(plugin_dir)]
+    )
+    wall, rss_kb, cpu = measured.stdout.split()[-3:]
+    shutil.rmtree(plugin_dir)
+    return {"wall": float(wall), "cpu": float(cpu), "rss_mb": int(rss_kb) / 1024}
+
+
+def write_warmup(root: Path) -> Path:
+    """The small package a warm worker syncs first."""
+    package = root / "warmup"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('VERSION = "1.0.0"\n')
+    return package
+
+
 def run(work: Path, size_mb: int, rounds: int) -> dict[str, Any]:
     from dioptra_plugins.bundle.build import build_bundle
     from dioptra_plugins.index.url import open_storage
@@ -201,8 +248,9 @@ def run(work: Path, size_mb: int, rounds: int) -> dict[str, Any]:
     started = time.perf_counter()
     package = write_package(work / "src", size_mb)
     wheel = build_bundle(package, work / "wheels", version="1.0.0")
+    warmup = build_bundle(write_warmup(work / "warmup-src"), work / "wheels", version="1.0.0")
     index = work / "index"
-    publish(open_storage(str(index)), [wheel])
+    publish(open_storage(str(index)), [wheel, warmup])
     print(f"built {wheel.name}: {wheel.stat().st_size / CHUNK:.0f} MB in "
           f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
     entries = sorted(path for path in package.iterdir() if path.is_file())
@@ -211,11 +259,16 @@ def run(work: Path, size_mb: int, rounds: int) -> dict[str, Any]:
     with http_server(index) as http_url:
         wheel_url = f"{http_url}/{next(index.rglob(wheel.name)).relative_to(index).as_posix()}"
         for r in range(rounds):
-            sources = [("local", str(index)), ("HTTP", http_url)]
+            sources = [
+                ("local", str(index), sync_once),
+                ("HTTP", http_url, sync_once),
+                ("warm local", str(index), sync_warm),
+                ("warm HTTP", http_url, sync_warm),
+            ]
             row: dict[str, Any] = {"steps": measure_steps(wheel, entries, work, wheel_url)}
-            for source, where in sources[r % 2 :] + sources[: r % 2]:
-                row[source] = sync_once(where, work / f"plugins-{r}-{source}")
-            for source, other_read in (("local", "GET (HTTP)"), ("HTTP", "read (local)")):
+            for source, where, timed in sources[r % 4 :] + sources[: r % 4]:
+                row[source] = timed(where, work / f"plugins-{r}-{source.replace(' ', '-')}")
+            for source, other_read in SOURCES_AND_OTHER_READS:
                 steps = {k: v for k, v in row["steps"].items() if k != other_read}
                 floor = sum(steps.values()) / cores
                 row[source]["floor"] = floor
@@ -228,7 +281,7 @@ def run(work: Path, size_mb: int, rounds: int) -> dict[str, Any]:
 def print_round(number: int, row: dict[str, Any]) -> None:
     steps = ", ".join(f"{name} {cpu:.2f}" for name, cpu in row["steps"].items())
     print(f"round {number}: step CPU seconds: {steps}")
-    for source in ("local", "HTTP"):
+    for source, _other in SOURCES_AND_OTHER_READS:
         result = row[source]
         print(
             f"  sync from {source}: {result['wall']:.2f} s wall, {result['cpu']:.2f} s CPU, "
@@ -241,7 +294,7 @@ def print_round(number: int, row: dict[str, Any]) -> None:
 def summary(results: dict[str, Any]) -> None:
     rounds = results["rounds"]
     print(f"big bundle {results['size_mb']:.0f} MB, {results['cores']} cores:")
-    for source in ("local", "HTTP"):
+    for source, _other in SOURCES_AND_OTHER_READS:
         ratio = statistics.median(row[source]["floor_over_wall"] for row in rounds)
         wall = statistics.median(row[source]["wall"] for row in rounds)
         rss = max(row[source]["rss_mb"] for row in rounds)
