@@ -222,11 +222,15 @@ def sync_once(index: str, plugin_dir: Path) -> dict[str, float]:
     return {"wall": float(wall), "cpu": cpu, "rss_mb": int(rss_kb) / 1024}
 
 
+# Starts the warm worker from a small process: a child forked from this one would start its
+# peak RSS (``ru_maxrss`` survives exec) at this process's size.
+PASS_THROUGH = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+
+
 def sync_warm(index: str, plugin_dir: Path) -> dict[str, float]:
     scratch = plugin_dir.with_name(plugin_dir.name + "-warmup")
-    measured = run_measured(
-        [sys.executable, "-c", WARM_WORKER, index, str(scratch), str(plugin_dir)]
-    )
+    worker = [sys.executable, "-c", WARM_WORKER, index, str(scratch), str(plugin_dir)]
+    measured = run_measured([sys.executable, "-c", PASS_THROUGH, *worker])
     wall, rss_kb, cpu = measured.stdout.split()[-3:]
     shutil.rmtree(plugin_dir)
     return {"wall": float(wall), "cpu": float(cpu), "rss_mb": int(rss_kb) / 1024}
