@@ -2,7 +2,10 @@
 
 Workload: one bundle of --size-mb (default 500) MB: seeded random (incompressible) data split
 into a few files, plus a compressible text file (about 15% of the size), built with hatchling
-and published to a local-directory index, which a fair static server also serves over HTTP.
+and published to a local-directory index, which a fair static server also serves over HTTP:
+answering ``Range`` requests as nginx, S3 and CDNs do (the HTTP rows), and ignoring them as
+``python -m http.server`` does (the "no Range" row: a big bundle is then downloaded to a
+temporary file before it is verified, instead of verified as it arrives).
 
 Each round (interleaved, the order rotating) times a fresh ``dioptra-plugins sync`` of it into
 an empty plugin dir from the local index and over HTTP: wall time, CPU seconds (the process
@@ -50,7 +53,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sync import CLI, http_server
+from bench_sync import CLI
+from fairserver import serve_directory
 from plots import save_results
 from processes import become_subreaper, run_measured
 
@@ -65,6 +69,7 @@ SOURCES_AND_OTHER_READS = (
     ("HTTP", "read (local)"),
     ("warm local", "GET (HTTP)"),
     ("warm HTTP", "read (local)"),
+    ("warm HTTP, no Range", "read (local)"),
 )
 
 # Runs the sync as its child and reports what only a parent sees: the child's wall time, its
@@ -260,7 +265,7 @@ def run(work: Path, size_mb: int, rounds: int) -> dict[str, Any]:
     entries = sorted(path for path in package.iterdir() if path.is_file())
     cores = os.cpu_count() or 1
     rows: list[dict[str, Any]] = []
-    with http_server(index) as http_url:
+    with serve_directory(index, ranges=True) as http_url, serve_directory(index) as no_range_url:
         wheel_url = f"{http_url}/{next(index.rglob(wheel.name)).relative_to(index).as_posix()}"
         for r in range(rounds):
             sources = [
@@ -268,10 +273,13 @@ def run(work: Path, size_mb: int, rounds: int) -> dict[str, Any]:
                 ("HTTP", http_url, sync_once),
                 ("warm local", str(index), sync_warm),
                 ("warm HTTP", http_url, sync_warm),
+                ("warm HTTP, no Range", no_range_url, sync_warm),
             ]
             row: dict[str, Any] = {"steps": measure_steps(wheel, entries, work, wheel_url)}
-            for source, where, timed in sources[r % 4 :] + sources[: r % 4]:
-                row[source] = timed(where, work / f"plugins-{r}-{source.replace(' ', '-')}")
+            turn = r % len(sources)
+            for source, where, timed in sources[turn:] + sources[:turn]:
+                slug = "".join(c if c.isalnum() else "-" for c in source)
+                row[source] = timed(where, work / f"plugins-{r}-{slug}")
             for source, other_read in SOURCES_AND_OTHER_READS:
                 steps = {k: v for k, v in row["steps"].items() if k != other_read}
                 floor = sum(steps.values()) / cores

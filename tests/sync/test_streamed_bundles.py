@@ -318,15 +318,28 @@ def host(request: pytest.FixtureRequest, heavy: Path, tmp_path: Path) -> Iterato
     server.server_close()
 
 
-def test_an_http_host_with_or_without_ranges(streamed: None, host: Any, tmp_path: Path) -> None:
-    """With ranges the tail is a 206; a host that ignores them gets a plain download."""
+def test_an_http_host_with_or_without_ranges(
+    streamed: None, host: Any, heavy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ranges the tail is a 206; a host that ignores them gets a plain download, and the
+    log says why that bundle was written to disk before it was verified."""
     plugin_dir = tmp_path / "plugins"
-    result = sync(["heavy"], index=host.url, plugin_dir=plugin_dir)
+    with caplog.at_level(logging.INFO, logger="dioptra_plugins.syncing.download"):
+        result = sync(["heavy"], index=host.url, plugin_dir=plugin_dir)
     assert result.switched
     assert verify(plugin_dir).ok
     bundle_answers = [status for path, status in host.seen if path.endswith(".whl")]
     assert bundle_answers == ([206, 200] if host.ranges else [200, 200])
     assert leftovers(plugin_dir) == []
+    said = [r.getMessage() for r in caplog.records if "Range" in r.getMessage()]
+    if host.ranges:
+        assert said == []
+    else:
+        size = f"{heavy.stat().st_size / 1e6:.1f} MB"
+        assert said == [
+            f"{host.url} does not answer Range requests: downloading "
+            f"heavy-1.0.0-py3-none-any.whl ({size}) before verifying it"
+        ]
 
 
 def out_of_order(work: Path) -> Path:

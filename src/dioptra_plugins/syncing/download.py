@@ -294,6 +294,13 @@ def _stream_big_once(
     key = bundle_key(package.name, package.filename)
     tail = storage.read_tail(key, TAIL_LENGTH)
     if tail is None:
+        # Each big bundle then costs a second write of its bytes (the temporary wheel).
+        logger.info(
+            "%s does not answer Range requests: downloading %s (%.1f MB) before verifying it",
+            storage.url,
+            package.filename,
+            package.size / 1e6,
+        )
         return False
     arriving = ArrivingFile(package.filename, package.size, tail[-package.size :])
     downloader = threading.Thread(
