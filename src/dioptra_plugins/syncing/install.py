@@ -28,8 +28,9 @@ from dioptra_plugins.plugindir.layout import STAGING_PREFIX, PluginDirLayout
 from dioptra_plugins.plugindir.pylock import Lock, LockedPackage
 from dioptra_plugins.signals import deferred
 from dioptra_plugins.syncing.bytecode import BytecodeCompiler
-from dioptra_plugins.syncing.download import fetch_bundles
+from dioptra_plugins.syncing.download import FetchedBundle, fetch_bundles
 from dioptra_plugins.syncing.store import add_to_store
+from dioptra_plugins.syncing.writeback import EarlyWriteback
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +99,14 @@ def install_generation(
     try:
         # Only the missing ones are handed on (fetch_bundles checks those again, not all).
         missing = _missing(layout, packages)
-        with _compiler(len(missing)) as compiler:
+        with EarlyWriteback(layout.root) as writeback, _compiler(len(missing)) as compiler:
+
+            def store(fetched: FetchedBundle) -> None:
+                add_to_store(layout, fetched, compiler)
+                writeback.stored(fetched.package.size)
+
             downloaded = fetch_bundles(
-                storage,
-                layout,
-                missing,
-                lambda fetched: add_to_store(layout, fetched, compiler),
-                jobs=jobs,
-                progress=progress,
-                stored=stored,
+                storage, layout, missing, store, jobs=jobs, progress=progress, stored=stored
             )
         name = build_generation(layout, lock, reuse=layout.current_name())
         with deferred():
