@@ -321,15 +321,16 @@ def host(request: pytest.FixtureRequest, heavy: Path, tmp_path: Path) -> Iterato
 def test_an_http_host_with_or_without_ranges(
     streamed: None, host: Any, heavy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With ranges the tail is a 206; a host that ignores them gets a plain download, and the
-    log says why that bundle was written to disk before it was verified."""
+    """With ranges the tail is a 206 and the download a 200; a host that ignores them sends
+    the whole bundle for the tail, which is the download (one request), and the log says why
+    that bundle was written to disk before it was verified."""
     plugin_dir = tmp_path / "plugins"
     with caplog.at_level(logging.INFO, logger="dioptra_plugins.syncing.download"):
         result = sync(["heavy"], index=host.url, plugin_dir=plugin_dir)
     assert result.switched
     assert verify(plugin_dir).ok
     bundle_answers = [status for path, status in host.seen if path.endswith(".whl")]
-    assert bundle_answers == ([206, 200] if host.ranges else [200, 200])
+    assert bundle_answers == ([206, 200] if host.ranges else [200])
     assert leftovers(plugin_dir) == []
     said = [r.getMessage() for r in caplog.records if "Range" in r.getMessage()]
     if host.ranges:
@@ -340,6 +341,52 @@ def test_an_http_host_with_or_without_ranges(
             f"{host.url} does not answer Range requests: downloading "
             f"heavy-1.0.0-py3-none-any.whl ({size}) before verifying it"
         ]
+
+
+def test_a_whole_bundle_sent_for_the_tail_and_cut_short_is_downloaded_again(
+    streamed: None, heavy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "index"
+    publish_wheels(str(directory), [heavy])
+
+    class CutOnce(RangeHandler):
+        ranges = False
+        seen: list[tuple[str, int]] = []  # noqa: RUF012 - this server's own log
+        cut = [True]  # noqa: RUF012 - the first bundle answer only
+
+        def _answer(self, status: int, body: bytes, content_range: str | None = None) -> None:
+            if not (self.path.endswith(".whl") and self.cut):
+                super()._answer(status, body, content_range)
+                return
+            self.cut.clear()
+            self.seen.append((self.path, status))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True  # the connection drops half-way
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(CutOnce, directory=str(directory))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    plugin_dir = tmp_path / "plugins"
+    try:
+        with caplog.at_level(logging.INFO, logger="dioptra_plugins.syncing.download"):
+            result = sync(
+                ["heavy"],
+                index=f"http://127.0.0.1:{server.server_address[1]}/",
+                plugin_dir=plugin_dir,
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.switched
+    assert verify(plugin_dir).ok
+    assert [status for path, status in CutOnce.seen if path.endswith(".whl")] == [200, 200]
+    assert "download of heavy-1.0.0-py3-none-any.whl broke" in caplog.text
+    assert leftovers(plugin_dir) == []
 
 
 def out_of_order(work: Path) -> Path:

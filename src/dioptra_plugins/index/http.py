@@ -31,7 +31,7 @@ from dioptra_plugins.errors import StorageError, UsageError
 from dioptra_plugins.index.counting import RequestCounter
 from dioptra_plugins.index.http_first import conditional_get
 from dioptra_plugins.index.keys import ROOT_KEY, check_key
-from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject
+from dioptra_plugins.index.storage import NotModified, ObjectInfo, StoredObject, WholeObject
 
 if TYPE_CHECKING:
     from dioptra_plugins.index.http_pool import PooledReads
@@ -116,7 +116,7 @@ class HTTPStorage:
     def open(self, key: str) -> BinaryIO:
         return self._pool(key).stream(key)
 
-    def read_tail(self, key: str, length: int) -> bytes | None:
+    def read_tail(self, key: str, length: int) -> bytes | WholeObject | None:
         return self._pool(key).tail(key, length)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:

@@ -25,6 +25,7 @@ from urllib3.response import BaseHTTPResponse
 
 from dioptra_plugins.errors import ObjectNotFoundError, StorageError, UsageError
 from dioptra_plugins.index.counting import RequestCounter
+from dioptra_plugins.index.storage import WholeObject
 
 logger = logging.getLogger(__name__)
 
@@ -138,11 +139,13 @@ class PooledReads:
     def stream(self, key: str) -> BinaryIO:
         return cast(BinaryIO, _ClosingStream(self.request(key, {}, preload=False)))
 
-    def tail(self, key: str, length: int) -> bytes | None:
+    def tail(self, key: str, length: int) -> bytes | WholeObject | None:
         response = self.request(key, {"Range": f"bytes=-{length}"}, preload=False)
+        if response.status == 200:
+            # The host ignored the range and is sending the whole object: that is the
+            # download (dropping it would cost a second request, and the host a reset).
+            return WholeObject(cast(BinaryIO, _ClosingStream(response)))
         if response.status != 206:
-            # The host ignored the range and started sending the whole object: drop the
-            # connection rather than read it.
             response.close()
             response.release_conn()
             return None

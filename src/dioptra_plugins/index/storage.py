@@ -31,6 +31,15 @@ class NotModified:
 
 
 @dataclass(frozen=True)
+class WholeObject:
+    """What :meth:`Storage.read_tail` answers when the backend was asked for the end of an
+    object and started sending all of it (an HTTP host that ignores ``Range``): the open stream
+    of the whole object, which the caller reads as a download and closes."""
+
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     """One entry of a listing."""
 
@@ -81,9 +90,10 @@ class Storage(Protocol):
         """
         ...
 
-    def read_tail(self, key: str, length: int) -> bytes | None:
-        """The last ``length`` bytes of an object (all of it when it is shorter), or None when
-        this backend cannot read part of an object (an HTTP host that ignores ``Range``).
+    def read_tail(self, key: str, length: int) -> bytes | WholeObject | None:
+        """The last ``length`` bytes of an object (all of it when it is shorter); None when
+        this backend cannot read part of an object, or a :class:`WholeObject` when it started
+        sending all of it instead (an HTTP host that ignores ``Range``).
 
         A big bundle's zip directory is at its end: read first, it lets the bundle be verified
         and extracted while the rest is still arriving.  The bytes are untrusted until the whole

@@ -46,7 +46,13 @@ from dioptra_plugins.fsutil import write_atomic
 from dioptra_plugins.hashing import sha256_hex
 from dioptra_plugins.index.documents import RootDocument
 from dioptra_plugins.index.keys import ROOT_KEY
-from dioptra_plugins.index.storage import NotModified, ObjectInfo, Storage, StoredObject
+from dioptra_plugins.index.storage import (
+    NotModified,
+    ObjectInfo,
+    Storage,
+    StoredObject,
+    WholeObject,
+)
 from dioptra_plugins.plugindir.layout import PluginDirLayout
 from dioptra_plugins.signing import TRUST_VARIABLE, SignedMismatchError, TrustError
 from dioptra_plugins.signing.keys import parse_root
@@ -337,7 +343,7 @@ class SignedStorage:
         self._target(key)
         return self.inner.open(key)
 
-    def read_tail(self, key: str, length: int) -> bytes | None:
+    def read_tail(self, key: str, length: int) -> bytes | WholeObject | None:
         # Unchecked like a stream from ``open``: the caller checks the whole object's hashes.
         self._target(key)
         return self.inner.read_tail(key, length)

@@ -20,6 +20,7 @@ the path.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -44,7 +45,7 @@ from dioptra_plugins.errors import (
 )
 from dioptra_plugins.hashing import CHUNK_SIZE
 from dioptra_plugins.index.keys import bundle_key
-from dioptra_plugins.index.storage import Storage
+from dioptra_plugins.index.storage import Storage, WholeObject
 from dioptra_plugins.plugindir.layout import TEMPORARY_PREFIX, PluginDirLayout
 from dioptra_plugins.plugindir.pylock import LockedPackage
 from dioptra_plugins.syncing.arriving import (
@@ -179,18 +180,27 @@ def _receive(stream: BinaryIO, package: LockedPackage, key: str, meter: _Meter) 
 
 
 def _stream_once(
-    storage: Storage, layout: PluginDirLayout, package: LockedPackage, meter: _Meter
+    storage: Storage,
+    layout: PluginDirLayout,
+    package: LockedPackage,
+    meter: _Meter,
+    sent: BinaryIO | None = None,
 ) -> FetchedBundle:
+    """One download of ``package``: from ``sent`` (already open, closed here) or a request."""
     key = bundle_key(package.name, package.filename)
     if package.size <= IN_MEMORY_LIMIT:
-        with storage.open(key) as stream:
+        with sent if sent is not None else storage.open(key) as stream:
             content = b"".join(_receive(stream, package, key, meter))
         return FetchedBundle(package, Path(package.filename), content)
     folder = temporary_folder(layout)
     target = folder / package.filename
     try:
-        folder.mkdir()
-        with storage.open(key) as stream, _create(target) as out:
+        with contextlib.ExitStack() as stack:
+            if sent is not None:
+                stack.enter_context(sent)  # closed whatever happens next
+            folder.mkdir()
+            stream = sent if sent is not None else stack.enter_context(storage.open(key))
+            out = stack.enter_context(_create(target))
             for chunk in _receive(stream, package, key, meter):
                 _write_all(out, chunk)
     except BaseException as error:
@@ -265,8 +275,10 @@ def stream_big(
     """
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            if not _stream_big_once(storage, package, meter, then):
-                fetched = download_one(storage, layout, package, meter)
+            streamed = _stream_big_once(storage, package, meter, then)
+            if streamed is not True:
+                sent = streamed.stream if isinstance(streamed, WholeObject) else None
+                fetched = _download_first(storage, layout, package, meter, sent)
                 try:
                     then(fetched)
                 finally:
@@ -280,20 +292,39 @@ def stream_big(
             _retry_or_raise(package, attempt, error, storage)
 
 
+def _download_first(
+    storage: Storage,
+    layout: PluginDirLayout,
+    package: LockedPackage,
+    meter: _Meter,
+    sent: BinaryIO | None,
+) -> FetchedBundle:
+    """The bundle downloaded before it is read: from ``sent`` (the whole object a host sent
+    for the tail), tried again as any download when that stream breaks; else as any download."""
+    if sent is None:
+        return download_one(storage, layout, package, meter)
+    try:
+        return _stream_once(storage, layout, package, meter, sent)
+    except Exception as error:
+        _retry_or_raise(package, 1, error, storage)
+    return download_one(storage, layout, package, meter)
+
+
 def _stream_big_once(
     storage: Storage,
     package: LockedPackage,
     meter: _Meter,
     then: Callable[[FetchedBundle], object],
-) -> bool:
-    """One attempt of :func:`stream_big`; False when the bundle must be downloaded first.
+) -> bool | WholeObject:
+    """One attempt of :func:`stream_big`: True when done; False when the bundle must be
+    downloaded first, or the :class:`WholeObject` a host sent instead of the tail.
 
     A failure of the download is raised as DownloadFailed (also when ``then`` failed on the
     broken bytes first: the download's own error says what went wrong), anything else as is.
     """
     key = bundle_key(package.name, package.filename)
     tail = storage.read_tail(key, TAIL_LENGTH)
-    if tail is None:
+    if not isinstance(tail, bytes):
         # Each big bundle then costs a second write of its bytes (the temporary wheel).
         logger.info(
             "%s does not answer Range requests: downloading %s (%.1f MB) before verifying it",
@@ -301,7 +332,7 @@ def _stream_big_once(
             package.filename,
             package.size / 1e6,
         )
-        return False
+        return False if tail is None else tail
     arriving = ArrivingFile(package.filename, package.size, tail[-package.size :])
     downloader = threading.Thread(
         target=_download_into,
