@@ -128,11 +128,13 @@ def test_a_broken_stream_is_still_retried(
     calls: list[object] = []
     real_stream_once = download._stream_once
 
-    def flaky(storage: object, layout: object, package: object, meter: object) -> object:
+    def flaky(
+        storage: object, layout: object, package: object, meter: object, sent: object = None
+    ) -> object:
         calls.append(package)
         if len(calls) == 1:
             raise ConnectionResetError(errno.ECONNRESET, "connection reset by peer")
-        return real_stream_once(storage, layout, package, meter)  # type: ignore[arg-type]
+        return real_stream_once(storage, layout, package, meter, sent)  # type: ignore[arg-type]
 
     monkeypatch.setattr(download, "_stream_once", flaky)
     monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # the retries' back-off

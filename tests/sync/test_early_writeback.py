@@ -84,10 +84,15 @@ def test_a_one_bundle_change_starts_no_thread(
     sync(["alpha==1.0.0"], index=index, plugin_dir=plugin_dir)
     library = RecordingLibrary()
     monkeypatch.setattr(fsutil, "_c_library", lambda: library)
-    threads_before = threading.active_count()
+    started: list[writeback.EarlyWriteback] = []
+
+    def run(self: writeback.EarlyWriteback) -> None:
+        started.append(self)
+
+    monkeypatch.setattr(writeback.EarlyWriteback, "_run", run)
     sync(["alpha==1.1.0"], index=index, plugin_dir=plugin_dir)
     assert library.callers == [threading.current_thread().name]
-    assert threading.active_count() == threads_before
+    assert started == []
 
 
 def test_a_write_back_failure_seen_early_fails_the_sync_and_nothing_switches(

@@ -223,14 +223,20 @@ def discard(fetched: FetchedBundle) -> None:
 
 
 def download_one(
-    storage: Storage, layout: PluginDirLayout, package: LockedPackage, meter: _Meter
+    storage: Storage,
+    layout: PluginDirLayout,
+    package: LockedPackage,
+    meter: _Meter,
+    sent: BinaryIO | None = None,
 ) -> FetchedBundle:
-    """Fetch one bundle, retrying a stream that broke (not a wrong one) twice."""
+    """Fetch one bundle, retrying a stream that broke (not a wrong one) twice.  The first
+    attempt reads ``sent`` when given (the whole object a host sent for a tail request)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _stream_once(storage, layout, package, meter)
+            return _stream_once(storage, layout, package, meter, sent)
         except Exception as error:
             _retry_or_raise(package, attempt, error, storage)
+        sent = None  # closed by the attempt that read it: the next one asks again
     raise AssertionError("unreachable")
 
 
@@ -278,7 +284,7 @@ def stream_big(
             streamed = _stream_big_once(storage, package, meter, then)
             if streamed is not True:
                 sent = streamed.stream if isinstance(streamed, WholeObject) else None
-                fetched = _download_first(storage, layout, package, meter, sent)
+                fetched = download_one(storage, layout, package, meter, sent)
                 try:
                     then(fetched)
                 finally:
@@ -290,24 +296,6 @@ def stream_big(
             _retry_or_raise(package, attempt, failed.error, storage)
         except ObjectNotFoundError as error:  # reading the tail
             _retry_or_raise(package, attempt, error, storage)
-
-
-def _download_first(
-    storage: Storage,
-    layout: PluginDirLayout,
-    package: LockedPackage,
-    meter: _Meter,
-    sent: BinaryIO | None,
-) -> FetchedBundle:
-    """The bundle downloaded before it is read: from ``sent`` (the whole object a host sent
-    for the tail), tried again as any download when that stream breaks; else as any download."""
-    if sent is None:
-        return download_one(storage, layout, package, meter)
-    try:
-        return _stream_once(storage, layout, package, meter, sent)
-    except Exception as error:
-        _retry_or_raise(package, 1, error, storage)
-    return download_one(storage, layout, package, meter)
 
 
 def _stream_big_once(

@@ -26,7 +26,8 @@ from dioptra_plugins.fsutil import flush_filesystem
 logger = logging.getLogger(__name__)
 
 EVERY_BUNDLES = 16
-"""Bundles stored between two early flushes; a sync storing fewer starts no thread at all."""
+"""Bundles stored between two early flushes; a sync storing fewer (and fewer than
+:data:`EVERY_BYTES`) starts no thread at all."""
 
 EVERY_BYTES = 64 * 1024 * 1024
 """Bundle bytes stored between two early flushes (a few big bundles count as many small)."""
@@ -49,7 +50,7 @@ class EarlyWriteback:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
-        self.flushes = 0  # early flushes completed (for the logs and the tests)
+        self.flushes = 0  # early flushes completed (logged at the end)
 
     def stored(self, size: int) -> None:
         """A bundle of ``size`` bytes is now in the store."""
@@ -96,6 +97,8 @@ class EarlyWriteback:
     ) -> None:
         with self._changed:
             self._closing = True
+            if kind is not None:
+                self._wanted = False  # a failing sync starts no flush it will not switch to
             self._changed.notify()
             thread = self._thread
         if kind is not None or thread is None:
